@@ -1,0 +1,72 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// C libraries come from the system (Debian -dev packages); each is wrapped once
+// by a Swift module, and no other module imports the C module.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "leafguard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leafguard", targets: ["leafguard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // One Swift wrapper per C library.
+        .target(name: "LeafSodium", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(name: "LeafSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LeafArchive", dependencies: ["CArchive"], swiftSettings: swiftSettings),
+        .target(name: "LeafErasure", dependencies: ["CISAL"], swiftSettings: swiftSettings),
+        .target(name: "LeafDigest", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+
+        // Domain modules, one job each.
+        .target(name: "LeafCron", swiftSettings: swiftSettings),
+        .target(name: "LeafConfig", dependencies: [
+            "LeafCron", .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "LeafKeys", dependencies: ["LeafSodium"], swiftSettings: swiftSettings),
+        .target(name: "LeafStorage", swiftSettings: swiftSettings),
+        .target(name: "LeafRepository", dependencies: [
+            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys",
+        ], swiftSettings: swiftSettings),
+        .target(name: "LeafBackup", dependencies: [
+            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafSodium", "LeafStorage",
+        ], swiftSettings: swiftSettings),
+        .target(name: "LeafDemo", dependencies: [
+            "LeafSQLite", "LeafSodium", "LeafDigest",
+        ], swiftSettings: swiftSettings),
+        .target(name: "LeafJobs", dependencies: [
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "leafguard", dependencies: [
+            "LeafJobs", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
+        // Shared test helpers (temporary folders, child processes).
+        .target(name: "LeafTestSupport", dependencies: ["LeafSQLite"], path: "Tests/LeafTestSupport",
+                swiftSettings: swiftSettings),
+        .testTarget(name: "LeafguardTests", dependencies: [
+            "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
+            "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport",
+        ], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,236 @@
+import Foundation
+import LeafDigest
+import LeafRepository
+import LeafSQLite
+
+/// Tunables of a backup; the defaults are what the benchmarks measured best on two cores.
+public struct BackupOptions: Sendable {
+    public var dataShards = 4
+    public var parityShards = 2
+    /// Target plaintext bytes per pack.
+    public var packSize = 16 << 20
+    /// Fixed chunk size for the database copy: SQLite pages never move, so fixed chunks
+    /// that are a multiple of the page size isolate changed pages.
+    public var databaseChunkSize = 32 << 10
+    /// Documents larger than this are split into chunks of this size.
+    public var documentChunkSize = 4 << 20
+    public var zstdLevel = 3
+    public var workers = 2
+    public var job: String?
+    /// Where the database copy is made; it is removed afterwards.
+    public var scratchDirectory: String
+    public var now: @Sendable () -> Date = { Date() }
+
+    public init(scratchDirectory: String) { self.scratchDirectory = scratchDirectory }
+}
+
+/// What a backup did, for the step result and history.
+public struct BackupResult: Sendable {
+    public let snapshot: SnapshotManifest
+    public let packsWritten: Int
+    public let blobsAdded: Int
+    /// Plaintext bytes newly stored and sealed bytes written (all shards).
+    public let bytesAdded: Int64
+    public let bytesStored: Int64
+    public let filesUnchanged: Int
+    public let seconds: Double
+}
+
+/// Why a backup could not run.
+public struct BackupError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Takes a consistent snapshot of a planner data directory into a repository.
+public struct Backup: Sendable {
+    public let repository: Repository
+    public let dataDirectory: String
+    public let options: BackupOptions
+    /// Called with (phase, bytes done, bytes total) as work proceeds.
+    public let progress: @Sendable (String, Int64, Int64) -> Void
+
+    public init(repository: Repository, dataDirectory: String, options: BackupOptions,
+                progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }) {
+        self.repository = repository; self.dataDirectory = dataDirectory; self.options = options; self.progress = progress
+    }
+
+    public func run() throws -> BackupResult {
+        let t0 = Date()
+        let dbPath = dataDirectory + "/planner.db"
+        guard FileManager.default.fileExists(atPath: dbPath) else {
+            throw BackupError("no planner database at \(dbPath); is 'data:' in leafguard.yml the planner data directory?")
+        }
+        try FileManager.default.createDirectory(atPath: options.scratchDirectory, withIntermediateDirectories: true)
+        let copyPath = options.scratchDirectory + "/planner-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: copyPath) }
+
+        // 1. A consistent copy of the live database through the online backup API.
+        progress("database copy", 0, 0)
+        try copyDatabase(from: dbPath, to: copyPath)
+        let copy = try Database(path: copyPath, mode: .readOnly)
+        let rowCounts = try countRows(copy)
+        let documents = try documentRows(copy)
+
+        // 2. What the repository holds already, and the latest snapshot for unchanged files.
+        let index = try repository.loadIndex()
+        var known = Set(index.blobs.keys)
+        let previous = try? repository.snapshots().last
+        var previousFiles: [String: SnapshotFile] = [:]
+        for f in previous?.documents ?? [] { previousFiles[f.path] = f }
+
+        let key = try repository.newDataKey()
+        let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
+                                    dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)
+        var blobsAdded = 0
+        var unchanged = 0
+        do {
+            let totalBytes = Int64(documents.reduce(0) { $0 + $1.size }) + fileSize(copyPath)
+            var done: Int64 = 0
+            func addBlob(_ bytes: [UInt8], digest: [UInt8], compress: Bool) throws -> BlobID {
+                let id = repository.blobID(sha256: digest)
+                if known.insert(id).inserted {
+                    try pipeline.add(id, bytes, compress: compress)
+                    blobsAdded += 1
+                }
+                done += Int64(bytes.count)
+                progress("backup", done, totalBytes)
+                return id
+            }
+
+            // 3. The database copy in fixed chunks.
+            var dbHash = SHA256()
+            var dbBlobs: [BlobID] = []
+            let dbSize = try readChunks(of: copyPath, chunkSize: options.databaseChunkSize) { chunk in
+                dbHash.update(chunk)
+                dbBlobs.append(try addBlob(chunk, digest: SHA256.hash(chunk), compress: true))
+            }
+            let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHash.finalize().hexString,
+                                      modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
+
+            // 4. Every document the database names, checked against documents.sha256.
+            var files: [SnapshotFile] = []
+            var problems: [SnapshotProblem] = []
+            for doc in documents {
+                let rel = "documents/" + doc.blobPath
+                let path = dataDirectory + "/" + rel
+                var st = stat()
+                guard stat(path, &st) == 0 else {
+                    problems.append(SnapshotProblem(path: rel, problem: "missing", detail: "documents row \(doc.id) names a file that does not exist"))
+                    continue
+                }
+                let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+                if let prev = previousFiles[rel], prev.size == Int64(st.st_size), prev.modified == mtime,
+                   prev.sha256 == doc.sha256.lowercased(), prev.blobs.allSatisfy({ known.contains($0) }) {
+                    // Unchanged since the last snapshot (documents are immutable once written).
+                    files.append(prev)
+                    unchanged += 1
+                    done += prev.size
+                    continue
+                }
+                var whole = SHA256()
+                var blobs: [BlobID] = []
+                var compress: Bool?
+                let size: Int64
+                do {
+                    size = try readChunks(of: path, chunkSize: options.documentChunkSize) { chunk in
+                        let c = compress ?? chunk.withUnsafeBytes { Compressibility.worthCompressing(path: rel, sample: $0) }
+                        compress = c
+                        let digest = SHA256.hash(chunk)
+                        whole.update(chunk)
+                        blobs.append(try addBlob(chunk, digest: digest, compress: c))
+                    }
+                } catch let e as BackupError {
+                    problems.append(SnapshotProblem(path: rel, problem: "unreadable", detail: e.message))
+                    continue
+                }
+                let digest = whole.finalize().hexString
+                if digest != doc.sha256.lowercased() {
+                    problems.append(SnapshotProblem(path: rel, problem: "altered",
+                                                    detail: "SHA-256 is \(digest), documents row \(doc.id) records \(doc.sha256)"))
+                }
+                files.append(SnapshotFile(path: rel, size: size, sha256: digest, modified: mtime, blobs: blobs))
+            }
+
+            // 5. Data, then index, then the snapshot that names them.
+            let packs = try pipeline.finish()
+            let snapshot = SnapshotManifest(
+                id: .random(), time: options.now(), host: ProcessInfo.processInfo.hostName, job: options.job,
+                source: dataDirectory, database: dbFile, databaseChunkSize: options.databaseChunkSize, rowCounts: rowCounts,
+                documents: files, problems: problems, totalBytes: dbSize + files.reduce(0) { $0 + $1.size },
+                addedBytes: pipeline.blobBytes)
+            try repository.writeSnapshot(snapshot, key: key)
+            return BackupResult(snapshot: snapshot, packsWritten: packs.count, blobsAdded: blobsAdded,
+                                bytesAdded: pipeline.blobBytes, bytesStored: pipeline.storedBytes,
+                                filesUnchanged: unchanged, seconds: Date().timeIntervalSince(t0))
+        } catch {
+            pipeline.abandon()
+            throw error
+        }
+    }
+
+    func copyDatabase(from source: String, to destination: String) throws {
+        let src = try Database(path: source, mode: .readOnly)
+        let dst = try Database(path: destination, mode: .readWriteCreate)
+        try src.backup(to: dst, pagesPerStep: 4096) { remaining, total in
+            progress("database copy", Int64(total - remaining), Int64(total))
+        }
+    }
+
+    func countRows(_ db: Database) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for row in try db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
+            guard let name = row[0].text else { continue }
+            let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            out[name] = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? 0)
+        }
+        return out
+    }
+
+    struct DocumentRow { let id: Int64; let blobPath: String; let size: Int; let sha256: String }
+
+    func documentRows(_ db: Database) throws -> [DocumentRow] {
+        let hasTable = try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'")
+        guard !hasTable.isEmpty else { return [] }
+        return try db.query("SELECT id, blob_path, size, sha256 FROM documents ORDER BY blob_path").compactMap { r in
+            guard let id = r[0].int, let p = r[1].text, let sha = r[3].text else { return nil }
+            // A blob_path escaping documents/ is never followed.
+            if p.hasPrefix("/") || p.split(separator: "/").contains("..") { return nil }
+            return DocumentRow(id: id, blobPath: p, size: Int(r[2].int ?? 0), sha256: sha)
+        }
+    }
+}
+
+func fileSize(_ path: String) -> Int64 {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int64(st.st_size) : 0
+}
+
+/// Reads a file in chunks of `chunkSize` (the last may be shorter); returns the size.
+func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Void) throws -> Int64 {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw BackupError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var total: Int64 = 0
+    while true {
+        var buf = [UInt8](repeating: 0, count: chunkSize)
+        var got = 0
+        var failure: String?
+        buf.withUnsafeMutableBytes { raw in
+            while got < chunkSize {
+                let n = read(fd, raw.baseAddress! + got, chunkSize - got)
+                if n < 0 { if errno == EINTR { continue }; failure = String(cString: strerror(errno)); return }
+                if n == 0 { break }
+                got += n
+            }
+        }
+        if let failure { throw BackupError("cannot read \(path): \(failure)") }
+        if got == 0 { break }
+        if got < chunkSize { buf.removeLast(chunkSize - got) }
+        total += Int64(got)
+        try body(buf)
+        if got < chunkSize { break }
+    }
+    return total
+}

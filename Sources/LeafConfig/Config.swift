@@ -1,0 +1,191 @@
+import Foundation
+
+/// Where the master key comes from (`keys.master`).
+public enum KeySource: Sendable, Equatable, CustomStringConvertible {
+    /// A file holding 32 raw bytes or their base64; must be mode 0600 or stricter.
+    case file(path: String)
+    /// An environment variable holding the base64 of 32 bytes.
+    case environment(variable: String)
+    /// An environment variable holding a passphrase, stretched with Argon2id.
+    case passphraseEnvironment(variable: String)
+
+    public var description: String {
+        switch self {
+        case .file(let p): return "file:\(p)"
+        case .environment(let v): return "env:\(v)"
+        case .passphraseEnvironment(let v): return "passphrase-env:\(v)"
+        }
+    }
+}
+
+/// Data + parity shards for erasure coding.
+public struct ShardLayout: Sendable, Equatable, Codable, CustomStringConvertible {
+    public let data: Int
+    public let parity: Int
+    public init(data: Int, parity: Int) { self.data = data; self.parity = parity }
+    public var total: Int { data + parity }
+    public var description: String { "\(data)+\(parity)" }
+}
+
+/// How a region stores objects.
+public enum RegionBackend: Sendable, Equatable {
+    /// Folders on a local or mounted file system, one per location.
+    case local(path: String)
+}
+
+/// One storage region (the primary, the backup) split into independent locations.
+public struct RegionConfig: Sendable, Equatable {
+    public let name: String
+    public let backend: RegionBackend
+    public let locations: Int
+}
+
+/// leafguard.yml, with every path made absolute against the file's folder.
+public struct LeafguardConfig: Sendable {
+    /// The configuration file itself.
+    public let file: String
+    public let dataDirectory: String
+    public let stateDirectory: String
+    public let masterKey: KeySource
+    /// Regions in file order; the first named `primary` (or else the first) is where backups go.
+    public let regions: [RegionConfig]
+    public let shards: ShardLayout
+    public let jobsDirectory: String
+
+    public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
+    public var regionNames: [String] { regions.map(\.name) }
+    public var primaryRegion: RegionConfig { region(named: "primary") ?? regions[0] }
+}
+
+/// Finds and reads leafguard.yml.
+public enum ConfigLoader {
+    public static let environmentVariable = "LEAFGUARD_CONFIG"
+    public static let defaultFileName = "leafguard.yml"
+
+    /// `--config FILE`, else `$LEAFGUARD_CONFIG`, else `./leafguard.yml`.
+    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                              currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> String {
+        if let explicit { return absolute(explicit, relativeTo: currentDirectory) }
+        if let env = environment[environmentVariable], !env.isEmpty { return absolute(env, relativeTo: currentDirectory) }
+        let local = absolute(defaultFileName, relativeTo: currentDirectory)
+        guard FileManager.default.fileExists(atPath: local) else {
+            throw ConfigurationError(file: local, message: "no configuration file found",
+                                     hint: "pass --config FILE, set \(environmentVariable), or run 'leafguard demo' to create a sample deployment")
+        }
+        return local
+    }
+
+    /// Loads and validates a configuration file. Throws `ConfigurationError` listing every problem.
+    public static func load(path: String) throws -> LeafguardConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw ConfigurationError(file: path, message: exists ? "cannot read the configuration file" : "configuration file does not exist",
+                                     hint: exists ? "check its permissions" : "pass --config FILE or set \(environmentVariable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, message: "the file is not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses configuration text; relative paths resolve against `file`'s folder.
+    public static func parse(_ text: String, file: String) throws -> LeafguardConfig {
+        let diagnostics = Diagnostics()
+        let base = (file as NSString).deletingLastPathComponent
+        guard let root = parseYAML(text, file: file, diagnostics: diagnostics), let top = root.mapping() else {
+            try diagnostics.throwIfAny()
+            throw ConfigurationError(file: file, message: "the configuration must be a mapping")
+        }
+        let dataDir = top.required("data", hint: "the planner data directory, e.g. 'data: planner-data'")?.string()
+        let stateDir = top.required("state", hint: "leafguard's own folder, e.g. 'state: state'")?.string()
+        let jobsDir = top["jobs"]?.string() ?? "jobs"
+
+        var masterKey: KeySource?
+        if let keys = top.required("keys")?.mapping() {
+            if let master = keys.required("master", hint: "file:PATH, env:VAR or passphrase-env:VAR")?.string() {
+                masterKey = parseKeySource(master, base: base, value: keys["master"]!)
+            }
+            keys.finish()
+        }
+
+        var regions: [RegionConfig] = []
+        if let regionsMap = top.required("regions", hint: "at least 'primary: { backend: local, path: regions/primary, locations: 6 }'")?.mapping() {
+            for (name, value) in regionsMap.entries {
+                regionsMap.allow([name])
+                if let r = parseRegion(name: name, value: value, base: base) { regions.append(r) }
+            }
+            if regionsMap.keys.isEmpty { regionsMap.value.report("regions is empty", hint: "define at least a 'primary' region") }
+            regionsMap.finish()
+        }
+
+        var shards = ShardLayout(data: 4, parity: 2)
+        if let s = top["shards"]?.mapping() {
+            let d = s.required("data")?.int(in: 1...32)
+            let p = s.required("parity")?.int(in: 0...32)
+            if let d, let p { shards = ShardLayout(data: d, parity: p) }
+            s.finish()
+        }
+        for r in regions where r.locations < shards.total {
+            top["regions"]?.report("region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
+                                   hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
+        }
+        top.finish()
+        try diagnostics.throwIfAny()
+        guard let dataDir, let stateDir, let masterKey, !regions.isEmpty else {
+            throw ConfigurationError(file: file, message: "incomplete configuration")
+        }
+        return LeafguardConfig(file: file, dataDirectory: absolute(dataDir, relativeTo: base),
+                               stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
+                               regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+    }
+
+    static func parseKeySource(_ text: String, base: String, value: YAMLValue) -> KeySource? {
+        if text.hasPrefix("file:") {
+            let path = absolute(String(text.dropFirst(5)), relativeTo: base)
+            checkKeyFile(path, value: value)
+            return .file(path: path)
+        }
+        if text.hasPrefix("env:") { return .environment(variable: String(text.dropFirst(4))) }
+        if text.hasPrefix("passphrase-env:") { return .passphraseEnvironment(variable: String(text.dropFirst(15))) }
+        value.report("keys.master '\(text)' names no key source", hint: "valid: file:PATH, env:VAR (base64 of 32 bytes), passphrase-env:VAR")
+        return nil
+    }
+
+    /// A key file must exist, be readable, hold a 32-byte key, and be readable by its owner only.
+    static func checkKeyFile(_ path: String, value: YAMLValue) {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: path) else {
+            value.report("key file \(path) does not exist", hint: "create one with 'leafguard keys init' or point keys.master at an existing key")
+            return
+        }
+        guard fm.isReadableFile(atPath: path), let handle = FileHandle(forReadingAtPath: path) else {
+            value.report("key file \(path) is not readable", hint: "run leafguard as the key file's owner")
+            return
+        }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.close()
+        if size != 32 && size != 44 && size != 45 {
+            value.report("key file \(path) holds \(size) bytes, not a key", hint: "a key file holds 32 raw bytes or their base64 (44 characters)")
+        }
+        if let attrs = try? fm.attributesOfItem(atPath: path), let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            value.report("key file \(path) has mode \(String(mode, radix: 8)), readable by others", hint: "run 'chmod 600 \(path)'")
+        }
+    }
+
+    static func parseRegion(name: String, value: YAMLValue, base: String) -> RegionConfig? {
+        guard let m = value.mapping() else { return nil }
+        let backend = m.required("backend", hint: "valid: local")?.choice(["local"])
+        let path = m.required("path")?.string()
+        let locations = m["locations"]?.int(in: 1...256) ?? 6
+        m.finish()
+        guard backend != nil, let path else { return nil }
+        return RegionConfig(name: name, backend: .local(path: absolute(path, relativeTo: base)), locations: locations)
+    }
+}
+
+/// Resolves `path` against `base` unless it is absolute; expands a leading `~`.
+public func absolute(_ path: String, relativeTo base: String) -> String {
+    let expanded = (path as NSString).expandingTildeInPath
+    if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
+    return ((base as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// One thing wrong with a configuration or job file, located to the line and column.
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public let file: String
+    public let line: Int?
+    public let column: Int?
+    /// What is wrong.
+    public let message: String
+    /// What would be valid, when that can be said.
+    public let hint: String?
+
+    public init(file: String, line: Int? = nil, column: Int? = nil, message: String, hint: String? = nil) {
+        self.file = file; self.line = line; self.column = column; self.message = message; self.hint = hint
+    }
+
+    public var description: String {
+        var where_ = file
+        if let line { where_ += ":\(line)" }
+        if let column { where_ += ":\(column)" }
+        return "\(where_): \(message)" + (hint.map { "; \($0)" } ?? "")
+    }
+}
+
+/// A configuration that cannot be used, with every problem found. Commands exit with status 2.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let problems: [ConfigProblem]
+    public init(_ problems: [ConfigProblem]) { self.problems = problems }
+    public init(file: String, message: String, hint: String? = nil) {
+        problems = [ConfigProblem(file: file, message: message, hint: hint)]
+    }
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Collects problems while a file is read, so one run reports all of them.
+public final class Diagnostics: @unchecked Sendable {
+    public private(set) var problems: [ConfigProblem] = []
+    public init() {}
+    public func add(_ p: ConfigProblem) { problems.append(p) }
+    public var isEmpty: Bool { problems.isEmpty }
+    public func throwIfAny() throws { if !problems.isEmpty { throw ConfigurationError(problems) } }
+}
+
+/// The closest candidate by edit distance, for "did you mean" hints.
+func closest(to word: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        for i in 1...a.count {
+            var cur = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+    let w = Array(word.lowercased())
+    let best = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}

@@ -1,0 +1,166 @@
+internal import CISAL
+import Foundation
+
+/// Errors from erasure coding.
+public enum ErasureError: Error, Equatable, CustomStringConvertible {
+    case invalidLayout(data: Int, parity: Int)
+    case tooFewShards(have: Int, need: Int)
+    case shardSizeMismatch
+
+    public var description: String {
+        switch self {
+        case let .invalidLayout(d, p): return "invalid shard layout \(d)+\(p): need 1...32 data and 0...32 parity shards"
+        case let .tooFewShards(have, need): return "only \(have) intact shards, \(need) are needed to rebuild the data"
+        case .shardSizeMismatch: return "shards of one object differ in size"
+        }
+    }
+}
+
+/// Systematic Reed-Solomon coding over GF(2^8) with a Cauchy matrix, through Intel ISA-L.
+/// Any `data` of the `data + parity` shards rebuild the rest.
+public struct ReedSolomon: Sendable {
+    public let dataShards: Int
+    public let parityShards: Int
+    public var totalShards: Int { dataShards + parityShards }
+    /// The (data+parity) x data encoding matrix, identity on top.
+    private let matrix: [UInt8]
+    private let parityTables: [UInt8]
+
+    public init(dataShards: Int, parityShards: Int) throws {
+        guard (1...32).contains(dataShards), (0...32).contains(parityShards) else {
+            throw ErasureError.invalidLayout(data: dataShards, parity: parityShards)
+        }
+        self.dataShards = dataShards
+        self.parityShards = parityShards
+        let k = dataShards, n = dataShards + parityShards
+        var m = [UInt8](repeating: 0, count: n * k)
+        m.withUnsafeMutableBufferPointer { gf_gen_cauchy1_matrix($0.baseAddress, Int32(n), Int32(k)) }
+        matrix = m
+        var tables = [UInt8](repeating: 0, count: max(32 * k * parityShards, 1))
+        if parityShards > 0 {
+            m.withUnsafeMutableBufferPointer { mp in
+                tables.withUnsafeMutableBufferPointer { tp in
+                    ec_init_tables(Int32(k), Int32(parityShards), mp.baseAddress! + k * k, tp.baseAddress)
+                }
+            }
+        }
+        parityTables = tables
+    }
+
+    /// The shard length for an object of `length` bytes (padded to a multiple of 64).
+    public func shardLength(forObjectOfLength length: Int) -> Int {
+        let per = (length + dataShards - 1) / dataShards
+        return max(64, (per + 63) / 64 * 64)
+    }
+
+    /// Splits `object` into `data` shards (zero-padded) and computes `parity` shards.
+    public func encode(_ object: UnsafeRawBufferPointer) -> [[UInt8]] {
+        let len = shardLength(forObjectOfLength: object.count)
+        var shards = [[UInt8]]()
+        shards.reserveCapacity(totalShards)
+        for i in 0..<dataShards {
+            var s = [UInt8](repeating: 0, count: len)
+            let start = i * len
+            if start < object.count {
+                let n = min(len, object.count - start)
+                s.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: object.baseAddress! + start, byteCount: n) }
+            }
+            shards.append(s)
+        }
+        for _ in 0..<parityShards { shards.append([UInt8](repeating: 0, count: len)) }
+        computeParity(&shards, length: len)
+        return shards
+    }
+
+    private func computeParity(_ shards: inout [[UInt8]], length: Int) {
+        guard parityShards > 0 else { return }
+        let k = dataShards
+        // Pin every shard's storage while ISA-L reads and writes through raw pointers.
+        var pointers = [UnsafeMutablePointer<UInt8>?](repeating: nil, count: totalShards)
+        var holders: [UnsafeMutableBufferPointer<UInt8>] = []
+        for i in 0..<totalShards {
+            let buf = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
+            _ = buf.initialize(from: shards[i])
+            holders.append(buf)
+            pointers[i] = buf.baseAddress
+        }
+        defer { holders.forEach { $0.deallocate() } }
+        var tables = parityTables
+        pointers.withUnsafeMutableBufferPointer { p in
+            tables.withUnsafeMutableBufferPointer { t in
+                ec_encode_data(Int32(length), Int32(k), Int32(parityShards), t.baseAddress, p.baseAddress, p.baseAddress! + k)
+            }
+        }
+        for i in k..<totalShards { shards[i] = Array(holders[i]) }
+    }
+
+    /// Rebuilds every missing shard in place. `shards[i] == nil` marks shard i missing or
+    /// known corrupt. Throws when fewer than `data` shards are present.
+    public func reconstruct(_ shards: inout [[UInt8]?]) throws {
+        precondition(shards.count == totalShards)
+        let present = shards.indices.filter { shards[$0] != nil }
+        guard present.count >= dataShards else { throw ErasureError.tooFewShards(have: present.count, need: dataShards) }
+        let missing = shards.indices.filter { shards[$0] == nil }
+        if missing.isEmpty { return }
+        let length = shards[present[0]]!.count
+        guard present.allSatisfy({ shards[$0]!.count == length }) else { throw ErasureError.shardSizeMismatch }
+        let k = dataShards
+        let use = Array(present.prefix(k))
+        // Rows of the encoding matrix for the shards we use; invert to get data from them.
+        var sub = [UInt8](repeating: 0, count: k * k)
+        for (r, idx) in use.enumerated() { for c in 0..<k { sub[r * k + c] = matrix[idx * k + c] } }
+        var inverse = [UInt8](repeating: 0, count: k * k)
+        let rc = sub.withUnsafeMutableBufferPointer { s in
+            inverse.withUnsafeMutableBufferPointer { inv in gf_invert_matrix(s.baseAddress, inv.baseAddress, Int32(k)) }
+        }
+        guard rc == 0 else { throw ErasureError.tooFewShards(have: present.count, need: k) }
+        // Each missing shard = (its encoding row) x inverse x (used shards).
+        var decodeRows = [UInt8](repeating: 0, count: missing.count * k)
+        for (r, idx) in missing.enumerated() {
+            for c in 0..<k {
+                var acc: UInt8 = 0
+                for j in 0..<k { acc ^= gf_mul(matrix[idx * k + j], inverse[j * k + c]) }
+                decodeRows[r * k + c] = acc
+            }
+        }
+        var tables = [UInt8](repeating: 0, count: 32 * k * missing.count)
+        decodeRows.withUnsafeMutableBufferPointer { d in
+            tables.withUnsafeMutableBufferPointer { t in ec_init_tables(Int32(k), Int32(missing.count), d.baseAddress, t.baseAddress) }
+        }
+        var holders: [UnsafeMutableBufferPointer<UInt8>] = []
+        defer { holders.forEach { $0.deallocate() } }
+        var sources = [UnsafeMutablePointer<UInt8>?]()
+        for idx in use {
+            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
+            _ = b.initialize(from: shards[idx]!)
+            holders.append(b); sources.append(b.baseAddress)
+        }
+        var outputs = [UnsafeMutablePointer<UInt8>?]()
+        var outHolders: [UnsafeMutableBufferPointer<UInt8>] = []
+        defer { outHolders.forEach { $0.deallocate() } }
+        for _ in missing {
+            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
+            b.initialize(repeating: 0)
+            outHolders.append(b); outputs.append(b.baseAddress)
+        }
+        sources.withUnsafeMutableBufferPointer { s in
+            outputs.withUnsafeMutableBufferPointer { o in
+                tables.withUnsafeMutableBufferPointer { t in
+                    ec_encode_data(Int32(length), Int32(k), Int32(missing.count), t.baseAddress, s.baseAddress, o.baseAddress)
+                }
+            }
+        }
+        for (r, idx) in missing.enumerated() { shards[idx] = Array(outHolders[r]) }
+    }
+
+    /// Joins the data shards and trims the padding.
+    public func join(_ shards: [[UInt8]], length: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(length)
+        for i in 0..<dataShards where out.count < length {
+            let need = length - out.count
+            out.append(contentsOf: shards[i].prefix(need))
+        }
+        return out
+    }
+}

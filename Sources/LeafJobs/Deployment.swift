@@ -1,0 +1,43 @@
+import Foundation
+import LeafConfig
+import LeafKeys
+import LeafRepository
+import LeafStorage
+
+/// A configuration turned into the things commands and steps use: the master key and
+/// each region's repository.
+public struct Deployment: Sendable {
+    public let config: LeafguardConfig
+
+    public init(config: LeafguardConfig) { self.config = config }
+
+    public var scratchDirectory: String { config.stateDirectory + "/tmp" }
+
+    /// The master key named by `keys.master`.
+    public func masterKey() throws -> MasterKey {
+        let source: MasterKeySource
+        switch config.masterKey {
+        case .file(let path): source = .file(path: path)
+        case .environment(let v): source = .environment(variable: v)
+        case .passphraseEnvironment(let v):
+            source = .passphraseEnvironment(variable: v, saltFile: config.stateDirectory + "/keys/passphrase.json")
+        }
+        return try source.load()
+    }
+
+    /// The storage locations of a region, in order.
+    public func locations(of region: RegionConfig) -> [any ObjectStore] {
+        switch region.backend {
+        case .local(let path):
+            return (0..<region.locations).map { LocalStore(name: "\(region.name)/loc\($0)", root: path + "/loc\($0)") }
+        }
+    }
+
+    /// Opens a region's repository (creating it when `create` is set and it does not exist).
+    public func repository(_ regionName: String, create: Bool = false) throws -> Repository {
+        guard let region = config.region(named: regionName) else {
+            throw StepError("region '\(regionName)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
+        }
+        return try Repository.open(region: region.name, locations: locations(of: region), master: try masterKey(), create: create)
+    }
+}

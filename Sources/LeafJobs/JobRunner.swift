@@ -1,0 +1,65 @@
+import Foundation
+import LeafConfig
+import Logging
+
+/// The outcome of one job run.
+public struct JobRunResult: Sendable, Codable {
+    public let job: String
+    public let started: Date
+    public let finished: Date
+    public let dryRun: Bool
+    public let steps: [StepResult]
+    /// True when every step succeeded or warned.
+    public var succeeded: Bool { steps.allSatisfy { $0.status != .failed } }
+}
+
+/// Runs a job's steps in order and stops at the first failed one.
+public struct JobRunner: Sendable {
+    public let config: LeafguardConfig
+    public let logger: Logger
+    public let progress: Progress
+
+    public init(config: LeafguardConfig, logger: Logger, progress: Progress = Progress()) {
+        self.config = config; self.logger = logger; self.progress = progress
+    }
+
+    public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date = Date()) async -> JobRunResult {
+        var results: [StepResult] = []
+        let started = Date()
+        var log = logger
+        log[metadataKey: "job"] = "\(job.name)"
+        log.info("job started", metadata: ["steps": "\(job.steps.count)", "dry_run": "\(dryRun)"])
+        let context = StepContext(config: config, job: job.name, dryRun: dryRun, logger: log, progress: progress, now: now)
+        for (i, definition) in job.steps.enumerated() {
+            let name = type(of: definition).name
+            let t0 = Date()
+            var result: StepResult
+            if let failedBefore = results.first(where: { $0.status == .failed }) {
+                result = StepResult(step: name, status: .skipped, summary: "not run: step '\(failedBefore.step)' failed")
+                results.append(result)
+                continue
+            }
+            guard let step = definition as? any JobStep else {
+                results.append(StepResult(step: name, status: .failed, summary: "step '\(name)' cannot run in this build"))
+                continue
+            }
+            progress.begin()
+            do {
+                result = try await step.run(in: context)
+            } catch {
+                result = StepResult(step: name, status: .failed, summary: "\(error)")
+            }
+            progress.end()
+            result.seconds = Date().timeIntervalSince(t0)
+            let level: Logger.Level = result.status == .failed ? .error : (result.status == .warning ? .warning : .info)
+            log.log(level: level, "step finished", metadata: [
+                "step": "\(name)", "index": "\(i + 1)", "status": "\(result.status.rawValue)",
+                "summary": "\(result.summary)", "seconds": "\(String(format: "%.2f", result.seconds))",
+            ])
+            results.append(result)
+        }
+        let outcome = JobRunResult(job: job.name, started: started, finished: Date(), dryRun: dryRun, steps: results)
+        log.log(level: outcome.succeeded ? .info : .error, "job finished", metadata: ["outcome": "\(outcome.succeeded ? "succeeded" : "failed")"])
+        return outcome
+    }
+}

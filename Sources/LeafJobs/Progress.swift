@@ -1,0 +1,52 @@
+import Foundation
+
+/// Progress on standard error for work longer than a second, only when standard error is
+/// a terminal; silent otherwise so cron mail and logs stay clean.
+public final class Progress: @unchecked Sendable {
+    private let enabled: Bool
+    private let lock = NSLock()
+    private var started = Date()
+    private var lastDraw = Date.distantPast
+    private var drewSomething = false
+
+    public init(enabled: Bool = isatty(STDERR_FILENO) == 1) { self.enabled = enabled }
+
+    public static let silent = Progress(enabled: false)
+
+    /// Starts timing a new task.
+    public func begin() {
+        lock.lock(); started = Date(); lastDraw = .distantPast; lock.unlock()
+    }
+
+    /// Redraws the progress line at most ten times a second, after the first second.
+    public func update(_ label: String, done: Int64, total: Int64?, unit: String = "B") {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        var line = "\r\u{1B}[2K\(label): \(Progress.format(done, unit: unit))"
+        if let total, total > 0 {
+            line += " / \(Progress.format(total, unit: unit)) (\(Int(Double(done) * 100 / Double(total)))%)"
+        }
+        FileHandle.standardError.write(Data(line.utf8))
+        drewSomething = true
+    }
+
+    /// Clears the progress line.
+    public func end() {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        if drewSomething { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        drewSomething = false
+    }
+
+    public static func format(_ n: Int64, unit: String) -> String {
+        guard unit == "B" else { return "\(n) \(unit)" }
+        let d = Double(n)
+        if d >= 1_073_741_824 { return String(format: "%.2f GiB", d / 1_073_741_824) }
+        if d >= 1_048_576 { return String(format: "%.1f MiB", d / 1_048_576) }
+        if d >= 1024 { return String(format: "%.1f KiB", d / 1024) }
+        return "\(n) B"
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import LeafBackup
+import LeafConfig
+import LeafRepository
+
+/// Snapshots the planner data into a region: encrypted, erasure-coded, incremental.
+public struct BackupStep: JobStep {
+    public static let name = "backup"
+    public static let summary = "snapshot planner data into a region (region: REGION = primary)"
+    public let region: String
+
+    public init?(parameters p: StepParameters) {
+        guard let r = p.region("region", default: p.config.primaryRegion.name) else { return nil }
+        region = r
+    }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        let deployment = Deployment(config: context.config)
+        if context.dryRun {
+            _ = try deployment.masterKey()
+            return StepResult(step: Self.name, status: .succeeded,
+                              summary: "dry run: would snapshot \(context.config.dataDirectory) into region '\(region)'")
+        }
+        let repo = try deployment.repository(region, create: true)
+        var options = BackupOptions(scratchDirectory: deployment.scratchDirectory)
+        options.dataShards = context.config.shards.data
+        options.parityShards = context.config.shards.parity
+        options.job = context.job
+        let progress = context.progress
+        let result = try Backup(repository: repo, dataDirectory: context.config.dataDirectory, options: options) { phase, done, total in
+            progress.update(phase, done: done, total: total > 0 ? total : nil)
+        }.run()
+        let s = result.snapshot
+        let problems = s.problems.map { "\($0.path): \($0.problem) (\($0.detail))" }
+        return StepResult(
+            step: Self.name, status: problems.isEmpty ? .succeeded : .warning,
+            summary: "snapshot \(s.id.hex.prefix(8)) in '\(region)': \(s.documents.count) documents + database, "
+                + "\(Progress.format(s.totalBytes, unit: "B")) total, \(Progress.format(result.bytesAdded, unit: "B")) new in \(result.packsWritten) packs"
+                + (problems.isEmpty ? "" : "; \(problems.count) document problem(s)"),
+            figures: ["bytes_total": Double(s.totalBytes), "bytes_added": Double(result.bytesAdded),
+                      "bytes_stored": Double(result.bytesStored), "packs": Double(result.packsWritten),
+                      "blobs_added": Double(result.blobsAdded), "files_unchanged": Double(result.filesUnchanged),
+                      "documents": Double(s.documents.count), "problems": Double(problems.count)],
+            details: problems)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import LeafSodium
+
+/// Why a master key could not be had. Never includes key bytes.
+public struct KeyError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A versioned master key (key-encryption key). Data keys are wrapped under a subkey of it.
+public struct MasterKey: Sendable, CustomStringConvertible {
+    public let version: UInt32
+    public let secret: SecureBytes
+
+    public init(version: UInt32, secret: SecureBytes) {
+        self.version = version; self.secret = secret
+    }
+
+    /// The subkey that wraps data keys: `crypto_kdf` id 1, context "lgkwrap1".
+    public func wrappingKey() throws -> SecureBytes {
+        try KDF.derive(from: secret, id: 1, context: "lgkwrap1")
+    }
+
+    public var description: String { "master key v\(version) <redacted>" }
+}
+
+/// Where a master key comes from, as written in `keys.master`.
+public enum MasterKeySource: Sendable {
+    case file(path: String)
+    case environment(variable: String)
+    case passphraseEnvironment(variable: String, saltFile: String)
+
+    /// Loads the key. Files must be 0600 or stricter.
+    public func load(version: UInt32 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
+        switch self {
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw KeyError("cannot read master key file \(path)")
+            }
+            if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+               let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                throw KeyError("master key file \(path) has mode \(String(mode, radix: 8)); run 'chmod 600 \(path)'")
+            }
+            return MasterKey(version: version, secret: try Self.decode(data, origin: path))
+        case .environment(let variable):
+            guard let value = environment[variable], !value.isEmpty else {
+                throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key")
+            }
+            return MasterKey(version: version, secret: try Self.decode(Data(value.utf8), origin: "$\(variable)"))
+        case let .passphraseEnvironment(variable, saltFile):
+            guard let value = environment[variable], !value.isEmpty else {
+                throw KeyError("environment variable \(variable) is not set; it must hold the passphrase")
+            }
+            let params = try PassphraseParameters.loadOrCreate(at: saltFile)
+            var pw = Array(value.utf8)
+            defer { Sodium.wipe(&pw) }
+            let key = try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
+                                              memLimitKiB: params.memLimitKiB, variant: .argon2id)
+            return MasterKey(version: version, secret: key)
+        }
+    }
+
+    /// 32 raw bytes, or base64 of 32 bytes with optional trailing newline.
+    static func decode(_ data: Data, origin: String) throws -> SecureBytes {
+        var bytes = [UInt8](data)
+        defer { Sodium.wipe(&bytes) }
+        if bytes.count == 32 { return try SecureBytes(consuming: &bytes) }
+        while let last = bytes.last, last == 10 || last == 13 || last == 32 { bytes.removeLast() }
+        var text = String(decoding: bytes, as: UTF8.self)
+        defer { text = "" }
+        guard var decoded = Data(base64Encoded: text).map({ [UInt8]($0) }), decoded.count == 32 else {
+            throw KeyError("\(origin) does not hold a 32-byte key (raw, or base64 of 44 characters)")
+        }
+        return try SecureBytes(consuming: &decoded)
+    }
+
+    /// Writes a fresh random 32-byte key to `path` with mode 0600, never replacing an existing file.
+    public static func createKeyFile(at path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw KeyError(errno == EEXIST ? "key file \(path) already exists; it is never overwritten" : "cannot create key file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let key = try SecureBytes.random(count: 32)
+        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == 32, fsync(fd) == 0 else { throw KeyError("cannot write key file \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Argon2id salt and limits for a passphrase-derived master key, kept beside the keyring.
+public struct PassphraseParameters: Codable, Sendable {
+    public let salt: [UInt8]
+    public let opsLimit: Int
+    public let memLimitKiB: Int
+
+    static func loadOrCreate(at path: String) throws -> PassphraseParameters {
+        if let data = FileManager.default.contents(atPath: path) {
+            return try JSONDecoder().decode(PassphraseParameters.self, from: data)
+        }
+        // libsodium's "moderate" limits: 3 passes over 256 MiB.
+        let p = PassphraseParameters(salt: Sodium.randomBytes(PasswordHash.saltLength), opsLimit: 3, memLimitKiB: 256 * 1024)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try JSONEncoder().encode(p).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return p
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import LeafSodium
+
+/// A data key: the 32-byte key that seals packs, indexes and snapshots of one writer
+/// session. It is stored only wrapped by a master-key version (envelope encryption).
+///
+/// Nonces for a sealing key come from a counter, and a sealing key is never reused by
+/// another session, so no nonce repeats under a key. Keys loaded from a repository
+/// only open data.
+public final class DataKey: @unchecked Sendable, CustomStringConvertible {
+    public let id: ObjectID
+    public let secret: SecureBytes
+    public let algorithm: AEADAlgorithm
+    private let canSeal: Bool
+    private var counter: UInt64 = 0
+    private let lock = NSLock()
+
+    init(id: ObjectID, secret: SecureBytes, algorithm: AEADAlgorithm, canSeal: Bool) {
+        self.id = id; self.secret = secret; self.algorithm = algorithm; self.canSeal = canSeal
+    }
+
+    /// A fresh random key for sealing.
+    public static func generate(algorithm: AEADAlgorithm = .preferred) throws -> DataKey {
+        DataKey(id: .random(), secret: try .random(count: 32), algorithm: algorithm, canSeal: true)
+    }
+
+    /// The next nonce: a big-endian counter in the last 8 bytes.
+    public func nextNonce() -> [UInt8] {
+        precondition(canSeal, "a data key loaded from a repository is never used to seal")
+        lock.lock(); counter += 1; let c = counter; lock.unlock()
+        var n = [UInt8](repeating: 0, count: algorithm.nonceLength)
+        for i in 0..<8 { n[n.count - 1 - i] = UInt8(c >> (8 * UInt64(i)) & 0xff) }
+        return n
+    }
+
+    public var description: String { "data key \(id.hex) <redacted>" }
+
+    /// Wraps this key under a master key version's wrapping key.
+    func wrap(master: SecureBytes, masterVersion: UInt32) throws -> [UInt8] {
+        let alg = AEADAlgorithm.preferred
+        // Random nonce: wrapping happens once per data key and per rotation, far below the
+        // 2^32 messages a random 96-bit nonce allows under one key.
+        let header = EnvelopeHeader(algorithm: alg, kind: .dataKey, objectID: id, keyID: .masterVersion(masterVersion),
+                                    plaintextLength: 32, nonce: Sodium.randomBytes(alg.nonceLength))
+        return try secret.withUnsafeBytes { try Envelope.seal($0, header: header, key: master) }
+    }
+
+    /// Opens a wrapped key object; the header names the master version it needs.
+    static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes) throws -> DataKey {
+        let header = try EnvelopeHeader.decode(bytes)
+        guard header.kind == .dataKey, header.objectID == expectedID else {
+            throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key")
+        }
+        let version = header.keyID.asMasterVersion
+        var plain: [UInt8]
+        do { plain = try Envelope.open(bytes, header: header, key: try master(version)) } catch SodiumError.authenticationFailed {
+            throw RepositoryError.wrongMasterKey(version: version, dataKey: expectedID.hex)
+        }
+        return DataKey(id: expectedID, secret: try SecureBytes(consuming: &plain), algorithm: header.algorithm, canSeal: false)
+    }
+}

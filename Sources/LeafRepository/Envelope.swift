@@ -1,0 +1,94 @@
+import Foundation
+import LeafSodium
+
+/// What a sealed object is. Stored in its header and bound into its associated data.
+public enum ObjectKind: UInt8, Sendable {
+    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5
+}
+
+/// The fixed header in front of every sealed object (all integers big-endian):
+///
+///     0   4  magic "LGRD"
+///     4   1  format version (1)
+///     5   1  AEAD algorithm (1 AES-256-GCM, 2 XChaCha20-Poly1305)
+///     6   1  object kind
+///     7   1  shard index (0 unless a shard)
+///     8   1  data shards k (0 unless a shard)
+///     9   1  parity shards m (0 unless a shard)
+///    10   2  reserved, zero
+///    12  16  object id (the pack id for shards)
+///    28  16  key id: the data key that sealed it; for a data key, the master-key
+///            version as a 4-byte integer followed by 12 zero bytes
+///    44   8  plaintext length of the whole object (the pack, for shards)
+///    52   n  nonce (12 or 24 bytes, by algorithm)
+///
+/// The ciphertext and 16-byte tag follow. The associated data is the whole header, so an
+/// object cannot be moved to another id, shard index, layout or key without failing.
+public struct EnvelopeHeader: Sendable, Equatable {
+    public static let magic: [UInt8] = Array("LGRD".utf8)
+    public static let formatVersion: UInt8 = 1
+    public static let fixedLength = 52
+
+    public var algorithm: AEADAlgorithm
+    public var kind: ObjectKind
+    public var shardIndex: UInt8 = 0
+    public var dataShards: UInt8 = 0
+    public var parityShards: UInt8 = 0
+    public var objectID: ObjectID
+    public var keyID: ObjectID
+    public var plaintextLength: UInt64
+    public var nonce: [UInt8]
+
+    public var encodedLength: Int { Self.fixedLength + nonce.count }
+
+    public func encode() -> [UInt8] {
+        var out = Self.magic
+        out.reserveCapacity(encodedLength)
+        out += [Self.formatVersion, algorithm.rawValue, kind.rawValue, shardIndex, dataShards, parityShards, 0, 0]
+        out += objectID.bytes
+        out += keyID.bytes
+        withUnsafeBytes(of: plaintextLength.bigEndian) { out += $0 }
+        out += nonce
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
+        guard bytes.count >= fixedLength, Array(bytes[0..<4]) == magic else {
+            throw RepositoryError.malformed("not a leafguard object (bad magic)")
+        }
+        guard bytes[4] == formatVersion else { throw RepositoryError.malformed("unsupported format version \(bytes[4])") }
+        guard let alg = AEADAlgorithm(rawValue: bytes[5]) else { throw RepositoryError.malformed("unknown algorithm \(bytes[5])") }
+        guard let kind = ObjectKind(rawValue: bytes[6]) else { throw RepositoryError.malformed("unknown object kind \(bytes[6])") }
+        guard bytes.count >= fixedLength + alg.nonceLength + AEADAlgorithm.tagLength else {
+            throw RepositoryError.malformed("object is truncated")
+        }
+        var len: UInt64 = 0
+        for b in bytes[44..<52] { len = len << 8 | UInt64(b) }
+        return EnvelopeHeader(algorithm: alg, kind: kind, shardIndex: bytes[7], dataShards: bytes[8], parityShards: bytes[9],
+                              objectID: ObjectID(Array(bytes[12..<28])), keyID: ObjectID(Array(bytes[28..<44])),
+                              plaintextLength: len, nonce: Array(bytes[fixedLength..<(fixedLength + alg.nonceLength)]))
+    }
+}
+
+/// Seals and opens objects in the envelope format.
+public enum Envelope {
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
+        let head = header.encode()
+        let sealed = try AEAD.seal(plaintext, associatedData: head, nonce: header.nonce, key: key, algorithm: header.algorithm)
+        return head + sealed
+    }
+
+    public static func seal(_ plaintext: [UInt8], header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
+        try plaintext.withUnsafeBytes { try seal($0, header: header, key: key) }
+    }
+
+    /// Opens `bytes`, whose header must already be decoded; throws `authenticationFailed`
+    /// for any altered byte.
+    public static func open(_ bytes: [UInt8], header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
+        let n = header.encodedLength
+        return try bytes.withUnsafeBytes { raw in
+            try AEAD.open(UnsafeRawBufferPointer(rebasing: raw[n...]), associatedData: Array(bytes[0..<n]),
+                          nonce: header.nonce, key: key, algorithm: header.algorithm)
+        }
+    }
+}

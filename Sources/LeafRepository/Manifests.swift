@@ -1,0 +1,113 @@
+import Foundation
+import LeafSodium
+
+/// Where a pack's shards are and what blobs it holds. Stored in index objects.
+public struct PackEntry: Codable, Sendable, Equatable {
+    public struct Blob: Codable, Sendable, Equatable {
+        public let id: BlobID
+        public let length: Int
+        public init(id: BlobID, length: Int) { self.id = id; self.length = length }
+    }
+    public let id: ObjectID
+    public let dataKey: ObjectID
+    /// Length of the pack (the tar archive, zstd-compressed or not).
+    public let length: Int
+    public let compressed: Bool
+    public let dataShards: Int
+    public let parityShards: Int
+    /// Location index of shard i.
+    public let locations: [Int]
+    public let blobs: [Blob]
+
+    enum CodingKeys: String, CodingKey {
+        case id, length, compressed, locations, blobs
+        case dataKey = "data_key", dataShards = "data_shards", parityShards = "parity_shards"
+    }
+}
+
+/// An index object: packs written by one backup session (a checkpoint).
+public struct IndexManifest: Codable, Sendable {
+    public var version = 1
+    public var packs: [PackEntry]
+    public init(packs: [PackEntry]) { self.packs = packs }
+}
+
+/// One file in a snapshot and the blobs that make it, in order.
+public struct SnapshotFile: Codable, Sendable, Equatable {
+    public let path: String
+    public let size: Int64
+    public let sha256: String
+    public let modified: Double
+    public let blobs: [BlobID]
+    public init(path: String, size: Int64, sha256: String, modified: Double, blobs: [BlobID]) {
+        self.path = path; self.size = size; self.sha256 = sha256; self.modified = modified; self.blobs = blobs
+    }
+}
+
+/// A document the planner's `documents` table names that could not be captured as recorded.
+public struct SnapshotProblem: Codable, Sendable, Equatable {
+    public let path: String
+    /// `missing`, `altered` (SHA-256 differs from documents.sha256) or `unreadable`.
+    public let problem: String
+    public let detail: String
+    public init(path: String, problem: String, detail: String) { self.path = path; self.problem = problem; self.detail = detail }
+}
+
+/// A snapshot: a consistent copy of the planner data directory at one instant.
+public struct SnapshotManifest: Codable, Sendable {
+    public var version = 1
+    public let id: ObjectID
+    public let time: Date
+    public let host: String
+    public let job: String?
+    public let source: String
+    /// The database copy (planner.db), chunked into fixed-size blobs.
+    public let database: SnapshotFile
+    public let databaseChunkSize: Int
+    /// Rows per table in the copied database, for restore checks.
+    public let rowCounts: [String: Int]
+    public let documents: [SnapshotFile]
+    public let problems: [SnapshotProblem]
+    /// Bytes in the snapshot, and bytes this backup newly stored.
+    public let totalBytes: Int64
+    public let addedBytes: Int64
+
+    public init(id: ObjectID, time: Date, host: String, job: String?, source: String, database: SnapshotFile,
+                databaseChunkSize: Int, rowCounts: [String: Int], documents: [SnapshotFile], problems: [SnapshotProblem],
+                totalBytes: Int64, addedBytes: Int64) {
+        self.id = id; self.time = time; self.host = host; self.job = job; self.source = source
+        self.database = database; self.databaseChunkSize = databaseChunkSize; self.rowCounts = rowCounts
+        self.documents = documents; self.problems = problems; self.totalBytes = totalBytes; self.addedBytes = addedBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, id, time, host, job, source, database, documents, problems
+        case databaseChunkSize = "database_chunk_size", rowCounts = "row_counts"
+        case totalBytes = "total_bytes", addedBytes = "added_bytes"
+    }
+}
+
+/// The repository's config object: which key names blobs.
+public struct RepositoryConfig: Codable, Sendable {
+    public var version = 1
+    public let id: ObjectID
+    public let created: Date
+    /// The data key whose KDF subkey ("lgblobid", id 1) names blobs; stable across rotations.
+    public let idKey: ObjectID
+
+    enum CodingKeys: String, CodingKey { case version, id, created, idKey = "id_key" }
+}
+
+enum JSON {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+}

@@ -1,0 +1,84 @@
+import Foundation
+import LeafErasure
+import LeafSodium
+import LeafStorage
+
+extension Repository {
+    static func shardName(_ pack: ObjectID, _ index: Int) -> String {
+        "data/\(pack.hex.prefix(2))/\(pack.hex).\(index)"
+    }
+
+    /// Erasure-codes a pack into `data + parity` shards, seals each under `key` and writes
+    /// shard i to location (first id byte + i) mod locations. Returns the index entry.
+    /// Every shard is durable when this returns.
+    public func writePack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
+                          dataShards: Int, parityShards: Int, key: DataKey) throws -> PackEntry {
+        let rs = try ReedSolomon(dataShards: dataShards, parityShards: parityShards)
+        let shards = pack.withUnsafeBytes { rs.encode($0) }
+        let start = Int(id.bytes[0]) % locations.count
+        var placed: [Int] = []
+        for (i, shard) in shards.enumerated() {
+            let loc = (start + i) % locations.count
+            let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                        dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
+                                        objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
+            let sealed = try Envelope.seal(shard, header: header, key: key.secret)
+            do { try locations[loc].put(Self.shardName(id, i), sealed) } catch StorageError.alreadyExists {
+                // A pack id is random and new: an existing shard means a bug or an attack; never overwrite it.
+                throw RepositoryError.malformed("shard \(Self.shardName(id, i)) already exists in \(locations[loc].name)")
+            }
+            placed.append(loc)
+        }
+        return PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
+                         dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs)
+    }
+
+    /// What reading a pack found wrong with its shards and worked around.
+    public struct ShardReport: Sendable {
+        public var repaired: [String] = []
+    }
+
+    /// Reads a pack: data shards first, parity only for the ones missing or failing
+    /// authentication; rebuilds the pack if at least `data` shards are intact.
+    public func readPack(_ entry: PackEntry) throws -> (bytes: [UInt8], report: ShardReport) {
+        let key = try dataKey(entry.dataKey)
+        let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
+        var shards = [[UInt8]?](repeating: nil, count: rs.totalShards)
+        var report = ShardReport()
+        var problems: [String] = []
+        var intact = 0
+        var next = 0
+        while intact < entry.dataShards && next < rs.totalShards {
+            let i = next; next += 1
+            let loc = entry.locations[i]
+            let name = Self.shardName(entry.id, i)
+            guard loc < locations.count else { problems.append("shard \(i): location \(loc) is not configured"); continue }
+            do {
+                let bytes = try locations[loc].get(name)
+                let header = try EnvelopeHeader.decode(bytes)
+                guard header.kind == .shard, header.objectID == entry.id, Int(header.shardIndex) == i,
+                      Int(header.dataShards) == entry.dataShards, Int(header.parityShards) == entry.parityShards,
+                      header.keyID == entry.dataKey, Int(header.plaintextLength) == entry.length else {
+                    throw RepositoryError.malformed("header does not match the index")
+                }
+                shards[i] = try Envelope.open(bytes, header: header, key: key.secret)
+                intact += 1
+            } catch SodiumError.authenticationFailed {
+                let p = "\(locations[loc].name): \(name) failed authentication (corrupt)"
+                problems.append(p); report.repaired.append(p)
+            } catch {
+                let p = "\(locations[loc].name): \(name): \(error)"
+                problems.append(p); report.repaired.append(p)
+            }
+        }
+        guard intact >= entry.dataShards else {
+            throw RepositoryError.unreadable(object: "pack \(entry.id.hex)", problems: problems)
+        }
+        // Unread parity beyond what was needed is neither missing nor present: mark it absent.
+        if shards.prefix(entry.dataShards).contains(where: { $0 == nil }) {
+            try rs.reconstruct(&shards)
+        }
+        let data = shards.prefix(entry.dataShards).map { $0! }
+        return (rs.join(Array(data), length: entry.length), report)
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import LeafErasure
+import LeafKeys
+import LeafSodium
+import LeafStorage
+
+/// One region's repository: its locations, the master key that opens its data keys, and
+/// the read and write paths for every object kind.
+///
+/// Layout in every location (see docs/format.md):
+///
+///     config                     repository config (copy in every location)
+///     keys/<id>                  wrapped data keys (copy in every location)
+///     index/<id>                 index objects (copy in every location)
+///     snapshots/<id>             snapshot manifests (copy in every location)
+///     data/<id[0..2]>/<id>.<i>   shard i of pack <id> (one location each)
+public final class Repository: @unchecked Sendable {
+    public let region: String
+    public let locations: [any ObjectStore]
+    public let master: MasterKey
+    public private(set) var config: RepositoryConfig
+    private let blobKey: SecureBytes
+    private var keyCache: [ObjectID: DataKey] = [:]
+    private let lock = NSLock()
+
+    /// The largest number of lost copies a replicated object may suffer and still be written.
+    public var tolerableFailures: Int
+
+    private init(region: String, locations: [any ObjectStore], master: MasterKey, config: RepositoryConfig,
+                 blobKey: SecureBytes, tolerableFailures: Int) {
+        self.region = region; self.locations = locations; self.master = master
+        self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
+    }
+
+    /// Opens the repository in `locations`, creating it when `create` is true and no
+    /// location holds a config yet. A wrong master key fails here, before anything is written.
+    public static func open(region: String, locations: [any ObjectStore], master: MasterKey, create: Bool,
+                            tolerableFailures: Int = 0) throws -> Repository {
+        var problems: [String] = []
+        var found: [UInt8]?
+        var anyReachable = false
+        for loc in locations {
+            do { found = try loc.get("config"); anyReachable = true; break } catch let e as StorageError {
+                if e.isNotFound { anyReachable = true } else { problems.append(e.description) }
+            }
+        }
+        if let bytes = found {
+            let header = try EnvelopeHeader.decode(bytes)
+            let wrapping = try master.wrappingKey()
+            var idKey: DataKey?
+            var keyProblems: [String] = []
+            for loc in locations {
+                do {
+                    let wrapped = try loc.get("keys/\(header.keyID.hex)")
+                    idKey = try DataKey.unwrap(wrapped, expectedID: header.keyID) { v in
+                        guard v == master.version else { throw RepositoryError.wrongMasterKey(version: v, dataKey: header.keyID.hex) }
+                        return wrapping
+                    }
+                    break
+                } catch let e as RepositoryError { throw e } catch { keyProblems.append("\(loc.name): \(error)") }
+            }
+            guard let idKey else { throw RepositoryError.unreadable(object: "keys/\(header.keyID.hex)", problems: keyProblems) }
+            let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
+            let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
+            let repo = Repository(region: region, locations: locations, master: master, config: cfg,
+                                  blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
+                                  tolerableFailures: tolerableFailures)
+            repo.keyCache[idKey.id] = idKey
+            return repo
+        }
+        guard create else {
+            if !anyReachable { throw RepositoryError.unreadable(object: "config", problems: problems) }
+            throw RepositoryError.notInitialized(region: region)
+        }
+        for loc in locations { if let local = loc as? LocalStore { try local.create() } }
+        // A new repository: an id key (wrapped like any data key) and a config sealed by it.
+        let idKey = try DataKey.generate()
+        let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)
+        let repo = Repository(region: region, locations: locations, master: master, config: cfg,
+                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
+                              tolerableFailures: tolerableFailures)
+        try repo.storeDataKey(idKey)
+        let header = EnvelopeHeader(algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
+                                    plaintextLength: 0, nonce: idKey.nextNonce())
+        let json = [UInt8](try JSON.encoder.encode(cfg))
+        var h = header; h.plaintextLength = UInt64(json.count)
+        try repo.putReplicated("config", try Envelope.seal(json, header: h, key: idKey.secret))
+        return repo
+    }
+
+    // MARK: Blob naming
+
+    /// The keyed id of a blob whose SHA-256 is `digest`.
+    public func blobID(sha256 digest: [UInt8]) -> BlobID {
+        BlobID(KeyedHash.hash(digest, key: blobKey, length: 32))
+    }
+
+    /// The keyed id of chunk `index` of a document whose SHA-256 is `digest`.
+    public func blobID(document digest: [UInt8], chunk index: Int, length: Int) -> BlobID {
+        var msg = Array("doc".utf8) + digest
+        withUnsafeBytes(of: UInt64(index).bigEndian) { msg += $0 }
+        withUnsafeBytes(of: UInt64(length).bigEndian) { msg += $0 }
+        return BlobID(KeyedHash.hash(msg, key: blobKey, length: 32))
+    }
+
+    // MARK: Data keys
+
+    /// A fresh data key for this session, stored wrapped before it seals anything.
+    public func newDataKey() throws -> DataKey {
+        let key = try DataKey.generate()
+        try storeDataKey(key)
+        lock.lock(); keyCache[key.id] = key; lock.unlock()
+        return key
+    }
+
+    func storeDataKey(_ key: DataKey) throws {
+        try putReplicated("keys/\(key.id.hex)", try key.wrap(master: try master.wrappingKey(), masterVersion: master.version))
+    }
+
+    /// Loads (and caches) the data key `id`.
+    public func dataKey(_ id: ObjectID) throws -> DataKey {
+        lock.lock()
+        if let k = keyCache[id] { lock.unlock(); return k }
+        lock.unlock()
+        let wrapping = try master.wrappingKey()
+        let key: DataKey = try readReplicated("keys/\(id.hex)") { bytes in
+            try DataKey.unwrap(bytes, expectedID: id) { v in
+                guard v == self.master.version else { throw RepositoryError.wrongMasterKey(version: v, dataKey: id.hex) }
+                return wrapping
+            }
+        }
+        lock.lock(); keyCache[id] = key; lock.unlock()
+        return key
+    }
+
+    // MARK: Replicated objects
+
+    /// Writes `bytes` to every location. An object already present is left as it is.
+    /// Throws unless at least `locations - tolerableFailures` copies exist afterwards.
+    public func putReplicated(_ name: String, _ bytes: [UInt8]) throws {
+        var ok = 0
+        var problems: [String] = []
+        for loc in locations {
+            do { try loc.put(name, bytes); ok += 1 } catch let e as StorageError {
+                if case .alreadyExists = e { ok += 1 } else { problems.append(e.description) }
+            }
+        }
+        let needed = locations.count - tolerableFailures
+        if ok < needed {
+            throw RepositoryError.insufficientLocations(region: region, written: ok, needed: needed, problems: problems)
+        }
+    }
+
+    /// Reads the first copy of `name` that `decode` accepts (copies failing authentication are skipped).
+    public func readReplicated<T>(_ name: String, _ decode: ([UInt8]) throws -> T) throws -> T {
+        var problems: [String] = []
+        for loc in locations {
+            do { return try decode(try loc.get(name)) } catch let e as RepositoryError {
+                if case .wrongMasterKey = e { throw e }
+                problems.append("\(loc.name): \(e)")
+            } catch { problems.append("\(loc.name): \(error)") }
+        }
+        if problems.allSatisfy({ $0.contains("does not exist") }) {
+            throw RepositoryError.unreadable(object: name, problems: ["not found in any location"])
+        }
+        throw RepositoryError.unreadable(object: name, problems: problems)
+    }
+
+    /// Names under `prefix` in any location (union).
+    public func listReplicated(prefix: String) -> [String] {
+        var names = Set<String>()
+        for loc in locations { if let l = try? loc.list(prefix: prefix) { names.formUnion(l) } }
+        return names.sorted()
+    }
+
+    /// Seals a metadata object (index, snapshot) under `key` and stores it everywhere.
+    func putSealed(_ name: String, kind: ObjectKind, id: ObjectID, json: [UInt8], key: DataKey) throws {
+        let header = EnvelopeHeader(algorithm: key.algorithm, kind: kind, objectID: id, keyID: key.id,
+                                    plaintextLength: UInt64(json.count), nonce: key.nextNonce())
+        try putReplicated(name, try Envelope.seal(json, header: header, key: key.secret))
+    }
+
+    func readSealed(_ name: String, kind: ObjectKind, id: ObjectID) throws -> [UInt8] {
+        try readReplicated(name) { bytes in
+            let header = try EnvelopeHeader.decode(bytes)
+            guard header.kind == kind, header.objectID == id else { throw RepositoryError.malformed("\(name) holds another object") }
+            return try Envelope.open(bytes, header: header, key: try self.dataKey(header.keyID).secret)
+        }
+    }
+
+    // MARK: Indexes and snapshots
+
+    public func writeIndex(_ index: IndexManifest, key: DataKey) throws -> ObjectID {
+        let id = ObjectID.random()
+        try putSealed("index/\(id.hex)", kind: .index, id: id, json: [UInt8](try JSON.encoder.encode(index)), key: key)
+        return id
+    }
+
+    /// Every pack every index names, keyed by blob id. The first pack listing a blob wins.
+    public func loadIndex() throws -> (packs: [ObjectID: PackEntry], blobs: [BlobID: ObjectID]) {
+        var packs: [ObjectID: PackEntry] = [:]
+        var blobs: [BlobID: ObjectID] = [:]
+        for name in listReplicated(prefix: "index/") {
+            guard let id = ObjectID(hex: String(name.dropFirst(6))) else { continue }
+            let json = try readSealed(name, kind: .index, id: id)
+            let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(json))
+            for p in manifest.packs {
+                packs[p.id] = p
+                for b in p.blobs where blobs[b.id] == nil { blobs[b.id] = p.id }
+            }
+        }
+        return (packs, blobs)
+    }
+
+    public func writeSnapshot(_ snapshot: SnapshotManifest, key: DataKey) throws {
+        try putSealed("snapshots/\(snapshot.id.hex)", kind: .snapshot, id: snapshot.id,
+                      json: [UInt8](try JSON.encoder.encode(snapshot)), key: key)
+    }
+
+    public func snapshotIDs() -> [ObjectID] {
+        listReplicated(prefix: "snapshots/").compactMap { ObjectID(hex: String($0.dropFirst(10))) }
+    }
+
+    public func loadSnapshot(_ id: ObjectID) throws -> SnapshotManifest {
+        let json = try readSealed("snapshots/\(id.hex)", kind: .snapshot, id: id)
+        return try JSON.decoder.decode(SnapshotManifest.self, from: Data(json))
+    }
+
+    /// Every snapshot, oldest first.
+    public func snapshots() throws -> [SnapshotManifest] {
+        try snapshotIDs().map(loadSnapshot).sorted { $0.time < $1.time || ($0.time == $1.time && $0.id < $1.id) }
+    }
+
+    /// Resolves `latest`, a full id or a unique prefix.
+    public func resolveSnapshot(_ text: String) throws -> SnapshotManifest {
+        if text == "latest" {
+            guard let last = try snapshots().last else { throw RepositoryError.snapshotNotFound("latest (the region has no snapshots)") }
+            return last
+        }
+        let matches = snapshotIDs().filter { $0.hex.hasPrefix(text.lowercased()) }
+        guard !text.isEmpty, !matches.isEmpty else { throw RepositoryError.snapshotNotFound(text) }
+        guard matches.count == 1 else { throw RepositoryError.ambiguousSnapshot(text, matches: matches.count) }
+        return try loadSnapshot(matches[0])
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// A location that is a folder on a local or mounted file system.
+///
+/// Writes go to a temporary file in the same folder, are fsync'd, and are then linked to
+/// their final name with link(2), which fails rather than replace an existing object;
+/// the folder is fsync'd so the name itself is durable.
+public struct LocalStore: ObjectStore {
+    public let name: String
+    public let root: String
+
+    public init(name: String, root: String) {
+        self.name = name
+        self.root = root
+    }
+
+    func path(_ key: String) -> String { root + "/" + key }
+
+    private func errorText() -> String { String(cString: strerror(errno)) }
+
+    private func checkRoot() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw StorageError.unavailable(location: name, reason: "folder \(root) does not exist")
+        }
+    }
+
+    /// Creates the root folder if it is missing.
+    public func create() throws {
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            throw StorageError.unavailable(location: name, reason: "cannot create \(root): \(error.localizedDescription)")
+        }
+    }
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        try checkRoot()
+        let final = path(key)
+        let dir = (final as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: dir) {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw StorageError.io(location: name, key: key, reason: "cannot create folder: \(error.localizedDescription)")
+            }
+        }
+        if access(final, F_OK) == 0 { throw StorageError.alreadyExists(location: name, key: key) }
+        let tmp = dir + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StorageError.io(location: name, key: key, reason: "create: \(errorText())") }
+        var ok = false
+        defer { if !ok { unlink(tmp) } }
+        var offset = 0
+        let writeFailed: String? = bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return errorText() }
+                offset += n
+            }
+            return nil
+        }
+        if let writeFailed { close(fd); throw StorageError.io(location: name, key: key, reason: "write: \(writeFailed)") }
+        if fsync(fd) != 0 { let e = errorText(); close(fd); throw StorageError.io(location: name, key: key, reason: "fsync: \(e)") }
+        close(fd)
+        if link(tmp, final) != 0 {
+            if errno == EEXIST { throw StorageError.alreadyExists(location: name, key: key) }
+            throw StorageError.io(location: name, key: key, reason: "link: \(errorText())")
+        }
+        ok = true
+        unlink(tmp)
+        syncDirectory(dir)
+    }
+
+    private func syncDirectory(_ dir: String) {
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    public func get(_ key: String) throws -> [UInt8] {
+        try validate(key)
+        let p = path(key)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT {
+                try checkRoot()
+                throw StorageError.notFound(location: name, key: key)
+            }
+            throw StorageError.io(location: name, key: key, reason: "open: \(errorText())")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.io(location: name, key: key, reason: "stat: \(errorText())") }
+        let size = Int(st.st_size)
+        var out = [UInt8](repeating: 0, count: size)
+        var got = 0
+        let failed: String? = out.withUnsafeMutableBytes { raw in
+            while got < size {
+                let n = read(fd, raw.baseAddress! + got, size - got)
+                if n < 0 { if errno == EINTR { continue }; return errorText() }
+                if n == 0 { break }
+                got += n
+            }
+            return nil
+        }
+        if let failed { throw StorageError.io(location: name, key: key, reason: "read: \(failed)") }
+        if got < size { out.removeLast(size - got) }
+        return out
+    }
+
+    public func size(of key: String) throws -> Int? {
+        try validate(key)
+        var st = stat()
+        if stat(path(key), &st) != 0 {
+            if errno == ENOENT { try checkRoot(); return nil }
+            throw StorageError.io(location: name, key: key, reason: "stat: \(errorText())")
+        }
+        return Int(st.st_size)
+    }
+
+    public func list(prefix: String) throws -> [String] {
+        try checkRoot()
+        // Walk only the folder that can hold the prefix.
+        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        let start = dirPart.isEmpty ? root : root + "/" + dirPart
+        guard FileManager.default.fileExists(atPath: start) else { return [] }
+        guard let walker = FileManager.default.enumerator(atPath: start) else {
+            throw StorageError.unavailable(location: name, reason: "cannot list \(start)")
+        }
+        var out: [String] = []
+        while let rel = walker.nextObject() as? String {
+            let last = (rel as NSString).lastPathComponent
+            if last.hasPrefix(".tmp-") { continue }
+            let key = dirPart.isEmpty ? rel : dirPart + "/" + rel
+            guard key.hasPrefix(prefix) else { continue }
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path(key), isDirectory: &isDir), !isDir.boolValue { out.append(key) }
+        }
+        return out.sorted()
+    }
+
+    public func delete(_ key: String) throws {
+        try validate(key)
+        if unlink(path(key)) != 0 {
+            if errno == ENOENT { throw StorageError.notFound(location: name, key: key) }
+            throw StorageError.io(location: name, key: key, reason: "unlink: \(errorText())")
+        }
+        syncDirectory((path(key) as NSString).deletingLastPathComponent)
+    }
+}

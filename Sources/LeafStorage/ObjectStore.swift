@@ -1,0 +1,48 @@
+import Foundation
+
+/// Why a storage operation failed, naming the location and object.
+public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
+    case notFound(location: String, key: String)
+    case alreadyExists(location: String, key: String)
+    case unavailable(location: String, reason: String)
+    case io(location: String, key: String, reason: String)
+    case invalidKey(String)
+
+    public var description: String {
+        switch self {
+        case let .notFound(l, k): return "\(l): \(k) does not exist"
+        case let .alreadyExists(l, k): return "\(l): \(k) already exists and is never overwritten"
+        case let .unavailable(l, r): return "\(l) is unavailable: \(r)"
+        case let .io(l, k, r): return "\(l): \(k): \(r)"
+        case .invalidKey(let k): return "invalid object name '\(k)'"
+        }
+    }
+
+    public var isNotFound: Bool { if case .notFound = self { return true }; return false }
+}
+
+/// One storage location: a flat namespace of immutable objects.
+///
+/// Contract, which every backend's conformance test checks:
+/// - `put` never replaces an existing object (it throws `alreadyExists`), and returns only
+///   once the object is durable; a reader never sees a partial object.
+/// - `get` returns exactly the bytes put, or throws `notFound`.
+/// - `list(prefix:)` returns every name starting with the prefix, sorted, no temporaries.
+/// - `delete` of a missing object throws `notFound`.
+public protocol ObjectStore: Sendable {
+    /// A name for messages, e.g. `primary/2`.
+    var name: String { get }
+    func put(_ key: String, _ bytes: [UInt8]) throws
+    func get(_ key: String) throws -> [UInt8]
+    /// The object's size, or nil when it does not exist.
+    func size(of key: String) throws -> Int?
+    func list(prefix: String) throws -> [String]
+    func delete(_ key: String) throws
+}
+
+/// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.
+func validate(_ key: String) throws {
+    let ok = !key.isEmpty && !key.hasPrefix("/") && !key.contains("..") &&
+        key.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-".unicodeScalars.contains($0) }
+    if !ok { throw StorageError.invalidKey(key) }
+}
