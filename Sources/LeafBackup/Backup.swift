@@ -173,7 +173,10 @@ public struct Backup: Sendable {
     func copyDatabase(from source: String, to destination: String) throws {
         let src = try Database(path: source, mode: .readOnly)
         let dst = try Database(path: destination, mode: .readWriteCreate)
-        try src.backup(to: dst, pagesPerStep: 4096) { remaining, total in
+        // One step (-1) copies every page inside a single read transaction: in WAL mode the
+        // application keeps committing meanwhile, and the copy is exactly one committed state.
+        // Smaller steps would restart whenever another process commits, possibly forever.
+        try src.backup(to: dst, pagesPerStep: -1) { remaining, total in
             progress("database copy", Int64(total - remaining), Int64(total))
         }
     }

@@ -174,6 +174,9 @@ public struct JobLoader: Sendable {
         if case .scalar = item.node {
             guard let s = item.string() else { return nil }
             stepName = s
+        } else if case .sequence = item.node {
+            item.report("a step must be a name or a mapping, found a list", hint: "write '- backup' or '- {replicate: {to: backup}}'")
+            return nil
         } else if let m = item.mapping() {
             let keys = m.keys
             guard keys.count == 1 else {

@@ -10,7 +10,9 @@ public struct JobRunResult: Sendable, Codable {
     public let dryRun: Bool
     public let steps: [StepResult]
     /// True when every step succeeded or warned.
-    public var succeeded: Bool { steps.allSatisfy { $0.status != .failed } }
+    public var succeeded: Bool { steps.allSatisfy { $0.status != .failed && $0.status != .unavailable } }
+    /// True when nothing failed except steps this version cannot run yet.
+    public var onlyUnavailable: Bool { !succeeded && steps.allSatisfy { $0.status != .failed } }
 }
 
 /// Runs a job's steps in order and stops at the first failed one.
@@ -34,8 +36,8 @@ public struct JobRunner: Sendable {
             let name = type(of: definition).name
             let t0 = Date()
             var result: StepResult
-            if let failedBefore = results.first(where: { $0.status == .failed }) {
-                result = StepResult(step: name, status: .skipped, summary: "not run: step '\(failedBefore.step)' failed")
+            if let failedBefore = results.first(where: { $0.status == .failed || $0.status == .unavailable }) {
+                result = StepResult(step: name, status: .skipped, summary: "not run: step '\(failedBefore.step)' \(failedBefore.status == .failed ? "failed" : "is unavailable")")
                 results.append(result)
                 continue
             }
@@ -51,7 +53,7 @@ public struct JobRunner: Sendable {
             }
             progress.end()
             result.seconds = Date().timeIntervalSince(t0)
-            let level: Logger.Level = result.status == .failed ? .error : (result.status == .warning ? .warning : .info)
+            let level: Logger.Level = (result.status == .failed || result.status == .unavailable) ? .error : (result.status == .warning ? .warning : .info)
             log.log(level: level, "step finished", metadata: [
                 "step": "\(name)", "index": "\(i + 1)", "status": "\(result.status.rawValue)",
                 "summary": "\(result.summary)", "seconds": "\(String(format: "%.2f", result.seconds))",

@@ -5,7 +5,9 @@ import Logging
 /// What a step reports when it finishes: a verdict, one line for a person, figures for
 /// history and reports, and details (problems found, files written).
 public struct StepResult: Sendable, Codable, Equatable {
-    public enum Status: String, Sendable, Codable { case succeeded, warning, failed, skipped }
+    /// `unavailable`: the step is valid but this version cannot run it; like `failed`, it
+    /// stops the job and makes the run fail.
+    public enum Status: String, Sendable, Codable { case succeeded, warning, failed, skipped, unavailable }
     public var step: String
     public var status: Status
     public var summary: String

@@ -1,0 +1,40 @@
+# leafguard: two commands on a fresh Debian machine.
+#   make demo   installs missing system packages, builds, runs the demo
+#   make test   installs missing system packages, runs the whole test suite
+
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# C libraries leafguard wraps, tools its tests use as independent checks (bsdtar, sqlite3,
+# python3 for a concurrent writer), and pkg-config to find the libraries.
+APT_PACKAGES := pkg-config libsodium-dev libarchive-dev libsqlite3-dev libisal-dev libssl-dev \
+                libzstd-dev libarchive-tools sqlite3 python3
+DEMO_DIR ?= demo
+
+.PHONY: deps build release demo test bench clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+demo: release
+	.build/release/leafguard demo --dir $(DEMO_DIR)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Side-by-side figures against restic and borg (installs them); see bench/README.md.
+bench: release
+	bench/backup-vs-restic.sh
+
+clean:
+	rm -rf .build $(DEMO_DIR)

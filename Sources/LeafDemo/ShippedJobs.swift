@@ -1,0 +1,58 @@
+/// The job files a leafplanner deployment needs; `jobs/` in the repository holds the same
+/// files (a test keeps them identical).
+public enum ShippedJobs {
+    public static let files: [(name: String, text: String)] = [
+        ("daily-compliance.yml", """
+        # Every morning: scan accounts for MFA, password-policy and access compliance, then
+        # write the posture report that maps each promise to its evidence.
+        name: daily-compliance
+        description: Compliance scan and posture report.
+        schedule: "0 6 * * *"
+        timezone: UTC
+        steps:
+          - scan: {out: reports/compliance, formats: [json, csv, html, md]}
+          - report: {out: reports/posture, formats: [json, html, md]}
+        """),
+        ("hourly-activity-seal.yml", """
+        # Every hour: seal the planner's new activity-log rows into a signed hash chain, so
+        # any later edit, deletion or insertion among sealed rows is detected.
+        name: hourly-activity-seal
+        description: Seal new activity-log rows.
+        schedule: "5 * * * *"
+        timezone: UTC
+        steps:
+          - seal-activity
+        """),
+        ("nightly-backup.yml", """
+        # Every night: snapshot the planner data into the primary region, copy it to the
+        # backup region, then check structure and authenticate a 5 % sample of the data.
+        name: nightly-backup
+        description: Snapshot planner data, replicate it to the backup region, verify it.
+        schedule: "30 2 * * *"
+        timezone: UTC
+        steps:
+          - backup
+          - replicate: {to: backup}
+          - verify: {read_data: 5}
+        """),
+        ("quarterly-key-rotation.yml", """
+        # First day of each quarter: a new master-key version becomes active and every data
+        # key is re-wrapped under it. The old version stays decrypt-only for the grace period.
+        name: quarterly-key-rotation
+        description: Rotate the master key and re-wrap every data key.
+        schedule: "0 3 1 jan,apr,jul,oct *"
+        timezone: UTC
+        steps:
+          - rotate-keys: {grace_days: 30}
+        """),
+        ("weekly-prune.yml", """
+        # Every Sunday: forget snapshots that no retention rule keeps, in both regions.
+        name: weekly-prune
+        description: Apply the retention policy and remove data no kept snapshot needs.
+        schedule: "0 4 * * sun"
+        timezone: UTC
+        steps:
+          - prune: {keep_last: 3, keep_daily: 14, keep_weekly: 8, keep_monthly: 12, keep_yearly: 7}
+        """),
+    ]
+}

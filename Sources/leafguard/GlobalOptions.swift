@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import LeafConfig
+import LeafJobs
+import Logging
+
+/// Options every command that loads the configuration shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $LEAFGUARD_CONFIG, else ./leafguard.yml).")
+    var config: String?
+
+    @Option(name: .long, help: "Log format on standard error: human or json.")
+    var logFormat: String = "human"
+
+    @Option(name: .long, help: "Least severe log level shown: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "warning"
+
+    func validate() throws {
+        guard LogFormat(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be 'human' or 'json', not '\(logFormat)'")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    /// Sets up logging and returns the logger commands use.
+    func logger() -> Logger {
+        LogSetup.bootstrap(format: LogFormat(rawValue: logFormat) ?? .human, level: Logger.Level(rawValue: logLevel) ?? .warning)
+        return Logger(label: "leafguard")
+    }
+
+    /// Finds and loads the configuration; problems exit with status 2.
+    func loadConfig() throws -> LeafguardConfig {
+        try ConfigLoader.load(path: try ConfigLoader.locate(explicit: config))
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+extension Leafguard {
+    /// `leafguard jobs …`: job files.
+    struct Jobs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate and list jobs.",
+            subcommands: [Validate.self, List.self, Steps.self])
+    }
+}

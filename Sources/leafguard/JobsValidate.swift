@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import LeafConfig
+import LeafJobs
+
+extension Leafguard.Jobs {
+    /// `leafguard jobs validate [FILE…]`: checks the configuration and job files.
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the configuration and job files; exit 2 naming file, line and column of each problem.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Job files to check (default: every file in the jobs folder).")
+        var files: [String] = []
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let loader = JobLoader(config: config)
+            let cwd = FileManager.default.currentDirectoryPath
+            let jobs = files.isEmpty ? try loader.loadAll() : try loader.load(files: files.map { absolute($0, relativeTo: cwd) })
+            print("\(config.file): ok")
+            for j in jobs {
+                let schedule = j.schedule.map { "schedule \"\($0)\" \(j.timeZone.identifier)" } ?? "on demand"
+                print("\(j.file): ok: job \(j.name), \(j.steps.count) step(s), \(schedule)")
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import LeafConfig
+
+/// The leafguard command. Exit status: 0 success, 1 a job, step or operation failed,
+/// 2 bad usage or configuration.
+@main
+struct Leafguard: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "leafguard",
+        abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
+        version: version,
+        subcommands: [Demo.self, Run.self, Jobs.self, Snapshots.self, Restore.self, Keys.self]
+    )
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Foundation.exit(Self.status(for: error))
+        }
+    }
+
+    /// Maps an error to the documented exit status, printing it for a person.
+    static func status(for error: any Error) -> Int32 {
+        switch error {
+        case let e as ConfigurationError:
+            printError(e.problems.map { "error: \($0)" }.joined(separator: "\n"))
+            return 2
+        case let e as ExitCode:
+            return e.rawValue
+        case let e as CommandFailure:
+            if !e.message.isEmpty { printError("error: \(e.message)") }
+            return e.status
+        default:
+            let code = exitCode(for: error)
+            let text = fullMessage(for: error)
+            if code == .success {
+                print(text)
+                return 0
+            }
+            if !text.isEmpty { printError(text.lowercased().hasPrefix("error") || text.hasPrefix("Usage") ? text : "error: \(text)") }
+            // Argument-parser usage and validation errors (its status 64) are bad usage: 2.
+            return code == .validationFailure ? 2 : 1
+        }
+    }
+}
+
+/// A failure a command reports with a chosen exit status.
+struct CommandFailure: Error {
+    let message: String
+    let status: Int32
+    init(_ message: String, status: Int32 = 1) { self.message = message; self.status = status }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

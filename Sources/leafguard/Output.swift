@@ -1,0 +1,29 @@
+import Foundation
+import LeafJobs
+
+/// Prints a job run for a person: one line per step with its verdict and summary.
+func printRun(_ run: JobRunResult) {
+    let verdict = run.succeeded ? "succeeded" : (run.onlyUnavailable ? "incomplete" : "FAILED")
+    let seconds = run.finished.timeIntervalSince(run.started)
+    print("job \(run.job)\(run.dryRun ? " (dry run)" : ""): \(verdict) in \(String(format: "%.1f", seconds)) s")
+    for (i, s) in run.steps.enumerated() {
+        let mark: String
+        switch s.status {
+        case .succeeded: mark = "ok  "
+        case .warning: mark = "warn"
+        case .failed: mark = "FAIL"
+        case .skipped: mark = "skip"
+        case .unavailable: mark = "n/a "
+        }
+        print("  \(i + 1). [\(mark)] \(s.step): \(s.summary)")
+        for d in s.details.prefix(10) { print("         - \(d)") }
+        if s.details.count > 10 { print("         - … and \(s.details.count - 10) more") }
+    }
+}
+
+func jsonString<T: Encodable>(_ value: T) throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    e.dateEncodingStrategy = .iso8601
+    return String(decoding: try e.encode(value), as: UTF8.self)
+}

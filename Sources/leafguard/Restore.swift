@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import LeafBackup
+import LeafConfig
+import LeafJobs
+
+extension Leafguard {
+    /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force]`.
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild a planner data directory from a snapshot, checking every document and the database.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Snapshot id (or a unique prefix), or 'latest'.") var snapshot = "latest"
+        @Option(help: "Folder to restore into; must be empty unless --force.") var to: String
+        @Option(help: "Region to restore from (default: primary).") var region: String?
+        @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let deployment = Deployment(config: config)
+            let name = region ?? config.primaryRegion.name
+            let repo = try deployment.repository(name)
+            let manifest = try repo.resolveSnapshot(snapshot)
+            let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
+            let progress = Progress()
+            progress.begin()
+            let result = try LeafBackup.Restore(repository: repo) { phase, done, total in
+                progress.update(phase, done: done, total: total)
+            }.run(manifest, to: target, force: force)
+            progress.end()
+            print("restored snapshot \(manifest.id.hex.prefix(8)) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
+            print("  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
+                  + "documents match their SHA-256, database passes integrity_check and row counts")
+            if !result.repairedAround.isEmpty {
+                print("  worked around \(result.repairedAround.count) damaged or missing shard(s) (run verify --repair):")
+                for r in result.repairedAround.prefix(20) { print("    - \(r)") }
+            }
+            if !manifest.problems.isEmpty {
+                print("  the snapshot recorded \(manifest.problems.count) document problem(s) at backup time:")
+                for p in manifest.problems.prefix(20) { print("    - \(p.path): \(p.problem)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LeafJobs
+import LeafRepository
+
+extension Leafguard {
+    /// `leafguard snapshots …`.
+    struct Snapshots: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List snapshots.", subcommands: [List.self])
+    }
+}
+
+extension Leafguard.Snapshots {
+    /// `leafguard snapshots list [--region R] [--json]`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a region's snapshots, oldest first.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Region (default: primary).") var region: String?
+        @Flag(help: "Print a JSON array of snapshots.") var json = false
+
+        struct Row: Encodable {
+            let id: String
+            let time: Date
+            let host: String
+            let job: String?
+            let documents: Int
+            let bytes: Int64
+            let added_bytes: Int64
+            let problems: Int
+        }
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let deployment = Deployment(config: config)
+            let name = region ?? config.primaryRegion.name
+            let repo = try deployment.repository(name)
+            let rows = try repo.snapshots().map {
+                Row(id: $0.id.hex, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
+                    bytes: $0.totalBytes, added_bytes: $0.addedBytes, problems: $0.problems.count)
+            }
+            if json { print(try jsonString(rows)); return }
+            if rows.isEmpty { print("region '\(name)' has no snapshots"); return }
+            let f = ISO8601DateFormatter()
+            print("ID        TIME                  DOCUMENTS  SIZE        ADDED       JOB")
+            for r in rows {
+                print("\(r.id.prefix(8))  \(f.string(from: r.time))  \(String(r.documents).padding(toLength: 9, withPad: " ", startingAt: 0))  "
+                      + "\(Progress.format(r.bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  "
+                      + "\(Progress.format(r.added_bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  \(r.job ?? "-")"
+                      + (r.problems > 0 ? "  (\(r.problems) document problems)" : ""))
+            }
+        }
+    }
+}
