@@ -99,15 +99,32 @@ public struct RepositoryConfig: Codable, Sendable {
 }
 
 enum JSON {
+    /// ISO 8601 with fractional seconds, so snapshots taken within one second still order.
+    static func formatter() -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(formatter().string(from: date))
+        }
         e.outputFormatting = [.sortedKeys]
         return e
     }()
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .custom { decoder in
+            let c = try decoder.singleValueContainer()
+            let s = try c.decode(String.self)
+            let plain = ISO8601DateFormatter()
+            guard let date = formatter().date(from: s) ?? plain.date(from: s) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "bad date \(s)")
+            }
+            return date
+        }
         return d
     }()
 }

@@ -69,8 +69,11 @@ public final class Repository: @unchecked Sendable {
             return repo
         }
         guard create else {
-            if !anyReachable { throw RepositoryError.unreadable(object: "config", problems: problems) }
-            throw RepositoryError.notInitialized(region: region)
+            // No location folder at all, or folders without a config: nothing was ever stored here.
+            if anyReachable || problems.allSatisfy({ $0.contains("does not exist") }) {
+                throw RepositoryError.notInitialized(region: region)
+            }
+            throw RepositoryError.unreadable(object: "config", problems: problems)
         }
         for loc in locations { if let local = loc as? LocalStore { try local.create() } }
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.

@@ -15,7 +15,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
         case .malformed(let s): return "malformed repository object: \(s)"
         case let .wrongMasterKey(v, dk):
             return "the master key given does not open data key \(dk), which is wrapped by master key version \(v); check keys.master"
-        case .notInitialized(let r): return "region '\(r)' holds no repository yet; run a backup first"
+        case .notInitialized(let r): return "region '\(r)' holds no repository yet; run a backup first, or check the region's path in leafguard.yml"
         case .snapshotNotFound(let s): return "no snapshot '\(s)'; 'leafguard snapshots list' shows the ids"
         case let .ambiguousSnapshot(s, n): return "'\(s)' matches \(n) snapshots; give more of the id"
         case let .unreadable(o, p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")

@@ -1,0 +1,76 @@
+import Foundation
+import LeafBackup
+import LeafDemo
+import LeafKeys
+import LeafRepository
+import LeafSodium
+import LeafStorage
+import LeafTestSupport
+
+/// Small generated planner data, made once and copied into each test's folder.
+enum SharedPlannerData {
+    static let path: String = {
+        let dir = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/leafguard-shared-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        var g = PlannerDataGenerator(accounts: 4, seed: 42)
+        g.documentScale = 0.15
+        g.activityPerAccount = 300
+        _ = try! g.generate(into: dir)
+        return dir
+    }()
+}
+
+/// A repository in a temporary folder with six local locations, and a copy of the shared data.
+final class BackupFixture: @unchecked Sendable {
+    let dir = TemporaryDirectory("leafguard-backup")
+    let master: MasterKey
+    var dataDirectory: String { dir.file("planner-data") }
+    var locationCount = 6
+
+    init() throws {
+        master = MasterKey(version: 1, secret: try SecureBytes.random(count: 32))
+        let r = try runCommand("/bin/cp", ["-a", SharedPlannerData.path, dataDirectory])
+        precondition(r.status == 0, r.stderr)
+    }
+
+    func locationRoot(_ i: Int, region: String = "primary") -> String { dir.file("regions/\(region)/loc\(i)") }
+
+    func locations(region: String = "primary") -> [any ObjectStore] {
+        (0..<locationCount).map { LocalStore(name: "\(region)/loc\($0)", root: locationRoot($0, region: region)) }
+    }
+
+    func repository(create: Bool = true, key: MasterKey? = nil) throws -> Repository {
+        try Repository.open(region: "primary", locations: locations(), master: key ?? master, create: create)
+    }
+
+    func options() -> BackupOptions {
+        var o = BackupOptions(scratchDirectory: dir.file("state/tmp"))
+        o.packSize = 1 << 20
+        return o
+    }
+
+    @discardableResult
+    func backup(_ configure: (inout BackupOptions) -> Void = { _ in }) throws -> BackupResult {
+        var o = options()
+        configure(&o)
+        return try Backup(repository: try repository(), dataDirectory: dataDirectory, options: o).run()
+    }
+
+    func restore(_ snapshot: String = "latest", into name: String = "restored", force: Bool = false) throws -> RestoreResult {
+        let repo = try repository(create: false)
+        return try Restore(repository: repo).run(try repo.resolveSnapshot(snapshot), to: dir.file(name), force: force)
+    }
+
+    /// Every stored file of the region, relative to the region folder.
+    func storedFiles() -> [String] { filesBelow(dir.file("regions/primary")) }
+
+    /// The shard files of the region.
+    func shardFiles() -> [String] { storedFiles().filter { $0.contains("/data/") } }
+}
+
+/// Files below `a` and `b` are the same set with the same bytes.
+func sameTree(_ a: String, _ b: String, only sub: String = "documents") -> Bool {
+    let fa = filesBelow(a + "/" + sub), fb = filesBelow(b + "/" + sub)
+    guard fa == fb, !fa.isEmpty else { return false }
+    return fa.allSatisfy { FileManager.default.contentsEqual(atPath: a + "/" + sub + "/" + $0, andPath: b + "/" + sub + "/" + $0) }
+}
