@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "LeafKeys", dependencies: ["LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
         .target(name: "LeafRepository", dependencies: [
-            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys",
+            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafBackup", dependencies: [
             "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafSodium", "LeafStorage",

@@ -33,6 +33,8 @@ public struct BackupResult: Sendable {
     public let bytesAdded: Int64
     public let bytesStored: Int64
     public let filesUnchanged: Int
+    /// Packs an interrupted backup had written, found and reused.
+    public let packsRecovered: Int
     public let seconds: Double
 }
 
@@ -81,6 +83,9 @@ public struct Backup: Sendable {
         for f in previous?.documents ?? [] { previousFiles[f.path] = f }
 
         let key = try repository.newDataKey()
+        // Packs an interrupted backup wrote completely but never indexed are reused.
+        let adopted = try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key)
+        for p in adopted { for b in p.blobs { known.insert(b.id) } }
         let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
                                     dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)
         var blobsAdded = 0
@@ -163,7 +168,7 @@ public struct Backup: Sendable {
             try repository.writeSnapshot(snapshot, key: key)
             return BackupResult(snapshot: snapshot, packsWritten: packs.count, blobsAdded: blobsAdded,
                                 bytesAdded: pipeline.blobBytes, bytesStored: pipeline.storedBytes,
-                                filesUnchanged: unchanged, seconds: Date().timeIntervalSince(t0))
+                                filesUnchanged: unchanged, packsRecovered: adopted.count, seconds: Date().timeIntervalSince(t0))
         } catch {
             pipeline.abandon()
             throw error

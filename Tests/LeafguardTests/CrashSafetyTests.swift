@@ -1,0 +1,103 @@
+import Foundation
+import LeafDigest
+import LeafRepository
+import LeafTestSupport
+import Testing
+
+@Suite struct CrashSafetyTests {
+    @Test func packsWrittenBeforeACrashAreFoundAndReused() throws {
+        let f = try BackupFixture()
+        let first = try f.backup()
+        // Simulate a crash after the data was stored but before index and snapshot were.
+        for i in 0..<f.locationCount {
+            for sub in ["index", "snapshots"] { try? FileManager.default.removeItem(atPath: f.locationRoot(i) + "/" + sub) }
+        }
+        #expect(try f.repository(create: false).snapshots().isEmpty)
+        let second = try f.backup()
+        #expect(second.packsRecovered == first.packsWritten)
+        #expect(second.bytesAdded <= 64 << 10, "reused the stored packs, added \(second.bytesAdded)")
+        _ = try f.restore()
+        #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
+    }
+
+    /// Kills `leafguard run` at many random moments; after each kill every listed snapshot
+    /// restores intact, and a final run completes.
+    @Test func killingABackupAtRandomMomentsNeverLeavesABrokenSnapshot() throws {
+        let d = try DeploymentFixture()
+        var generator = SystemRandomNumberGenerator()
+        // Each round the application adds a document, so every run has new data to store.
+        func addDocument(_ round: Int) throws {
+            let bytes = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let rel = "1/crash-\(round).pdf"
+            FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
+            let sql = "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
+            #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql]).status == 0)
+        }
+        // How long one run takes here, so kills land all along it.
+        try addDocument(-1)
+        let t0 = Date()
+        #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
+        let duration = max(Date().timeIntervalSince(t0), 0.05)
+        var kills = 0
+        var verified = Set<String>()
+        for round in 0..<12 {
+            try addDocument(round)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: leafguardExecutable)
+            p.arguments = ["run", "backup-only", "--config", d.config]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32(Double.random(in: 0.02...1.0, using: &generator) * duration * 1_000_000))
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            p.waitUntilExit()
+            // Every snapshot the region lists must restore completely.
+            let list = try leafguard(["snapshots", "list", "--json", "--config", d.config])
+            if list.status != 0 { continue }  // killed before the repository existed
+            let ids = try JSONDecoder().decode([[String: AnyCodable]].self, from: Data(list.stdout.utf8)).compactMap { $0["id"]?.string }
+            for id in ids where verified.insert(id).inserted {
+                let target = d.dir.file("restore-\(round)-\(id.prefix(8))")
+                let r = try leafguard(["restore", id, "--to", target, "--config", d.config])
+                #expect(r.status == 0, "round \(round): snapshot \(id) does not restore: \(r.all)")
+                // Documents are immutable: every restored one equals the live file of that name.
+                let restored = filesBelow(target + "/documents")
+                #expect(restored.count >= 50)
+                #expect(restored.allSatisfy { FileManager.default.contentsEqual(atPath: target + "/documents/" + $0, andPath: d.dir.file("planner-data/documents/" + $0)) })
+            }
+        }
+        #expect(kills > 0, "at least one run was killed midway")
+        let final = try leafguard(["run", "backup-only", "--config", d.config])
+        #expect(final.status == 0, "\(final.all)")
+        let r = try leafguard(["restore", "latest", "--to", d.dir.file("final"), "--config", d.config])
+        #expect(r.status == 0)
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("final")))
+    }
+}
+
+/// A deployment on disk for CLI tests: config, key, a backup-only job and planner data.
+struct DeploymentFixture {
+    let dir = TemporaryDirectory("leafguard-cli")
+    var config: String { dir.file("leafguard.yml") }
+
+    init() throws {
+        let f = try ConfigFixture()
+        try FileManager.default.removeItem(atPath: dir.path)
+        try FileManager.default.copyItem(atPath: f.dir.path, toPath: dir.path)
+        try dir.write("jobs/backup-only.yml", "name: backup-only\nsteps: [backup]\n")
+        let r = try runCommand("/bin/cp", ["-a", SharedPlannerData.path, dir.file("planner-data")])
+        precondition(r.status == 0)
+    }
+
+    var keyBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: dir.file("keys/master.key"))!) }
+}
+
+/// Just enough of "any JSON value" to read the CLI's JSON output.
+struct AnyCodable: Decodable {
+    let string: String?
+    let int: Int?
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        string = try? c.decode(String.self)
+        int = try? c.decode(Int.self)
+    }
+}
