@@ -53,7 +53,7 @@ public struct JobRunner: Sendable {
             }
             progress.end()
             result.seconds = Date().timeIntervalSince(t0)
-            let level: Logger.Level = (result.status == .failed || result.status == .unavailable) ? .error : (result.status == .warning ? .warning : .info)
+            let level: Logger.Level = result.status == .failed ? .error : ((result.status == .warning || result.status == .unavailable) ? .warning : .info)
             log.log(level: level, "step finished", metadata: [
                 "step": "\(name)", "index": "\(i + 1)", "status": "\(result.status.rawValue)",
                 "summary": "\(result.summary)", "seconds": "\(String(format: "%.2f", result.seconds))",
@@ -61,7 +61,7 @@ public struct JobRunner: Sendable {
             results.append(result)
         }
         let outcome = JobRunResult(job: job.name, started: started, finished: Date(), dryRun: dryRun, steps: results)
-        log.log(level: outcome.succeeded ? .info : .error, "job finished", metadata: ["outcome": "\(outcome.succeeded ? "succeeded" : "failed")"])
+        log.log(level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished", metadata: ["outcome": "\(outcome.succeeded ? "succeeded" : "failed")"])
         return outcome
     }
 }

@@ -21,7 +21,7 @@ extension Leafguard {
         @Option(help: "Log format on standard error: human or json.")
         var logFormat: String = "human"
         @Option(help: "Least severe log level shown.")
-        var logLevel: String = "warning"
+        var logLevel: String = "error"
 
         func validate() throws {
             guard accounts >= 1 && accounts <= 1_000_000 else { throw ValidationError("--accounts must be between 1 and 1000000") }
@@ -56,7 +56,11 @@ extension Leafguard {
             print("")
             let logger = LogSetupLogger.make()
             let config = try ConfigLoader.load(path: outcome.configFile)
-            let jobs = try JobLoader(config: config).loadAll()
+            // Jobs that take snapshots first, so the others have data to work on.
+            let jobs = try JobLoader(config: config).loadAll().sorted { a, b in
+                let ab = a.steps.contains { $0 is BackupStep }, bb = b.steps.contains { $0 is BackupStep }
+                return ab != bb ? ab : a.name < b.name
+            }
             var failed = false
             for job in jobs {
                 let result = await JobRunner(config: config, logger: logger).run(job)
