@@ -8,7 +8,7 @@ public struct BackupOptions: Sendable {
     public var dataShards = 4
     public var parityShards = 2
     /// Target plaintext bytes per pack.
-    public var packSize = 16 << 20
+    public var packSize = 8 << 20
     /// Fixed chunk size for the database copy: SQLite pages never move, so fixed chunks
     /// that are a multiple of the page size isolate changed pages.
     public var databaseChunkSize = 32 << 10
@@ -35,6 +35,8 @@ public struct BackupResult: Sendable {
     public let filesUnchanged: Int
     /// Packs an interrupted backup had written, found and reused.
     public let packsRecovered: Int
+    /// Seconds spent in each phase, in order, for logs and tuning.
+    public let phases: [(String, Double)]
     public let seconds: Double
 }
 
@@ -60,6 +62,9 @@ public struct Backup: Sendable {
 
     public func run() throws -> BackupResult {
         let t0 = Date()
+        var phases: [(String, Double)] = []
+        var mark = Date()
+        func phase(_ name: String) { let now = Date(); phases.append((name, now.timeIntervalSince(mark))); mark = now }
         let dbPath = dataDirectory + "/planner.db"
         guard FileManager.default.fileExists(atPath: dbPath) else {
             throw BackupError("no planner database at \(dbPath); is 'data:' in leafguard.yml the planner data directory?")
@@ -74,11 +79,12 @@ public struct Backup: Sendable {
         let copy = try Database(path: copyPath, mode: .readOnly)
         let rowCounts = try countRows(copy)
         let documents = try documentRows(copy)
+        phase("database copy")
 
         // 2. What the repository holds already, and the latest snapshot for unchanged files.
         let index = try repository.loadIndex()
         var known = Set(index.blobs.keys)
-        let previous = try? repository.snapshots().last
+        let previous = try? repository.latestSnapshot()
         var previousFiles: [String: SnapshotFile] = [:]
         for f in previous?.documents ?? [] { previousFiles[f.path] = f }
 
@@ -86,6 +92,7 @@ public struct Backup: Sendable {
         // Packs an interrupted backup wrote completely but never indexed are reused.
         let adopted = try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key)
         for p in adopted { for b in p.blobs { known.insert(b.id) } }
+        phase("load index and last snapshot")
         let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
                                     dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)
         var blobsAdded = 0
@@ -113,6 +120,7 @@ public struct Backup: Sendable {
             }
             let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHash.finalize().hexString,
                                       modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
+            phase("database chunks")
 
             // 4. Every document the database names, checked against documents.sha256.
             var files: [SnapshotFile] = []
@@ -137,20 +145,24 @@ public struct Backup: Sendable {
                 var whole = SHA256()
                 var blobs: [BlobID] = []
                 var compress: Bool?
+                var singleDigest: [UInt8]?
                 let size: Int64
+                let chunked = Int(st.st_size) > options.documentChunkSize
                 do {
                     size = try readChunks(of: path, chunkSize: options.documentChunkSize) { chunk in
+                        if !chunked && !blobs.isEmpty { throw BackupError("\(rel) grew while it was read") }
                         let c = compress ?? chunk.withUnsafeBytes { Compressibility.worthCompressing(path: rel, sample: $0) }
                         compress = c
                         let digest = SHA256.hash(chunk)
-                        whole.update(chunk)
+                        // A document of one chunk: its digest is the chunk's, hashed once.
+                        if chunked { whole.update(chunk) } else { singleDigest = digest }
                         blobs.append(try addBlob(chunk, digest: digest, compress: c))
                     }
                 } catch let e as BackupError {
                     problems.append(SnapshotProblem(path: rel, problem: "unreadable", detail: e.message))
                     continue
                 }
-                let digest = whole.finalize().hexString
+                let digest = (chunked ? whole.finalize() : (singleDigest ?? SHA256.hash([UInt8]()))).hexString
                 if digest != doc.sha256.lowercased() {
                     problems.append(SnapshotProblem(path: rel, problem: "altered",
                                                     detail: "SHA-256 is \(digest), documents row \(doc.id) records \(doc.sha256)"))
@@ -158,17 +170,20 @@ public struct Backup: Sendable {
                 files.append(SnapshotFile(path: rel, size: size, sha256: digest, modified: mtime, blobs: blobs))
             }
 
+            phase("documents")
             // 5. Data, then index, then the snapshot that names them.
             let packs = try pipeline.finish()
+            phase("flush packs and index")
             let snapshot = SnapshotManifest(
-                id: .random(), time: options.now(), host: ProcessInfo.processInfo.hostName, job: options.job,
+                id: .timeOrdered(options.now()), time: options.now(), host: ProcessInfo.processInfo.hostName, job: options.job,
                 source: dataDirectory, database: dbFile, databaseChunkSize: options.databaseChunkSize, rowCounts: rowCounts,
                 documents: files, problems: problems, totalBytes: dbSize + files.reduce(0) { $0 + $1.size },
                 addedBytes: pipeline.blobBytes)
             try repository.writeSnapshot(snapshot, key: key)
+            phase("snapshot")
             return BackupResult(snapshot: snapshot, packsWritten: packs.count, blobsAdded: blobsAdded,
                                 bytesAdded: pipeline.blobBytes, bytesStored: pipeline.storedBytes,
-                                filesUnchanged: unchanged, packsRecovered: adopted.count, seconds: Date().timeIntervalSince(t0))
+                                filesUnchanged: unchanged, packsRecovered: adopted.count, phases: phases, seconds: Date().timeIntervalSince(t0))
         } catch {
             pipeline.abandon()
             throw error
@@ -178,6 +193,8 @@ public struct Backup: Sendable {
     func copyDatabase(from source: String, to destination: String) throws {
         let src = try Database(path: source, mode: .readOnly)
         let dst = try Database(path: destination, mode: .readWriteCreate)
+        // The copy is scratch: no journal and no syncs for it (the stored blobs are what is durable).
+        try dst.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
         // One step (-1) copies every page inside a single read transaction: in WAL mode the
         // application keeps committing meanwhile, and the copy is exactly one committed state.
         // Smaller steps would restart whenever another process commits, possibly forever.
@@ -216,29 +233,35 @@ func fileSize(_ path: String) -> Int64 {
 }
 
 /// Reads a file in chunks of `chunkSize` (the last may be shorter); returns the size.
+/// Buffers are sized to what remains of the file, never larger.
 func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Void) throws -> Int64 {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw BackupError("cannot open \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw BackupError("cannot stat \(path): \(String(cString: strerror(errno)))") }
+    var remaining = Int(st.st_size)
     var total: Int64 = 0
-    while true {
-        var buf = [UInt8](repeating: 0, count: chunkSize)
-        var got = 0
+    repeat {
+        // A file may grow while it is read; read at least one chunk past its stated size to notice.
+        let want = remaining > 0 ? min(chunkSize, remaining) : chunkSize
         var failure: String?
-        buf.withUnsafeMutableBytes { raw in
-            while got < chunkSize {
-                let n = read(fd, raw.baseAddress! + got, chunkSize - got)
-                if n < 0 { if errno == EINTR { continue }; failure = String(cString: strerror(errno)); return }
+        var got = 0
+        let buf = [UInt8](unsafeUninitializedCapacity: want) { raw, count in
+            while got < want {
+                let n = read(fd, raw.baseAddress! + got, want - got)
+                if n < 0 { if errno == EINTR { continue }; failure = String(cString: strerror(errno)); break }
                 if n == 0 { break }
                 got += n
             }
+            count = got
         }
         if let failure { throw BackupError("cannot read \(path): \(failure)") }
         if got == 0 { break }
-        if got < chunkSize { buf.removeLast(chunkSize - got) }
         total += Int64(got)
+        remaining -= got
         try body(buf)
-        if got < chunkSize { break }
-    }
+        if got < want { break }
+    } while true
     return total
 }

@@ -37,7 +37,7 @@ final class PackPipeline: @unchecked Sendable {
          workers: Int, checkpointEvery: Int = 16) {
         self.repository = repository; self.key = key; self.packSize = packSize; self.zstdLevel = zstdLevel
         self.dataShards = dataShards; self.parityShards = parityShards; self.checkpointEvery = checkpointEvery
-        slots = DispatchSemaphore(value: workers + 1)
+        slots = DispatchSemaphore(value: workers)
     }
 
     /// Adds a blob; a full pack goes to a worker. Throws the first worker error.

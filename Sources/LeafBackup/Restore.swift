@@ -87,8 +87,15 @@ public struct Restore: Sendable {
                     var written: Int64 = 0
                     try TarReader.forEachEntry(in: bytes) { name, data in
                         guard let id = BlobID(hex: name), wanted.contains(id) else { return }
-                        guard repository.blobID(sha256: SHA256.hash(data)) == id else {
+                        let digest = SHA256.hash(data)
+                        guard repository.blobID(sha256: digest) == id else {
                             throw RestoreError("blob \(name.prefix(16))… in pack \(pid.hex.prefix(16))… does not match its id")
+                        }
+                        // A one-blob document's digest is this blob's: it is checked here, not re-read later.
+                        for (fi, _) in targetsByBlob[id] ?? [] where files[fi].blobs.count == 1 && fi > 0 {
+                            if digest.hexString == files[fi].sha256 { state.verified(fi) } else {
+                                throw RestoreError("\(files[fi].path) restored with SHA-256 \(digest.hexString), expected \(files[fi].sha256)")
+                            }
                         }
                         for (fi, off) in targetsByBlob[id] ?? [] {
                             try pwriteAll(paths[fi], data, at: off)
@@ -106,7 +113,7 @@ public struct Restore: Sendable {
         if let e = state.error { throw e }
 
         // Check: every document's SHA-256, then the database.
-        for (i, f) in files.enumerated() where i > 0 {
+        for (i, f) in files.enumerated() where i > 0 && !state.isVerified(i) {
             let digest = try SHA256.hash(fileAt: paths[i]).hexString
             guard digest == f.sha256 else { throw RestoreError("\(f.path) restored with SHA-256 \(digest), expected \(f.sha256)") }
         }
@@ -128,6 +135,9 @@ final class RestoreState: @unchecked Sendable {
     private(set) var bytes: Int64 = 0
     private(set) var repaired: [String] = []
     private(set) var error: (any Error)?
+    private var verifiedFiles = Set<Int>()
+    func verified(_ i: Int) { lock.lock(); verifiedFiles.insert(i); lock.unlock() }
+    func isVerified(_ i: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return verifiedFiles.contains(i) }
     var failed: Bool { lock.lock(); defer { lock.unlock() }; return error != nil }
     func record(written: Int64, repaired r: [String]) {
         lock.lock(); bytes += written; repaired += r; lock.unlock()

@@ -30,7 +30,7 @@ public struct PlannerDataGenerator: Sendable {
     /// Scales document sizes (1 = realistic); tests use small values.
     public var documentScale: Double = 1
     /// Activity rows per account on average.
-    public var activityPerAccount = 1000
+    public var activityPerAccount = 1300
 
     public static let defaultReferenceDate = Date(timeIntervalSince1970: 1_795_910_400) // 2026-11-29T00:00:00Z
 

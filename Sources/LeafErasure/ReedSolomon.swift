@@ -55,43 +55,33 @@ public struct ReedSolomon: Sendable {
 
     /// Splits `object` into `data` shards (zero-padded) and computes `parity` shards.
     public func encode(_ object: UnsafeRawBufferPointer) -> [[UInt8]] {
-        let len = shardLength(forObjectOfLength: object.count)
-        var shards = [[UInt8]]()
-        shards.reserveCapacity(totalShards)
-        for i in 0..<dataShards {
-            var s = [UInt8](repeating: 0, count: len)
-            let start = i * len
-            if start < object.count {
-                let n = min(len, object.count - start)
-                s.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: object.baseAddress! + start, byteCount: n) }
-            }
-            shards.append(s)
-        }
-        for _ in 0..<parityShards { shards.append([UInt8](repeating: 0, count: len)) }
-        computeParity(&shards, length: len)
-        return shards
+        var out: [[UInt8]] = []
+        encode(object) { _, shard in out.append(Array(shard)) }
+        return out
     }
 
-    private func computeParity(_ shards: inout [[UInt8]], length: Int) {
-        guard parityShards > 0 else { return }
-        let k = dataShards
-        // Pin every shard's storage while ISA-L reads and writes through raw pointers.
-        var pointers = [UnsafeMutablePointer<UInt8>?](repeating: nil, count: totalShards)
-        var holders: [UnsafeMutableBufferPointer<UInt8>] = []
-        for i in 0..<totalShards {
-            let buf = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
-            _ = buf.initialize(from: shards[i])
-            holders.append(buf)
-            pointers[i] = buf.baseAddress
-        }
-        defer { holders.forEach { $0.deallocate() } }
-        var tables = parityTables
-        pointers.withUnsafeMutableBufferPointer { p in
-            tables.withUnsafeMutableBufferPointer { t in
-                ec_encode_data(Int32(length), Int32(k), Int32(parityShards), t.baseAddress, p.baseAddress, p.baseAddress! + k)
+    /// Encodes without copying shards out: `body` sees shard i's bytes, in order, valid
+    /// only during the call. The object is copied once into one block; ISA-L writes the
+    /// parity in place.
+    public func encode(_ object: UnsafeRawBufferPointer, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let len = shardLength(forObjectOfLength: object.count)
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: len * totalShards, alignment: 64)
+        defer { block.deallocate() }
+        if object.count > 0 { block.baseAddress!.copyMemory(from: object.baseAddress!, byteCount: object.count) }
+        // Only the padding after the object needs zeros; parity is overwritten entirely.
+        let padding = len * dataShards - object.count
+        if padding > 0 { (block.baseAddress! + object.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
+        let base = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        if parityShards > 0 {
+            var pointers = (0..<totalShards).map { Optional(base + $0 * len) }
+            var tables = parityTables
+            pointers.withUnsafeMutableBufferPointer { p in
+                tables.withUnsafeMutableBufferPointer { t in
+                    ec_encode_data(Int32(len), Int32(dataShards), Int32(parityShards), t.baseAddress, p.baseAddress, p.baseAddress! + dataShards)
+                }
             }
         }
-        for i in k..<totalShards { shards[i] = Array(holders[i]) }
+        for i in 0..<totalShards { try body(i, UnsafeRawBufferPointer(start: base + i * len, count: len)) }
     }
 
     /// Rebuilds every missing shard in place. `shards[i] == nil` marks shard i missing or

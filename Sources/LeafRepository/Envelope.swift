@@ -74,8 +74,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
 public enum Envelope {
     public static func seal(_ plaintext: UnsafeRawBufferPointer, header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
         let head = header.encode()
-        let sealed = try AEAD.seal(plaintext, associatedData: head, nonce: header.nonce, key: key, algorithm: header.algorithm)
-        return head + sealed
+        return try AEAD.seal(plaintext, associatedData: head, nonce: header.nonce, key: key, algorithm: header.algorithm, prefix: head)
     }
 
     public static func seal(_ plaintext: [UInt8], header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {

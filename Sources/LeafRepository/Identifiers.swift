@@ -6,9 +6,18 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
     public let bytes: [UInt8]
     public init(_ bytes: [UInt8]) { precondition(bytes.count == 16); self.bytes = bytes }
     public static func random() -> ObjectID { ObjectID(Sodium.randomBytes(16)) }
+
+    /// 6 bytes of milliseconds since 1970, then 10 random bytes: ids that sort by time, so
+    /// the latest snapshot is found from names alone. Reveals only when a backup ran.
+    public static func timeOrdered(_ date: Date) -> ObjectID {
+        let ms = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        var b = (0..<6).map { UInt8(ms >> (8 * UInt64(5 - $0)) & 0xff) }
+        b += Sodium.randomBytes(10)
+        return ObjectID(b)
+    }
     public static let zero = ObjectID([UInt8](repeating: 0, count: 16))
 
-    public var hex: String { bytes.map { String(format: "%02x", $0) }.joined() }
+    public var hex: String { hexEncode(bytes) }
     public var description: String { hex }
     public init?(hex: String) {
         guard hex.count == 32, let b = hexBytes(hex) else { return nil }
@@ -34,14 +43,30 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
 }
 
 /// A 32-byte keyed id of a blob's content: equal content, equal id, within one repository.
+/// Stored inline (four words) because manifests hold them by the ten thousand.
 public struct BlobID: Hashable, Sendable, Codable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public init(_ bytes: [UInt8]) { precondition(bytes.count == 32); self.bytes = bytes }
-    public var hex: String { bytes.map { String(format: "%02x", $0) }.joined() }
+    private let w0, w1, w2, w3: UInt64
+
+    public init(_ bytes: [UInt8]) {
+        precondition(bytes.count == 32)
+        func word(_ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 << 8 | UInt64(bytes[i * 8 + $1]) } }
+        w0 = word(0); w1 = word(1); w2 = word(2); w3 = word(3)
+    }
+
+    public var bytes: [UInt8] {
+        var out = [UInt8](); out.reserveCapacity(32)
+        for w in [w0, w1, w2, w3] { for i in (0..<8).reversed() { out.append(UInt8(w >> (8 * UInt64(i)) & 0xff)) } }
+        return out
+    }
+
+    public var hex: String { hexEncode(bytes) }
     public var description: String { hex }
+
     public init?(hex: String) {
-        guard hex.count == 64, let b = hexBytes(hex) else { return nil }
-        self.bytes = b
+        var h = hex
+        let parsed: [UInt8]? = h.withUTF8 { utf8 in utf8.count == 64 ? hexBytes(utf8) : nil }
+        guard let b = parsed else { return nil }
+        self.init(b)
     }
     public init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
@@ -54,18 +79,40 @@ public struct BlobID: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 func hexBytes(_ s: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    out.reserveCapacity(s.utf8.count / 2)
-    var hi: UInt8?
-    for c in s.utf8 {
-        let v: UInt8
-        switch c {
-        case 48...57: v = c - 48
-        case 97...102: v = c - 87
-        case 65...70: v = c - 55
-        default: return nil
+    var copy = s
+    return copy.withUTF8 { hexBytes($0) }
+}
+
+private let hexValues: [UInt8] = {
+    var t = [UInt8](repeating: 0xff, count: 256)
+    for (i, c) in "0123456789abcdef".utf8.enumerated() { t[Int(c)] = UInt8(i) }
+    for (i, c) in "ABCDEF".utf8.enumerated() { t[Int(c)] = UInt8(10 + i) }
+    return t
+}()
+
+func hexBytes(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    guard utf8.count % 2 == 0 else { return nil }
+    var bad = false
+    let out = [UInt8](unsafeUninitializedCapacity: utf8.count / 2) { buf, n in
+        for i in 0..<(utf8.count / 2) {
+            let hi = hexValues[Int(utf8[2 * i])], lo = hexValues[Int(utf8[2 * i + 1])]
+            if hi == 0xff || lo == 0xff { bad = true; break }
+            buf[i] = hi << 4 | lo
         }
-        if let h = hi { out.append(h << 4 | v); hi = nil } else { hi = v }
+        n = bad ? 0 : utf8.count / 2
     }
-    return hi == nil ? out : nil
+    return bad ? nil : out
+}
+
+private let hexDigits = Array("0123456789abcdef".utf8)
+
+/// Lower-case hex, built by table: ids are encoded by the thousand in every manifest.
+func hexEncode(_ bytes: [UInt8]) -> String {
+    String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+        for (i, b) in bytes.enumerated() {
+            out[2 * i] = hexDigits[Int(b >> 4)]
+            out[2 * i + 1] = hexDigits[Int(b & 15)]
+        }
+        return bytes.count * 2
+    }
 }

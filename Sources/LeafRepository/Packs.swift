@@ -14,20 +14,31 @@ extension Repository {
     public func writePack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
                           dataShards: Int, parityShards: Int, key: DataKey) throws -> PackEntry {
         let rs = try ReedSolomon(dataShards: dataShards, parityShards: parityShards)
-        let shards = pack.withUnsafeBytes { rs.encode($0) }
         let start = Int(id.bytes[0]) % locations.count
-        var placed: [Int] = []
-        for (i, shard) in shards.enumerated() {
-            let loc = (start + i) % locations.count
-            let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                        dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
-                                        objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
-            let sealed = try Envelope.seal(shard, header: header, key: key.secret)
-            do { try locations[loc].put(Self.shardName(id, i), sealed) } catch StorageError.alreadyExists {
-                // A pack id is random and new: an existing shard means a bug or an attack; never overwrite it.
-                throw RepositoryError.malformed("shard \(Self.shardName(id, i)) already exists in \(locations[loc].name)")
+        var sealed: [[UInt8]] = []
+        sealed.reserveCapacity(rs.totalShards)
+        try pack.withUnsafeBytes { raw in
+            try rs.encode(raw) { i, shard in
+                let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                            dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
+                                            objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
+                sealed.append(try Envelope.seal(shard, header: header, key: key.secret))
             }
-            placed.append(loc)
+        }
+        let placed = (0..<sealed.count).map { (start + $0) % locations.count }
+        // The shards go to different locations: write them at once so their fsyncs overlap.
+        let errors = ShardWriteErrors(count: sealed.count)
+        let shards = sealed
+        DispatchQueue.concurrentPerform(iterations: shards.count) { i in
+            do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+        }
+        for (i, e) in errors.all.enumerated() {
+            guard let e else { continue }
+            if case StorageError.alreadyExists = e {
+                // A pack id is random and new: an existing shard means a bug or an attack; never overwrite it.
+                throw RepositoryError.malformed("shard \(Self.shardName(id, i)) already exists in \(locations[placed[i]].name)")
+            }
+            throw e
         }
         return PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
                          dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs)
@@ -81,4 +92,13 @@ extension Repository {
         let data = shards.prefix(entry.dataShards).map { $0! }
         return (rs.join(Array(data), length: entry.length), report)
     }
+}
+
+/// First error per shard from concurrent writes.
+final class ShardWriteErrors: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [(any Error)?]
+    init(count: Int) { errors = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ e: any Error) { lock.lock(); errors[i] = e; lock.unlock() }
+    var all: [(any Error)?] { lock.lock(); defer { lock.unlock() }; return errors }
 }

@@ -234,10 +234,16 @@ public final class Repository: @unchecked Sendable {
         try snapshotIDs().map(loadSnapshot).sorted { $0.time < $1.time || ($0.time == $1.time && $0.id < $1.id) }
     }
 
+    /// The newest snapshot, found by its time-ordered id without reading the others.
+    public func latestSnapshot() throws -> SnapshotManifest? {
+        guard let id = snapshotIDs().max() else { return nil }
+        return try loadSnapshot(id)
+    }
+
     /// Resolves `latest`, a full id or a unique prefix.
     public func resolveSnapshot(_ text: String) throws -> SnapshotManifest {
         if text == "latest" {
-            guard let last = try snapshots().last else { throw RepositoryError.snapshotNotFound("latest (the region has no snapshots)") }
+            guard let last = try latestSnapshot() else { throw RepositoryError.snapshotNotFound("latest (the region has no snapshots)") }
             return last
         }
         let matches = snapshotIDs().filter { $0.hex.hasPrefix(text.lowercased()) }

@@ -32,17 +32,24 @@ public enum AEADAlgorithm: UInt8, Sendable, CaseIterable, Codable {
 
 /// Sealing and opening with an AEAD under a 32-byte key held in `SecureBytes`.
 public enum AEAD {
-    /// Seals `plaintext`, binding `associatedData`; returns ciphertext followed by the tag.
+    /// Seals `plaintext`, binding `associatedData`; returns `prefix`, then the ciphertext,
+    /// then the tag, in one allocation (callers put an object header in front).
     public static func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], nonce: [UInt8],
-                            key: SecureBytes, algorithm: AEADAlgorithm) throws -> [UInt8] {
+                            key: SecureBytes, algorithm: AEADAlgorithm, prefix: [UInt8] = []) throws -> [UInt8] {
         Sodium.ready()
         try check(key: key, nonce: nonce, algorithm: algorithm)
         if algorithm == .aes256gcm && !Sodium.hasAESGCM { throw SodiumError.algorithmUnavailable(algorithm.name) }
-        let outCount = plaintext.count + AEADAlgorithm.tagLength
-        var out = [UInt8](repeating: 0, count: outCount)
+        let outCount = prefix.count + plaintext.count + AEADAlgorithm.tagLength
+        var out = [UInt8](unsafeUninitializedCapacity: outCount) { buf, n in
+            prefix.withUnsafeBufferPointer { p in
+                if p.count > 0 { buf.baseAddress!.update(from: p.baseAddress!, count: p.count) }
+            }
+            n = outCount
+        }
         var produced: UInt64 = 0
-        let rc: Int32 = out.withUnsafeMutableBufferPointer { o in
-            associatedData.withUnsafeBufferPointer { ad in
+        let rc: Int32 = out.withUnsafeMutableBufferPointer { whole in
+            let o = UnsafeMutableBufferPointer(rebasing: whole[prefix.count...])
+            return associatedData.withUnsafeBufferPointer { ad in
                 nonce.withUnsafeBufferPointer { n in
                     key.withUnsafeBytes { k in
                         let m = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)

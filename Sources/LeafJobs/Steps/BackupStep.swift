@@ -31,6 +31,9 @@ public struct BackupStep: JobStep {
             progress.update(phase, done: done, total: total > 0 ? total : nil)
         }.run()
         let s = result.snapshot
+        context.logger.debug("backup phases", metadata: Dictionary(uniqueKeysWithValues: result.phases.map {
+            ($0.0.replacingOccurrences(of: " ", with: "_"), .string(String(format: "%.3f", $0.1)))
+        }))
         let problems = s.problems.map { "\($0.path): \($0.problem) (\($0.detail))" }
         return StepResult(
             step: Self.name, status: problems.isEmpty ? .succeeded : .warning,
