@@ -5,9 +5,10 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # C libraries leafguard wraps, tools its tests use as independent checks (bsdtar, sqlite3,
-# python3 for a concurrent writer), and pkg-config to find the libraries.
+# python3 for a concurrent writer, python3-cryptography and zstd for docs/recover.py),
+# and pkg-config to find the libraries.
 APT_PACKAGES := pkg-config libsodium-dev libarchive-dev libsqlite3-dev libisal-dev libssl-dev \
-                libzstd-dev libarchive-tools sqlite3 python3
+                libzstd-dev libarchive-tools sqlite3 python3 python3-cryptography zstd
 DEMO_DIR ?= demo
 
 .PHONY: deps build release demo test bench clean

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Restore the newest snapshot of a leafguard region without leafguard.
+
+    python3 docs/recover.py REGION_PATH MASTER_KEY_FILE OUT_DIR [SNAPSHOT_ID]
+
+An independent implementation of docs/format.md: Python's standard library, the
+`cryptography` package for AES-256-GCM (Debian: python3-cryptography) and the zstd
+command. It tolerates missing or corrupt shards up to the parity count.
+"""
+import base64, hashlib, io, json, os, struct, subprocess, sys, tarfile
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+HEADER = 52
+
+def kdf(key, subkey_id, ctx):
+    """libsodium crypto_kdf_derive_from_key: BLAKE2b keyed, empty message."""
+    return hashlib.blake2b(b"", digest_size=32, key=key,
+                           salt=struct.pack("<Q", subkey_id) + bytes(8),
+                           person=ctx.encode() + bytes(8)).digest()
+
+def header(obj):
+    if obj[:4] != b"LGRD" or obj[4] != 1:
+        raise ValueError("not a leafguard object")
+    alg, kind, shard, k, m = obj[5], obj[6], obj[7], obj[8], obj[9]
+    if alg != 1:
+        raise ValueError("this script handles AES-256-GCM objects only")
+    return dict(kind=kind, shard=shard, k=k, m=m, id=obj[12:28].hex(), key=obj[28:44],
+                length=struct.unpack(">Q", obj[44:52])[0], nonce=obj[52:64], end=64)
+
+def open_object(obj, key):
+    h = header(obj)
+    return h, AESGCM(key).decrypt(h["nonce"], obj[h["end"]:], obj[:h["end"]])
+
+class Region:
+    def __init__(self, path, master):
+        self.path = path
+        self.locs = sorted((os.path.join(path, d) for d in os.listdir(path) if d.startswith("loc")),
+                           key=lambda p: int(os.path.basename(p)[3:]))
+        self.wrap = kdf(master, 1, "lgkwrap1")
+        self.keys = {}
+
+    def read_any(self, name, opener):
+        for loc in self.locs:
+            try:
+                with open(os.path.join(loc, name), "rb") as f:
+                    return opener(f.read())
+            except Exception:
+                continue
+        raise SystemExit(f"{name}: no readable copy in any location")
+
+    def data_key(self, key_id):
+        if key_id not in self.keys:
+            self.keys[key_id] = self.read_any(f"keys/{key_id.hex()}", lambda b: open_object(b, self.wrap)[1])
+        return self.keys[key_id]
+
+    def manifest(self, name):
+        def opener(b):
+            return json.loads(open_object(b, self.data_key(header(b)["key"]))[1])
+        return self.read_any(name, opener)
+
+    def names(self, prefix):
+        out = set()
+        for loc in self.locs:
+            d = os.path.join(loc, prefix)
+            if os.path.isdir(d):
+                out.update(n for n in os.listdir(d) if not n.startswith("."))
+        return sorted(out)
+
+# GF(2^8), polynomial 0x11d, as Intel ISA-L.
+EXP, LOG = [0] * 512, [0] * 256
+x = 1
+for i in range(255):
+    EXP[i], LOG[x] = x, i
+    x <<= 1
+    if x & 0x100:
+        x ^= 0x11d
+for i in range(255, 512):
+    EXP[i] = EXP[i - 255]
+def mul(a, b): return 0 if a == 0 or b == 0 else EXP[LOG[a] + LOG[b]]
+def inv(a): return EXP[255 - LOG[a]]
+
+def cauchy_row(r, k):
+    return [1 if r == c else 0 for c in range(k)] if r < k else [inv(r ^ c) for c in range(k)]
+
+def invert(mat):
+    n = len(mat)
+    a = [row[:] + [1 if i == j else 0 for j in range(n)] for i, row in enumerate(mat)]
+    for c in range(n):
+        p = next(r for r in range(c, n) if a[r][c])
+        a[c], a[p] = a[p], a[c]
+        iv = inv(a[c][c])
+        a[c] = [mul(v, iv) for v in a[c]]
+        for r in range(n):
+            if r != c and a[r][c]:
+                f = a[r][c]
+                a[r] = [v ^ mul(f, w) for v, w in zip(a[r], a[c])]
+    return [row[n:] for row in a]
+
+def read_pack(region, p):
+    k, m, key = p["data_shards"], p["parity_shards"], region.data_key(bytes.fromhex(p["data_key"]))
+    shards = {}
+    for i in range(k + m):
+        if len(shards) == k:
+            break
+        path = os.path.join(region.path, f"loc{p['locations'][i]}", "data", p["id"][:2], f"{p['id']}.{i}")
+        try:
+            with open(path, "rb") as f:
+                h, plain = open_object(f.read(), key)
+            if h["id"] == p["id"] and h["shard"] == i and h["length"] == p["length"]:
+                shards[i] = plain
+        except Exception:
+            pass  # missing or corrupt: rebuilt from the others
+    if len(shards) < k:
+        raise SystemExit(f"pack {p['id']}: only {len(shards)} of {k} needed shards are intact")
+    if any(j not in shards for j in range(k)):
+        use = sorted(shards)[:k]
+        decode = invert([cauchy_row(r, k) for r in use])
+        length = len(shards[use[0]])
+        for j in range(k):
+            if j not in shards:
+                out = bytearray(length)
+                for c, r in enumerate(use):
+                    f = decode[j][c]
+                    if f:
+                        src = shards[r]
+                        for b in range(length):
+                            if src[b]:
+                                out[b] ^= EXP[LOG[f] + LOG[src[b]]]
+                shards[j] = bytes(out)
+    pack = b"".join(shards[j] for j in range(k))[: p["length"]]
+    if p["compressed"]:
+        pack = subprocess.run(["zstd", "-d", "-c"], input=pack, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(pack), mode="r:") as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers()}
+
+def main():
+    region_path, key_file, out = sys.argv[1:4]
+    raw = open(key_file, "rb").read()
+    master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
+    region = Region(region_path, master)
+    ids = region.names("snapshots")
+    want = sys.argv[4] if len(sys.argv) > 4 else ids[-1]
+    snap = region.manifest(f"snapshots/{next(i for i in ids if i.startswith(want))}")
+    where = {}
+    for name in region.names("index"):
+        for p in region.manifest(f"index/{name}")["packs"]:
+            for b in p["blobs"]:
+                where.setdefault(b["id"], p)
+    files = [snap["database"]] + snap["documents"]
+    needed = {b for f in files for b in f["blobs"]}
+    blobs = {}
+    for pack in {where[b]["id"]: where[b] for b in needed}.values():
+        for name, data in read_pack(region, pack).items():
+            if name in needed:
+                blobs[name] = data
+    for f in files:
+        data = b"".join(blobs[b] for b in f["blobs"])
+        if hashlib.sha256(data).hexdigest() != f["sha256"]:
+            raise SystemExit(f"{f['path']}: SHA-256 does not match the snapshot")
+        path = os.path.join(out, f["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+    print(f"restored snapshot {snap['id'][:8]}: {len(files)} files into {out}")
+
+if __name__ == "__main__":
+    main()
