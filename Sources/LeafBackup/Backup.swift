@@ -17,6 +17,9 @@ public struct BackupOptions: Sendable {
     public var zstdLevel = 3
     public var workers = 2
     public var job: String?
+    /// Look for packs an interrupted run wrote but never indexed (lists every shard name;
+    /// the backup step sets it only when the previous run did not finish).
+    public var recoverInterruptedRun = true
     /// Where the database copy is made; it is removed afterwards.
     public var scratchDirectory: String
     public var now: @Sendable () -> Date = { Date() }
@@ -90,7 +93,7 @@ public struct Backup: Sendable {
 
         let key = try repository.newDataKey()
         // Packs an interrupted backup wrote completely but never indexed are reused.
-        let adopted = try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key)
+        let adopted = options.recoverInterruptedRun ? try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key) : []
         for p in adopted { for b in p.blobs { known.insert(b.id) } }
         phase("load index and last snapshot")
         let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,

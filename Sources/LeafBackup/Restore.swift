@@ -47,7 +47,7 @@ public struct Restore: Sendable {
             var offset: Int64 = 0
             for b in f.blobs {
                 guard let pack = index.blobs[b], let entry = index.packs[pack] else {
-                    throw RestoreError("snapshot \(snapshot.id.hex.prefix(8)) needs blob \(b.hex.prefix(16))… that no index lists; the repository is damaged (run verify)")
+                    throw RestoreError("snapshot \(snapshot.id.short) needs blob \(b.hex.prefix(16))… that no index lists; the repository is damaged (run verify)")
                 }
                 targets[b, default: []].append((fi, offset))
                 byPack[pack, default: []].insert(b)

@@ -19,6 +19,9 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
 
     public var hex: String { hexEncode(bytes) }
     public var description: String { hex }
+    /// Eight hex digits from the random part (bytes 6–9), the short form shown to people:
+    /// time-ordered ids share their leading digits.
+    public var short: String { hexEncode(Array(bytes[6..<10])) }
     public init?(hex: String) {
         guard hex.count == 32, let b = hexBytes(hex) else { return nil }
         self.bytes = b

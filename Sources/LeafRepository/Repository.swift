@@ -246,7 +246,9 @@ public final class Repository: @unchecked Sendable {
             guard let last = try latestSnapshot() else { throw RepositoryError.snapshotNotFound("latest (the region has no snapshots)") }
             return last
         }
-        let matches = snapshotIDs().filter { $0.hex.hasPrefix(text.lowercased()) }
+        // A full id, a prefix of it, or a prefix of the short form (the random part).
+        let t = text.lowercased()
+        let matches = snapshotIDs().filter { $0.hex.hasPrefix(t) || (t.count >= 4 && $0.short.hasPrefix(t)) }
         guard !text.isEmpty, !matches.isEmpty else { throw RepositoryError.snapshotNotFound(text) }
         guard matches.count == 1 else { throw RepositoryError.ambiguousSnapshot(text, matches: matches.count) }
         return try loadSnapshot(matches[0])

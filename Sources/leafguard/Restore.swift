@@ -30,7 +30,7 @@ extension Leafguard {
                 progress.update(phase, done: done, total: total)
             }.run(manifest, to: target, force: force)
             progress.end()
-            print("restored snapshot \(manifest.id.hex.prefix(8)) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
+            print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
             print("  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
                   + "documents match their SHA-256, database passes integrity_check and row counts")
             if !result.repairedAround.isEmpty {

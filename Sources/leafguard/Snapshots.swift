@@ -21,6 +21,7 @@ extension Leafguard.Snapshots {
 
         struct Row: Encodable {
             let id: String
+            let short: String
             let time: Date
             let host: String
             let job: String?
@@ -37,7 +38,7 @@ extension Leafguard.Snapshots {
             let name = region ?? config.primaryRegion.name
             let repo = try deployment.repository(name)
             let rows = try repo.snapshots().map {
-                Row(id: $0.id.hex, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
+                Row(id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
                     bytes: $0.totalBytes, added_bytes: $0.addedBytes, problems: $0.problems.count)
             }
             if json { print(try jsonString(rows)); return }
@@ -45,7 +46,7 @@ extension Leafguard.Snapshots {
             let f = ISO8601DateFormatter()
             print("ID        TIME                  DOCUMENTS  SIZE        ADDED       JOB")
             for r in rows {
-                print("\(r.id.prefix(8))  \(f.string(from: r.time))  \(String(r.documents).padding(toLength: 9, withPad: " ", startingAt: 0))  "
+                print("\(r.short)  \(f.string(from: r.time))  \(String(r.documents).padding(toLength: 9, withPad: " ", startingAt: 0))  "
                       + "\(Progress.format(r.bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  "
                       + "\(Progress.format(r.added_bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  \(r.job ?? "-")"
                       + (r.problems > 0 ? "  (\(r.problems) document problems)" : ""))

@@ -56,7 +56,7 @@ import Testing
             if list.status != 0 { continue }  // killed before the repository existed
             let ids = try JSONDecoder().decode([[String: AnyCodable]].self, from: Data(list.stdout.utf8)).compactMap { $0["id"]?.string }
             for id in ids where verified.insert(id).inserted {
-                let target = d.dir.file("restore-\(round)-\(id.prefix(8))")
+                let target = d.dir.file("restore-\(round)-\(id)")
                 let r = try leafguard(["restore", id, "--to", target, "--config", d.config])
                 #expect(r.status == 0, "round \(round): snapshot \(id) does not restore: \(r.all)")
                 // Documents are immutable: every restored one equals the live file of that name.
@@ -66,8 +66,9 @@ import Testing
             }
         }
         #expect(kills > 0, "at least one run was killed midway")
-        let final = try leafguard(["run", "backup-only", "--config", d.config])
+        let final = try leafguard(["run", "backup-only", "--config", d.config, "--log-level", "debug"])
         #expect(final.status == 0, "\(final.all)")
+        #expect(!FileManager.default.fileExists(atPath: d.dir.file("state/backup-running-primary")), "a finished run clears its marker")
         let r = try leafguard(["restore", "latest", "--to", d.dir.file("final"), "--config", d.config])
         #expect(r.status == 0)
         #expect(sameTree(d.dir.file("planner-data"), d.dir.file("final")))

@@ -26,10 +26,16 @@ public struct BackupStep: JobStep {
         options.dataShards = context.config.shards.data
         options.parityShards = context.config.shards.parity
         options.job = context.job
+        // A marker that outlives a killed run: the next run then looks for its packs.
+        let marker = context.config.stateDirectory + "/backup-running-\(region)"
+        options.recoverInterruptedRun = FileManager.default.fileExists(atPath: marker)
+        try FileManager.default.createDirectory(atPath: context.config.stateDirectory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())\n".utf8))
         let progress = context.progress
         let result = try Backup(repository: repo, dataDirectory: context.config.dataDirectory, options: options) { phase, done, total in
             progress.update(phase, done: done, total: total > 0 ? total : nil)
         }.run()
+        try? FileManager.default.removeItem(atPath: marker)
         let s = result.snapshot
         context.logger.debug("backup phases", metadata: Dictionary(uniqueKeysWithValues: result.phases.map {
             ($0.0.replacingOccurrences(of: " ", with: "_"), .string(String(format: "%.3f", $0.1)))
@@ -37,13 +43,14 @@ public struct BackupStep: JobStep {
         let problems = s.problems.map { "\($0.path): \($0.problem) (\($0.detail))" }
         return StepResult(
             step: Self.name, status: problems.isEmpty ? .succeeded : .warning,
-            summary: "snapshot \(s.id.hex.prefix(8)) in '\(region)': \(s.documents.count) documents + database, "
+            summary: "snapshot \(s.id.short) in '\(region)': \(s.documents.count) documents + database, "
                 + "\(Progress.format(s.totalBytes, unit: "B")) total, \(Progress.format(result.bytesAdded, unit: "B")) new in \(result.packsWritten) packs"
                 + (problems.isEmpty ? "" : "; \(problems.count) document problem(s)"),
             figures: ["bytes_total": Double(s.totalBytes), "bytes_added": Double(result.bytesAdded),
                       "bytes_stored": Double(result.bytesStored), "packs": Double(result.packsWritten),
                       "blobs_added": Double(result.blobsAdded), "files_unchanged": Double(result.filesUnchanged),
-                      "documents": Double(s.documents.count), "problems": Double(problems.count)],
+                      "documents": Double(s.documents.count), "problems": Double(problems.count),
+                      "packs_recovered": Double(result.packsRecovered)],
             details: problems)
     }
 }
