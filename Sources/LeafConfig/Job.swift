@@ -43,6 +43,20 @@ public struct StepParameters {
         return d
     }
 
+    /// An output folder, resolved against the configuration file's folder.
+    public func outputFolder(_ key: String = "out", default defaultPath: String) -> String {
+        let base = (config.file as NSString).deletingLastPathComponent
+        return absolute(self[key]?.string() ?? defaultPath, relativeTo: base)
+    }
+
+    /// A list drawn from `allowed` (all of them when absent); nil after a problem.
+    public func formats(_ key: String = "formats", allowed: [String]) -> [String]? {
+        guard let v = self[key] else { return allowed }
+        guard let list = v.sequence() else { return nil }
+        let chosen = list.compactMap { $0.choice(allowed) }
+        return chosen.count == list.count ? chosen : nil
+    }
+
     /// Records a problem at the step itself.
     public func report(_ message: String, hint: String? = nil) { anchor.report(message, hint: hint) }
 

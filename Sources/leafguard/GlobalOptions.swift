@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafRepository
 import Logging
 
 /// Options every command that loads the configuration shares.
@@ -28,6 +29,14 @@ struct GlobalOptions: ParsableArguments {
     func logger() -> Logger {
         LogSetup.bootstrap(format: LogFormat(rawValue: logFormat) ?? .human, level: Logger.Level(rawValue: logLevel) ?? .warning)
         return Logger(label: "leafguard")
+    }
+
+    /// Loads the configuration and opens a region's repository (default: primary).
+    func openRegion(_ name: String?) throws -> (config: LeafguardConfig, region: String, repository: Repository) {
+        _ = logger()
+        let config = try loadConfig()
+        let region = name ?? config.primaryRegion.name
+        return (config, region, try Deployment(config: config).repository(region))
     }
 
     /// Finds and loads the configuration; problems exit with status 2.

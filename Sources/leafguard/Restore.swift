@@ -17,11 +17,7 @@ extension Leafguard {
         @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
 
         func run() async throws {
-            _ = global.logger()
-            let config = try global.loadConfig()
-            let deployment = Deployment(config: config)
-            let name = region ?? config.primaryRegion.name
-            let repo = try deployment.repository(name)
+            let (_, name, repo) = try global.openRegion(region)
             let manifest = try repo.resolveSnapshot(snapshot)
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
             let progress = Progress()

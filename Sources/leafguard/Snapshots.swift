@@ -32,11 +32,7 @@ extension Leafguard.Snapshots {
         }
 
         func run() async throws {
-            _ = global.logger()
-            let config = try global.loadConfig()
-            let deployment = Deployment(config: config)
-            let name = region ?? config.primaryRegion.name
-            let repo = try deployment.repository(name)
+            let (_, name, repo) = try global.openRegion(region)
             let rows = try repo.snapshots().map {
                 Row(id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
                     bytes: $0.totalBytes, added_bytes: $0.addedBytes, problems: $0.problems.count)

@@ -10,12 +10,8 @@ public struct ReportStep: JobStep {
     public let formats: [String]
 
     public init?(parameters p: StepParameters) {
-        let base = (p.config.file as NSString).deletingLastPathComponent
-        out = absolute(p["out"]?.string() ?? "reports/posture", relativeTo: base)
-        var fs: [String] = []
-        if let list = p["formats"]?.sequence() {
-            for item in list { if let f = item.choice(Self.formats) { fs.append(f) } }
-        } else if p["formats"] != nil { return nil } else { fs = Self.formats }
+        out = p.outputFolder(default: "reports/posture")
+        guard let fs = p.formats(allowed: Self.formats) else { return nil }
         formats = fs
     }
 

@@ -12,12 +12,8 @@ public struct ScanStep: JobStep {
     public let failOn: String?
 
     public init?(parameters p: StepParameters) {
-        let base = (p.config.file as NSString).deletingLastPathComponent
-        out = absolute(p["out"]?.string() ?? "reports/compliance", relativeTo: base)
-        var fs: [String] = []
-        if let list = p["formats"]?.sequence() {
-            for item in list { if let f = item.choice(Self.formats) { fs.append(f) } }
-        } else if p["formats"] != nil { return nil } else { fs = Self.formats }
+        out = p.outputFolder(default: "reports/compliance")
+        guard let fs = p.formats(allowed: Self.formats) else { return nil }
         formats = fs
         failOn = p["fail_on"]?.choice(Self.severities)
         if p["fail_on"] != nil && failOn == nil { return nil }
