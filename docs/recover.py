@@ -102,9 +102,13 @@ def read_pack(region, p):
     for i in range(k + m):
         if len(shards) == k:
             break
-        path = os.path.join(region.path, f"loc{p['locations'][i]}", "data", p["id"][:2], f"{p['id']}.{i}")
+        name = os.path.join("data", p["id"][:2], f"{p['id']}.{i}")
+        # The recorded location, else this region's own placement (another location count).
+        count = 1 + max(int(os.path.basename(l)[3:]) for l in region.locs)
+        paths = [os.path.join(region.path, f"loc{n}", name)
+                 for n in (p["locations"][i], (int(p["id"][:2], 16) + i) % count)]
         try:
-            with open(path, "rb") as f:
+            with open(next((q for q in paths if os.path.exists(q)), paths[0]), "rb") as f:
                 h, plain = open_object(f.read(), key)
             if h["id"] == p["id"] and h["shard"] == i and h["length"] == p["length"]:
                 shards[i] = plain

@@ -110,7 +110,7 @@ func hexBytes(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
 private let hexDigits = Array("0123456789abcdef".utf8)
 
 /// Lower-case hex, built by table: ids are encoded by the thousand in every manifest.
-func hexEncode(_ bytes: [UInt8]) -> String {
+public func hexEncode(_ bytes: [UInt8]) -> String {
     String(unsafeUninitializedCapacity: bytes.count * 2) { out in
         for (i, b) in bytes.enumerated() {
             out[2 * i] = hexDigits[Int(b >> 4)]

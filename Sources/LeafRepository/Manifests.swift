@@ -18,9 +18,19 @@ public struct PackEntry: Codable, Sendable, Equatable {
     /// Location index of shard i.
     public let locations: [Int]
     public let blobs: [Blob]
+    /// The nonce that sealed shard i (hex). A lost shard is rebuilt from the others and
+    /// re-sealed under the same key and nonce: the identical ciphertext, never a new message.
+    public var nonces: [String]?
+
+    public init(id: ObjectID, dataKey: ObjectID, length: Int, compressed: Bool, dataShards: Int, parityShards: Int,
+                locations: [Int], blobs: [Blob], nonces: [String]? = nil) {
+        self.id = id; self.dataKey = dataKey; self.length = length; self.compressed = compressed
+        self.dataShards = dataShards; self.parityShards = parityShards; self.locations = locations
+        self.blobs = blobs; self.nonces = nonces
+    }
 
     enum CodingKeys: String, CodingKey {
-        case id, length, compressed, locations, blobs
+        case id, length, compressed, locations, blobs, nonces
         case dataKey = "data_key", dataShards = "data_shards", parityShards = "parity_shards"
     }
 }

@@ -16,6 +16,7 @@ extension Repository {
         let rs = try ReedSolomon(dataShards: dataShards, parityShards: parityShards)
         let start = Int(id.bytes[0]) % locations.count
         var sealed: [[UInt8]] = []
+        var nonces: [String] = []
         sealed.reserveCapacity(rs.totalShards)
         try pack.withUnsafeBytes { raw in
             try rs.encode(raw) { i, shard in
@@ -23,6 +24,7 @@ extension Repository {
                                             dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
                                             objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
                 sealed.append(try Envelope.seal(shard, header: header, key: key.secret))
+                nonces.append(hexEncode(header.nonce))
             }
         }
         let placed = (0..<sealed.count).map { (start + $0) % locations.count }
@@ -41,7 +43,25 @@ extension Repository {
             throw e
         }
         return PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
-                         dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs)
+                         dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces)
+    }
+
+    /// Where shard i may be: the location the index records, then this region's own
+    /// placement (a region with another number of locations places shards differently).
+    func shardLocations(_ entry: PackEntry, _ i: Int) -> [Int] {
+        var out: [Int] = []
+        if entry.locations[i] < locations.count { out.append(entry.locations[i]) }
+        let own = (Int(entry.id.bytes[0]) + i) % locations.count
+        if !out.contains(own) { out.append(own) }
+        return out
+    }
+
+    func getShard(_ name: String, from candidates: [Int]) throws -> [UInt8] {
+        var last: (any Error)?
+        for c in candidates {
+            do { return try locations[c].get(name) } catch let e as StorageError where e.isNotFound { last = e }
+        }
+        throw last ?? StorageError.notFound(location: region, key: name)
     }
 
     /// What reading a pack found wrong with its shards and worked around.
@@ -61,11 +81,12 @@ extension Repository {
         var next = 0
         while intact < entry.dataShards && next < rs.totalShards {
             let i = next; next += 1
-            let loc = entry.locations[i]
             let name = Self.shardName(entry.id, i)
-            guard loc < locations.count else { problems.append("shard \(i): location \(loc) is not configured"); continue }
+            let candidates = shardLocations(entry, i)
+            let loc = candidates.first ?? 0
+            guard !candidates.isEmpty else { problems.append("shard \(i): location \(entry.locations[i]) is not configured"); continue }
             do {
-                let bytes = try locations[loc].get(name)
+                let bytes = try getShard(name, from: candidates)
                 let header = try EnvelopeHeader.decode(bytes)
                 guard header.kind == .shard, header.objectID == entry.id, Int(header.shardIndex) == i,
                       Int(header.dataShards) == entry.dataShards, Int(header.parityShards) == entry.parityShards,

@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafRepository
 
 /// Copies to another region every object it lacks.
 public struct ReplicateStep: JobStep {
@@ -17,6 +18,28 @@ public struct ReplicateStep: JobStep {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        notYetAvailable(Self.name, "replication to a backup region")
+        let deployment = Deployment(config: context.config)
+        let source = try deployment.repository(from)
+        guard let target = context.config.region(named: to) else { throw StepError("region '\(to)' is not configured") }
+        if context.dryRun {
+            return StepResult(step: Self.name, status: .succeeded,
+                              summary: "dry run: would copy to '\(to)' what it lacks of \(source.snapshotIDs().count) snapshot(s) in '\(from)'")
+        }
+        let progress = context.progress
+        let r = try source.replicate(to: deployment.locations(of: target)) { bytes in
+            progress.update("replicate to \(to)", done: bytes, total: nil)
+        }
+        let held = source.snapshotIDs().count - r.snapshotsInTarget
+        let status: StepResult.Status = held > 0 ? .failed : (r.problems.isEmpty ? .succeeded : .warning)
+        return StepResult(
+            step: Self.name, status: status,
+            summary: "'\(from)' → '\(to)': \(r.shardsCopied) shards (\(Progress.format(r.bytesCopied, unit: "B"))) copied"
+                + (r.shardsRebuilt > 0 ? ", \(r.shardsRebuilt) rebuilt from parity" : "")
+                + ", \(r.snapshotsCopied) new snapshot(s); '\(to)' holds \(r.snapshotsInTarget)"
+                + (held > 0 ? "; \(held) snapshot(s) held back until their data arrives" : ""),
+            figures: ["shards_copied": Double(r.shardsCopied), "bytes_copied": Double(r.bytesCopied),
+                      "shards_rebuilt": Double(r.shardsRebuilt), "snapshots_copied": Double(r.snapshotsCopied),
+                      "snapshots_in_target": Double(r.snapshotsInTarget), "problems": Double(r.problems.count)],
+            details: r.problems)
     }
 }

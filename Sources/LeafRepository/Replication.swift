@@ -1,0 +1,152 @@
+import Foundation
+import LeafErasure
+import LeafSodium
+import LeafStorage
+
+/// What a replication did.
+public struct ReplicationResult: Sendable {
+    public var shardsCopied = 0
+    public var shardsRebuilt = 0
+    public var bytesCopied: Int64 = 0
+    public var metadataCopied = 0
+    public var snapshotsCopied = 0
+    public var snapshotsInTarget = 0
+    /// Shards that could not be copied or rebuilt (the target has less redundancy for them).
+    public var problems: [String] = []
+}
+
+extension Repository {
+    /// Copies to `target` (another region's locations) every object it lacks, without
+    /// re-encrypting or re-compressing anything: the config and wrapped keys, then each
+    /// pack's shards (authenticated before they are written; a missing or corrupt source
+    /// shard is rebuilt from the others and re-sealed under its recorded key and nonce,
+    /// which reproduces the original bytes), then the indexes, and the snapshots last, so
+    /// the target lists a snapshot only once everything it needs is there.
+    ///
+    /// Idempotent and resumable: objects already in the target are skipped, and writes
+    /// never overwrite.
+    public func replicate(to target: [any ObjectStore], workers: Int = 4,
+                          progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws -> ReplicationResult {
+        for loc in target { if let local = loc as? LocalStore { try local.create() } }
+        let result = ReplicationState()
+
+        // 1. Identity: config and wrapped keys (checked by opening them).
+        var meta = ["config"] + listReplicated(prefix: "keys/")
+        for name in meta where name.hasPrefix("keys/") {
+            guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
+            _ = try dataKey(id)
+        }
+        try copyReplicated(meta, to: target, result: result)
+
+        // 2. Packs, index by index; an index goes over once all its packs have.
+        let indexNames = listReplicated(prefix: "index/")
+        for name in indexNames {
+            guard let id = ObjectID(hex: String(name.dropFirst(6))) else { continue }
+            let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(try readSealed(name, kind: .index, id: id)))
+            let packs = manifest.packs
+            let failures = ReplicationState()
+            DispatchQueue.concurrentPerform(iterations: max(1, min(workers, packs.count))) { w in
+                var p = w
+                while p < packs.count {
+                    do { try copyPack(packs[p], to: target, result: result) } catch { failures.problem("pack \(packs[p].id.hex): \(error)") }
+                    progress(result.bytes)
+                    p += workers
+                }
+            }
+            if !failures.problems.isEmpty {
+                result.merge(failures)
+                continue  // the index, and snapshots needing it, wait for a later run
+            }
+            try copyReplicated([name], to: target, result: result)
+        }
+        meta = listReplicated(prefix: "snapshots/")
+
+        // 3. Snapshots, last, and only those whose packs all arrived.
+        let copiedIndexes = Set(target.flatMap { (try? $0.list(prefix: "index/")) ?? [] })
+        let complete = Set(indexNames).isSubset(of: copiedIndexes)
+        if complete {
+            let before = Set(target.flatMap { (try? $0.list(prefix: "snapshots/")) ?? [] })
+            try copyReplicated(meta, to: target, result: result)
+            result.snapshots = meta.filter { !before.contains($0) }.count
+        }
+        var out = result.snapshot()
+        out.snapshotsInTarget = Set(target.flatMap { (try? $0.list(prefix: "snapshots/")) ?? [] }).count
+        return out
+    }
+
+    /// Copies replicated objects (one authenticated source copy) to every target location lacking them.
+    private func copyReplicated(_ names: [String], to target: [any ObjectStore], result: ReplicationState) throws {
+        for name in names {
+            let missing = target.filter { (try? $0.size(of: name)) == .some(nil) }
+            if missing.isEmpty { continue }
+            let bytes: [UInt8] = try readReplicated(name) { bytes in
+                let h = try EnvelopeHeader.decode(bytes)
+                let key = h.kind == .dataKey ? try master.wrappingKey() : try dataKey(h.keyID).secret
+                _ = try Envelope.open(bytes, header: h, key: key)
+                return bytes
+            }
+            var problems: [String] = []
+            for loc in missing {
+                do { try loc.put(name, bytes) } catch StorageError.alreadyExists {} catch { problems.append("\(error)") }
+            }
+            if !problems.isEmpty {
+                throw RepositoryError.insufficientLocations(region: "target", written: missing.count - problems.count,
+                                                            needed: missing.count, problems: problems)
+            }
+            result.metadata()
+        }
+    }
+
+    private func copyPack(_ entry: PackEntry, to target: [any ObjectStore], result: ReplicationState) throws {
+        let key = try dataKey(entry.dataKey)
+        var rebuilt: [[UInt8]]?
+        for i in 0..<(entry.dataShards + entry.parityShards) {
+            let name = Self.shardName(entry.id, i)
+            let dest = target[(Int(entry.id.bytes[0]) + i) % target.count]
+            if try dest.size(of: name) != nil { continue }
+            var bytes: [UInt8]?
+            if let b = try? getShard(name, from: shardLocations(entry, i)), authentic(b, entry: entry, index: i, key: key) {
+                bytes = b
+            } else {
+                // Rebuild from the other shards, sealed exactly as the original was.
+                if rebuilt == nil {
+                    let (pack, _) = try readPack(entry)
+                    rebuilt = try pack.withUnsafeBytes { try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards).encode($0) }
+                }
+                guard let nonces = entry.nonces, i < nonces.count, let nonce = hexBytes(nonces[i]) else {
+                    result.problem("\(name): missing in \(region) and its nonce is not recorded; not copied")
+                    continue
+                }
+                let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                            dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                                            objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+                bytes = try Envelope.seal(rebuilt![i], header: header, key: key.secret)
+                result.rebuiltOne()
+            }
+            guard let bytes else { continue }
+            do { try dest.put(name, bytes) } catch StorageError.alreadyExists { continue }
+            result.copied(bytes.count)
+        }
+    }
+
+    private func authentic(_ bytes: [UInt8], entry: PackEntry, index: Int, key: DataKey) -> Bool {
+        guard let h = try? EnvelopeHeader.decode(bytes), h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == index,
+              h.keyID == entry.dataKey, Int(h.plaintextLength) == entry.length else { return false }
+        return (try? Envelope.open(bytes, header: h, key: key.secret)) != nil
+    }
+}
+
+final class ReplicationState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var r = ReplicationResult()
+    var snapshots: Int { get { lock.lock(); defer { lock.unlock() }; return r.snapshotsCopied }
+                         set { lock.lock(); r.snapshotsCopied = newValue; lock.unlock() } }
+    var bytes: Int64 { lock.lock(); defer { lock.unlock() }; return r.bytesCopied }
+    var problems: [String] { lock.lock(); defer { lock.unlock() }; return r.problems }
+    func copied(_ n: Int) { lock.lock(); r.shardsCopied += 1; r.bytesCopied += Int64(n); lock.unlock() }
+    func rebuiltOne() { lock.lock(); r.shardsRebuilt += 1; lock.unlock() }
+    func metadata() { lock.lock(); r.metadataCopied += 1; lock.unlock() }
+    func problem(_ p: String) { lock.lock(); r.problems.append(p); lock.unlock() }
+    func merge(_ o: ReplicationState) { for p in o.problems { problem(p) } }
+    func snapshot() -> ReplicationResult { lock.lock(); defer { lock.unlock() }; return r }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import LeafBackup
+import LeafRepository
+import LeafStorage
+import LeafTestSupport
+import Testing
+
+@Suite struct ReplicationTests {
+    func backupRegion(_ f: BackupFixture, locations: Int = 6) -> [any ObjectStore] {
+        (0..<locations).map { LocalStore(name: "backup/loc\($0)", root: f.dir.file("regions/backup/loc\($0)")) }
+    }
+
+    func openBackup(_ f: BackupFixture, locations: Int = 6) throws -> Repository {
+        try Repository.open(region: "backup", locations: backupRegion(f, locations: locations), master: f.master, create: false)
+    }
+
+    @Test func theBackupRegionAloneRestoresAndARerunCopiesNothing() throws {
+        let f = try BackupFixture()
+        let b = try f.backup()
+        let first = try f.repository(create: false).replicate(to: backupRegion(f))
+        #expect(first.shardsCopied == b.packsWritten * 6)
+        #expect(first.snapshotsCopied == 1 && first.problems.isEmpty)
+        let again = try f.repository(create: false).replicate(to: backupRegion(f))
+        #expect(again.shardsCopied == 0 && again.metadataCopied == 0 && again.snapshotsCopied == 0)
+        try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
+        let repo = try openBackup(f)
+        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("from-backup"), force: false)
+        #expect(sameTree(f.dataDirectory, f.dir.file("from-backup")))
+    }
+
+    @Test func anInterruptedCopyResumesAndListsTheSnapshotOnlyWhenComplete() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        _ = try f.repository(create: false).replicate(to: backupRegion(f))
+        // Undo part of the copy as if it had been killed midway: some shards, all snapshots and indexes.
+        var removed = 0
+        for (n, file) in filesBelow(f.dir.file("regions/backup")).enumerated() where file.contains("/data/") && n % 2 == 0 {
+            try FileManager.default.removeItem(atPath: f.dir.file("regions/backup/" + file)); removed += 1
+        }
+        for i in 0..<6 {
+            for sub in ["snapshots", "index"] { try? FileManager.default.removeItem(atPath: f.dir.file("regions/backup/loc\(i)/\(sub)")) }
+        }
+        #expect(try openBackup(f).snapshots().isEmpty, "no snapshot is listed while its data is incomplete")
+        let resumed = try f.repository(create: false).replicate(to: backupRegion(f))
+        #expect(resumed.shardsCopied == removed)
+        #expect(resumed.snapshotsInTarget == 1)
+        let repo = try openBackup(f)
+        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("out"), force: false)
+        #expect(sameTree(f.dataDirectory, f.dir.file("out")))
+    }
+
+    @Test func aLostSourceShardIsRebuiltByteForByte() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        let shard = try #require(f.shardFiles().first { $0.hasSuffix(".1") })
+        let path = f.dir.file("regions/primary/" + shard)
+        let original = FileManager.default.contents(atPath: path)
+        try FileManager.default.removeItem(atPath: path)
+        let r = try f.repository(create: false).replicate(to: backupRegion(f))
+        #expect(r.shardsRebuilt == 1 && r.problems.isEmpty)
+        let name = String(shard.drop { $0 != "/" }.dropFirst())   // data/xx/<id>.1
+        let copies = backupRegion(f).compactMap { try? $0.get(name) }
+        #expect(copies.count == 1)
+        #expect(copies.first.map { Data($0) } == original, "the rebuilt shard is the original ciphertext")
+    }
+
+    @Test func aRegionWithOtherLocationCountsRestores() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        _ = try f.repository(create: false).replicate(to: backupRegion(f, locations: 8))
+        try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
+        let repo = try openBackup(f, locations: 8)
+        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("out"), force: false)
+        #expect(sameTree(f.dataDirectory, f.dir.file("out")))
+    }
+
+    @Test func anUnreadablePackHoldsItsSnapshotBack() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        let victim = try #require(f.shardFiles().first).split(separator: "/").last!.split(separator: ".").first!
+        for file in f.shardFiles() where file.contains(String(victim)) && !file.hasSuffix(".0") && !file.hasSuffix(".1") {
+            try FileManager.default.removeItem(atPath: f.dir.file("regions/primary/" + file))
+        }
+        let r = try f.repository(create: false).replicate(to: backupRegion(f))
+        #expect(!r.problems.isEmpty && r.problems.contains { $0.contains(String(victim)) })
+        #expect(r.snapshotsInTarget == 0, "a snapshot whose data did not arrive is not listed")
+    }
+}
