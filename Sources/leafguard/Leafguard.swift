@@ -12,13 +12,15 @@ struct Leafguard: AsyncParsableCommand {
         commandName: "leafguard",
         abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
         version: version,
-        subcommands: [Demo.self, Run.self, Jobs.self, Snapshots.self, Restore.self, Keys.self]
+        subcommands: [Demo.self, Run.self, Jobs.self, Snapshots.self, Restore.self, Verify.self, Keys.self]
     )
 
     static func main() async {
         tuneAllocator()
         do {
-            var command = try parseAsRoot()
+            // `--read-data` alone means all of it: the parser has no optional-value options.
+            let arguments = CommandLine.arguments.dropFirst().map { $0 == "--read-data" ? "--read-data=100" : $0 }
+            var command = try parseAsRoot(Array(arguments))
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {

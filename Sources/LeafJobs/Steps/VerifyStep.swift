@@ -17,6 +17,25 @@ public struct VerifyStep: JobStep {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        notYetAvailable(Self.name, "verify and repair")
+        if context.dryRun {
+            return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would verify \(region ?? "every region")")
+        }
+        let reports = try Verification(deployment: Deployment(config: context.config))
+            .run(regions: region.map { [$0] }, readPercent: readDataPercent, repair: repair, now: context.now)
+        let unrepaired = reports.flatMap { $0.report.unrepaired }
+        let all = reports.flatMap { r in r.report.problems.map { (r.region, $0) } }
+        return StepResult(
+            step: Self.name, status: unrepaired.isEmpty ? (all.isEmpty ? .succeeded : .warning) : .failed,
+            summary: reports.map { r in
+                "'\(r.region)': \(r.report.snapshots) snapshots, \(r.report.packs) packs, \(r.report.packsRead) read, "
+                    + "\(r.report.problems.count) problem(s), \(r.report.problems.filter(\.repaired).count) repaired"
+            }.joined(separator: "; "),
+            figures: ["packs": Double(reports.reduce(0) { $0 + $1.report.packs }),
+                      "packs_read": Double(reports.reduce(0) { $0 + $1.report.packsRead }),
+                      "problems": Double(all.count), "unrepaired": Double(unrepaired.count)],
+            details: all.map { region, p in
+                "\(p.repaired ? "repaired" : (p.kind == "stray" ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
+                    + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))")
+            })
     }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import LeafConfig
+import LeafRepository
+
+/// Runs verify on regions for the `verify` step and `leafguard verify`, choosing which
+/// packs to read so that successive runs cover the whole repository: the given percentage
+/// of packs, least recently read first (remembered in STATE/verify-REGION.json).
+public struct Verification: Sendable {
+    public let deployment: Deployment
+
+    public init(deployment: Deployment) { self.deployment = deployment }
+
+    public struct RegionReport: Sendable {
+        public let region: String
+        public let report: VerifyReport
+    }
+
+    /// - Parameters:
+    ///   - regions: the regions to check (default: every configured region holding a repository).
+    ///   - readPercent: 0 checks structure only; 100 reads everything.
+    public func run(regions: [String]?, readPercent: Int, repair: Bool, now: Date = Date()) throws -> [RegionReport] {
+        let config = deployment.config
+        let names = regions ?? config.regionNames
+        var out: [RegionReport] = []
+        for name in names {
+            let repo: Repository
+            do { repo = try deployment.repository(name) } catch RepositoryError.notInitialized where regions == nil {
+                continue  // a region nothing was stored in yet is not a problem unless asked for
+            }
+            let other = config.regionNames.filter { $0 != name }.lazy.compactMap { try? self.deployment.repository($0) }.first
+            let ledger = config.stateDirectory + "/verify-\(name).json"
+            var lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
+            var chosen: [ObjectID] = []
+            let report = try repo.verify(readPacks: { packs in
+                let count = readPercent >= 100 ? packs.count : Int((Double(packs.count) * Double(readPercent) / 100).rounded(.up))
+                let pick = packs.sorted { (lastRead[$0.id.hex] ?? 0, $0.id) < (lastRead[$1.id.hex] ?? 0, $1.id) }.prefix(count)
+                chosen = pick.map(\.id)
+                return Array(pick)
+            }, repair: repair, otherRegion: other)
+            for id in chosen { lastRead[id.hex] = now.timeIntervalSince1970 }
+            try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+            try JSONEncoder().encode(lastRead).write(to: URL(fileURLWithPath: ledger), options: .atomic)
+            out.append(RegionReport(region: name, report: report))
+        }
+        return out
+    }
+}

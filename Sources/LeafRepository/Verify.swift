@@ -1,0 +1,159 @@
+import Foundation
+import LeafErasure
+import LeafSodium
+import LeafStorage
+
+/// One thing verify found wrong, and whether it was repaired.
+public struct VerifyProblem: Sendable, Codable, Equatable {
+    public let location: String
+    public let object: String
+    /// `missing`, `corrupt`, `unreadable-pack`, `missing-blob`, `missing-copy` or `stray`.
+    public let kind: String
+    /// Short ids of the snapshots that need the object.
+    public let snapshots: [String]
+    public var repaired: Bool
+    public var detail: String
+}
+
+/// What verify checked and found.
+public struct VerifyReport: Sendable {
+    public var snapshots = 0
+    public var packs = 0
+    public var packsRead = 0
+    public var shardsChecked = 0
+    public var problems: [VerifyProblem] = []
+    public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && $0.kind != "stray" } }
+}
+
+extension Repository {
+    /// Checks the repository: first structure (every snapshot's blobs indexed, every shard
+    /// and every replicated object present where the layout says), then, for the packs in
+    /// `readPacks`, authentication of every shard. With `repair`, missing or corrupt shards
+    /// are rebuilt from the other shards (or taken from `otherRegion`) and written before
+    /// anything is removed; missing copies of replicated objects are copied again.
+    public func verify(readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
+                       otherRegion: Repository? = nil) throws -> VerifyReport {
+        var report = VerifyReport()
+        let index = try loadIndex()
+        let snapshots = try self.snapshots()
+        report.snapshots = snapshots.count
+        report.packs = index.packs.count
+        // Which snapshots need which pack, for the report.
+        var needers: [ObjectID: Set<String>] = [:]
+        for s in snapshots {
+            for f in [s.database] + s.documents {
+                for b in f.blobs {
+                    guard let p = index.blobs[b] else {
+                        report.problems.append(VerifyProblem(location: region, object: "blob \(b.hex.prefix(16))…", kind: "missing-blob",
+                                                             snapshots: [s.id.short], repaired: false,
+                                                             detail: "\(f.path) needs a blob no index lists"))
+                        continue
+                    }
+                    needers[p, default: []].insert(s.id.short)
+                }
+            }
+        }
+        if repair { for loc in locations { if let l = loc as? LocalStore { try? l.create() } } }
+
+        // Replicated objects: a copy in every location.
+        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") {
+            for loc in locations where (try? loc.size(of: name)) ?? nil == nil {
+                var p = VerifyProblem(location: loc.name, object: name, kind: "missing-copy", snapshots: [], repaired: false,
+                                      detail: "a copy of a replicated object is missing")
+                if repair, let bytes = try? readReplicated(name, { $0 }) {
+                    p.repaired = (try? loc.put(name, bytes)) != nil
+                }
+                report.problems.append(p)
+            }
+        }
+
+        // Shards: presence for all packs, authentication for the packs to read.
+        let toRead = Set((readPacks?(Array(index.packs.values)) ?? []).map(\.id))
+        for entry in index.packs.values.sorted(by: { $0.id < $1.id }) {
+            let read = toRead.contains(entry.id)
+            if read { report.packsRead += 1 }
+            let key = try dataKey(entry.dataKey)
+            var bad: [(Int, String, String)] = []  // shard, kind, detail
+            for i in 0..<(entry.dataShards + entry.parityShards) {
+                let name = Self.shardName(entry.id, i)
+                let candidates = shardLocations(entry, i)
+                guard let loc = candidates.first(where: { (try? locations[$0].size(of: name)) ?? nil != nil }) else {
+                    bad.append((i, "missing", "not in \(candidates.map { locations[$0].name }.joined(separator: " or "))"))
+                    continue
+                }
+                guard read else { continue }
+                report.shardsChecked += 1
+                do {
+                    let bytes = try locations[loc].get(name)
+                    let h = try EnvelopeHeader.decode(bytes)
+                    guard h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == i, h.keyID == entry.dataKey,
+                          Int(h.plaintextLength) == entry.length else { throw RepositoryError.malformed("header does not match the index") }
+                    _ = try Envelope.open(bytes, header: h, key: key.secret)
+                } catch {
+                    bad.append((i, "corrupt", error is SodiumError ? "fails authentication" : "\(error)"))
+                }
+            }
+            guard !bad.isEmpty else { continue }
+            var rebuilt: [[UInt8]]?
+            if repair { rebuilt = try? rebuildShards(entry, key: key, other: otherRegion) }
+            for (i, kind, detail) in bad {
+                let name = Self.shardName(entry.id, i)
+                let locIndex = shardLocations(entry, i).first ?? 0
+                var p = VerifyProblem(location: locations[locIndex].name, object: name, kind: kind,
+                                      snapshots: (needers[entry.id] ?? []).sorted(), repaired: false, detail: detail)
+                if let rebuilt, !authentic(rebuilt[i], entry: entry, index: i, key: key) {
+                    p.detail += "; the rebuilt shard does not authenticate, not written"
+                } else if let rebuilt {
+                    do {
+                        try replaceShard(name, at: locations[locIndex], with: rebuilt[i], corrupt: kind == "corrupt")
+                        p.repaired = true
+                    } catch { p.detail += "; repair failed: \(error)" }
+                } else if repair {
+                    p.detail += "; cannot rebuild: fewer than \(entry.dataShards) intact shards here or in the other region"
+                }
+                report.problems.append(p)
+            }
+        }
+
+        // Stray files: anything in a location that is not a leafguard object name.
+        for loc in locations {
+            guard let names = try? loc.list(prefix: "") else { continue }
+            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/")) {
+                report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
+                                                     detail: "not a leafguard object; left untouched"))
+            }
+        }
+        return report
+    }
+
+    /// Every shard of a pack as sealed bytes, reproduced from any `data` intact shards here
+    /// (re-sealed under the recorded nonce: the original ciphertext) or taken from the other region.
+    func rebuildShards(_ entry: PackEntry, key: DataKey, other: Repository?) throws -> [[UInt8]] {
+        let total = entry.dataShards + entry.parityShards
+        if let nonces = entry.nonces, nonces.count == total, let (pack, _) = try? readPack(entry) {
+            let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
+            let plain = pack.withUnsafeBytes { rs.encode($0) }
+            return try (0..<total).map { i in
+                guard let nonce = hexBytes(nonces[i]) else { throw RepositoryError.malformed("bad nonce in index") }
+                let h = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                       dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                                       objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+                return try Envelope.seal(plain[i], header: h, key: key.secret)
+            }
+        }
+        // Too few shards here: the other region holds the same bytes.
+        guard let other else { throw RepositoryError.unreadable(object: "pack \(entry.id.hex)", problems: ["too few intact shards"]) }
+        return try (0..<total).map { i in try other.getShard(Self.shardName(entry.id, i), from: other.shardLocations(entry, i)) }
+    }
+
+    /// Writes a rebuilt shard before removing anything: to `<name>.repair`, then (for a
+    /// corrupt one) removes the bad copy, links the repaired one into place, drops the temporary.
+    func replaceShard(_ name: String, at location: any ObjectStore, with bytes: [UInt8], corrupt: Bool) throws {
+        let temp = name + ".repair"
+        if (try? location.size(of: temp)) ?? nil != nil { try location.delete(temp) }
+        try location.put(temp, bytes)
+        if corrupt { try? location.delete(name) }
+        try location.put(name, try location.get(temp))
+        try location.delete(temp)
+    }
+}
