@@ -76,6 +76,11 @@ public struct Backup: Sendable {
         let copyPath = options.scratchDirectory + "/planner-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: copyPath) }
 
+        // A shared region lock: prune (exclusive) waits for the next run rather than remove
+        // packs this backup finds in the index and reuses.
+        let lock = try RegionLock.acquire(.shared, in: repository, now: options.now())
+        defer { lock.release() }
+
         // 1. A consistent copy of the live database through the online backup API.
         progress("database copy", 0, 0)
         try copyDatabase(from: dbPath, to: copyPath)

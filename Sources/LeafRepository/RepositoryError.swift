@@ -9,6 +9,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
     case ambiguousSnapshot(String, matches: Int)
     case unreadable(object: String, problems: [String])
     case insufficientLocations(region: String, written: Int, needed: Int, problems: [String])
+    case locked(region: String, by: String)
 
     public var description: String {
         switch self {
@@ -19,6 +20,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
         case .snapshotNotFound(let s): return "no snapshot '\(s)'; 'leafguard snapshots list' shows the ids"
         case let .ambiguousSnapshot(s, n): return "'\(s)' matches \(n) snapshots; give more of the id"
         case let .unreadable(o, p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")
+        case let .locked(r, by): return "region '\(r)' is busy (\(by)); try again when it finishes"
         case let .insufficientLocations(r, w, n, p):
             return "region '\(r)': wrote \(w) of \(n) needed copies: " + p.joined(separator: "; ")
         }

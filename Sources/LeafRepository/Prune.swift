@@ -1,0 +1,59 @@
+import Foundation
+import LeafStorage
+
+/// What prune removed, or with `dryRun` would remove.
+public struct PruneReport: Sendable {
+    public var kept: [(id: ObjectID, time: Date, reasons: [String])] = []
+    public var forgotten: [(id: ObjectID, time: Date)] = []
+    public var packsRemoved = 0
+    public var packsKept = 0
+    public var bytesFreed: Int64 = 0
+    public var dryRun = false
+}
+
+extension Repository {
+    /// Forgets the snapshots `policy` does not keep and removes the packs that no kept
+    /// snapshot needs, under an exclusive region lock (a running backup holds a shared one,
+    /// so prune gives up rather than remove what that backup is about to name).
+    ///
+    /// Order, so that no listed snapshot ever lacks data and nothing needed is removed
+    /// first: forgotten snapshots, then a new index of the kept packs, then the old
+    /// indexes, then the shards of packs nothing needs. A pack of which any blob is still
+    /// needed is kept whole.
+    public func prune(policy: RetentionPolicy, dryRun: Bool, now: Date = Date()) throws -> PruneReport {
+        precondition(!policy.keepsNothing, "a policy that keeps nothing is rejected when jobs load")
+        let lock = dryRun ? nil : try RegionLock.acquire(.exclusive, in: self, now: now)
+        defer { lock?.release() }
+        var report = PruneReport()
+        report.dryRun = dryRun
+        let snaps = try snapshots()
+        let keep = policy.select(snaps.map { ($0.id, $0.time) })
+        for s in snaps.reversed() {
+            if let reasons = keep[s.id] { report.kept.append((s.id, s.time, reasons)) } else { report.forgotten.append((s.id, s.time)) }
+        }
+        let indexNames = listReplicated(prefix: "index/")
+        let index = try loadIndex()
+        var needed = Set<BlobID>()
+        for s in snaps where keep[s.id] != nil { for f in [s.database] + s.documents { needed.formUnion(f.blobs) } }
+        let keptPacks = index.packs.values.filter { p in p.blobs.contains { needed.contains($0.id) } }
+        let removed = index.packs.values.filter { p in !p.blobs.contains { needed.contains($0.id) } }
+        report.packsKept = keptPacks.count
+        report.packsRemoved = removed.count
+        report.bytesFreed = removed.reduce(0) { $0 + Int64($1.length / $1.dataShards * ($1.dataShards + $1.parityShards)) }
+        if dryRun { return report }
+
+        for s in report.forgotten { for loc in locations { try? loc.delete("snapshots/\(s.id.hex)") } }
+        if !removed.isEmpty || indexNames.count > 1 {
+            let key = try newDataKey()
+            _ = try writeIndex(IndexManifest(packs: keptPacks.sorted { $0.id < $1.id }), key: key)
+            for name in indexNames { for loc in locations { try? loc.delete(name) } }
+        }
+        for p in removed {
+            for i in 0..<(p.dataShards + p.parityShards) {
+                let name = Self.shardName(p.id, i)
+                for c in shardLocations(p, i) { try? locations[c].delete(name) }
+            }
+        }
+        return report
+    }
+}
