@@ -25,6 +25,9 @@ public struct RestoreError: Error, CustomStringConvertible, Sendable {
 public struct Restore: Sendable {
     public let repository: Repository
     public var workers = 2
+    /// Copies of the repository (the other regions) to take shards from when this one
+    /// cannot supply enough of a pack.
+    public var otherRegions: [Repository] = []
     public let progress: @Sendable (String, Int64, Int64) -> Void
 
     public init(repository: Repository, progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }) {
@@ -82,7 +85,7 @@ public struct Restore: Sendable {
                 defer { slots.signal(); group.leave() }
                 do {
                     guard let entry = index.packs[pid] else { return }
-                    let (bytes, report) = try repository.readPack(entry)
+                    let (bytes, report) = try repository.readPack(entry, alsoFrom: otherRegions)
                     let wanted = blobsByPack[pid] ?? []
                     var written: Int64 = 0
                     try TarReader.forEachEntry(in: bytes) { name, data in

@@ -72,6 +72,13 @@ extension Repository {
     /// Reads a pack: data shards first, parity only for the ones missing or failing
     /// authentication; rebuilds the pack if at least `data` shards are intact.
     public func readPack(_ entry: PackEntry) throws -> (bytes: [UInt8], report: ShardReport) {
+        try readPack(entry, alsoFrom: [])
+    }
+
+    /// Reads a pack, taking shards this region cannot supply from `others` (regions that
+    /// are copies of this one): when both regions are damaged, their surviving shards together
+    /// still rebuild the pack.
+    public func readPack(_ entry: PackEntry, alsoFrom others: [Repository]) throws -> (bytes: [UInt8], report: ShardReport) {
         let key = try dataKey(entry.dataKey)
         let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
         var shards = [[UInt8]?](repeating: nil, count: rs.totalShards)
@@ -101,6 +108,19 @@ extension Repository {
             } catch {
                 let p = "\(locations[loc].name): \(name): \(error)"
                 problems.append(p); report.repaired.append(p)
+            }
+        }
+        // Shards this region lacks, from the other regions.
+        for other in others where intact < entry.dataShards {
+            for i in 0..<rs.totalShards where shards[i] == nil && intact < entry.dataShards {
+                let name = Self.shardName(entry.id, i)
+                guard let bytes = try? other.getShard(name, from: other.shardLocations(entry, i)),
+                      let h = try? EnvelopeHeader.decode(bytes), h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == i,
+                      h.keyID == entry.dataKey, Int(h.plaintextLength) == entry.length,
+                      let plain = try? Envelope.open(bytes, header: h, key: key.secret) else { continue }
+                shards[i] = plain
+                intact += 1
+                report.repaired.append("\(other.region): \(name) used in place of this region's copy")
             }
         }
         guard intact >= entry.dataShards else {

@@ -17,14 +17,17 @@ extension Leafguard {
         @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
 
         func run() async throws {
-            let (_, name, repo) = try global.openRegion(region)
+            let (config, name, repo) = try global.openRegion(region)
             let manifest = try repo.resolveSnapshot(snapshot)
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
             let progress = Progress()
             progress.begin()
-            let result = try LeafBackup.Restore(repository: repo) { phase, done, total in
+            var restore = LeafBackup.Restore(repository: repo) { phase, done, total in
                 progress.update(phase, done: done, total: total)
-            }.run(manifest, to: target, force: force)
+            }
+            // Other regions hold the same packs: their shards fill in where this region has lost too many.
+            restore.otherRegions = config.regionNames.filter { $0 != name }.compactMap { try? Deployment(config: config).repository($0) }
+            let result = try restore.run(manifest, to: target, force: force)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
             print("  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "

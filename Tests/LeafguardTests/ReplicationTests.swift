@@ -86,3 +86,23 @@ import Testing
         #expect(r.snapshotsInTarget == 0, "a snapshot whose data did not arrive is not listed")
     }
 }
+
+@Suite struct BothRegionsDamagedTests {
+    @Test func whenBothRegionsAreDamagedTheirSurvivingShardsRestoreTogether() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        let backup: [any ObjectStore] = (0..<6).map { LocalStore(name: "backup/loc\($0)", root: f.dir.file("regions/backup/loc\($0)")) }
+        _ = try f.repository(create: false).replicate(to: backup)
+        // Each region loses three of six locations, more than its parity, but not the same three.
+        for i in [0, 1, 2] { try FileManager.default.removeItem(atPath: f.locationRoot(i)) }
+        for i in [3, 4, 5] { try FileManager.default.removeItem(atPath: f.dir.file("regions/backup/loc\(i)")) }
+        let primary = try f.repository(create: false)
+        let other = try Repository.open(region: "backup", locations: backup, master: f.master, create: false)
+        #expect(throws: RepositoryError.self) { _ = try Restore(repository: primary).run(try primary.resolveSnapshot("latest"), to: f.dir.file("alone"), force: false) }
+        var restore = Restore(repository: primary)
+        restore.otherRegions = [other]
+        let r = try restore.run(try primary.resolveSnapshot("latest"), to: f.dir.file("together"), force: false)
+        #expect(r.repairedAround.contains { $0.contains("backup: data/") })
+        #expect(sameTree(f.dataDirectory, f.dir.file("together")))
+    }
+}

@@ -41,3 +41,28 @@ import Testing
         #expect { _ = try f.repository(create: false) } throws: { "\($0)".contains("primary/loc0: config: open: Not a directory") }
     }
 }
+
+@Suite struct ReadOnlyLocationTests {
+    /// A location mounted read-only (root ignores file modes, so a read-only bind mount it is).
+    @Test(.enabled(if: getuid() == 0, "bind mounts need root (CI runs as root)"))
+    func aReadOnlyLocationFailsBackupAndRepairClearlyAndLosesNothing() throws {
+        let f = try BackupFixture()
+        let first = try f.backup()
+        let loc = f.locationRoot(2)
+        #expect(try runCommand("/bin/mount", ["--bind", loc, loc]).status == 0)
+        defer { _ = try? runCommand("/bin/umount", ["-l", loc]) }
+        #expect(try runCommand("/bin/mount", ["-o", "remount,ro,bind", loc]).status == 0)
+        FileManager.default.createFile(atPath: f.dataDirectory + "/documents/1/late.txt", contents: Data("new".utf8))
+        _ = try runCommand("/usr/bin/sqlite3", [f.dataDirectory + "/planner.db",
+            "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','late.txt','1/late.txt',3,'11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437','2026-11-29T00:00:00Z')"])
+        #expect { try f.backup() } throws: { "\($0)".contains("primary/loc2") && "\($0)".contains("Read-only file system") }
+        #expect(try f.repository(create: false).snapshots().map(\.id) == [first.snapshot.id])
+        _ = try f.restore()
+        // With one location read-only, verify and repair still work on the others.
+        let shard = try #require(f.shardFiles().first { $0.hasPrefix("loc3/") })
+        try FileManager.default.removeItem(atPath: f.dir.file("regions/primary/" + shard))
+        let v = try f.repository(create: false).verify(readPacks: { $0 }, repair: true)
+        #expect(v.problems.contains { $0.repaired && $0.location == "primary/loc3" })
+        #expect(v.unrepaired.isEmpty)
+    }
+}
