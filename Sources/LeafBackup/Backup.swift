@@ -120,13 +120,23 @@ public struct Backup: Sendable {
             }
 
             // 3. The database copy in fixed chunks.
-            var dbHash = SHA256()
+            // Read in 4 MiB buffers; hash each buffer's chunks on two threads while a third
+            // keeps the whole-file digest, then add the chunks in order.
+            let dbHasher = WholeFileHasher()
             var dbBlobs: [BlobID] = []
-            let dbSize = try readChunks(of: copyPath, chunkSize: options.databaseChunkSize) { chunk in
-                dbHash.update(chunk)
-                dbBlobs.append(try addBlob(chunk, digest: SHA256.hash(chunk), compress: true))
+            let chunkSize = options.databaseChunkSize
+            let dbSize = try readChunks(of: copyPath, chunkSize: max(chunkSize, (4 << 20) / chunkSize * chunkSize)) { buffer in
+                let count = (buffer.count + chunkSize - 1) / chunkSize
+                let chunks = (0..<count).map { Array(buffer[($0 * chunkSize)..<min(buffer.count, ($0 + 1) * chunkSize)]) }
+                let digests = DigestSlots(count: count)
+                DispatchQueue.concurrentPerform(iterations: 3) { part in
+                    if part == 2 { dbHasher.update(buffer); return }
+                    var i = part
+                    while i < count { digests.set(i, SHA256.hash(chunks[i])); i += 2 }
+                }
+                for (i, chunk) in chunks.enumerated() { dbBlobs.append(try addBlob(chunk, digest: digests.get(i), compress: true)) }
             }
-            let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHash.finalize().hexString,
+            let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHasher.finalize().hexString,
                                       modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
             phase("database chunks")
 
@@ -272,4 +282,20 @@ func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Voi
         if got < want { break }
     } while true
     return total
+}
+
+/// Per-chunk digests filled in by concurrent workers.
+final class DigestSlots: @unchecked Sendable {
+    private var slots: [[UInt8]]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ d: [UInt8]) { lock.lock(); slots[i] = d; lock.unlock() }
+    func get(_ i: Int) -> [UInt8] { lock.lock(); defer { lock.unlock() }; return slots[i] }
+}
+
+/// A running SHA-256 of a whole file, fed buffer by buffer from a worker thread.
+final class WholeFileHasher: @unchecked Sendable {
+    private var hasher = SHA256()
+    func update(_ bytes: [UInt8]) { hasher.update(bytes) }
+    func finalize() -> [UInt8] { hasher.finish() }
 }

@@ -32,6 +32,15 @@ public struct SHA256: ~Copyable {
         return out
     }
 
+    /// Returns the digest and starts over, for a hasher kept in a stored property.
+    public mutating func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: SHA256.digestLength)
+        var len: UInt32 = 0
+        EVP_DigestFinal_ex(context, &out, &len)
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        return out
+    }
+
     /// One-shot digest.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: digestLength)
