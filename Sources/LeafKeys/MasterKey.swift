@@ -35,14 +35,19 @@ public enum MasterKeySource: Sendable {
     public func load(version: UInt32 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
         switch self {
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw KeyError("cannot read master key file \(path)")
-            }
             if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
                let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
                 throw KeyError("master key file \(path) has mode \(String(mode, radix: 8)); run 'chmod 600 \(path)'")
             }
-            return MasterKey(version: version, secret: try Self.decode(data, origin: path))
+            // read(2) into a buffer that is wiped once the key is in guarded memory.
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw KeyError("cannot read master key file \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var raw = [UInt8](repeating: 0, count: 128)
+            defer { Sodium.wipe(&raw) }
+            let n = raw.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n >= 0 else { throw KeyError("cannot read master key file \(path): \(String(cString: strerror(errno)))") }
+            return MasterKey(version: version, secret: try raw.withUnsafeBytes { try Self.decode(UnsafeRawBufferPointer(rebasing: $0[0..<n]), origin: path) })
         case .environment(let variable):
             guard let value = environment[variable], !value.isEmpty else {
                 throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key")
@@ -61,18 +66,46 @@ public enum MasterKeySource: Sendable {
         }
     }
 
-    /// 32 raw bytes, or base64 of 32 bytes with optional trailing newline.
+    /// 32 raw bytes, or base64 of 32 bytes with optional trailing whitespace, decoded
+    /// straight into guarded memory (no intermediate copy of the key).
     static func decode(_ data: Data, origin: String) throws -> SecureBytes {
-        var bytes = [UInt8](data)
-        defer { Sodium.wipe(&bytes) }
-        if bytes.count == 32 { return try SecureBytes(consuming: &bytes) }
-        while let last = bytes.last, last == 10 || last == 13 || last == 32 { bytes.removeLast() }
-        var text = String(decoding: bytes, as: UTF8.self)
-        defer { text = "" }
-        guard var decoded = Data(base64Encoded: text).map({ [UInt8]($0) }), decoded.count == 32 else {
-            throw KeyError("\(origin) does not hold a 32-byte key (raw, or base64 of 44 characters)")
+        var copy = data
+        defer { Sodium.wipe(&copy) }
+        return try copy.withUnsafeBytes { try decode($0, origin: origin) }
+    }
+
+    static func decode(_ input: UnsafeRawBufferPointer, origin: String) throws -> SecureBytes {
+        if input.count == 32 { return try SecureBytes(copying: input) }
+        var end = input.count
+        while end > 0, [10, 13, 32, 9].contains(input[end - 1]) { end -= 1 }
+        let failure = KeyError("\(origin) does not hold a 32-byte key (raw, or base64 of 44 characters)")
+        guard end == 44, input[43] == UInt8(ascii: "="), input[42] != UInt8(ascii: "=") else { throw failure }
+        func value(_ c: UInt8) -> UInt32? {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): return UInt32(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): return 62
+            case UInt8(ascii: "/"): return 63
+            default: return nil
+            }
         }
-        return try SecureBytes(consuming: &decoded)
+        let key = try SecureBytes(count: 32)
+        try key.withUnsafeMutableBytes { out in
+            var o = 0
+            for group in 0..<11 {
+                var acc: UInt32 = 0
+                for j in 0..<4 {
+                    let c = input[group * 4 + j]
+                    if group == 10 && j == 3 { acc <<= 6; continue }  // the padding '='
+                    guard let v = value(c) else { throw failure }
+                    acc = acc << 6 | v
+                }
+                for b in 0..<3 where o < 32 { out[o] = UInt8(acc >> (16 - 8 * UInt32(b)) & 0xff); o += 1 }
+                acc = 0
+            }
+        }
+        return key
     }
 
     /// Writes a fresh random 32-byte key to `path` with mode 0600, never replacing an existing file.
