@@ -70,6 +70,9 @@ final class PackPipeline: @unchecked Sendable {
                 let entry = try write(work, compress: compress)
                 lock.lock()
                 completed.append(entry); unindexed.append(entry)
+                // Pack buffers freed among long-lived small allocations strand heap pages;
+                // handing free pages back every few packs keeps peak memory flat.
+                if completed.count % 32 == 0 { releaseFreeHeapPages() }
                 blobBytes += Int64(work.bytes)
                 storedBytes += Int64(entry.length / dataShards * (dataShards + parityShards))
                 lock.unlock()
@@ -113,3 +116,11 @@ final class PackPipeline: @unchecked Sendable {
     /// Waits for in-flight work without indexing, after an error elsewhere.
     func abandon() { group.wait() }
 }
+
+#if os(Linux)
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+func releaseFreeHeapPages() { _ = glibcMallocTrim(0) }
+#else
+func releaseFreeHeapPages() {}
+#endif
