@@ -52,6 +52,13 @@ public struct EnvelopeHeader: Sendable, Equatable {
         return out
     }
 
+    /// Whether this is the header shard `index` of `entry` must carry: kind, pack id, index,
+    /// layout, key and length all as the index says.
+    public func describes(shard index: Int, of entry: PackEntry) -> Bool {
+        kind == .shard && objectID == entry.id && Int(shardIndex) == index && Int(dataShards) == entry.dataShards
+            && Int(parityShards) == entry.parityShards && keyID == entry.dataKey && Int(plaintextLength) == entry.length
+    }
+
     public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
         guard bytes.count >= fixedLength, Array(bytes[0..<4]) == magic else {
             throw RepositoryError.malformed("not a leafguard object (bad magic)")

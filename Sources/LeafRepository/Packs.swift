@@ -95,9 +95,7 @@ extension Repository {
             do {
                 let bytes = try getShard(name, from: candidates)
                 let header = try EnvelopeHeader.decode(bytes)
-                guard header.kind == .shard, header.objectID == entry.id, Int(header.shardIndex) == i,
-                      Int(header.dataShards) == entry.dataShards, Int(header.parityShards) == entry.parityShards,
-                      header.keyID == entry.dataKey, Int(header.plaintextLength) == entry.length else {
+                guard header.describes(shard: i, of: entry) else {
                     throw RepositoryError.malformed("header does not match the index")
                 }
                 shards[i] = try Envelope.open(bytes, header: header, key: key.secret)
@@ -115,8 +113,7 @@ extension Repository {
             for i in 0..<rs.totalShards where shards[i] == nil && intact < entry.dataShards {
                 let name = Self.shardName(entry.id, i)
                 guard let bytes = try? other.getShard(name, from: other.shardLocations(entry, i)),
-                      let h = try? EnvelopeHeader.decode(bytes), h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == i,
-                      h.keyID == entry.dataKey, Int(h.plaintextLength) == entry.length,
+                      let h = try? EnvelopeHeader.decode(bytes), h.describes(shard: i, of: entry),
                       let plain = try? Envelope.open(bytes, header: h, key: key.secret) else { continue }
                 shards[i] = plain
                 intact += 1

@@ -130,8 +130,7 @@ extension Repository {
     }
 
     func authentic(_ bytes: [UInt8], entry: PackEntry, index: Int, key: DataKey) -> Bool {
-        guard let h = try? EnvelopeHeader.decode(bytes), h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == index,
-              h.keyID == entry.dataKey, Int(h.plaintextLength) == entry.length else { return false }
+        guard let h = try? EnvelopeHeader.decode(bytes), h.describes(shard: index, of: entry) else { return false }
         return (try? Envelope.open(bytes, header: h, key: key.secret)) != nil
     }
 }

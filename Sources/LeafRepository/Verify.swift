@@ -86,8 +86,7 @@ extension Repository {
                 do {
                     let bytes = try locations[loc].get(name)
                     let h = try EnvelopeHeader.decode(bytes)
-                    guard h.kind == .shard, h.objectID == entry.id, Int(h.shardIndex) == i, h.keyID == entry.dataKey,
-                          Int(h.plaintextLength) == entry.length else { throw RepositoryError.malformed("header does not match the index") }
+                    guard h.describes(shard: i, of: entry) else { throw RepositoryError.malformed("header does not match the index") }
                     _ = try Envelope.open(bytes, header: h, key: key.secret)
                 } catch {
                     bad.append((i, "corrupt", error is SodiumError ? "fails authentication" : "\(error)"))
