@@ -96,6 +96,8 @@ public struct JobDefinition: Sendable {
     public let description: String?
     public let schedule: CronExpression?
     public let timeZone: TimeZone
+    /// The zone as the job file names it (Foundation reports UTC as "GMT").
+    public let timeZoneName: String
     public let steps: [any StepDefinition]
 }
 
@@ -165,8 +167,9 @@ public struct JobLoader: Sendable {
             } catch {}
         }
         var tz = TimeZone(identifier: "UTC")!
+        var tzName = "UTC"
         if let v = top["timezone"], let s = v.string() {
-            if let zone = TimeZone(identifier: s) { tz = zone } else {
+            if let zone = TimeZone(identifier: s) { tz = zone; tzName = s } else {
                 v.report("unknown time zone '\(s)'", hint: "use an IANA name such as UTC, Europe/London or America/New_York")
             }
         }
@@ -179,7 +182,8 @@ public struct JobLoader: Sendable {
         }
         top.finish()
         guard let name, diagnostics.problems.allSatisfy({ $0.file != file }) else { return nil }
-        return JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz, steps: steps)
+        return JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz,
+                             timeZoneName: tzName, steps: steps)
     }
 
     func parseStep(_ item: YAMLValue) -> (any StepDefinition)? {

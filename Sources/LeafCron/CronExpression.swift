@@ -20,6 +20,9 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     /// cron's rule: a field written as `*` (or starting with `*`) is unrestricted.
     public let dayOfMonthRestricted: Bool
     public let dayOfWeekRestricted: Bool
+    /// A job "at a particular time" in cron(8)'s words: neither the minute nor the hour
+    /// field is a wildcard and it is not @hourly. Only such jobs get the DST treatment.
+    public let isFixedTime: Bool
 
     public var description: String { source }
 
@@ -51,6 +54,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         var dow = try CronExpression.field(fields[4], name: "day-of-week", range: 0...7, names: CronExpression.dayNames)
         if dow.contains(7) { dow.remove(7); dow.insert(0) }
         daysOfWeek = dow
+        isFixedTime = !fields[0].hasPrefix("*") && !fields[1].hasPrefix("*") && trimmed.lowercased() != "@hourly"
         dayOfMonthRestricted = !fields[2].hasPrefix("*")
         dayOfWeekRestricted = !fields[4].hasPrefix("*")
         try checkPossible()

@@ -22,7 +22,7 @@ extension Leafguard.Jobs {
             let jobs = files.isEmpty ? try loader.loadAll() : try loader.load(files: files.map { absolute($0, relativeTo: cwd) })
             print("\(config.file): ok")
             for j in jobs {
-                let schedule = j.schedule.map { "schedule \"\($0)\" \(j.timeZone.identifier)" } ?? "on demand"
+                let schedule = j.schedule.map { "schedule \"\($0)\" \(j.timeZoneName)" } ?? "on demand"
                 print("\(j.file): ok: job \(j.name), \(j.steps.count) step(s), \(schedule)")
             }
         }

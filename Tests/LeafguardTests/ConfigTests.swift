@@ -99,7 +99,7 @@ import Testing
     @Test func stepsAreTypedAndDefaulted() throws {
         let path = try fixture.job("ok.yml", "name: x\nschedule: '@daily'\ntimezone: Europe/Paris\nsteps:\n  - backup\n  - {prune: {keep_daily: 7}}\n  - scan: {formats: [json, md], fail_on: high}\n")
         let job = try #require(try JobLoader(config: config).load(files: [path]).first)
-        #expect(job.timeZone.identifier == "Europe/Paris")
+        #expect(job.timeZone.identifier == "Europe/Paris" && job.timeZoneName == "Europe/Paris")
         #expect((job.steps[0] as? BackupStep)?.region == "primary")
         #expect((job.steps[1] as? PruneStep)?.keep == ["keep_daily": 7])
         #expect((job.steps[2] as? ScanStep)?.formats == ["json", "md"])
