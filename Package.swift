@@ -46,15 +46,16 @@ let package = Package(
         .target(name: "LeafBackup", dependencies: [
             "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafSodium", "LeafStorage",
         ], swiftSettings: swiftSettings),
+        .target(name: "LeafCompliance", dependencies: ["LeafSQLite"], swiftSettings: swiftSettings),
         .target(name: "LeafDemo", dependencies: [
             "LeafSQLite", "LeafSodium", "LeafDigest",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup",
+            "LeafJobs", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -65,7 +66,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance",
         ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import LeafCompliance
 import LeafConfig
 
 /// Scans accounts for MFA, password-policy and access compliance.
@@ -20,6 +21,36 @@ public struct ScanStep: JobStep {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        notYetAvailable(Self.name, "compliance scans")
+        let scanner = ComplianceScanner(databasePath: context.config.dataDirectory + "/planner.db")
+        let report = try scanner.scan(asOf: context.now)
+        var written: [String] = []
+        var notYet: [String] = []
+        if !context.dryRun {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            for format in formats {
+                let text: String
+                switch format {
+                case "json": text = try ComplianceOutput.json(report)
+                case "csv": text = ComplianceOutput.csv(report)
+                case "md": text = ComplianceOutput.markdown(report)
+                default: notYet.append(format); continue
+                }
+                let path = out + "/compliance.\(format)"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                written.append(path)
+            }
+        }
+        let bySeverity = Severity.allCases.map { s in "\(report.findings.filter { $0.severity == s }.count) \(s.rawValue)" }.joined(separator: ", ")
+        var status: StepResult.Status = notYet.isEmpty ? .succeeded : .warning
+        var summary = "\(report.totals.activeUsers) active users, \(report.totals.activeUsersWithMFA) with MFA; findings: \(bySeverity)"
+        if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
+            status = .failed
+            summary += "; \(report.count(atOrAbove: gate)) at or above \(gate.rawValue) (fail_on)"
+        }
+        var figures: [String: Double] = ["findings": Double(report.findings.count), "active_users": Double(report.totals.activeUsers),
+                                         "active_users_with_mfa": Double(report.totals.activeUsersWithMFA)]
+        for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.findings.filter { $0.severity == s }.count) }
+        return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
+                          details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" })
     }
 }

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The scan's outputs, one function per format.
+public enum ComplianceOutput {
+    public static func json(_ r: ComplianceReport) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(r), as: UTF8.self) + "\n"
+    }
+
+    /// One row per finding; fields quoted where needed (RFC 4180), for spreadsheets.
+    public static func csv(_ r: ComplianceReport) -> String {
+        func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        var out = "rule,severity,account_id,user_id,detail,as_of\r\n"
+        for f in r.findings {
+            out += [f.rule, f.severity.rawValue, f.accountID.map(String.init) ?? "", String(f.userID), q(f.detail), r.asOf].joined(separator: ",") + "\r\n"
+        }
+        return out
+    }
+
+    /// A short summary for chat or email.
+    public static func markdown(_ r: ComplianceReport) -> String {
+        let t = r.totals
+        let adoption = t.activeUsers == 0 ? 0 : Double(t.activeUsersWithMFA) * 100 / Double(t.activeUsers)
+        var out = "# Compliance scan, \(r.asOf)\n\n"
+        out += "\(t.accounts) accounts, \(t.activeUsers) active users; MFA adoption \(String(format: "%.1f", adoption)) %.\n\n"
+        out += "| severity | findings |\n|---|---:|\n"
+        for s in Severity.allCases { out += "| \(s.rawValue) | \(r.findings.filter { $0.severity == s }.count) |\n" }
+        out += "\n| rule | severity | findings |\n|---|---|---:|\n"
+        for rule in ComplianceRule.allCases { out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) |\n" }
+        return out
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import LeafCompliance
+import LeafConfig
+
+extension Leafguard {
+    /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,md] [--fail-on SEVERITY]`.
+    struct Scan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scan planner accounts for MFA, password-policy and access compliance (shared/planner/compliance-rules.md).")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Judge as of this instant (ISO 8601; default now).") var asOf: String?
+        @Option(help: "Write compliance.<format> files here; without it, JSON goes to standard output.") var out: String?
+        @Option(help: "Comma-separated formats: json, csv, md.") var format = "json,csv,md"
+        @Option(help: "Exit 1 when an unexcepted finding at or above this severity exists: critical, high, medium, low.") var failOn: String?
+
+        func validate() throws {
+            if let f = failOn, Severity(rawValue: f) == nil { throw ValidationError("--fail-on must be critical, high, medium or low") }
+            for f in format.split(separator: ",") where !["json", "csv", "md"].contains(String(f)) {
+                throw ValidationError("--format '\(f)' is not available; use json, csv, md (html arrives with a later version)")
+            }
+            if let a = asOf, ISO8601DateFormatter().date(from: a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
+        }
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let when = asOf.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
+            let report: ComplianceReport
+            do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db").scan(asOf: when) } catch let e as ComplianceError {
+                throw CommandFailure(e.message)
+            }
+            if let out {
+                let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                for f in format.split(separator: ",").map(String.init) {
+                    let text = f == "json" ? try ComplianceOutput.json(report) : (f == "csv" ? ComplianceOutput.csv(report) : ComplianceOutput.markdown(report))
+                    try text.write(toFile: dir + "/compliance.\(f)", atomically: true, encoding: .utf8)
+                    print("wrote \(dir)/compliance.\(f)")
+                }
+            } else {
+                print(try ComplianceOutput.json(report), terminator: "")
+            }
+            if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
+                printError("\(report.count(atOrAbove: gate)) finding(s) at or above \(gate.rawValue)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
