@@ -6,13 +6,17 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case human, json
 }
 
-/// One line per event on standard error: `2026-11-29T02:30:00Z info job=x message key=value`.
-public struct HumanLogHandler: LogHandler {
+/// Writes one line per event to standard error, for people (`2026-11-29T02:30:00Z info
+/// message job=x key=value`) or for log collectors (one JSON object per line).
+public struct StandardErrorLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     let label: String
+    let format: LogFormat
 
-    public init(label: String, level: Logger.Level) { self.label = label; logLevel = level }
+    public init(label: String, level: Logger.Level, format: LogFormat) {
+        self.label = label; logLevel = level; self.format = format
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -20,35 +24,23 @@ public struct HumanLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\(quote("\($0.value)"))" }.joined(separator: " ")
-        let line = "\(timestamp()) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+        var line: Data
+        switch format {
+        case .human:
+            let text = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
+            line = Data("\(timestamp()) \(event.level) \(event.message)\(text.isEmpty ? "" : " " + text)".utf8)
+        case .json:
+            let fixed = ["time": timestamp(), "level": "\(event.level)", "message": "\(event.message)", "logger": label]
+            let object = fixed.merging(fields) { $1 }
+            guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+            line = data
+        }
+        line.append(10)
+        FileHandle.standardError.write(line)
     }
 
     func quote(_ s: String) -> String { s.contains(" ") || s.isEmpty ? "\"\(s)\"" : s }
-}
-
-/// One JSON object per line on standard error, for log collectors.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
-    let label: String
-
-    public init(label: String, level: Logger.Level) { self.label = label; logLevel = level }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var object: [String: String] = ["time": timestamp(), "level": "\(event.level)", "message": "\(event.message)", "logger": label]
-        for (k, v) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[k] = "\(v)" }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        data.append(10)
-        FileHandle.standardError.write(data)
-    }
 }
 
 private func timestamp() -> String {
@@ -66,11 +58,6 @@ public enum LogSetup {
         lock.lock(); defer { lock.unlock() }
         guard !done else { return }
         done = true
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .human: return HumanLogHandler(label: label, level: level)
-            case .json: return JSONLogHandler(label: label, level: level)
-            }
-        }
+        LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0, level: level, format: format) }
     }
 }
