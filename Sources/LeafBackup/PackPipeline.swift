@@ -74,7 +74,7 @@ final class PackPipeline: @unchecked Sendable {
                 // handing free pages back every few packs keeps peak memory flat.
                 if completed.count % 32 == 0 { releaseFreeHeapPages() }
                 blobBytes += Int64(work.bytes)
-                storedBytes += Int64(entry.length / dataShards * (dataShards + parityShards))
+                storedBytes += entry.storedBytes
                 lock.unlock()
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()

@@ -49,6 +49,11 @@ public struct ReedSolomon: Sendable {
 
     /// The shard length for an object of `length` bytes (padded to a multiple of 64).
     public func shardLength(forObjectOfLength length: Int) -> Int {
+        Self.shardLength(forObjectOfLength: length, dataShards: dataShards)
+    }
+
+    /// The shard length for an object of `length` bytes cut into `dataShards`.
+    public static func shardLength(forObjectOfLength length: Int, dataShards: Int) -> Int {
         let per = (length + dataShards - 1) / dataShards
         return max(64, (per + 63) / 64 * 64)
     }

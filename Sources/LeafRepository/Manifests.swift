@@ -1,4 +1,5 @@
 import Foundation
+import LeafErasure
 import LeafSodium
 
 /// Where a pack's shards are and what blobs it holds. Stored in index objects.
@@ -27,6 +28,11 @@ public struct PackEntry: Codable, Sendable, Equatable {
         self.id = id; self.dataKey = dataKey; self.length = length; self.compressed = compressed
         self.dataShards = dataShards; self.parityShards = parityShards; self.locations = locations
         self.blobs = blobs; self.nonces = nonces
+    }
+
+    /// Bytes of shard data this pack occupies in a region, parity included (before sealing).
+    public var storedBytes: Int64 {
+        Int64(ReedSolomon.shardLength(forObjectOfLength: length, dataShards: dataShards) * (dataShards + parityShards))
     }
 
     enum CodingKeys: String, CodingKey {

@@ -39,7 +39,7 @@ extension Repository {
         let removed = index.packs.values.filter { p in !p.blobs.contains { needed.contains($0.id) } }
         report.packsKept = keptPacks.count
         report.packsRemoved = removed.count
-        report.bytesFreed = removed.reduce(0) { $0 + Int64($1.length / $1.dataShards * ($1.dataShards + $1.parityShards)) }
+        report.bytesFreed = removed.reduce(0) { $0 + $1.storedBytes }
         if dryRun { return report }
 
         for s in report.forgotten { for loc in locations { try? loc.delete("snapshots/\(s.id.hex)") } }
