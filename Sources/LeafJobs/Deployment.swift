@@ -40,4 +40,10 @@ public struct Deployment: Sendable {
         }
         return try Repository.open(region: region.name, locations: locations(of: region), master: try masterKey(), create: create)
     }
+
+    /// The repositories of every other region that holds one: copies of `region`'s data,
+    /// to take shards from when `region` cannot supply them.
+    public func otherRepositories(than region: String) -> [Repository] {
+        config.regionNames.filter { $0 != region }.compactMap { try? repository($0) }
+    }
 }

@@ -27,7 +27,8 @@ public struct Verification: Sendable {
             do { repo = try deployment.repository(name) } catch RepositoryError.notInitialized where regions == nil {
                 continue  // a region nothing was stored in yet is not a problem unless asked for
             }
-            let other = config.regionNames.filter { $0 != name }.lazy.compactMap { try? self.deployment.repository($0) }.first
+            // Only a repair takes shards from another region.
+            let other = repair ? deployment.otherRepositories(than: name).first : nil
             let ledger = config.stateDirectory + "/verify-\(name).json"
             var lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
             var chosen: [ObjectID] = []
