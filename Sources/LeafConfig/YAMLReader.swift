@@ -85,8 +85,6 @@ public struct YAMLValue {
     }
 
     public var isNull: Bool { node.null != nil }
-    public var location: (line: Int?, column: Int?) { (line, column) }
-    public var fileName: String { file }
     public func report(_ message: String, hint: String? = nil) { problem(message, hint: hint) }
 }
 

@@ -73,25 +73,4 @@ extension Array where Element == UInt8 {
         for b in self { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
         return String(decoding: out, as: UTF8.self)
     }
-
-    /// Parses lower- or upper-case hexadecimal; nil if malformed.
-    public init?(hexString: String) {
-        let chars = Array(hexString.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out = [UInt8](); out.reserveCapacity(chars.count / 2)
-        func v(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            case 65...70: return c - 55
-            default: return nil
-            }
-        }
-        var i = 0
-        while i < chars.count {
-            guard let hi = v(chars[i]), let lo = v(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo); i += 2
-        }
-        self = out
-    }
 }

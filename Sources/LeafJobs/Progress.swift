@@ -11,8 +11,6 @@ public final class Progress: @unchecked Sendable {
 
     public init(enabled: Bool = isatty(STDERR_FILENO) == 1) { self.enabled = enabled }
 
-    public static let silent = Progress(enabled: false)
-
     /// Starts timing a new task.
     public func begin() {
         lock.lock(); started = Date(); lastDraw = .distantPast; lock.unlock()

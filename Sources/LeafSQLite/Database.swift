@@ -100,8 +100,6 @@ public final class Database {
         }
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    public var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Copies this database into `destination` with SQLite's online backup API,
     /// `pagesPerStep` pages at a time. Between steps the source's writers proceed; if one
