@@ -56,8 +56,10 @@ final class BackupFixture: @unchecked Sendable {
         return try Backup(repository: try repository(), dataDirectory: dataDirectory, options: o).run()
     }
 
-    func restore(_ snapshot: String = "latest", into name: String = "restored", force: Bool = false) throws -> RestoreResult {
-        let repo = try repository(create: false)
+    /// Restores a snapshot of `from` (default: the primary region) into `name` under the test folder.
+    func restore(_ snapshot: String = "latest", into name: String = "restored", force: Bool = false,
+                 from: Repository? = nil) throws -> RestoreResult {
+        let repo = try from ?? repository(create: false)
         return try Restore(repository: repo).run(try repo.resolveSnapshot(snapshot), to: dir.file(name), force: force)
     }
 

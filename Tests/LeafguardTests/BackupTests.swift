@@ -124,7 +124,7 @@ import Testing
         let b = f.dir.file("regions/primary/" + target)
         try FileManager.default.removeItem(atPath: b)
         try FileManager.default.copyItem(atPath: f.dir.file("regions/primary/" + source), toPath: b)
-        let r = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("restored"), force: false)
+        let r = try f.restore(from: repo)
         #expect(r.repairedAround.count >= 2)
         #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
     }

@@ -23,8 +23,7 @@ import Testing
         let again = try f.repository(create: false).replicate(to: backupRegion(f))
         #expect(again.shardsCopied == 0 && again.metadataCopied == 0 && again.snapshotsCopied == 0)
         try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
-        let repo = try openBackup(f)
-        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("from-backup"), force: false)
+        _ = try f.restore(into: "from-backup", from: try openBackup(f))
         #expect(sameTree(f.dataDirectory, f.dir.file("from-backup")))
     }
 
@@ -44,8 +43,7 @@ import Testing
         let resumed = try f.repository(create: false).replicate(to: backupRegion(f))
         #expect(resumed.shardsCopied == removed)
         #expect(resumed.snapshotsInTarget == 1)
-        let repo = try openBackup(f)
-        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("out"), force: false)
+        _ = try f.restore(into: "out", from: try openBackup(f))
         #expect(sameTree(f.dataDirectory, f.dir.file("out")))
     }
 
@@ -69,8 +67,7 @@ import Testing
         try f.backup()
         _ = try f.repository(create: false).replicate(to: backupRegion(f, locations: 8))
         try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
-        let repo = try openBackup(f, locations: 8)
-        _ = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("out"), force: false)
+        _ = try f.restore(into: "out", from: try openBackup(f, locations: 8))
         #expect(sameTree(f.dataDirectory, f.dir.file("out")))
     }
 
@@ -98,7 +95,7 @@ import Testing
         for i in [3, 4, 5] { try FileManager.default.removeItem(atPath: f.dir.file("regions/backup/loc\(i)")) }
         let primary = try f.repository(create: false)
         let other = try Repository.open(region: "backup", locations: backup, master: f.master, create: false)
-        #expect(throws: RepositoryError.self) { _ = try Restore(repository: primary).run(try primary.resolveSnapshot("latest"), to: f.dir.file("alone"), force: false) }
+        #expect(throws: RepositoryError.self) { _ = try f.restore(into: "alone", from: primary) }
         var restore = Restore(repository: primary)
         restore.otherRegions = [other]
         let r = try restore.run(try primary.resolveSnapshot("latest"), to: f.dir.file("together"), force: false)
