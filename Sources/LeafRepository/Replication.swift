@@ -31,12 +31,12 @@ extension Repository {
         let result = ReplicationState()
 
         // 1. Identity: config and wrapped keys (checked by opening them).
-        var meta = ["config"] + listReplicated(prefix: "keys/")
-        for name in meta where name.hasPrefix("keys/") {
+        let identity = ["config"] + listReplicated(prefix: "keys/")
+        for name in identity where name.hasPrefix("keys/") {
             guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
             _ = try dataKey(id)
         }
-        try copyReplicated(meta, to: target, result: result)
+        try copyReplicated(identity, to: target, result: result)
 
         // 2. Packs, index by index; an index goes over once all its packs have.
         let indexNames = listReplicated(prefix: "index/")
@@ -59,18 +59,15 @@ extension Repository {
             }
             try copyReplicated([name], to: target, result: result)
         }
-        meta = listReplicated(prefix: "snapshots/")
-
-        // 3. Snapshots, last, and only those whose packs all arrived.
-        let copiedIndexes = Set(target.flatMap { (try? $0.list(prefix: "index/")) ?? [] })
-        let complete = Set(indexNames).isSubset(of: copiedIndexes)
-        if complete {
-            let before = Set(target.flatMap { (try? $0.list(prefix: "snapshots/")) ?? [] })
-            try copyReplicated(meta, to: target, result: result)
-            result.snapshots = meta.filter { !before.contains($0) }.count
+        // 3. Snapshots, last, and only once every index (so every pack) has arrived.
+        let snapshotNames = listReplicated(prefix: "snapshots/")
+        if Set(indexNames).isSubset(of: Self.names(in: target, prefix: "index/")) {
+            let before = Set(Self.names(in: target, prefix: "snapshots/"))
+            try copyReplicated(snapshotNames, to: target, result: result)
+            result.snapshots = snapshotNames.filter { !before.contains($0) }.count
         }
         var out = result.snapshot()
-        out.snapshotsInTarget = Set(target.flatMap { (try? $0.list(prefix: "snapshots/")) ?? [] }).count
+        out.snapshotsInTarget = Self.names(in: target, prefix: "snapshots/").count
         return out
     }
 

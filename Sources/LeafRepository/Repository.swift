@@ -171,8 +171,13 @@ public final class Repository: @unchecked Sendable {
 
     /// Names under `prefix` in any location (union).
     public func listReplicated(prefix: String) -> [String] {
+        Self.names(in: locations, prefix: prefix)
+    }
+
+    /// Names under `prefix` in any of `stores` (union), sorted; unreadable stores add none.
+    static func names(in stores: [any ObjectStore], prefix: String) -> [String] {
         var names = Set<String>()
-        for loc in locations { if let l = try? loc.list(prefix: prefix) { names.formUnion(l) } }
+        for loc in stores { if let l = try? loc.list(prefix: prefix) { names.formUnion(l) } }
         return names.sorted()
     }
 
