@@ -76,12 +76,7 @@ extension Repository {
         for name in names {
             let missing = target.filter { (try? $0.size(of: name)) == .some(nil) }
             if missing.isEmpty { continue }
-            let bytes: [UInt8] = try readReplicated(name) { bytes in
-                let h = try EnvelopeHeader.decode(bytes)
-                let key = h.kind == .dataKey ? try master.wrappingKey() : try dataKey(h.keyID).secret
-                _ = try Envelope.open(bytes, header: h, key: key)
-                return bytes
-            }
+            let bytes = try readAuthenticCopy(name)
             var problems: [String] = []
             for loc in missing {
                 do { try loc.put(name, bytes) } catch StorageError.alreadyExists {} catch { problems.append("\(error)") }

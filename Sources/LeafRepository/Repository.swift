@@ -169,6 +169,18 @@ public final class Repository: @unchecked Sendable {
         throw RepositoryError.unreadable(object: name, problems: problems)
     }
 
+    /// The bytes of the first copy of a replicated object that authenticates (data keys and
+    /// locks under the wrapping key, everything else under the data key it names): what is
+    /// safe to copy elsewhere as it is.
+    public func readAuthenticCopy(_ name: String) throws -> [UInt8] {
+        try readReplicated(name) { bytes in
+            let h = try EnvelopeHeader.decode(bytes)
+            let key = (h.kind == .dataKey || h.kind == .lock) ? try master.wrappingKey() : try dataKey(h.keyID).secret
+            _ = try Envelope.open(bytes, header: h, key: key)
+            return bytes
+        }
+    }
+
     /// Names under `prefix` in any location (union).
     public func listReplicated(prefix: String) -> [String] {
         Self.names(in: locations, prefix: prefix)

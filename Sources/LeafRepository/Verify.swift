@@ -60,7 +60,7 @@ extension Repository {
             for loc in locations where (try? loc.size(of: name)) ?? nil == nil {
                 var p = VerifyProblem(location: loc.name, object: name, kind: "missing-copy", snapshots: [], repaired: false,
                                       detail: "a copy of a replicated object is missing")
-                if repair, let bytes = try? readReplicated(name, { $0 }) {
+                if repair, let bytes = try? readAuthenticCopy(name) {
                     p.repaired = (try? loc.put(name, bytes)) != nil
                 }
                 report.problems.append(p)

@@ -93,3 +93,21 @@ import Testing
         #expect(try leafguard(["verify", "--read-data", "--config", d.config]).status == 0)
     }
 }
+
+@Suite struct VerifyCopyRepairTests {
+    @Test func aMissingCopyIsRepairedFromAnAuthenticCopyOnly() throws {
+        let f = try BackupFixture()
+        let b = try f.backup()
+        let name = "snapshots/\(b.snapshot.id.hex)"
+        // Every surviving copy but one is corrupt; the repair must take the authentic one.
+        let original = FileManager.default.contents(atPath: f.locationRoot(5) + "/" + name)!
+        try FileManager.default.removeItem(atPath: f.locationRoot(0) + "/" + name)
+        for i in 1...4 {
+            var bytes = [UInt8](original); bytes[bytes.count - 3] ^= 1
+            try Data(bytes).write(to: URL(fileURLWithPath: f.locationRoot(i) + "/" + name))
+        }
+        let r = try f.repository(create: false).verify(repair: true)
+        #expect(r.problems.contains { $0.kind == "missing-copy" && $0.location == "primary/loc0" && $0.repaired })
+        #expect(FileManager.default.contents(atPath: f.locationRoot(0) + "/" + name) == original)
+    }
+}
