@@ -35,8 +35,8 @@ final class BackupFixture: @unchecked Sendable {
 
     func locationRoot(_ i: Int, region: String = "primary") -> String { dir.file("regions/\(region)/loc\(i)") }
 
-    func locations(region: String = "primary") -> [any ObjectStore] {
-        (0..<locationCount).map { LocalStore(name: "\(region)/loc\($0)", root: locationRoot($0, region: region)) }
+    func locations(region: String = "primary", count: Int? = nil) -> [any ObjectStore] {
+        (0..<(count ?? locationCount)).map { LocalStore(name: "\(region)/loc\($0)", root: locationRoot($0, region: region)) }
     }
 
     func repository(create: Bool = true, key: MasterKey? = nil) throws -> Repository {

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct ReplicationTests {
     func backupRegion(_ f: BackupFixture, locations: Int = 6) -> [any ObjectStore] {
-        (0..<locations).map { LocalStore(name: "backup/loc\($0)", root: f.dir.file("regions/backup/loc\($0)")) }
+        f.locations(region: "backup", count: locations)
     }
 
     func openBackup(_ f: BackupFixture, locations: Int = 6) throws -> Repository {
@@ -88,7 +88,7 @@ import Testing
     @Test func whenBothRegionsAreDamagedTheirSurvivingShardsRestoreTogether() throws {
         let f = try BackupFixture()
         try f.backup()
-        let backup: [any ObjectStore] = (0..<6).map { LocalStore(name: "backup/loc\($0)", root: f.dir.file("regions/backup/loc\($0)")) }
+        let backup = f.locations(region: "backup")
         _ = try f.repository(create: false).replicate(to: backup)
         // Each region loses three of six locations, more than its parity, but not the same three.
         for i in [0, 1, 2] { try FileManager.default.removeItem(atPath: f.locationRoot(i)) }

@@ -60,7 +60,7 @@ import Testing
     @Test func moreThanParityLostIsRepairedFromTheOtherRegion() throws {
         let f = try BackupFixture()
         try f.backup()
-        let backup: [any ObjectStore] = (0..<6).map { LocalStore(name: "backup/loc\($0)", root: f.dir.file("regions/backup/loc\($0)")) }
+        let backup = f.locations(region: "backup")
         _ = try f.repository(create: false).replicate(to: backup)
         for i in [0, 1, 4] { try FileManager.default.removeItem(atPath: f.locationRoot(i)) }
         let other = try Repository.open(region: "backup", locations: backup, master: f.master, create: false)
