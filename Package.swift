@@ -54,8 +54,12 @@ let package = Package(
             "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        .target(name: "LeafScheduler", dependencies: [
+            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
+            "LeafJobs", "LeafScheduler", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -66,7 +70,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler",
         ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -51,6 +51,10 @@ public struct LeafguardConfig: Sendable {
     public let regions: [RegionConfig]
     public let shards: ShardLayout
     public let jobsDirectory: String
+    /// Runs kept in the catalog per job (`history.keep`); older ones are pruned.
+    public var historyLimit: Int = 500
+    /// The Prometheus text file rewritten after every run (`metrics.textfile`).
+    public var metricsFile: String = ""
 
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
     public var regionNames: [String] { regions.map(\.name) }
@@ -125,6 +129,16 @@ public enum ConfigLoader {
             if let d, let p { shards = ShardLayout(data: d, parity: p) }
             s.finish()
         }
+        var historyLimit = 500
+        if let h = top["history"]?.mapping() {
+            if let n = h["keep"]?.int(in: 1...1_000_000) { historyLimit = n }
+            h.finish()
+        }
+        var metricsFile: String?
+        if let m = top["metrics"]?.mapping() {
+            metricsFile = m["textfile"]?.string()
+            m.finish()
+        }
         for r in regions where r.locations < shards.total {
             top["regions"]?.report("region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
                                    hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
@@ -134,9 +148,12 @@ public enum ConfigLoader {
         guard let dataDir, let stateDir, let masterKey, !regions.isEmpty else {
             throw ConfigurationError(file: file, message: "incomplete configuration")
         }
-        return LeafguardConfig(file: file, dataDirectory: absolute(dataDir, relativeTo: base),
-                               stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
-                               regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+        var config = LeafguardConfig(file: file, dataDirectory: absolute(dataDir, relativeTo: base),
+                                     stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
+                                     regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+        config.historyLimit = historyLimit
+        config.metricsFile = absolute(metricsFile ?? (stateDir + "/metrics/leafguard.prom"), relativeTo: base)
+        return config
     }
 
     static func parseKeySource(_ text: String, base: String, value: YAMLValue) -> KeySource? {

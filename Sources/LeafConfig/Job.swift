@@ -99,6 +99,63 @@ public struct JobDefinition: Sendable {
     /// The zone as the job file names it (Foundation reports UTC as "GMT").
     public let timeZoneName: String
     public let steps: [any StepDefinition]
+    /// How the scheduler starts, overlaps, times out and retries this job.
+    public var policy: RunPolicy = RunPolicy()
+    public var onSuccess: [Hook] = []
+    public var onFailure: [Hook] = []
+}
+
+/// What happens when a run is due while another run of the same job is still going.
+public enum ConcurrencyPolicy: String, Sendable, CaseIterable, Codable {
+    /// Leave the due run pending until the running one ends (the default).
+    case forbid
+    /// Stop the running one and start the new one.
+    case replace
+    /// Run both.
+    case allow
+}
+
+/// What a tick does with fire times that passed while nothing ticked (downtime).
+public enum CatchUpPolicy: String, Sendable, CaseIterable, Codable {
+    /// Run once for the most recent missed fire time (the default).
+    case latest
+    /// Run only a fire time that is current; record the rest as missed.
+    case none
+}
+
+/// A job's scheduling rules (`concurrency`, `catch_up`, `starting_deadline`, `timeout`,
+/// `retries`, `retry_backoff`, `after`).
+public struct RunPolicy: Sendable, Equatable {
+    public var concurrency: ConcurrencyPolicy = .forbid
+    public var catchUp: CatchUpPolicy = .latest
+    /// A due run that cannot start within this long after its fire time is recorded as missed.
+    public var startingDeadline: TimeInterval?
+    /// A run still going after this long is stopped and recorded as timed out.
+    public var timeout: TimeInterval?
+    /// Failed scheduled runs are retried this many times, waiting `retryBackoff`, then twice that, …
+    public var retries: Int = 0
+    public var retryBackoff: TimeInterval = 60
+    /// Jobs whose success, in this job's current window, this job waits for.
+    public var after: [String] = []
+    public init() {}
+
+    /// How long after a fire time a `catch_up: none` job may still start.
+    public var currentFireGrace: TimeInterval { startingDeadline ?? 120 }
+    /// The wait before retry `attempt` (2 = the first retry).
+    public func backoff(beforeAttempt attempt: Int) -> TimeInterval {
+        retryBackoff * pow(2, Double(max(0, attempt - 2)))
+    }
+}
+
+/// Something to do when a run ends: run a command, or POST the run's JSON summary to a URL.
+public struct Hook: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        case command(String)
+        case url(URL)
+    }
+    public let action: Action
+    public let timeout: TimeInterval
+    public init(action: Action, timeout: TimeInterval = 10) { self.action = action; self.timeout = timeout }
 }
 
 /// Reads and validates job files against a step catalog.
@@ -148,8 +205,39 @@ public struct JobLoader: Sendable {
                 }
             }
         }
+        checkDependencies(jobs, diagnostics: diagnostics)
         try diagnostics.throwIfAny()
         return jobs
+    }
+
+    /// `after:` must name other jobs and must not form a cycle.
+    func checkDependencies(_ jobs: [JobDefinition], diagnostics: Diagnostics) {
+        let names = jobs.map(\.name)
+        for job in jobs {
+            for dep in job.policy.after where !names.contains(dep) || dep == job.name {
+                let guess = closest(to: dep, in: names).map { "did you mean '\($0)'? " } ?? ""
+                diagnostics.add(ConfigProblem(file: job.file, message: dep == job.name ? "job '\(job.name)' cannot run after itself"
+                                              : "'after' names '\(dep)', which is not a job", hint: "\(guess)jobs: \(names.joined(separator: ", "))"))
+            }
+        }
+        // A cycle would leave every job in it waiting forever.
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        func visit(_ name: String, _ path: [String]) {
+            if state[name] == 2 { return }
+            if state[name] == 1 {
+                let cycle = path.drop(while: { $0 != name }) + [name]
+                let file = jobs.first { $0.name == name }?.file ?? ""
+                diagnostics.add(ConfigProblem(file: file, message: "jobs wait for each other in a cycle: \(cycle.joined(separator: " → "))",
+                                              hint: "remove one 'after' entry"))
+                return
+            }
+            state[name] = 1
+            for dep in jobs.first(where: { $0.name == name })?.policy.after ?? [] where names.contains(dep) && dep != name {
+                visit(dep, path + [name])
+            }
+            state[name] = 2
+        }
+        for job in jobs { visit(job.name, []) }
     }
 
     func parse(_ text: String, file: String, diagnostics: Diagnostics) -> JobDefinition? {
@@ -180,10 +268,70 @@ public struct JobLoader: Sendable {
                 if let step = parseStep(item) { steps.append(step) }
             }
         }
+        let policy = parsePolicy(top)
+        let onSuccess = parseHooks(top["on_success"])
+        let onFailure = parseHooks(top["on_failure"])
         top.finish()
         guard let name, diagnostics.problems.allSatisfy({ $0.file != file }) else { return nil }
-        return JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz,
-                             timeZoneName: tzName, steps: steps)
+        var job = JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz,
+                                timeZoneName: tzName, steps: steps)
+        job.policy = policy
+        job.onSuccess = onSuccess
+        job.onFailure = onFailure
+        return job
+    }
+
+    func parsePolicy(_ top: MappingReader) -> RunPolicy {
+        var policy = RunPolicy()
+        if let v = top["concurrency"]?.choice(ConcurrencyPolicy.allCases.map(\.rawValue)) { policy.concurrency = ConcurrencyPolicy(rawValue: v)! }
+        if let v = top["catch_up"]?.choice(CatchUpPolicy.allCases.map(\.rawValue)) { policy.catchUp = CatchUpPolicy(rawValue: v)! }
+        policy.startingDeadline = durationValue(top["starting_deadline"], positive: true)
+        policy.timeout = durationValue(top["timeout"], positive: true)
+        if let v = top["retries"]?.int(in: 0...20) { policy.retries = v }
+        if let d = durationValue(top["retry_backoff"], positive: true) { policy.retryBackoff = d }
+        if let v = top["after"] {
+            if let list = v.sequence() {
+                policy.after = list.compactMap { $0.string() }
+            } else if let one = v.string() {
+                policy.after = [one]
+            }
+        }
+        return policy
+    }
+
+    func durationValue(_ value: YAMLValue?, positive: Bool) -> TimeInterval? {
+        guard let value, let s = value.string() else { return nil }
+        guard let d = parseDuration(s), !positive || d > 0 else {
+            value.report("'\(s)' is not a duration", hint: "write a positive number and a unit: 30s, 10m, 2h, 1d")
+            return nil
+        }
+        return d
+    }
+
+    func parseHooks(_ value: YAMLValue?) -> [Hook] {
+        guard let value else { return [] }
+        let items: [YAMLValue]
+        if case .sequence = value.node { items = value.sequence() ?? [] } else { items = [value] }
+        return items.compactMap { item -> Hook? in
+            guard let m = item.mapping() else { return nil }
+            let command = m["command"]?.string()
+            let urlText = m["url"]?.string()
+            let timeout = durationValue(m["timeout"], positive: true) ?? 10
+            m.finish()
+            switch (command, urlText) {
+            case (let c?, nil):
+                return Hook(action: .command(c), timeout: timeout)
+            case (nil, let u?):
+                guard let url = URL(string: u), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
+                    item.report("'\(u)' is not an http or https URL", hint: "e.g. 'url: https://hc-ping.com/UUID'")
+                    return nil
+                }
+                return Hook(action: .url(url), timeout: timeout)
+            default:
+                item.report("a hook is either 'command: …' or 'url: …'", hint: "e.g. '{url: https://hc-ping.com/UUID/fail, timeout: 10s}'")
+                return nil
+            }
+        }
     }
 
     func parseStep(_ item: YAMLValue) -> (any StepDefinition)? {

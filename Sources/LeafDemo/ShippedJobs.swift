@@ -9,6 +9,9 @@ public enum ShippedJobs {
         description: Compliance scan and posture report.
         schedule: "0 6 * * *"
         timezone: UTC
+        timeout: 1h
+        retries: 1
+        retry_backoff: 15m
         steps:
           - scan: {out: reports/compliance, formats: [json, csv, html, md]}
           - report: {out: reports/posture, formats: [json, html, md]}
@@ -20,6 +23,10 @@ public enum ShippedJobs {
         description: Seal new activity-log rows.
         schedule: "5 * * * *"
         timezone: UTC
+        # Sealing covers every row added since the last seal, so a missed hour is simply
+        # included in the next one.
+        catch_up: none
+        timeout: 30m
         steps:
           - seal-activity
         """),
@@ -30,6 +37,13 @@ public enum ShippedJobs {
         description: Snapshot planner data, replicate it to the backup region, verify it.
         schedule: "30 2 * * *"
         timezone: UTC
+        # A night the machine was off is caught up once at the next tick, up to noon; a run
+        # that fails (a region unreachable) is retried after 10 and 20 minutes.
+        catch_up: latest
+        starting_deadline: 10h
+        timeout: 6h
+        retries: 2
+        retry_backoff: 10m
         steps:
           - backup
           - replicate: {to: backup}
@@ -42,6 +56,10 @@ public enum ShippedJobs {
         description: Rotate the master key and re-wrap every data key.
         schedule: "0 3 1 jan,apr,jul,oct *"
         timezone: UTC
+        starting_deadline: 7d
+        timeout: 12h
+        retries: 3
+        retry_backoff: 1h
         steps:
           - rotate-keys: {grace_days: 30}
         """),
@@ -51,6 +69,8 @@ public enum ShippedJobs {
         description: Apply the retention policy and remove data no kept snapshot needs.
         schedule: "0 4 * * sun"
         timezone: UTC
+        starting_deadline: 1d
+        timeout: 4h
         steps:
           - prune: {keep_last: 3, keep_daily: 14, keep_weekly: 8, keep_monthly: 12, keep_yearly: 7}
         """),

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import LeafConfig
 import LeafCron
+import LeafScheduler
 
 extension Leafguard {
     /// `leafguard cron …`.
     struct Cron: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cron expressions.", subcommands: [Next.self])
+        static let configuration = CommandConfiguration(abstract: "Cron expressions.", subcommands: [Next.self, Print.self])
     }
 }
 
@@ -45,6 +47,54 @@ extension Leafguard.Cron {
             out.timeZone = zone
             out.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
             for d in cron.nextFireTimes(after: start, count: count, timeZone: zone) { print(out.string(from: d)) }
+        }
+    }
+}
+
+extension Leafguard.Cron {
+    /// `leafguard cron print [--format crontab|systemd|kubernetes] [--out DIR]`.
+    struct Print: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the crontab (or systemd units, or Kubernetes CronJobs) that run the configured jobs.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "crontab (one line calling 'tick' every minute), systemd (a timer per job) or kubernetes (a CronJob per job).")
+        var format = "crontab"
+        @Option(help: "Write each file into this folder instead of printing.") var out: String?
+        @Option(help: "The configuration path the units name (default: the configuration's own path).") var configPath: String?
+        @Option(help: "The leafguard binary the units run.") var binary = "/usr/local/bin/leafguard"
+        @Option(help: "The user cron and systemd run leafguard as.") var user = "leafguard"
+
+        func validate() throws {
+            guard ["crontab", "systemd", "kubernetes"].contains(format) else {
+                throw ValidationError("--format must be crontab, systemd or kubernetes, not '\(format)'")
+            }
+        }
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let jobs = try JobLoader(config: config).loadAll()
+            var units = SchedulerUnits()
+            units.configPath = configPath ?? config.file
+            units.binary = binary
+            units.user = user
+            let files: [(String, String)]
+            switch format {
+            case "systemd": files = units.systemd(jobs: jobs)
+            case "kubernetes": files = units.kubernetes(jobs: jobs)
+            default: files = [("leafguard.cron", units.crontab(jobs: jobs))]
+            }
+            guard let out else {
+                if files.count == 1 { print(files[0].1, terminator: ""); return }
+                for (name, text) in files { print("### \(name)\n\(text)") }
+                return
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            for (name, text) in files {
+                try text.write(toFile: (out as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+                print("wrote \((out as NSString).appendingPathComponent(name))")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LeafConfig
 import LeafDemo
 import LeafJobs
+import LeafScheduler
 
 extension Leafguard {
     /// `leafguard demo`: a complete sample deployment, then every job once.
@@ -62,15 +63,19 @@ extension Leafguard {
                 return ab != bb ? ab : a.name < b.name
             }
             var failed = false
+            let supervisor = RunSupervisor(config: config, logger: logger)
             for job in jobs {
-                let result = await JobRunner(config: config, logger: logger).run(job)
-                printRun(result)
+                guard case .ran(let record, let result) = try await supervisor.execute(RunRequest(job: job)) else {
+                    print("job \(job.name): already running elsewhere; not run"); failed = true; continue
+                }
+                printRun(result, runID: record.id)
                 print("")
                 if !result.succeeded && !result.onlyUnavailable { failed = true }
             }
             print("Results:")
             print("  snapshots:    leafguard snapshots list --config \(outcome.configFile)")
             print("  restore:      leafguard restore latest --to /tmp/restored --config \(outcome.configFile)")
+            print("  history:      leafguard history --config \(outcome.configFile)")
             print("  regions:      \(config.regions.map { r -> String in if case .local(let p) = r.backend { return p }; return r.name }.joined(separator: ", "))")
             print("  ('n/a' marks steps that later versions of leafguard add; see docs/jobs.md)")
             if failed { throw ExitCode(1) }

@@ -2,11 +2,13 @@ import ArgumentParser
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafScheduler
 
 extension Leafguard.Jobs {
     /// `leafguard jobs list [--json]`.
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List jobs with their schedules and steps.")
+        static let configuration = CommandConfiguration(
+            abstract: "List jobs: schedule, time zone, last run and its outcome, next run, steps.")
 
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
@@ -15,26 +17,36 @@ extension Leafguard.Jobs {
             let name: String
             let schedule: String?
             let timezone: String
+            let after: [String]
             let steps: [String]
             let file: String
+            let lastRun: String?
+            let lastOutcome: String?
             let next: String?
         }
 
         func run() async throws {
             _ = global.logger()
             let config = try global.loadConfig()
+            let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
             let format = DateFormatter()
             format.locale = Locale(identifier: "en_US_POSIX")
             format.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
             let rows = try JobLoader(config: config).loadAll().map { job -> Row in
                 format.timeZone = job.timeZone
                 let next = job.schedule?.nextFireTimes(after: Date(), count: 1, timeZone: job.timeZone).first.map { format.string(from: $0) }
-                return Row(name: job.name, schedule: job.schedule?.source, timezone: job.timeZoneName,
-                           steps: job.steps.map { type(of: $0).name }, file: job.file, next: next)
+                let last = try catalog.lastRun(job: job.name)
+                return Row(name: job.name, schedule: job.schedule?.source, timezone: job.timeZoneName, after: job.policy.after,
+                           steps: job.steps.map { type(of: $0).name }, file: job.file,
+                           lastRun: last.map { format.string(from: $0.started) }, lastOutcome: last?.outcome.rawValue, next: next)
             }
             if json { print(try jsonString(rows)); return }
+            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
+            print(pad("JOB", 24) + pad("SCHEDULE", 22) + pad("ZONE", 10) + pad("LAST RUN", 26) + pad("OUTCOME", 12) + pad("NEXT RUN", 26) + "STEPS")
             for r in rows {
-                print("\(r.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \((r.schedule ?? "on demand").padding(toLength: 22, withPad: " ", startingAt: 0)) \(r.timezone.padding(toLength: 8, withPad: " ", startingAt: 0)) next \((r.next ?? "-").padding(toLength: 25, withPad: " ", startingAt: 0)) \(r.steps.joined(separator: " → "))")
+                let schedule = r.schedule ?? (r.after.isEmpty ? "on demand" : "after " + r.after.joined(separator: ","))
+                print(pad(r.name, 24) + pad(schedule, 22) + pad(r.timezone, 10) + pad(r.lastRun ?? "never", 26)
+                      + pad(r.lastOutcome ?? "-", 12) + pad(r.next ?? "-", 26) + r.steps.joined(separator: " → "))
             }
         }
     }

@@ -2,10 +2,10 @@ import Foundation
 import LeafJobs
 
 /// Prints a job run for a person: one line per step with its verdict and summary.
-func printRun(_ run: JobRunResult) {
+func printRun(_ run: JobRunResult, runID: Int64? = nil) {
     let verdict = run.succeeded ? "succeeded" : (run.onlyUnavailable ? "incomplete" : "FAILED")
     let seconds = run.finished.timeIntervalSince(run.started)
-    print("job \(run.job)\(run.dryRun ? " (dry run)" : ""): \(verdict) in \(String(format: "%.1f", seconds)) s")
+    print("job \(run.job)\(runID.map { " (run \($0))" } ?? "")\(run.dryRun ? " (dry run)" : ""): \(verdict) in \(String(format: "%.1f", seconds)) s")
     for (i, s) in run.steps.enumerated() {
         let mark: String
         switch s.status {

@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafScheduler
 
 extension Leafguard {
-    /// `leafguard run JOB [--dry-run]`: runs one job's steps now.
+    /// `leafguard run JOB [--dry-run]`: runs one job now, under its lock, recorded in history.
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run one job now, step by step, stopping at the first failed step.")
+            abstract: "Run one job now, step by step, stopping at the first failed step.",
+            discussion: "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -17,17 +19,59 @@ extension Leafguard {
         @Flag(help: "Check the job and say what each step would do, changing nothing.")
         var dryRun = false
 
+        // Set by `leafguard tick` for the runs it starts.
+        @Option(help: .hidden) var trigger: String = RunTrigger.manual.rawValue
+        @Option(help: .hidden) var scheduledFor: String?
+        @Option(help: .hidden) var attempt: Int = 1
+        @Option(help: .hidden) var missed: Int = 0
+        @Option(help: .hidden) var missedFirst: String?
+        @Option(help: .hidden) var missedLast: String?
+        @Option(help: .hidden) var now: String?
+
+        func validate() throws {
+            guard RunTrigger(rawValue: trigger) != nil else { throw ValidationError("unknown trigger '\(trigger)'") }
+            if let now, parseInstant(now) == nil { throw ValidationError("--now '\(now)' is not ISO 8601") }
+        }
+
+        var missedFires: MissedFires? {
+            guard missed > 0, let f = missedFirst.flatMap(parseInstant), let l = missedLast.flatMap(parseInstant) else { return nil }
+            return MissedFires(count: missed, first: f, last: l)
+        }
+
         func run() async throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let jobs = try JobLoader(config: config).loadAll()
-            guard let definition = jobs.first(where: { $0.name == job }) else {
-                throw ConfigurationError(file: config.jobsDirectory, message: "no job named '\(job)'",
-                                         hint: "jobs: \(jobs.map(\.name).joined(separator: ", "))")
+            let definition = try findJob(job, config: config)
+            let supervisor = RunSupervisor(config: config, logger: logger, clock: Clock(now: now.flatMap(parseInstant)))
+            let request = RunRequest(job: definition, trigger: RunTrigger(rawValue: trigger)!, scheduledFor: scheduledFor.flatMap(parseInstant),
+                                     attempt: attempt, dryRun: dryRun, missed: missedFires)
+            switch try await supervisor.execute(request) {
+            case .ran(let record, let result):
+                printRun(result, runID: record.id)
+                if !result.succeeded { throw ExitCode(1) }
+            case .busy(let holder):
+                throw CommandFailure("job \(job) is already running (\(holder?.description ?? "holder unknown")); its concurrency policy is forbid", status: 75)
+            case .alreadyClaimed:
+                print("job \(job): this run was already started by another leafguard process")
             }
-            let result = await JobRunner(config: config, logger: logger).run(definition, dryRun: dryRun)
-            printRun(result)
-            if !result.succeeded { throw ExitCode(1) }
         }
     }
+}
+
+/// The job named `name`, or a configuration error listing the jobs.
+func findJob(_ name: String, config: LeafguardConfig) throws -> JobDefinition {
+    let jobs = try JobLoader(config: config).loadAll()
+    guard let definition = jobs.first(where: { $0.name == name }) else {
+        throw ConfigurationError(file: config.jobsDirectory, message: "no job named '\(name)'",
+                                 hint: "jobs: \(jobs.map(\.name).joined(separator: ", "))")
+    }
+    return definition
+}
+
+/// An ISO 8601 instant, with or without fractional seconds.
+func parseInstant(_ text: String) -> Date? {
+    let f = ISO8601DateFormatter()
+    if let d = f.date(from: text) { return d }
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.date(from: text)
 }

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Writes each job's last run as Prometheus text for node_exporter's textfile collector:
+/// a `.prom` file replaced atomically (written beside it, then renamed) so the collector
+/// never reads half of it.
+public enum MetricsFile {
+    public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date) throws {
+        var lines: [String] = []
+        func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) gauge")
+            for (labels, value) in samples { lines.append("\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(format(value))") }
+        }
+        let names = Array(Set(jobs).union(try catalog.jobNames())).sorted()
+        var start: [(String, Double)] = [], success: [(String, Double)] = [], seconds: [(String, Double)] = []
+        var outcome: [(String, Double)] = [], succeeded: [(String, Double)] = [], bytes: [(String, Double)] = []
+        var running: [(String, Double)] = []
+        for job in names {
+            let label = "job=\"\(escape(job))\""
+            running.append((label, Double(try catalog.runningRuns(job: job).count)))
+            guard let last = try catalog.history(job: job, limit: 20).first(where: { $0.outcome != .running && $0.outcome != .missed && !$0.dryRun }) else { continue }
+            start.append((label, last.started.timeIntervalSince1970))
+            if let s = try catalog.lastSuccess(job: job) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
+            seconds.append((label, last.seconds ?? 0))
+            for o in RunOutcome.allCases where o != .running && o != .missed {
+                outcome.append(("\(label),outcome=\"\(o.rawValue)\"", o == last.outcome ? 1 : 0))
+            }
+            succeeded.append((label, last.outcome == .succeeded ? 1 : 0))
+            bytes.append((label, last.bytes))
+        }
+        family("leafguard_job_last_start_timestamp_seconds", "Start of the job's last finished run, Unix time.", start)
+        family("leafguard_job_last_success_timestamp_seconds", "End of the job's last successful run, Unix time.", success)
+        family("leafguard_job_last_duration_seconds", "Duration of the job's last finished run.", seconds)
+        family("leafguard_job_last_outcome", "1 for the outcome of the job's last finished run, 0 for the others.", outcome)
+        family("leafguard_job_last_succeeded", "1 if the job's last finished run succeeded, else 0.", succeeded)
+        family("leafguard_job_last_bytes", "Bytes the job's last finished run stored, copied or freed.", bytes)
+        family("leafguard_job_running", "Runs of the job in progress.", running)
+        family("leafguard_metrics_written_timestamp_seconds", "When leafguard last wrote this file, Unix time.", [("", now.timeIntervalSince1970)])
+        let text = lines.joined(separator: "\n") + "\n"
+
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // node_exporter reads only *.prom: the temporary name must not end in .prom.
+        let temporary = "\(path).\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw SchedulerError("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let e = String(cString: strerror(errno))
+            unlink(temporary)
+            throw SchedulerError("cannot replace \(path): \(e)")
+        }
+    }
+
+    static func format(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.3f", v)
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

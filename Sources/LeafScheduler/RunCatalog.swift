@@ -1,0 +1,272 @@
+import Foundation
+import LeafJobs
+import LeafSQLite
+
+/// How a run ended. `running` is the state of a run not yet ended.
+public enum RunOutcome: String, Sendable, Codable, CaseIterable {
+    case running, succeeded, failed
+    /// Stopped by its job's `timeout`.
+    case timedOut = "timed-out"
+    /// Its process died (killed, crashed, host lost) before it ended; found by the next tick or run.
+    case interrupted
+    /// Stopped by a newer run under `concurrency: replace`.
+    case replaced
+    /// Fire times that passed without a run (downtime, `catch_up: none`, `starting_deadline`,
+    /// a dependency that did not succeed).
+    case missed
+}
+
+/// Why a run started.
+public enum RunTrigger: String, Sendable, Codable {
+    case schedule, catchUp = "catch-up", retry, after, manual
+}
+
+/// One run as the catalog holds it.
+public struct RunRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var job: String
+    public var trigger: RunTrigger
+    public var scheduledFor: Date?
+    public var attempt: Int
+    public var started: Date
+    public var finished: Date?
+    public var outcome: RunOutcome
+    public var dryRun: Bool
+    public var host: String
+    public var pid: Int32
+    public var user: String
+    public var summary: String
+    /// Bytes the run stored, copied or freed (the sum of its steps' byte figures).
+    public var bytes: Double
+    /// The name of the file lock the running process holds; gone once it ends.
+    public var lockToken: String
+    public var steps: [StepResult]
+
+    public var seconds: Double? { finished.map { $0.timeIntervalSince(started) } }
+}
+
+/// The scheduler's memory of a job between ticks.
+public struct JobScheduleState: Sendable, Equatable {
+    /// The latest fire time a run was started (or recorded missed) for.
+    public var handledFire: Date
+    /// A failed scheduled run waits for this retry.
+    public var retryAt: Date?
+    public var retryAttempt: Int
+    /// The fire time the pending retry belongs to.
+    public var retryFire: Date?
+}
+
+/// The catalog: run history and schedule state in one SQLite database in the state folder,
+/// shared by every leafguard process (overlapping ticks, people running jobs, other hosts).
+/// Decisions that must happen once — claiming a fire time, taking a retry — are single
+/// IMMEDIATE transactions.
+public final class RunCatalog {
+    let db: Database
+    public let path: String
+
+    public init(stateDirectory: String) throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        path = stateDirectory + "/catalog.db"
+        db = try Database(path: path, busyTimeoutMilliseconds: 30_000)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA foreign_keys=ON")
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS runs(
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              job TEXT NOT NULL, trigger TEXT NOT NULL, scheduled_for REAL, attempt INTEGER NOT NULL,
+              started REAL NOT NULL, finished REAL, outcome TEXT NOT NULL, dry_run INTEGER NOT NULL,
+              host TEXT NOT NULL, pid INTEGER NOT NULL, user TEXT NOT NULL, summary TEXT NOT NULL,
+              bytes REAL NOT NULL DEFAULT 0, lock_token TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]');
+            CREATE INDEX IF NOT EXISTS runs_by_job ON runs(job, id);
+            CREATE INDEX IF NOT EXISTS runs_running ON runs(outcome) WHERE outcome = 'running';
+            CREATE TABLE IF NOT EXISTS job_state(
+              job TEXT PRIMARY KEY, handled_fire REAL NOT NULL,
+              retry_at REAL, retry_attempt INTEGER NOT NULL DEFAULT 0, retry_fire REAL);
+            """)
+    }
+
+    // MARK: Runs
+
+    /// Records a run that starts now; returns its id.
+    public func begin(job: String, trigger: RunTrigger, scheduledFor: Date?, attempt: Int, started: Date,
+                      dryRun: Bool, lockToken: String, summary: String = "") throws -> Int64 {
+        let who = Identity.current
+        try db.run("""
+            INSERT INTO runs(job, trigger, scheduled_for, attempt, started, outcome, dry_run, host, pid, user, summary, lock_token)
+            VALUES(?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)
+            """, [.text(job), .text(trigger.rawValue), scheduledFor.map { .real($0.timeIntervalSince1970) } ?? .null,
+                  .integer(Int64(attempt)), .real(started.timeIntervalSince1970), .integer(dryRun ? 1 : 0),
+                  .text(who.host), .integer(Int64(who.pid)), .text(who.user), .text(summary), .text(lockToken)])
+        return try db.query("SELECT last_insert_rowid()")[0][0].int ?? 0
+    }
+
+    /// Ends a run, unless something else (a timeout, a replacing run) ended it first.
+    /// Returns false when it was already ended.
+    @discardableResult
+    public func finish(id: Int64, outcome: RunOutcome, finished: Date, summary: String, steps: [StepResult]) throws -> Bool {
+        let bytes = steps.reduce(0.0) { total, step in
+            total + step.figures.filter { $0.key.hasPrefix("bytes_") && $0.key != "bytes_total" }.values.reduce(0, +)
+        }
+        let json = String(decoding: try JSONEncoder().encode(steps), as: UTF8.self)
+        return try db.transaction {
+            guard try db.query("SELECT outcome FROM runs WHERE id = ?", [.integer(id)]).first?[0].text == RunOutcome.running.rawValue else {
+                return false
+            }
+            try db.run("UPDATE runs SET outcome = ?, finished = ?, summary = ?, bytes = ?, steps = ? WHERE id = ?",
+                       [.text(outcome.rawValue), .real(finished.timeIntervalSince1970), .text(summary), .real(bytes), .text(json), .integer(id)])
+            return true
+        }
+    }
+
+    /// Records fire times that passed without a run, as one entry.
+    public func recordMissed(job: String, fires: MissedFires, reason: String, at now: Date) throws {
+        guard fires.count > 0 else { return }
+        let id = try begin(job: job, trigger: .schedule, scheduledFor: fires.last, attempt: 0, started: now, dryRun: false,
+                           lockToken: "", summary: "")
+        let count = fires.count == 1 ? "1 run (due \(iso(fires.first)))" : "\(fires.count) runs (due \(iso(fires.first)) … \(iso(fires.last)))"
+        try finish(id: id, outcome: .missed, finished: now, summary: "\(count) missed: \(reason)", steps: [])
+    }
+
+    public func run(id: Int64) throws -> RunRecord? {
+        try records("WHERE id = ?", [.integer(id)]).first
+    }
+
+    /// Runs newest first, of one job or all.
+    public func history(job: String? = nil, limit: Int = 50) throws -> [RunRecord] {
+        if let job { return try records("WHERE job = ? ORDER BY id DESC LIMIT ?", [.text(job), .integer(Int64(limit))]) }
+        return try records("ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))])
+    }
+
+    /// Runs still marked running (their processes may have died).
+    public func runningRuns(job: String? = nil) throws -> [RunRecord] {
+        if let job { return try records("WHERE outcome = 'running' AND job = ? ORDER BY id", [.text(job)]) }
+        return try records("WHERE outcome = 'running' ORDER BY id", [])
+    }
+
+    /// The job's latest run that is not a dry run or a missed entry.
+    public func lastRun(job: String) throws -> RunRecord? {
+        try records("WHERE job = ? AND dry_run = 0 AND outcome != 'missed' ORDER BY id DESC LIMIT 1", [.text(job)]).first
+    }
+
+    /// The job's latest successful real run.
+    public func lastSuccess(job: String) throws -> RunRecord? {
+        try records("WHERE job = ? AND dry_run = 0 AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1", [.text(job)]).first
+    }
+
+    /// Every job name with a run on record.
+    public func jobNames() throws -> [String] {
+        try db.query("SELECT DISTINCT job FROM runs ORDER BY job").compactMap { $0[0].text }
+    }
+
+    /// Keeps the newest `keep` ended runs of each job; running ones are never pruned.
+    @discardableResult
+    public func prune(keep: Int) throws -> Int {
+        try db.transaction {
+            try db.run("""
+                DELETE FROM runs WHERE outcome != 'running' AND id IN (
+                  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) WHERE n > ?)
+                """, [.integer(Int64(keep))])
+            return Int(try db.query("SELECT changes()")[0][0].int ?? 0)
+        }
+    }
+
+    func records(_ clause: String, _ values: [SQLiteValue]) throws -> [RunRecord] {
+        let rows = try db.query("""
+            SELECT id, job, trigger, scheduled_for, attempt, started, finished, outcome, dry_run, host, pid, user,
+                   summary, bytes, lock_token, steps FROM runs \(clause)
+            """, values)
+        return rows.map { r in
+            RunRecord(id: r[0].int ?? 0, job: r[1].text ?? "", trigger: RunTrigger(rawValue: r[2].text ?? "") ?? .manual,
+                      scheduledFor: r[3].double.map(Date.init(timeIntervalSince1970:)), attempt: Int(r[4].int ?? 0),
+                      started: Date(timeIntervalSince1970: r[5].double ?? 0), finished: r[6].double.map(Date.init(timeIntervalSince1970:)),
+                      outcome: RunOutcome(rawValue: r[7].text ?? "") ?? .failed, dryRun: r[8].int == 1, host: r[9].text ?? "",
+                      pid: Int32(r[10].int ?? 0), user: r[11].text ?? "", summary: r[12].text ?? "", bytes: r[13].double ?? 0,
+                      lockToken: r[14].text ?? "",
+                      steps: (try? JSONDecoder().decode([StepResult].self, from: Data((r[15].text ?? "[]").utf8))) ?? [])
+        }
+    }
+
+    // MARK: Schedule state
+
+    public func state(job: String) throws -> JobScheduleState? {
+        guard let r = try db.query("SELECT handled_fire, retry_at, retry_attempt, retry_fire FROM job_state WHERE job = ?", [.text(job)]).first else {
+            return nil
+        }
+        return JobScheduleState(handledFire: Date(timeIntervalSince1970: r[0].double ?? 0),
+                                retryAt: r[1].double.map(Date.init(timeIntervalSince1970:)), retryAttempt: Int(r[2].int ?? 0),
+                                retryFire: r[3].double.map(Date.init(timeIntervalSince1970:)))
+    }
+
+    /// Starts tracking a job: fire times at or before `now` are not run (as cron would not run them).
+    @discardableResult
+    public func startTracking(job: String, now: Date) throws -> Bool {
+        try db.transaction {
+            try db.run("INSERT OR IGNORE INTO job_state(job, handled_fire) VALUES(?, ?)", [.text(job), .real(now.timeIntervalSince1970)])
+            return (try db.query("SELECT changes()")[0][0].int ?? 0) == 1
+        }
+    }
+
+    /// Claims a fire time for one run: true for exactly one of any number of concurrent callers.
+    /// A claim clears a pending retry of an older fire time (the new run supersedes it).
+    public func claim(job: String, fire: Date) throws -> Bool {
+        try db.transaction {
+            let handled = try db.query("SELECT handled_fire FROM job_state WHERE job = ?", [.text(job)]).first?[0].double
+            if let handled, handled >= fire.timeIntervalSince1970 { return false }
+            try db.run("""
+                INSERT INTO job_state(job, handled_fire) VALUES(?, ?)
+                ON CONFLICT(job) DO UPDATE SET handled_fire = excluded.handled_fire, retry_at = NULL, retry_attempt = 0, retry_fire = NULL
+                """, [.text(job), .real(fire.timeIntervalSince1970)])
+            return true
+        }
+    }
+
+    /// Takes the pending retry `attempt`: true for exactly one caller.
+    public func takeRetry(job: String, attempt: Int) throws -> Bool {
+        try db.transaction {
+            guard let r = try db.query("SELECT retry_attempt FROM job_state WHERE job = ? AND retry_at IS NOT NULL", [.text(job)]).first,
+                  r[0].int == Int64(attempt) else { return false }
+            try db.run("UPDATE job_state SET retry_at = NULL WHERE job = ?", [.text(job)])
+            return true
+        }
+    }
+
+    /// Schedules retry `attempt` of the run for `fire` at `at`, or clears retries (`at` nil).
+    public func scheduleRetry(job: String, attempt: Int, fire: Date?, at: Date?) throws {
+        try db.run("UPDATE job_state SET retry_at = ?, retry_attempt = ?, retry_fire = ? WHERE job = ?",
+                   [at.map { .real($0.timeIntervalSince1970) } ?? .null, .integer(Int64(at == nil ? 0 : attempt)),
+                    fire.map { .real($0.timeIntervalSince1970) } ?? .null, .text(job)])
+    }
+}
+
+/// Fire times that passed without a run, as a count and a span.
+public struct MissedFires: Sendable, Equatable {
+    public let count: Int
+    public let first: Date
+    public let last: Date
+    public init(count: Int, first: Date, last: Date) { self.count = count; self.first = first; self.last = last }
+    public init?(_ fires: [Date]) {
+        guard let f = fires.first, let l = fires.last else { return nil }
+        self.init(count: fires.count, first: f, last: l)
+    }
+}
+
+/// Who is running leafguard, for run records and lock files.
+public struct Identity: Sendable {
+    public let host: String
+    public let pid: Int32
+    public let user: String
+
+    public static var current: Identity {
+        Identity(host: ProcessInfo.processInfo.hostName, pid: getpid(), user: ProcessInfo.processInfo.userName)
+    }
+}
+
+extension SQLiteValue {
+    var double: Double? {
+        switch self {
+        case .real(let d): return d
+        case .integer(let n): return Double(n)
+        default: return nil
+        }
+    }
+}

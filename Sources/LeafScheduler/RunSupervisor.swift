@@ -1,0 +1,267 @@
+import Foundation
+import LeafConfig
+import LeafJobs
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One run to supervise: which job, why, and for which fire time.
+public struct RunRequest: Sendable {
+    public var job: JobDefinition
+    public var trigger: RunTrigger
+    public var scheduledFor: Date?
+    public var attempt: Int
+    public var dryRun: Bool
+    /// Fire times this run stands in for, recorded as missed when it starts.
+    public var missed: MissedFires?
+
+    public init(job: JobDefinition, trigger: RunTrigger = .manual, scheduledFor: Date? = nil, attempt: Int = 1,
+                dryRun: Bool = false, missed: MissedFires? = nil) {
+        self.job = job; self.trigger = trigger; self.scheduledFor = scheduledFor
+        self.attempt = attempt; self.dryRun = dryRun; self.missed = missed
+    }
+}
+
+/// What became of a request.
+public enum SupervisedOutcome: Sendable {
+    case ran(RunRecord, JobRunResult)
+    /// Another run of the job holds its lock (`concurrency: forbid`).
+    case busy(LockHolder?)
+    /// Another process already started a run for this fire time or retry.
+    case alreadyClaimed
+}
+
+/// Runs a job the way every run is run — by a tick, a person, a systemd unit or a
+/// Kubernetes pod: under the job's lock, recorded in the catalog, stopped at its timeout,
+/// with retries scheduled, hooks called and the metrics file rewritten.
+public struct RunSupervisor: Sendable {
+    public let config: LeafguardConfig
+    public let logger: Logger
+    public let clock: Clock
+    public let progress: LeafJobs.Progress
+
+    public init(config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress()) {
+        self.config = config; self.logger = logger; self.clock = clock; self.progress = progress
+    }
+
+    var locksDirectory: String { config.stateDirectory + "/locks" }
+    func jobLockPath(_ job: String) -> String { locksDirectory + "/job-\(job).lock" }
+    func runLockPath(_ token: String) -> String { locksDirectory + "/runs/\(token).lock" }
+
+    /// Marks runs whose process is gone as interrupted: a run's lock file is locked for as
+    /// long as its process lives, so a lock that can be taken has a dead holder.
+    @discardableResult
+    public func reapDeadRuns(_ catalog: RunCatalog, job: String? = nil) throws -> [RunRecord] {
+        var reaped: [RunRecord] = []
+        for run in try catalog.runningRuns(job: job) where !run.lockToken.isEmpty {
+            let lock = FileLock(path: runLockPath(run.lockToken))
+            guard try lock.tryLock() else { continue }
+            if try catalog.finish(id: run.id, outcome: .interrupted, finished: clock.now,
+                                  summary: "process \(run.pid) on \(run.host) ended without finishing (killed, crashed or host lost)", steps: run.steps) {
+                reaped.append(run)
+                logger.warning("run found interrupted", metadata: ["job": "\(run.job)", "run": "\(run.id)", "pid": "\(run.pid)", "host": "\(run.host)"])
+            }
+            lock.release(remove: true)
+        }
+        return reaped
+    }
+
+    public func execute(_ request: RunRequest) async throws -> SupervisedOutcome {
+        let job = request.job
+        let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
+        try reapDeadRuns(catalog, job: job.name)
+
+        // 1. The job's lock, by its concurrency policy.
+        let jobLock = FileLock(path: jobLockPath(job.name))
+        switch job.policy.concurrency {
+        case .allow:
+            break
+        case .forbid:
+            guard try jobLock.tryLock() else { return .busy(FileLock.holder(at: jobLock.path)) }
+        case .replace:
+            if try !jobLock.tryLock() { try replaceHolder(of: jobLock, catalog: catalog) }
+        }
+
+        // 2. The fire time or retry, claimed once however many ticks race for it.
+        if !request.dryRun {
+            switch request.trigger {
+            case .schedule, .catchUp, .after:
+                guard let fire = request.scheduledFor, try catalog.claim(job: job.name, fire: fire) else { return .alreadyClaimed }
+                if let missed = request.missed {
+                    try catalog.recordMissed(job: job.name, fires: missed, reason: "no tick ran then; caught up by one run for \(iso(fire))", at: clock.now)
+                }
+            case .retry:
+                guard try catalog.takeRetry(job: job.name, attempt: request.attempt) else { return .alreadyClaimed }
+            case .manual:
+                break
+            }
+        }
+
+        // 3. The run's own lock, held until this process ends, then the record.
+        let token = randomToken()
+        let runLock = FileLock(path: runLockPath(token))
+        guard try runLock.tryLock() else { throw SchedulerError("cannot lock \(runLock.path)") }
+        let started = clock.now
+        let id = try catalog.begin(job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
+                                   attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
+        let me = Identity.current
+        if job.policy.concurrency != .allow {
+            jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: id, started: started))
+        }
+        var log = logger
+        log[metadataKey: "run"] = "\(id)"
+        log.info("run started", metadata: ["job": "\(job.name)", "trigger": "\(request.trigger.rawValue)", "attempt": "\(request.attempt)"])
+
+        let ending = EndOnce()
+        if let timeout = job.policy.timeout {
+            startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
+        }
+        let result = await JobRunner(config: config, logger: log, progress: progress).run(job, dryRun: request.dryRun, now: started)
+        guard ending.claim() else {
+            // The watchdog is ending the process; wait for it.
+            while true { sleep(60) }
+        }
+        let outcome: RunOutcome = result.succeeded ? .succeeded : .failed
+        try catalog.finish(id: id, outcome: outcome, finished: clock.now, summary: Self.summary(of: result), steps: result.steps)
+        afterRun(catalog: catalog, request: request, runID: id, outcome: outcome, logger: log)
+        runLock.release(remove: true)
+        jobLock.release()
+        guard let record = try catalog.run(id: id) else { throw SchedulerError("run \(id) vanished from \(catalog.path)") }
+        return .ran(record, result)
+    }
+
+    /// Stops the run holding `lock` (on this host) and takes the lock.
+    func replaceHolder(of lock: FileLock, catalog: RunCatalog) throws {
+        let holder = FileLock.holder(at: lock.path)
+        guard let holder, holder.host == Identity.current.host else {
+            throw SchedulerError("cannot replace the running \(holder?.description ?? "run"): it runs on another host; stop it there")
+        }
+        logger.warning("replacing a running run", metadata: ["run": "\(holder.runID)", "pid": "\(holder.pid)"])
+        for (signal, wait) in [(SIGTERM, 20.0), (SIGKILL, 10.0)] {
+            kill(holder.pid, signal)
+            let deadline = Date().addingTimeInterval(wait)
+            while Date() < deadline {
+                if try lock.tryLock() {
+                    try catalog.finish(id: holder.runID, outcome: .replaced, finished: clock.now,
+                                       summary: "stopped by a newer run (concurrency: replace)", steps: catalog.run(id: holder.runID)?.steps ?? [])
+                    return
+                }
+                usleep(50_000)
+            }
+        }
+        throw SchedulerError("the running \(holder.description) did not stop; its lock \(lock.path) is still held")
+    }
+
+    /// Ends the whole process when the job outlives its timeout: steps cannot be cancelled
+    /// half-way, and everything they write is crash-safe (an interrupted backup is resumed
+    /// or cleaned up by the next one).
+    func startWatchdog(timeout: TimeInterval, request: RunRequest, runID: Int64, ending: EndOnce, logger: Logger) {
+        let thread = Thread {
+            Thread.sleep(forTimeInterval: timeout)
+            guard ending.claim() else { return }
+            logger.error("run timed out", metadata: ["timeout": "\(duration(timeout))"])
+            if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
+                let steps = (try? catalog.run(id: runID))?.steps ?? []
+                try? catalog.finish(id: runID, outcome: .timedOut, finished: clock.now,
+                                    summary: "stopped after its timeout of \(duration(timeout))", steps: steps)
+                afterRun(catalog: catalog, request: request, runID: runID, outcome: .timedOut, logger: logger)
+            }
+            FileHandle.standardError.write(Data("error: job \(request.job.name) timed out after \(duration(timeout)); stopped\n".utf8))
+            _exit(124)
+        }
+        thread.start()
+    }
+
+    /// Retries, history pruning, the metrics file and hooks: what follows every ended run.
+    func afterRun(catalog: RunCatalog, request: RunRequest, runID: Int64, outcome: RunOutcome, logger: Logger) {
+        let job = request.job
+        if !request.dryRun && request.trigger != .manual {
+            do {
+                if outcome != .succeeded && request.attempt <= job.policy.retries {
+                    let next = request.attempt + 1
+                    let at = clock.now.addingTimeInterval(job.policy.backoff(beforeAttempt: next))
+                    try catalog.scheduleRetry(job: job.name, attempt: next, fire: request.scheduledFor, at: at)
+                    logger.warning("retry scheduled", metadata: ["attempt": "\(next)", "at": "\(iso(at))"])
+                } else {
+                    try catalog.scheduleRetry(job: job.name, attempt: 0, fire: nil, at: nil)
+                }
+            } catch { logger.error("cannot record the retry", metadata: ["error": "\(error)"]) }
+        }
+        do { try catalog.prune(keep: config.historyLimit) } catch { logger.warning("cannot prune history", metadata: ["error": "\(error)"]) }
+        writeMetrics(catalog: catalog, jobs: [job.name])
+        let hooks = outcome == .succeeded ? job.onSuccess : job.onFailure
+        if !hooks.isEmpty, !request.dryRun, let record = try? catalog.run(id: runID) {
+            let summary = (try? RunSummary(record).json()) ?? Data()
+            HookRunner(logger: logger).run(hooks, summary: summary, environment: [
+                "LEAFGUARD_JOB": job.name, "LEAFGUARD_RUN_ID": "\(runID)", "LEAFGUARD_OUTCOME": outcome.rawValue,
+            ])
+        }
+    }
+
+    /// Rewrites the Prometheus text file; a failure is logged, never fatal.
+    public func writeMetrics(catalog: RunCatalog, jobs: [String]) {
+        do { try MetricsFile.write(catalog: catalog, jobs: jobs, to: config.metricsFile, now: clock.now) } catch {
+            logger.warning("cannot write the metrics file", metadata: ["file": "\(config.metricsFile)", "error": "\(error)"])
+        }
+    }
+
+    static func summary(of result: JobRunResult) -> String {
+        let text: String
+        if let failed = result.steps.first(where: { $0.status == .failed || $0.status == .unavailable }) {
+            text = "\(failed.step): \(failed.summary)"
+        } else {
+            text = result.steps.map { "\($0.step): \($0.summary)" }.joined(separator: "; ")
+        }
+        return text.count > 400 ? String(text.prefix(399)) + "…" : text
+    }
+
+    func randomToken() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+}
+
+/// Makes sure exactly one of the normal end and the timeout watchdog ends a run.
+final class EndOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = false
+    func claim() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if taken { return false }
+        taken = true
+        return true
+    }
+}
+
+/// The JSON a hook receives and `history --json` prints: a run without its lock token.
+public struct RunSummary: Codable, Sendable {
+    public let id: Int64
+    public let job: String
+    public let trigger: String
+    public let scheduledFor: Date?
+    public let attempt: Int
+    public let started: Date
+    public let finished: Date?
+    public let seconds: Double?
+    public let outcome: String
+    public let dryRun: Bool
+    public let host: String
+    public let user: String
+    public let summary: String
+    public let bytes: Double
+    public let steps: [StepResult]
+
+    public init(_ r: RunRecord) {
+        id = r.id; job = r.job; trigger = r.trigger.rawValue; scheduledFor = r.scheduledFor; attempt = r.attempt
+        started = r.started; finished = r.finished; seconds = r.seconds; outcome = r.outcome.rawValue; dryRun = r.dryRun
+        host = r.host; user = r.user; summary = r.summary; bytes = r.bytes; steps = r.steps
+    }
+
+    public func json() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return try e.encode(self)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import LeafConfig
+import LeafCron
+
+/// The time leafguard acts at: the real clock, or one shifted to an injected instant
+/// (`--now`), so that ticks can be tested and replayed at any date.
+public struct Clock: Sendable {
+    public let offset: TimeInterval
+    public init(now injected: Date? = nil) { offset = injected.map { $0.timeIntervalSinceNow } ?? 0 }
+    public var now: Date { Date().addingTimeInterval(offset) }
+}
+
+/// A run the scheduler decided to start.
+public struct PlannedRun: Sendable, Equatable {
+    public var trigger: RunTrigger
+    /// The fire time the run answers (for `after` jobs: the dependency's success).
+    public var scheduledFor: Date?
+    public var attempt: Int = 1
+    /// Earlier fire times this run stands in for (after downtime).
+    public var missed: [Date] = []
+}
+
+/// What a tick should do about one job.
+public enum TickDecision: Sendable, Equatable {
+    /// Nothing is due; `next` is the next fire time, when there is one.
+    case idle(next: Date?)
+    /// The job is new to the catalog: fire times before now are not run, as cron would not.
+    case startTracking
+    case run(PlannedRun)
+    /// Fire times passed that will not be run; record them and move on.
+    case missed(fires: [Date], reason: String)
+    /// Due, but held back (a dependency, a retry's backoff); the reason is for the log.
+    case waiting(String)
+}
+
+/// Decides, from a job's schedule and policy and the catalog's memory, what a tick at
+/// `now` does. Pure: every input is a value, so tests drive it at any injected instant.
+public enum SchedulePlanner {
+    /// At most this many fire times are looked at per job and tick (a minutely job down for
+    /// almost a week); older ones are counted as missed with the rest.
+    static let fireLimit = 10_000
+
+    /// - Parameter successes: the start of each `after` dependency's latest successful run.
+    public static func decide(job: JobDefinition, state: JobScheduleState?, now: Date, successes: [String: Date]) -> TickDecision {
+        let policy = job.policy
+        guard job.schedule != nil || !policy.after.isEmpty else { return .idle(next: nil) }
+        guard let state else { return .startTracking }
+
+        let fires = job.schedule.map { dueFires($0, timeZone: job.timeZone, after: state.handledFire, upTo: now) } ?? []
+
+        // A pending retry runs unless a newer fire time superseded it.
+        if fires.isEmpty, let at = state.retryAt {
+            guard at <= now else { return .waiting("retry \(state.retryAttempt - 1) of \(policy.retries) waits until \(iso(at))") }
+            return .run(PlannedRun(trigger: .retry, scheduledFor: state.retryFire, attempt: state.retryAttempt))
+        }
+
+        guard let schedule = job.schedule else {
+            // An unscheduled job runs once each time all its dependencies have succeeded anew.
+            let starts = policy.after.compactMap { successes[$0] }
+            guard starts.count == policy.after.count, let newest = starts.max(),
+                  starts.allSatisfy({ $0 > state.handledFire }) else { return .idle(next: nil) }
+            return .run(PlannedRun(trigger: .after, scheduledFor: newest))
+        }
+
+        guard let latest = fires.last else {
+            return .idle(next: schedule.nextFireTimes(after: now, count: 1, timeZone: job.timeZone).first)
+        }
+        let earlier = Array(fires.dropLast())
+        let age = now.timeIntervalSince(latest)
+        switch policy.catchUp {
+        case .none where age > policy.currentFireGrace:
+            return .missed(fires: fires, reason: "catch_up: none, and the latest was due at \(iso(latest))")
+        case .latest where policy.startingDeadline.map { age > $0 } ?? false:
+            return .missed(fires: fires, reason: "not started within starting_deadline \(duration(policy.startingDeadline!)) of \(iso(latest))")
+        default:
+            break
+        }
+        // The window of a fire time opens at the fire time before it.
+        let windowStart = earlier.last ?? state.handledFire
+        for dependency in policy.after {
+            guard let success = successes[dependency], success > windowStart else {
+                return .waiting("waits for '\(dependency)' to succeed after \(iso(windowStart))")
+            }
+        }
+        let onTime = earlier.isEmpty && age <= policy.currentFireGrace
+        return .run(PlannedRun(trigger: onTime ? .schedule : .catchUp, scheduledFor: latest, missed: earlier))
+    }
+
+    /// Fire times after `after` up to and including `upTo`, oldest first (at most `fireLimit`,
+    /// the newest kept).
+    static func dueFires(_ schedule: CronExpression, timeZone: TimeZone, after: Date, upTo: Date) -> [Date] {
+        var out: [Date] = []
+        var cursor = after
+        while true {
+            let batch = schedule.nextFireTimes(after: cursor, count: 512, timeZone: timeZone)
+            for f in batch where f <= upTo { out.append(f) }
+            guard let last = batch.last, last <= upTo, batch.count == 512 else { break }
+            cursor = last
+            if out.count > fireLimit * 4 { break }
+        }
+        return out.count > fireLimit ? Array(out.suffix(fireLimit)) : out
+    }
+
+    /// Jobs in an order where every job comes after the jobs it waits for.
+    public static func dependencyOrder(_ jobs: [JobDefinition]) -> [JobDefinition] {
+        var done = Set<String>()
+        var out: [JobDefinition] = []
+        var remaining = jobs
+        while !remaining.isEmpty {
+            let ready = remaining.filter { $0.policy.after.allSatisfy { done.contains($0) || !jobs.map(\.name).contains($0) } }
+            let next = ready.isEmpty ? remaining : ready   // a cycle is rejected when jobs load
+            for j in next { done.insert(j.name); out.append(j) }
+            remaining.removeAll { done.contains($0.name) }
+        }
+        return out
+    }
+}
+
+func iso(_ date: Date) -> String {
+    let f = ISO8601DateFormatter()
+    return f.string(from: date)
+}
+
+func duration(_ seconds: TimeInterval) -> String {
+    if seconds >= 86400, seconds.truncatingRemainder(dividingBy: 86400) == 0 { return "\(Int(seconds / 86400))d" }
+    if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
+    if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+    return "\(Int(seconds))s"
+}
