@@ -103,6 +103,12 @@ public struct JobDefinition: Sendable {
     public var policy: RunPolicy = RunPolicy()
     public var onSuccess: [Hook] = []
     public var onFailure: [Hook] = []
+
+    public init(name: String, file: String, description: String?, schedule: CronExpression?, timeZone: TimeZone,
+                timeZoneName: String, steps: [any StepDefinition]) {
+        self.name = name; self.file = file; self.description = description; self.schedule = schedule
+        self.timeZone = timeZone; self.timeZoneName = timeZoneName; self.steps = steps
+    }
 }
 
 /// What happens when a run is due while another run of the same job is still going.

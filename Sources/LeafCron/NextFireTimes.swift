@@ -6,13 +6,16 @@ extension CronExpression {
     /// skipped by a spring-forward fires once right after the change, and a time repeated
     /// by a fall-back fires once (at its first occurrence); wildcard jobs follow the wall
     /// clock (a skipped time does not occur; a repeated one occurs twice).
-    public func nextFireTimes(after: Date, count: Int, timeZone: TimeZone) -> [Date] {
+    ///
+    /// With `notAfter`, the search stops there (a tick asking what is due looks no further).
+    public func nextFireTimes(after: Date, count: Int, timeZone: TimeZone, notAfter: Date? = nil) -> [Date] {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = timeZone
         var out: [Date] = []
         var day = cal.startOfDay(for: after)
         // 28 years hold every combination of weekday and leap day.
         for _ in 0..<(366 * 28) where out.count < count {
+            if let notAfter, day > notAfter { break }
             let c = cal.dateComponents([.year, .month, .day, .weekday], from: day)
             if matchesDay(dayOfMonth: c.day!, month: c.month!, weekday: c.weekday! - 1) {
                 var fires = Set<Date>()
@@ -21,7 +24,7 @@ extension CronExpression {
                         fires.formUnion(instants(year: c.year!, month: c.month!, day: c.day!, hour: h, minute: m, timeZone: timeZone))
                     }
                 }
-                for f in fires.sorted() where f > after && out.count < count { out.append(f) }
+                for f in fires.sorted() where f > after && out.count < count && (notAfter.map { f <= $0 } ?? true) { out.append(f) }
             }
             guard let next = cal.date(byAdding: .day, value: 1, to: day) else { break }
             day = cal.startOfDay(for: next)

@@ -54,6 +54,10 @@ public struct JobScheduleState: Sendable, Equatable {
     public var retryAttempt: Int
     /// The fire time the pending retry belongs to.
     public var retryFire: Date?
+
+    public init(handledFire: Date, retryAt: Date? = nil, retryAttempt: Int = 0, retryFire: Date? = nil) {
+        self.handledFire = handledFire; self.retryAt = retryAt; self.retryAttempt = retryAttempt; self.retryFire = retryFire
+    }
 }
 
 /// The catalog: run history and schedule state in one SQLite database in the state folder,

@@ -18,12 +18,16 @@ public struct PlannedRun: Sendable, Equatable {
     public var attempt: Int = 1
     /// Earlier fire times this run stands in for (after downtime).
     public var missed: [Date] = []
+
+    public init(trigger: RunTrigger, scheduledFor: Date?, attempt: Int = 1, missed: [Date] = []) {
+        self.trigger = trigger; self.scheduledFor = scheduledFor; self.attempt = attempt; self.missed = missed
+    }
 }
 
 /// What a tick should do about one job.
 public enum TickDecision: Sendable, Equatable {
-    /// Nothing is due; `next` is the next fire time, when there is one.
-    case idle(next: Date?)
+    /// Nothing is due.
+    case idle
     /// The job is new to the catalog: fire times before now are not run, as cron would not.
     case startTracking
     case run(PlannedRun)
@@ -43,7 +47,7 @@ public enum SchedulePlanner {
     /// - Parameter successes: the start of each `after` dependency's latest successful run.
     public static func decide(job: JobDefinition, state: JobScheduleState?, now: Date, successes: [String: Date]) -> TickDecision {
         let policy = job.policy
-        guard job.schedule != nil || !policy.after.isEmpty else { return .idle(next: nil) }
+        guard job.schedule != nil || !policy.after.isEmpty else { return .idle }
         guard let state else { return .startTracking }
 
         let fires = job.schedule.map { dueFires($0, timeZone: job.timeZone, after: state.handledFire, upTo: now) } ?? []
@@ -54,17 +58,15 @@ public enum SchedulePlanner {
             return .run(PlannedRun(trigger: .retry, scheduledFor: state.retryFire, attempt: state.retryAttempt))
         }
 
-        guard let schedule = job.schedule else {
+        guard job.schedule != nil else {
             // An unscheduled job runs once each time all its dependencies have succeeded anew.
             let starts = policy.after.compactMap { successes[$0] }
             guard starts.count == policy.after.count, let newest = starts.max(),
-                  starts.allSatisfy({ $0 > state.handledFire }) else { return .idle(next: nil) }
+                  starts.allSatisfy({ $0 > state.handledFire }) else { return .idle }
             return .run(PlannedRun(trigger: .after, scheduledFor: newest))
         }
 
-        guard let latest = fires.last else {
-            return .idle(next: schedule.nextFireTimes(after: now, count: 1, timeZone: job.timeZone).first)
-        }
+        guard let latest = fires.last else { return .idle }
         let earlier = Array(fires.dropLast())
         let age = now.timeIntervalSince(latest)
         switch policy.catchUp {
@@ -92,9 +94,9 @@ public enum SchedulePlanner {
         var out: [Date] = []
         var cursor = after
         while true {
-            let batch = schedule.nextFireTimes(after: cursor, count: 512, timeZone: timeZone)
-            for f in batch where f <= upTo { out.append(f) }
-            guard let last = batch.last, last <= upTo, batch.count == 512 else { break }
+            let batch = schedule.nextFireTimes(after: cursor, count: 512, timeZone: timeZone, notAfter: upTo)
+            out += batch
+            guard let last = batch.last, batch.count == 512 else { break }
             cursor = last
             if out.count > fireLimit * 4 { break }
         }
