@@ -296,10 +296,10 @@ public struct JobLoader: Sendable {
         if let v = top["retries"]?.int(in: 0...20) { policy.retries = v }
         if let d = durationValue(top["retry_backoff"], positive: true) { policy.retryBackoff = d }
         if let v = top["after"] {
-            if let list = v.sequence() {
+            if case .scalar = v.node {
+                policy.after = v.string().map { [$0] } ?? []
+            } else if let list = v.sequence() {
                 policy.after = list.compactMap { $0.string() }
-            } else if let one = v.string() {
-                policy.after = [one]
             }
         }
         return policy

@@ -127,5 +127,5 @@ func duration(_ seconds: TimeInterval) -> String {
     if seconds >= 86400, seconds.truncatingRemainder(dividingBy: 86400) == 0 { return "\(Int(seconds / 86400))d" }
     if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
     if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
-    return "\(Int(seconds))s"
+    return seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%gs", seconds)
 }

@@ -91,7 +91,7 @@ extension Leafguard {
             var arguments = ["run", job, "--trigger", planned.trigger.rawValue, "--attempt", "\(planned.attempt)",
                              "--log-format", global.logFormat, "--log-level", global.logLevel,
                              "--now", isoFractional(clock.now)]
-            if let config = global.config { arguments = ["--config", absolute(config, relativeTo: FileManager.default.currentDirectoryPath)] + arguments }
+            if let config = global.config { arguments += ["--config", absolute(config, relativeTo: FileManager.default.currentDirectoryPath)] }
             if let fire = planned.scheduledFor { arguments += ["--scheduled-for", isoFractional(fire)] }
             if let m = MissedFires(planned.missed) {
                 arguments += ["--missed", "\(m.count)", "--missed-first", isoFractional(m.first), "--missed-last", isoFractional(m.last)]

@@ -1,0 +1,315 @@
+import Foundation
+import LeafDigest
+import LeafScheduler
+import LeafTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tick` and `run` as real processes against a real deployment: locks, claims, dead
+/// holders, timeouts, retries, hooks, metrics and history.
+@Suite struct SchedulerProcessTests {
+    /// A deployment with one scheduled backup job, `nightly`, extended by `extra` job keys.
+    func deployment(_ extra: String = "") throws -> DeploymentFixture {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nschedule: \"30 2 * * *\"\ntimezone: UTC\n\(extra)steps: [backup]\n")
+        return d
+    }
+
+    func catalog(_ d: DeploymentFixture) throws -> RunCatalog { try RunCatalog(stateDirectory: d.dir.file("state")) }
+
+    func start(_ arguments: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: leafguardExecutable)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Starts `run nightly` and stops it (SIGSTOP) while its run is recorded as running.
+    func startAndFreeze(_ d: DeploymentFixture) throws -> (Process, RunRecord) {
+        for _ in 0..<5 {
+            let p = try start(["run", "nightly", "--config", d.config])
+            while p.isRunning {
+                if let running = try catalog(d).runningRuns(job: "nightly").first(where: { $0.pid == p.processIdentifier }) {
+                    kill(p.processIdentifier, SIGSTOP)
+                    if p.isRunning { return (p, running) }
+                }
+                usleep(500)
+            }
+        }
+        throw SchedulerError("the run always finished before it could be stopped")
+    }
+
+    @Test func overlappingTicksStartADueRunOnce() throws {
+        let d = try deployment()
+        #expect(try leafguard(["tick", "--now", "2026-03-01T00:00:00Z", "--config", d.config]).status == 0)
+        let ticks = try (0..<4).map { _ in try start(["tick", "--now", "2026-03-01T02:30:20Z", "--config", d.config]) }
+        for t in ticks { t.waitUntilExit() }
+        #expect(ticks.allSatisfy { $0.terminationStatus == 0 })
+        let runs = try catalog(d).history(job: "nightly")
+        #expect(runs.count == 1, "\(runs.map { "\($0.id) \($0.outcome)" })")
+        #expect(runs.first?.outcome == .succeeded && runs.first?.trigger == .schedule)
+        #expect(runs.first?.scheduledFor == ISO8601DateFormatter().date(from: "2026-03-01T02:30:00Z"))
+        // A later tick in the same minute finds nothing due.
+        #expect(try leafguard(["tick", "--now", "2026-03-01T02:30:50Z", "--config", d.config]).status == 0)
+        #expect(try catalog(d).history(job: "nightly").count == 1)
+    }
+
+    @Test func aKilledHolderIsDetectedAndTakenOver() throws {
+        let d = try deployment()
+        let (holder, record) = try startAndFreeze(d)
+        // While it lives, a second run is refused with who holds the job.
+        let refused = try leafguard(["run", "nightly", "--config", d.config])
+        #expect(refused.status == 75)
+        #expect(refused.stderr.contains("already running") && refused.stderr.contains("pid \(holder.processIdentifier)"), "\(refused.all)")
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let tick = try leafguard(["tick", "--config", d.config])
+        #expect(tick.stdout.contains("run \(record.id)") && tick.stdout.contains("interrupted"), "\(tick.all)")
+        #expect(try catalog(d).run(id: record.id)?.outcome == .interrupted)
+        let again = try leafguard(["run", "nightly", "--config", d.config])
+        #expect(again.status == 0, "\(again.all)")
+        let r = try leafguard(["restore", "latest", "--to", d.dir.file("restored"), "--config", d.config])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("restored")))
+    }
+
+    @Test func replaceStopsTheRunningRunAndTakesOver() throws {
+        let d = try deployment("concurrency: replace\n")
+        let (old, record) = try startAndFreeze(d)
+        let newer = Process()
+        newer.executableURL = URL(fileURLWithPath: leafguardExecutable)
+        newer.arguments = ["run", "nightly", "--config", d.config]
+        let out = Pipe()
+        newer.standardOutput = out
+        newer.standardError = FileHandle.nullDevice
+        try newer.run()
+        // Let the stopped run go once the newer one has sent it SIGTERM (pending while stopped).
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !pendingSignals(old.processIdentifier).contains(SIGTERM) { usleep(2000) }
+        kill(old.processIdentifier, SIGCONT)
+        old.waitUntilExit()
+        newer.waitUntilExit()
+        #expect(old.terminationReason == .uncaughtSignal && old.terminationStatus == SIGTERM)
+        #expect(newer.terminationStatus == 0)
+        let runs = try catalog(d).history(job: "nightly")
+        #expect(runs.first { $0.id == record.id }?.outcome == .replaced)
+        #expect(runs.first { $0.id != record.id }?.outcome == .succeeded)
+    }
+
+    @Test func aTimedOutRunIsStoppedRecordedAndRetriedWithBackoff() throws {
+        let d = try deployment("timeout: 0.02s\nretries: 1\nretry_backoff: 2m\n")
+        // Enough new data that the backup outlasts 20 ms.
+        try addDocument(to: d, megabytes: 24)
+        #expect(try leafguard(["tick", "--now", "2026-03-01T00:00:00Z", "--config", d.config]).status == 0)
+        let first = try leafguard(["tick", "--now", "2026-03-01T02:30:05Z", "--config", d.config])
+        #expect(first.status == 1, "\(first.all)")
+        #expect(first.stderr.contains("timed out after"))
+        var runs = try catalog(d).history(job: "nightly")
+        try #require(runs.map(\.outcome) == [.timedOut])
+        #expect(runs[0].summary.contains("timeout"))
+        // The retry waits two minutes, then runs as attempt 2; there is no third.
+        #expect(try leafguard(["tick", "--now", "2026-03-01T02:31:30Z", "--config", d.config]).status == 0)
+        #expect(try catalog(d).history(job: "nightly").count == 1)
+        #expect(try leafguard(["tick", "--now", "2026-03-01T02:32:20Z", "--config", d.config]).status == 1)
+        runs = try catalog(d).history(job: "nightly")
+        try #require(runs.map(\.attempt) == [2, 1])
+        #expect(runs[0].trigger == .retry && runs[0].outcome == .timedOut)
+        #expect(try leafguard(["tick", "--now", "2026-03-01T03:00:00Z", "--config", d.config]).status == 0)
+        #expect(try catalog(d).history(job: "nightly").count == 2)
+        #expect(try catalog(d).runningRuns().isEmpty)
+    }
+
+    @Test func downtimeOfThreeDaysUnderEachCatchUpPolicy() throws {
+        let d = try deployment()
+        try d.dir.write("jobs/seal.yml", "name: seal\nschedule: \"0 * * * *\"\ncatch_up: none\nsteps: [backup]\n")
+        #expect(try leafguard(["tick", "--now", "2026-03-01T12:00:30Z", "--config", d.config]).status == 0)
+        let t = try leafguard(["tick", "--now", "2026-03-04T12:30:00Z", "--config", d.config])
+        #expect(t.status == 0, "\(t.all)")
+        let nightly = try catalog(d).history(job: "nightly")
+        try #require(nightly.map(\.outcome) == [.succeeded, .missed])
+        #expect(nightly[0].trigger == .catchUp && nightly[1].summary.hasPrefix("2 runs"))
+        let seal = try catalog(d).history(job: "seal")
+        try #require(seal.map(\.outcome) == [.missed])
+        #expect(seal[0].summary.hasPrefix("72 runs") && seal[0].summary.contains("catch_up: none"), "\(seal[0].summary)")
+    }
+
+    @Test func afterRunsTheDependentJobInTheSameTick() throws {
+        let d = try deployment()
+        try d.dir.write("jobs/check.yml", "name: check\nafter: [nightly]\nsteps: [{verify: {read_data: 100}}]\n")
+        #expect(try leafguard(["tick", "--now", "2026-03-01T00:00:00Z", "--config", d.config]).status == 0)
+        #expect(try leafguard(["tick", "--now", "2026-03-01T02:30:10Z", "--config", d.config]).status == 0)
+        let c = try catalog(d)
+        let nightly = try #require(try c.lastSuccess(job: "nightly"))
+        let check = try #require(try c.lastSuccess(job: "check"))
+        #expect(check.trigger == .after && check.started >= nightly.finished!)
+        // Nothing new from nightly: check does not run again.
+        #expect(try leafguard(["tick", "--now", "2026-03-01T02:40:00Z", "--config", d.config]).status == 0)
+        #expect(try c.history(job: "check").count == 1)
+    }
+
+    @Test func hooksGetTheRunSummaryAndNeverChangeTheOutcome() throws {
+        let d = try deployment()
+        let receiver = try HTTPReceiver()
+        defer { receiver.stop() }
+        let got = d.dir.file("hook-input.json")
+        try d.dir.write("jobs/nightly.yml", """
+            name: nightly
+            steps: [backup]
+            on_success:
+              - command: "cat > \(got); echo $LEAFGUARD_OUTCOME > \(got).outcome"
+              - {url: "http://127.0.0.1:\(receiver.port)/ping/secret-uuid", timeout: 5s}
+              - {command: "sleep 30", timeout: 1s}
+
+            """)
+        let t0 = Date()
+        let r = try leafguard(["run", "nightly", "--config", d.config, "--log-level", "info"])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(Date().timeIntervalSince(t0) < 20, "a hanging hook is stopped at its timeout")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: got))) as? [String: Any]
+        #expect(summary?["job"] as? String == "nightly" && summary?["outcome"] as? String == "succeeded")
+        #expect((summary?["steps"] as? [[String: Any]])?.first?["step"] as? String == "backup")
+        #expect(try String(contentsOfFile: got + ".outcome", encoding: .utf8) == "succeeded\n")
+        let posted = try #require(receiver.waitForRequest())
+        #expect(posted.hasPrefix("POST /ping/secret-uuid"))
+        #expect(posted.lowercased().contains("content-type: application/json") && posted.contains("\"outcome\":\"succeeded\""))
+        #expect(r.stderr.contains("stopped after its 1s timeout"))
+        #expect(!r.stderr.contains("secret-uuid"), "a hook URL's path is not logged")
+        #expect(try catalog(d).lastRun(job: "nightly")?.outcome == .succeeded)
+    }
+
+    @Test func metricsFileHistoryAndJobsList() throws {
+        let d = try deployment()
+        try d.dir.write("leafguard.yml", ConfigFixture.validConfig + "history: {keep: 3}\n")
+        for _ in 0..<4 { #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0) }
+        try d.dir.write("jobs/broken.yml", "name: broken\nsteps: [{verify: {region: backup}}]\n")
+        #expect(try leafguard(["run", "broken", "--config", d.config]).status == 1)
+        #expect(try catalog(d).history(job: "nightly").count == 3, "history keeps 3 runs per job")
+
+        let text = try String(contentsOfFile: d.dir.file("state/metrics/leafguard.prom"), encoding: .utf8)
+        let sample = try Regex(#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? -?[0-9.e+]+$"#)
+        var typed = Set<String>()
+        for line in text.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("# TYPE ") { typed.insert(line.split(separator: " ")[2].description); continue }
+            if line.hasPrefix("# HELP ") { continue }
+            #expect(line.wholeMatch(of: sample) != nil, "not Prometheus text: \(line)")
+            #expect(typed.contains(String(line.prefix { $0 != "{" && $0 != " " })), "sample before its TYPE: \(line)")
+        }
+        #expect(text.contains("leafguard_job_last_succeeded{job=\"nightly\"} 1"))
+        #expect(text.contains("leafguard_job_last_succeeded{job=\"broken\"} 0"))
+        #expect(text.contains("leafguard_job_last_outcome{job=\"broken\",outcome=\"failed\"} 1"))
+        #expect(text.range(of: #"leafguard_job_last_bytes\{job="nightly"\} [0-9]+"#, options: .regularExpression) != nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d.dir.file("state/metrics")) == ["leafguard.prom"])
+
+        let h = try leafguard(["history", "nightly", "--json", "--config", d.config])
+        let runs = try JSONSerialization.jsonObject(with: Data(h.stdout.utf8)) as? [[String: Any]]
+        #expect(runs?.count == 3 && runs?.first?["outcome"] as? String == "succeeded")
+        #expect((runs?.first?["steps"] as? [[String: Any]])?.first?["figures"] != nil)
+        let human = try leafguard(["history", "--config", d.config])
+        #expect(human.stdout.contains("broken") && human.stdout.contains("failed"))
+        let list = try leafguard(["jobs", "list", "--json", "--config", d.config])
+        let jobs = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+        let nightly = jobs?.first { $0["name"] as? String == "nightly" }
+        #expect(nightly?["lastOutcome"] as? String == "succeeded" && nightly?["next"] != nil && nightly?["timezone"] as? String == "UTC")
+        #expect(jobs?.first { $0["name"] as? String == "broken" }?["lastOutcome"] as? String == "failed")
+    }
+
+    @Test func theCronFolderIsWhatCronPrintGenerates() throws {
+        let d = try DeploymentFixture()
+        try FileManager.default.removeItem(atPath: d.dir.file("jobs"))
+        try FileManager.default.copyItem(atPath: packageRoot + "/jobs", toPath: d.dir.file("jobs"))
+        let fixed = ["--config", d.config, "--config-path", "/etc/leafguard/leafguard.yml"]
+        let cron = try leafguard(["cron", "print"] + fixed)
+        #expect(cron.stdout == (try String(contentsOfFile: packageRoot + "/cron/leafguard.cron", encoding: .utf8)))
+        for format in ["systemd", "kubernetes"] {
+            let out = d.dir.file("units-\(format)")
+            #expect(try leafguard(["cron", "print", "--format", format, "--out", out] + fixed).status == 0)
+            let shipped = packageRoot + "/cron/" + format
+            #expect(filesBelow(out) == filesBelow(shipped))
+            for name in filesBelow(out) {
+                #expect(FileManager.default.contentsEqual(atPath: out + "/" + name, andPath: shipped + "/" + name), "cron/\(format)/\(name) is stale; regenerate it with leafguard cron print")
+            }
+        }
+        // systemd accepts every calendar expression, when systemd-analyze is here to ask.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
+            for name in filesBelow(packageRoot + "/cron/systemd") where name.hasSuffix(".timer") {
+                let text = try String(contentsOfFile: packageRoot + "/cron/systemd/" + name, encoding: .utf8)
+                for line in text.split(separator: "\n") where line.hasPrefix("OnCalendar=") {
+                    let r = try runCommand("/usr/bin/systemd-analyze", ["calendar", String(line.dropFirst(11))])
+                    #expect(r.status == 0, "\(name): \(r.all)")
+                }
+            }
+        }
+    }
+}
+
+/// Adds a random document of `megabytes` to the planner data, as the application would.
+func addDocument(to d: DeploymentFixture, megabytes: Int) throws {
+    let bytes = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: megabytes << 20) ?? Data())
+    let rel = "1/added-\(UUID().uuidString).pdf"
+    FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
+    let sql = "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
+    let r = try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql])
+    if r.status != 0 { throw SchedulerError("sqlite3: \(r.all)") }
+}
+
+/// The signals pending for a process (/proc/PID/status ShdPnd and SigPnd).
+func pendingSignals(_ pid: Int32) -> Set<Int32> {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
+    var out = Set<Int32>()
+    for line in text.split(separator: "\n") where line.hasPrefix("ShdPnd:") || line.hasPrefix("SigPnd:") {
+        let mask = UInt64(line.split(separator: "\t").last ?? "0", radix: 16) ?? 0
+        for s in 1...64 where mask & (1 << UInt64(s - 1)) != 0 { out.insert(Int32(s)) }
+    }
+    return out
+}
+
+/// A one-request HTTP server on loopback (python's http.server), recording what it got.
+final class HTTPReceiver {
+    let process = Process()
+    let port: Int
+    let log: String
+
+    init() throws {
+        let dir = NSTemporaryDirectory() + "receiver-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        log = dir + "/request.txt"
+        let script = """
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                    with open(sys.argv[1] + '.part', 'wb') as f:
+                        f.write((self.requestline + '\\r\\n' + str(self.headers)).encode() + body)
+                    import os; os.rename(sys.argv[1] + '.part', sys.argv[1])
+                    self.send_response(200); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            print(s.server_address[1], flush=True)
+            s.serve_forever()
+            """
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, log]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) { line.append(out.fileHandleForReading.availableData) }
+        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func waitForRequest(seconds: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let d = FileManager.default.contents(atPath: log) { return String(decoding: d, as: UTF8.self) }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func stop() { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+}
