@@ -51,15 +51,18 @@ let package = Package(
             "LeafSQLite", "LeafSodium", "LeafDigest",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance", "LeafAudit",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        .target(name: "LeafAudit", dependencies: [
+            "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
+        ], swiftSettings: swiftSettings),
         .target(name: "LeafScheduler", dependencies: [
-            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs",
+            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafScheduler", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
+            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -70,7 +73,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit",
         ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -117,7 +117,7 @@ extension Repository {
         // Stray files: anything in a location that is not a leafguard object name.
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
-            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/")) {
+            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/")) {
                 report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
                                                      detail: "not a leafguard object; left untouched"))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafAudit
 import LeafConfig
 import LeafJobs
 import Logging
@@ -45,6 +46,8 @@ public struct RunSupervisor: Sendable {
         self.config = config; self.logger = logger; self.clock = clock; self.progress = progress
     }
 
+    var audit: AuditTrail { AuditTrail(config: config, logger: logger) }
+
     var locksDirectory: String { config.stateDirectory + "/locks" }
     func jobLockPath(_ job: String) -> String { locksDirectory + "/job-\(job).lock" }
     func runLockPath(_ token: String) -> String { locksDirectory + "/runs/\(token).lock" }
@@ -60,6 +63,8 @@ public struct RunSupervisor: Sendable {
             if try catalog.finish(id: run.id, outcome: .interrupted, finished: clock.now,
                                   summary: "process \(run.pid) on \(run.host) ended without finishing (killed, crashed or host lost)", steps: run.steps) {
                 reaped.append(run)
+                audit.record(AuditEntry(action: "job.end", command: "run", job: run.job, objects: ["run \(run.id)"], outcome: RunOutcome.interrupted.rawValue,
+                                        detail: "process \(run.pid) on \(run.host) ended without finishing", at: clock.now))
                 logger.warning("run found interrupted", metadata: ["job": "\(run.job)", "run": "\(run.id)", "pid": "\(run.pid)", "host": "\(run.host)"])
             }
             lock.release(remove: true)
@@ -113,6 +118,8 @@ public struct RunSupervisor: Sendable {
         log[metadataKey: "run"] = "\(id)"
         log.info("run started", metadata: ["job": "\(job.name)", "trigger": "\(request.trigger.rawValue)", "attempt": "\(request.attempt)"])
 
+        audit.record(AuditEntry(action: "job.start", command: "run", job: job.name, objects: ["run \(id)"], outcome: "started",
+                                detail: "trigger \(request.trigger.rawValue), attempt \(request.attempt)\(request.dryRun ? ", dry run" : "")", at: started))
         let ending = EndOnce()
         if let timeout = job.policy.timeout {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
@@ -124,6 +131,12 @@ public struct RunSupervisor: Sendable {
         }
         let outcome: RunOutcome = result.succeeded ? .succeeded : .failed
         try catalog.finish(id: id, outcome: outcome, finished: clock.now, summary: Self.summary(of: result), steps: result.steps)
+        for step in result.steps {
+            audit.record(AuditEntry(action: "step", command: "run", job: job.name, step: step.step, objects: ["run \(id)"] + step.details.prefix(20),
+                                    outcome: step.status.rawValue, detail: step.summary, at: clock.now))
+        }
+        audit.record(AuditEntry(action: "job.end", command: "run", job: job.name, objects: ["run \(id)"], outcome: outcome.rawValue,
+                                detail: Self.summary(of: result), at: clock.now))
         afterRun(catalog: catalog, request: request, runID: id, outcome: outcome, logger: log)
         runLock.release(remove: true)
         jobLock.release()
@@ -143,6 +156,8 @@ public struct RunSupervisor: Sendable {
             let deadline = Date().addingTimeInterval(wait)
             while Date() < deadline {
                 if try lock.tryLock() {
+                        audit.record(AuditEntry(action: "job.end", command: "run", job: nil, objects: ["run \(holder.runID)"], outcome: RunOutcome.replaced.rawValue,
+                                            detail: "stopped by a newer run (concurrency: replace)", at: clock.now))
                     try catalog.finish(id: holder.runID, outcome: .replaced, finished: clock.now,
                                        summary: "stopped by a newer run (concurrency: replace)", steps: catalog.run(id: holder.runID)?.steps ?? [])
                     return
@@ -165,6 +180,8 @@ public struct RunSupervisor: Sendable {
                 let steps = (try? catalog.run(id: runID))?.steps ?? []
                 try? catalog.finish(id: runID, outcome: .timedOut, finished: clock.now,
                                     summary: "stopped after its timeout of \(duration(timeout))", steps: steps)
+                audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
+                                        outcome: RunOutcome.timedOut.rawValue, detail: "stopped after its timeout of \(duration(timeout))", at: clock.now))
                 afterRun(catalog: catalog, request: request, runID: runID, outcome: .timedOut, logger: logger)
             }
             FileHandle.standardError.write(Data("error: job \(request.job.name) timed out after \(duration(timeout)); stopped\n".utf8))
@@ -188,6 +205,7 @@ public struct RunSupervisor: Sendable {
                 }
             } catch { logger.error("cannot record the retry", metadata: ["error": "\(error)"]) }
         }
+        if !request.dryRun { audit.checkpoint(at: clock.now) }
         do { try catalog.prune(keep: config.historyLimit) } catch { logger.warning("cannot prune history", metadata: ["error": "\(error)"]) }
         writeMetrics(catalog: catalog, jobs: [job.name])
         let hooks = outcome == .succeeded ? job.onSuccess : job.onFailure

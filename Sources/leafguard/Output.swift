@@ -1,5 +1,9 @@
+import ArgumentParser
 import Foundation
+import LeafAudit
+import LeafConfig
 import LeafJobs
+import Logging
 
 /// Prints a job run for a person: one line per step with its verdict and summary.
 func printRun(_ run: JobRunResult, runID: Int64? = nil) {
@@ -26,4 +30,18 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
     e.dateEncodingStrategy = .iso8601
     return String(decoding: try e.encode(value), as: UTF8.self)
+}
+
+/// Runs `body` and records it in the audit log with its outcome (the error, if it threw).
+func audited<T>(_ config: LeafguardConfig, action: String, command: String, objects: [String], _ body: () async throws -> T) async throws -> T {
+    let trail = AuditTrail(config: config, logger: Logger(label: "leafguard"))
+    do {
+        let value = try await body()
+        trail.record(AuditEntry(action: action, command: command, objects: objects, outcome: "succeeded"))
+        return value
+    } catch {
+        let text = (error as? ExitCode).map { "exit \($0.rawValue)" } ?? "\(error)"
+        trail.record(AuditEntry(action: action, command: command, objects: objects, outcome: "failed", detail: String(text.prefix(300))))
+        throw error
+    }
 }

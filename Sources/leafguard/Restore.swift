@@ -3,6 +3,7 @@ import Foundation
 import LeafBackup
 import LeafConfig
 import LeafJobs
+import LeafRepository
 
 extension Leafguard {
     /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force]`.
@@ -18,8 +19,14 @@ extension Leafguard {
 
         func run() async throws {
             let (config, name, repo) = try global.openRegion(region)
-            let manifest = try repo.resolveSnapshot(snapshot)
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
+            try await audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
+                try restore(config: config, name: name, repo: repo, target: target)
+            }
+        }
+
+        func restore(config: LeafguardConfig, name: String, repo: Repository, target: String) throws {
+            let manifest = try repo.resolveSnapshot(snapshot)
             let progress = Progress()
             progress.begin()
             var restore = LeafBackup.Restore(repository: repo) { phase, done, total in

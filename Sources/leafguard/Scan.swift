@@ -26,6 +26,10 @@ extension Leafguard {
         func run() async throws {
             _ = global.logger()
             let config = try global.loadConfig()
+            try await audited(config, action: "scan", command: "scan", objects: out.map { ["to \($0)"] } ?? ["standard output"]) { try scan(config) }
+        }
+
+        func scan(_ config: LeafguardConfig) throws {
             let when = asOf.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
             let report: ComplianceReport
             do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db").scan(asOf: when) } catch let e as ComplianceError {

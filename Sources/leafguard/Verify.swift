@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeafConfig
 import LeafJobs
 
 extension Leafguard {
@@ -22,6 +23,12 @@ extension Leafguard {
         func run() async throws {
             _ = global.logger()
             let config = try global.loadConfig()
+            try await audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : [])) {
+                try verify(config)
+            }
+        }
+
+        func verify(_ config: LeafguardConfig) throws {
             let reports = try Verification(deployment: Deployment(config: config))
                 .run(regions: region.map { [$0] }, readPercent: readData, repair: repair)
             var unrepaired = 0

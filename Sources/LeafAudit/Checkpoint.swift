@@ -1,0 +1,115 @@
+import Foundation
+import LeafDigest
+import LeafKeys
+import LeafSodium
+
+/// The audit signing key: an Ed25519 key pair derived from the master key (libsodium KDF,
+/// context `lgaudit1`), so it is kept exactly like the master key and nothing new can be
+/// lost. Its public key is published in `STATE/keys/audit-signing.pub` and in each region.
+public struct AuditSigner: Sendable {
+    public let pair: Signature.KeyPair
+    public var publicKeyHex: String { pair.publicKey.hexString }
+
+    public init(master: MasterKey) throws {
+        let seed = try KDF.derive(from: master.secret, id: 1, context: "lgaudit1")
+        pair = try Signature.keyPair(seed: seed)
+    }
+
+    public func sign(_ message: [UInt8]) -> [UInt8] { Signature.sign(message, with: pair) }
+
+    /// Writes the public key file (0644: it is public) if it is missing or different.
+    public func publish(stateDirectory: String) throws {
+        let path = stateDirectory + "/keys/audit-signing.pub"
+        try FileManager.default.createDirectory(atPath: stateDirectory + "/keys", withIntermediateDirectories: true)
+        let text = "ed25519 \(publicKeyHex) leafguard-audit\n"
+        if (try? String(contentsOfFile: path, encoding: .utf8)) != text {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// A signed statement of the audit log's length and head hash at a moment.
+public struct Checkpoint: Codable, Sendable, Equatable {
+    public var format = "leafguard-audit-checkpoint-v1"
+    public var length: Int
+    public var head: String
+    public var at: String
+    public var publicKey: String
+
+    public init(length: Int, head: String, at: Date, publicKey: String) {
+        self.length = length; self.head = head; self.publicKey = publicKey
+        self.at = ISO8601DateFormatter().string(from: at)
+    }
+
+    /// Object name, in the state folder and in regions; zero-padded so names sort by length.
+    public var name: String { "audit/checkpoint-\(String(format: "%012d", length))" }
+
+    /// Two lines: the checkpoint's JSON, then the hex Ed25519 signature of exactly those bytes.
+    public func signed(by signer: AuditSigner) throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let body = [UInt8](try e.encode(self))
+        return body + [UInt8(ascii: "\n")] + Array((signer.sign(body).hexString + "\n").utf8)
+    }
+
+    /// Reads a signed checkpoint and checks its signature against `publicKey`.
+    public static func open(_ bytes: [UInt8], publicKey: [UInt8]) throws -> Checkpoint {
+        let lines = bytes.split(separator: UInt8(ascii: "\n"))
+        guard lines.count == 2, let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(lines[0])) else {
+            throw AuditError("not a checkpoint")
+        }
+        guard let sig = hexDecode(String(decoding: lines[1], as: UTF8.self)),
+              Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey) else {
+            throw AuditError("checkpoint \(c.length) (\(c.at)) is not signed by this deployment's audit key \(publicKey.hexString.prefix(16))…")
+        }
+        return c
+    }
+}
+
+/// Reads and writes checkpoints in the state folder; regions get copies from the caller.
+public struct CheckpointStore: Sendable {
+    public let directory: String
+    public init(stateDirectory: String) { directory = stateDirectory + "/audit" }
+
+    /// Signs and stores a checkpoint of the log as it is now; returns its name and bytes.
+    @discardableResult
+    public func write(log: AuditLog, signer: AuditSigner, at: Date = Date()) throws -> (name: String, bytes: [UInt8])? {
+        let v = try log.verify(checkpoint: nil)
+        guard v.entries > 0 else { return nil }
+        let c = Checkpoint(length: v.entries, head: v.head, at: at, publicKey: signer.publicKeyHex)
+        let bytes = try c.signed(by: signer)
+        let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) }
+        return (c.name, bytes)
+    }
+
+    /// Every checkpoint file here: name → bytes.
+    public func all() -> [(String, [UInt8])] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("checkpoint-") }.sorted()
+        return names.compactMap { n in FileManager.default.contents(atPath: directory + "/" + n).map { ("audit/" + n, [UInt8]($0)) } }
+    }
+}
+
+func hexDecode(_ s: String) -> [UInt8]? {
+    let chars = Array(s.utf8)
+    guard chars.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(chars.count / 2)
+    var i = 0
+    while i < chars.count {
+        guard let hi = hexValue(chars[i]), let lo = hexValue(chars[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 48...57: return c - 48
+    case 97...102: return c - 87
+    case 65...70: return c - 55
+    default: return nil
+    }
+}

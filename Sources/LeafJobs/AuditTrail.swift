@@ -1,0 +1,78 @@
+import Foundation
+import LeafAudit
+import LeafConfig
+import Logging
+
+/// Where leafguard records what it does: appends to the audit log, and signed checkpoints
+/// of it in the state folder and every region. A failure to record is logged loudly but
+/// does not undo the work that was done.
+public struct AuditTrail: Sendable {
+    public let config: LeafguardConfig
+    public let logger: Logger
+
+    public init(config: LeafguardConfig, logger: Logger) { self.config = config; self.logger = logger }
+
+    public var log: AuditLog { AuditLog(stateDirectory: config.stateDirectory) }
+
+    public func record(_ entry: AuditEntry) {
+        do { try log.append(entry) } catch {
+            logger.error("cannot write the audit log", metadata: ["file": "\(log.path)", "error": "\(error)"])
+        }
+    }
+
+    /// The audit signer for this deployment's master key.
+    public func signer() throws -> AuditSigner {
+        let s = try AuditSigner(master: try Deployment(config: config).masterKey())
+        try s.publish(stateDirectory: config.stateDirectory)
+        return s
+    }
+
+    /// Signs a checkpoint of the log now and stores it in the state folder and in each
+    /// region that has a repository. Returns where it was stored.
+    @discardableResult
+    public func checkpoint(at: Date = Date()) -> [String] {
+        do {
+            let signer = try signer()
+            guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).write(log: log, signer: signer, at: at) else { return [] }
+            return ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
+        } catch {
+            logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    /// Copies a signed object (and the public key) to every region that holds a repository.
+    public func storeInRegions(_ name: String, _ bytes: [UInt8], publicKey: String) -> [String] {
+        var stored: [String] = []
+        let deployment = Deployment(config: config)
+        for region in config.regionNames {
+            guard let repo = try? deployment.repository(region) else { continue }
+            do {
+                try repo.putReplicated("audit/audit-signing.pub", Array("ed25519 \(publicKey) leafguard-audit\n".utf8))
+                try repo.putReplicated(name, bytes)
+                stored.append(region)
+            } catch {
+                logger.warning("cannot store an audit object in a region", metadata: ["region": "\(region)", "object": "\(name)", "error": "\(error)"])
+            }
+        }
+        return stored
+    }
+
+    /// Every copy of objects named `prefix…` in the state folder's `audit/` and in every region.
+    public func copies(prefix: String) -> [(source: String, name: String, bytes: [UInt8])] {
+        var out: [(String, String, [UInt8])] = []
+        let local = config.stateDirectory + "/" + prefix
+        let dir = (local as NSString).deletingLastPathComponent, start = (local as NSString).lastPathComponent
+        for n in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where n.hasPrefix(start) {
+            if let d = FileManager.default.contents(atPath: dir + "/" + n) { out.append(("state", (prefix as NSString).deletingLastPathComponent + "/" + n, [UInt8](d))) }
+        }
+        let deployment = Deployment(config: config)
+        for region in config.regionNames {
+            guard let repo = try? deployment.repository(region) else { continue }
+            for name in repo.listReplicated(prefix: prefix) {
+                if let bytes = try? repo.readReplicated(name, { $0 }) { out.append((region, name, bytes)) }
+            }
+        }
+        return out
+    }
+}
