@@ -36,6 +36,7 @@ test: deps
 # Side-by-side figures against restic and borg (installs them); see bench/README.md.
 bench: release
 	bench/backup-vs-restic.sh
+	bench/audit-seal.sh
 
 clean:
 	rm -rf .build $(DEMO_DIR)
