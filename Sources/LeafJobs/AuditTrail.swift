@@ -20,9 +20,10 @@ public struct AuditTrail: Sendable {
         }
     }
 
-    /// The audit signer for this deployment's master key.
+    /// The audit signer, derived from the configured key (`keys.master`), which stays the
+    /// same across master-key rotations.
     public func signer() throws -> AuditSigner {
-        let s = try AuditSigner(master: try Deployment(config: config).masterKey())
+        let s = try AuditSigner(master: try Deployment(config: config).keyringKey())
         try s.publish(stateDirectory: config.stateDirectory)
         return s
     }

@@ -13,8 +13,9 @@ public struct Deployment: Sendable {
 
     public var scratchDirectory: String { config.stateDirectory + "/tmp" }
 
-    /// The master key named by `keys.master`.
-    public func masterKey() throws -> MasterKey {
+    /// The key `keys.master` names: master-key version 1 until the first rotation, and the
+    /// key that unlocks the keyring after it.
+    public func keyringKey() throws -> MasterKey {
         let source: MasterKeySource
         switch config.masterKey {
         case .file(let path): source = .file(path: path)
@@ -24,6 +25,14 @@ public struct Deployment: Sendable {
         }
         return try source.load()
     }
+
+    /// Every master-key version, from `STATE/keys/keyring.json` (or the configured key alone).
+    public func keyring() throws -> Keyring {
+        try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: try keyringKey())
+    }
+
+    /// The active master-key version.
+    public func masterKey() throws -> MasterKey { try keyring().active }
 
     /// The storage locations of a region, in order.
     public func locations(of region: RegionConfig) -> [any ObjectStore] {
@@ -38,7 +47,9 @@ public struct Deployment: Sendable {
         guard let region = config.region(named: regionName) else {
             throw StepError("region '\(regionName)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
         }
-        return try Repository.open(region: region.name, locations: locations(of: region), master: try masterKey(), create: create)
+        let ring = try keyring()
+        return try Repository.open(region: region.name, locations: locations(of: region), master: ring.active,
+                                   decryptKeys: ring.decryptable, create: create)
     }
 
     /// The repositories of every other region that holds one: copies of `region`'s data,

@@ -17,7 +17,10 @@ import LeafStorage
 public final class Repository: @unchecked Sendable {
     public let region: String
     public let locations: [any ObjectStore]
+    /// The active master-key version: it wraps new data keys.
     public let master: MasterKey
+    /// Every master-key version that may unwrap data keys (the active one included).
+    public let decryptKeys: [UInt32: MasterKey]
     public private(set) var config: RepositoryConfig
     private let blobKey: SecureBytes
     private var keyCache: [ObjectID: DataKey] = [:]
@@ -26,16 +29,18 @@ public final class Repository: @unchecked Sendable {
     /// The largest number of lost copies a replicated object may suffer and still be written.
     public var tolerableFailures: Int
 
-    private init(region: String, locations: [any ObjectStore], master: MasterKey, config: RepositoryConfig,
+    private init(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
                  blobKey: SecureBytes, tolerableFailures: Int) {
         self.region = region; self.locations = locations; self.master = master
+        self.decryptKeys = decryptKeys.merging([master.version: master]) { a, _ in a }
         self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
     }
 
     /// Opens the repository in `locations`, creating it when `create` is true and no
     /// location holds a config yet. A wrong master key fails here, before anything is written.
-    public static func open(region: String, locations: [any ObjectStore], master: MasterKey, create: Bool,
-                            tolerableFailures: Int = 0) throws -> Repository {
+    public static func open(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey] = [:],
+                            create: Bool, tolerableFailures: Int = 0) throws -> Repository {
+        let keys = decryptKeys.merging([master.version: master]) { a, _ in a }
         var problems: [String] = []
         var found: [UInt8]?
         var anyReachable = false
@@ -46,15 +51,14 @@ public final class Repository: @unchecked Sendable {
         }
         if let bytes = found {
             let header = try EnvelopeHeader.decode(bytes)
-            let wrapping = try master.wrappingKey()
             var idKey: DataKey?
             var keyProblems: [String] = []
             for loc in locations {
                 do {
                     let wrapped = try loc.get("keys/\(header.keyID.hex)")
                     idKey = try DataKey.unwrap(wrapped, expectedID: header.keyID) { v in
-                        guard v == master.version else { throw RepositoryError.wrongMasterKey(version: v, dataKey: header.keyID.hex) }
-                        return wrapping
+                        guard let k = keys[v] else { throw RepositoryError.wrongMasterKey(version: v, dataKey: header.keyID.hex) }
+                        return try k.wrappingKey()
                     }
                     break
                 } catch let e as RepositoryError { throw e } catch { keyProblems.append("\(loc.name): \(error)") }
@@ -62,7 +66,7 @@ public final class Repository: @unchecked Sendable {
             guard let idKey else { throw RepositoryError.unreadable(object: "keys/\(header.keyID.hex)", problems: keyProblems) }
             let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
             let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
-            let repo = Repository(region: region, locations: locations, master: master, config: cfg,
+            let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
                                   blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
                                   tolerableFailures: tolerableFailures)
             repo.keyCache[idKey.id] = idKey
@@ -79,7 +83,7 @@ public final class Repository: @unchecked Sendable {
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.
         let idKey = try DataKey.generate()
         let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)
-        let repo = Repository(region: region, locations: locations, master: master, config: cfg,
+        let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
                               blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
                               tolerableFailures: tolerableFailures)
         try repo.storeDataKey(idKey)
@@ -125,15 +129,17 @@ public final class Repository: @unchecked Sendable {
         lock.lock()
         if let k = keyCache[id] { lock.unlock(); return k }
         lock.unlock()
-        let wrapping = try master.wrappingKey()
         let key: DataKey = try readReplicated("keys/\(id.hex)") { bytes in
-            try DataKey.unwrap(bytes, expectedID: id) { v in
-                guard v == self.master.version else { throw RepositoryError.wrongMasterKey(version: v, dataKey: id.hex) }
-                return wrapping
-            }
+            try DataKey.unwrap(bytes, expectedID: id) { v in try self.wrappingKey(version: v, dataKey: id) }
         }
         lock.lock(); keyCache[id] = key; lock.unlock()
         return key
+    }
+
+    /// The wrapping key of master-key version `version`, if this repository holds it.
+    func wrappingKey(version: UInt32, dataKey id: ObjectID) throws -> SecureBytes {
+        guard let k = decryptKeys[version] else { throw RepositoryError.wrongMasterKey(version: version, dataKey: id.hex) }
+        return try k.wrappingKey()
     }
 
     // MARK: Replicated objects
@@ -175,7 +181,7 @@ public final class Repository: @unchecked Sendable {
     public func readAuthenticCopy(_ name: String) throws -> [UInt8] {
         try readReplicated(name) { bytes in
             let h = try EnvelopeHeader.decode(bytes)
-            let key = (h.kind == .dataKey || h.kind == .lock) ? try master.wrappingKey() : try dataKey(h.keyID).secret
+            let key = (h.kind == .dataKey || h.kind == .lock) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
             _ = try Envelope.open(bytes, header: h, key: key)
             return bytes
         }

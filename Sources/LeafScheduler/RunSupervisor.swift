@@ -87,6 +87,9 @@ public struct RunSupervisor: Sendable {
         case .replace:
             if try !jobLock.tryLock() { try replaceHolder(of: jobLock, catalog: catalog) }
         }
+        let me = Identity.current
+        // Name the holder at once (run 0 until the run is recorded) so that a refused run can say who holds the job.
+        if job.policy.concurrency != .allow { jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: 0, started: clock.now)) }
 
         // 2. The fire time or retry, claimed once however many ticks race for it.
         if !request.dryRun {
@@ -110,7 +113,6 @@ public struct RunSupervisor: Sendable {
         let started = clock.now
         let id = try catalog.begin(job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
                                    attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
-        let me = Identity.current
         if job.policy.concurrency != .allow {
             jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: id, started: started))
         }

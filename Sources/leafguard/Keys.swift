@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafJobs
 import LeafKeys
+import LeafRepository
 
 extension Leafguard {
     /// `leafguard keys …`.
     struct Keys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self])
+        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, Rotate.self, Retire.self])
     }
 }
 
@@ -22,6 +24,110 @@ extension Leafguard.Keys {
             let path = absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
             do { try MasterKeySource.createKeyFile(at: path) } catch let e as KeyError { throw CommandFailure(e.message) }
             print("created \(path) (mode 0600). Keep a copy offline: without it no backup can be restored.")
+        }
+    }
+}
+
+extension Leafguard.Keys {
+    /// `leafguard keys status [--json]`.
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List master-key versions (state, created, rotated, retired) and how many data keys each wraps per region.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        struct VersionRow: Encodable {
+            let version: UInt32
+            let state: String
+            let created: Date
+            let rotated: Date?
+            let retired: Date?
+            let wipeAfter: Date?
+            let materialWiped: Bool
+            let dataKeys: [String: Int]
+        }
+        struct Output: Encodable {
+            let keyring: String
+            let versions: [VersionRow]
+            let rotationUnfinished: Bool
+            let keysUnderSeveralVersions: [String: Int]
+            let unreachable: [String]
+        }
+
+        func run() async throws {
+            let logger = global.logger()
+            let config = try global.loadConfig()
+            let deployment = Deployment(config: config)
+            let ring = try deployment.keyring()
+            let (census, unreachable) = KeyManagement(deployment: deployment, logger: logger).census()
+            let rows = ring.records.map { r in
+                VersionRow(version: r.version, state: r.state.rawValue, created: r.created, rotated: r.rotated, retired: r.retired,
+                           wipeAfter: r.wipeAfter, materialWiped: r.state == .retired && r.sealed == nil,
+                           dataKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.byVersion[r.version] ?? 0) }))
+            }
+            let out = Output(keyring: FileManager.default.fileExists(atPath: ring.path) ? ring.path : "none yet (the configured key is version 1)",
+                             versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.stateDirectory + "/keys/rotation.json"),
+                             keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }), unreachable: unreachable)
+            if json { print(try jsonString(out)); return }
+            let f = ISO8601DateFormatter()
+            print("keyring: \(out.keyring)")
+            for r in rows {
+                var line = "  v\(r.version)  \(r.state.padding(toLength: 12, withPad: " ", startingAt: 0)) created \(f.string(from: r.created))"
+                if let d = r.rotated { line += ", rotated \(f.string(from: d))" }
+                if let d = r.retired { line += ", retired \(f.string(from: d))" + (r.materialWiped ? ", material wiped" : r.wipeAfter.map { ", wiped after \(f.string(from: $0))" } ?? "") }
+                line += "; data keys: " + (r.dataKeys.isEmpty ? "no region yet" : r.dataKeys.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                print(line)
+            }
+            if out.rotationUnfinished { print("a rotation is unfinished: run 'leafguard keys rotate' to finish it") }
+            for u in unreachable { print("unreachable: \(u)") }
+        }
+    }
+
+    /// `leafguard keys rotate`.
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Activate a new master-key version and re-wrap every data key in every region under it (finishes an interrupted rotation instead, if there is one).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let logger = global.logger()
+            let config = try global.loadConfig()
+            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            let progress = Progress()
+            progress.begin()
+            let report = try await audited(config, action: "key.rotate", command: "keys rotate", objects: ["master-key versions"]) {
+                try keys.rotate { region, done, total in progress.update("re-wrapping data keys in \(region)", done: Int64(done), total: Int64(total)) }
+            }
+            progress.end()
+            print("\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version)")
+            for (region, r) in report.regions {
+                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped (\(r.copiesWritten) copies) in \(String(format: "%.2f", r.seconds)) s\(r.seconds > 0 && r.rewrapped > 0 ? String(format: ", %.0f keys/s", Double(r.rewrapped) / r.seconds) : "")")
+            }
+        }
+    }
+
+    /// `leafguard keys retire VERSION [--wipe-after 30d]`.
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retire a decrypt-only master-key version; refused while any data key in any region is wrapped by it.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The version to retire.") var version: UInt32
+        @Option(help: "Wipe the version's key material after this long (e.g. 30d; 0s wipes it now).") var wipeAfter = "30d"
+
+        func validate() throws {
+            guard parseDuration(wipeAfter) != nil else { throw ValidationError("--wipe-after '\(wipeAfter)' is not a duration such as 30d") }
+        }
+
+        func run() async throws {
+            let logger = global.logger()
+            let config = try global.loadConfig()
+            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            do {
+                try await audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(version)"]) {
+                    try keys.retire(version, grace: parseDuration(wipeAfter)!)
+                }
+            } catch let e as KeyError { throw CommandFailure(e.message) }
+            print("master-key version \(version) retired; its material is wiped after \(wipeAfter)")
         }
     }
 }

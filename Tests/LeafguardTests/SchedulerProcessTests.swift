@@ -34,7 +34,8 @@ import Glibc
         for _ in 0..<5 {
             let p = try start(["run", "nightly", "--config", d.config])
             while p.isRunning {
-                if let running = try catalog(d).runningRuns(job: "nightly").first(where: { $0.pid == p.processIdentifier }) {
+                if let running = try catalog(d).runningRuns(job: "nightly").first(where: { $0.pid == p.processIdentifier }),
+                   FileLock.holder(at: d.dir.file("state/locks/job-nightly.lock"))?.runID == running.id {
                     kill(p.processIdentifier, SIGSTOP)
                     if p.isRunning { return (p, running) }
                 }

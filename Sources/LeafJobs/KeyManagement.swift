@@ -1,0 +1,93 @@
+import Foundation
+import LeafKeys
+import LeafRepository
+import Logging
+
+/// Rotation, census and retirement of master-key versions across every region.
+public struct KeyManagement: Sendable {
+    public let deployment: Deployment
+    public let logger: Logger
+
+    public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
+
+    var rotationFile: String { deployment.config.stateDirectory + "/keys/rotation.json" }
+
+    /// The rotation checkpoint: which version every data key is being re-wrapped under.
+    struct RotationCheckpoint: Codable { var target: UInt32; var started: Date; var regionsDone: [String] }
+
+    public struct RotationReport: Sendable {
+        public var version: UInt32
+        public var resumed: Bool
+        public var regions: [(region: String, result: RewrapResult)]
+    }
+
+    /// Activates a new version and re-wraps every data key in every region under it, or,
+    /// when a rotation was interrupted, finishes that one (no second new version).
+    public func rotate(progress: (@Sendable (String, Int, Int) -> Void)? = nil) throws -> RotationReport {
+        var checkpoint = try loadCheckpoint()
+        let resumed = checkpoint != nil
+        if checkpoint == nil {
+            var ring = try deployment.keyring()
+            let version = try ring.rotate()
+            checkpoint = RotationCheckpoint(target: version, started: Date(), regionsDone: [])
+            try saveCheckpoint(checkpoint!)
+            logger.notice("master-key version activated", metadata: ["version": "\(version)"])
+        }
+        var report = RotationReport(version: checkpoint!.target, resumed: resumed, regions: [])
+        for region in deployment.config.regionNames where !checkpoint!.regionsDone.contains(region) {
+            let repo: Repository
+            do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized {
+                checkpoint!.regionsDone.append(region); try saveCheckpoint(checkpoint!); continue
+            }
+            let result = try repo.rewrapDataKeys { done, total in progress?(region, done, total) }
+            report.regions.append((region, result))
+            checkpoint!.regionsDone.append(region)
+            try saveCheckpoint(checkpoint!)
+        }
+        try? FileManager.default.removeItem(atPath: rotationFile)
+        return report
+    }
+
+    /// The census of every region that holds a repository.
+    public func census() -> (regions: [KeyCensus], unreachable: [String]) {
+        var out: [KeyCensus] = [], unreachable: [String] = []
+        for region in deployment.config.regionNames {
+            do { out.append(try deployment.repository(region).keyCensus()) } catch RepositoryError.notInitialized {
+                continue
+            } catch { unreachable.append("\(region): \(error)") }
+        }
+        return (out, unreachable)
+    }
+
+    /// Retires a decrypt-only version, refusing while any data key anywhere still needs it.
+    public func retire(_ version: UInt32, grace: TimeInterval) throws {
+        if FileManager.default.fileExists(atPath: rotationFile) {
+            throw KeyError("a rotation is unfinished; run 'leafguard keys rotate' to finish it first")
+        }
+        var ring = try deployment.keyring()
+        guard let record = ring.records.first(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
+        if record.state == .active { throw KeyError("version \(version) is the active version; rotate first") }
+        if record.state == .retired { throw KeyError("version \(version) is already retired") }
+        let (regions, unreachable) = census()
+        guard unreachable.isEmpty else {
+            throw KeyError("cannot count the data keys of every region (\(unreachable.joined(separator: "; "))); not retiring version \(version)")
+        }
+        let users = regions.filter { ($0.byVersion[version] ?? 0) > 0 }
+        guard users.isEmpty else {
+            let text = users.map { "\($0.byVersion[version]!) data key(s) in '\($0.region)'" }.joined(separator: ", ")
+            throw KeyError("version \(version) still wraps \(text); run 'leafguard keys rotate' to re-wrap them first")
+        }
+        try ring.retire(version, grace: grace)
+    }
+
+    func loadCheckpoint() throws -> RotationCheckpoint? {
+        guard let data = FileManager.default.contents(atPath: rotationFile) else { return nil }
+        let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601
+        return try d.decode(RotationCheckpoint.self, from: data)
+    }
+
+    func saveCheckpoint(_ c: RotationCheckpoint) throws {
+        let e = JSONEncoder(); e.dateEncodingStrategy = .iso8601
+        try e.encode(c).write(to: URL(fileURLWithPath: rotationFile), options: .atomic)
+    }
+}

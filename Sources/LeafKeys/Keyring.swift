@@ -1,0 +1,192 @@
+import Foundation
+import LeafSodium
+
+/// A master-key version's lifecycle.
+public enum KeyState: String, Sendable, Codable {
+    /// Wraps new data keys (exactly one version is active).
+    case active
+    /// Still unwraps data keys it wrapped; wraps nothing new.
+    case decryptOnly = "decrypt-only"
+    /// Unwraps nothing; its material is wiped once the grace period ends.
+    case retired
+}
+
+/// One version as the keyring file records it.
+public struct KeyVersionRecord: Sendable, Codable, Equatable {
+    public var version: UInt32
+    public var state: KeyState
+    public var created: Date
+    /// When a newer version replaced it as the active one.
+    public var rotated: Date?
+    public var retired: Date?
+    /// When a retired version's material is removed from the file.
+    public var wipeAfter: Date?
+    /// The version's 32-byte secret sealed under the keyring key (XChaCha20-Poly1305, the
+    /// version number as associated data): nonce ‖ ciphertext ‖ tag, base64. Nil once wiped.
+    public var sealed: String?
+}
+
+/// The master keys leafguard holds, by version: what `keys.master` unlocks.
+///
+/// The configured key source (file, env, passphrase) is the *keyring key*. With no keyring
+/// file, it is itself master-key version 1 (a deployment before its first rotation). The
+/// first rotation writes `STATE/keys/keyring.json` (mode 0600, written atomically) holding
+/// version 1 and the new version 2, each sealed under a subkey of the keyring key; later a
+/// new passphrase re-seals this file only.
+public struct Keyring: Sendable {
+    public let path: String
+    public private(set) var records: [KeyVersionRecord]
+    private var secrets: [UInt32: SecureBytes]
+    private let unlock: SecureBytes
+
+    public static func path(stateDirectory: String) -> String { stateDirectory + "/keys/keyring.json" }
+
+    /// Opens the keyring in `stateDirectory` with the key the configured source gives.
+    public static func open(stateDirectory: String, keyringKey: MasterKey, now: Date = Date()) throws -> Keyring {
+        let path = path(stateDirectory: stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return Keyring(path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
+                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret)
+        }
+        let file: KeyringFile
+        do { file = try KeyringFile.decoder.decode(KeyringFile.self, from: data) } catch {
+            throw KeyError("keyring \(path) is damaged: \(error.localizedDescription)")
+        }
+        let sealing = try KDF.derive(from: keyringKey.secret, id: 2, context: "lgkring1")
+        var secrets: [UInt32: SecureBytes] = [:]
+        for r in file.versions where r.state != .retired {
+            guard let text = r.sealed, let bytes = Data(base64Encoded: text), bytes.count == 24 + 32 + 16 else {
+                throw KeyError("keyring \(path): version \(r.version) has no key material")
+            }
+            let b = [UInt8](bytes)
+            do {
+                secrets[r.version] = try AEAD.openSecret(Array(b[24...]), associatedData: Self.associatedData(r.version), nonce: Array(b[..<24]),
+                                                         key: sealing, algorithm: .xchacha20poly1305)
+            } catch {
+                throw KeyError("keyring \(path): version \(r.version) does not open with the configured key (wrong key or passphrase, or the file was altered)")
+            }
+        }
+        var ring = Keyring(path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret)
+        try ring.wipeExpired(now: now)
+        return ring
+    }
+
+    init(path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes) {
+        self.path = path; self.records = records; self.secrets = secrets; self.unlock = unlock
+    }
+
+    static func associatedData(_ version: UInt32) -> [UInt8] { Array("leafguard keyring v\(version)".utf8) }
+
+    /// The version that wraps new data keys.
+    public var active: MasterKey {
+        let v = records.first { $0.state == .active }!.version
+        return MasterKey(version: v, secret: secrets[v]!)
+    }
+
+    /// Every version that may unwrap (active and decrypt-only).
+    public var decryptable: [UInt32: MasterKey] {
+        var out: [UInt32: MasterKey] = [:]
+        for r in records where r.state != .retired { if let s = secrets[r.version] { out[r.version] = MasterKey(version: r.version, secret: s) } }
+        return out
+    }
+
+    /// Makes a new random version active; the active one becomes decrypt-only.
+    @discardableResult
+    public mutating func rotate(now: Date = Date()) throws -> UInt32 {
+        let next = (records.map(\.version).max() ?? 0) + 1
+        for i in records.indices where records[i].state == .active {
+            records[i].state = .decryptOnly
+            records[i].rotated = now
+        }
+        records.append(KeyVersionRecord(version: next, state: .active, created: now))
+        secrets[next] = try SecureBytes.random(count: 32)
+        try save()
+        return next
+    }
+
+    /// Retires a decrypt-only version: it unwraps nothing from now on and its material is
+    /// wiped after `grace`. The caller checks that no data key needs it.
+    public mutating func retire(_ version: UInt32, grace: TimeInterval, now: Date = Date()) throws {
+        guard let i = records.firstIndex(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
+        switch records[i].state {
+        case .active: throw KeyError("version \(version) is the active version; rotate first")
+        case .retired: throw KeyError("version \(version) is already retired")
+        case .decryptOnly: break
+        }
+        records[i].state = .retired
+        records[i].retired = now
+        records[i].wipeAfter = now.addingTimeInterval(grace)
+        secrets[version] = nil
+        try save()
+        try wipeExpired(now: now)
+    }
+
+    /// Removes the material of retired versions whose grace period has ended.
+    mutating func wipeExpired(now: Date) throws {
+        var changed = false
+        for i in records.indices where records[i].state == .retired && records[i].sealed != nil && (records[i].wipeAfter ?? now) <= now {
+            records[i].sealed = nil
+            changed = true
+        }
+        if changed { try save() }
+    }
+
+    /// Re-seals every version under a new keyring key (a new passphrase or key file).
+    public mutating func changeKeyringKey(to newKey: MasterKey) throws {
+        unlockOverride = newKey.secret
+        try save()
+    }
+    private var unlockOverride: SecureBytes?
+
+    /// Writes the file: every version's material sealed under the keyring key, written to a
+    /// temporary file (0600), synced, then renamed over the old one.
+    func save() throws {
+        let sealing = try KDF.derive(from: unlockOverride ?? unlock, id: 2, context: "lgkring1")
+        var out = records
+        for i in out.indices {
+            if let secret = secrets[out[i].version] {
+                let nonce = Sodium.randomBytes(24)
+                let ct = try AEAD.sealSecret(secret, associatedData: Self.associatedData(out[i].version), nonce: nonce, key: sealing, algorithm: .xchacha20poly1305)
+                out[i].sealed = Data(nonce + ct).base64EncodedString()
+            } else if out[i].state != .retired {
+                throw KeyError("version \(out[i].version) has no material in memory")
+            } else if out[i].sealed != nil, out[i].wipeAfter.map({ $0 > Date() }) ?? false {
+                // Retired but within grace: keep the sealed material as it was.
+            } else {
+                out[i].sealed = nil
+            }
+        }
+        let data = try KeyringFile.encoder.encode(KeyringFile(versions: out))
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == data.count, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw KeyError("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        let dfd = Foundation.open(dir, O_RDONLY | O_DIRECTORY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}
+
+struct KeyringFile: Codable {
+    var format = "leafguard-keyring-v1"
+    var versions: [KeyVersionRecord]
+
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import LeafConfig
+import LeafJobs
+import LeafKeys
+import LeafRepository
+import LeafSodium
+import LeafTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Master-key rotation against a real deployment: every snapshot restores before, during
+/// and after; an interrupted rotation resumes; retirement waits until nothing needs a version.
+@Suite struct KeyRotationTests {
+    func deployment() throws -> DeploymentFixture {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        return d
+    }
+
+    func census(_ d: DeploymentFixture) throws -> [String: [String: Int]] {
+        let r = try leafguard(["keys", "status", "--json", "--config", d.config])
+        let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        var out: [String: [String: Int]] = [:]
+        for v in o?["versions"] as? [[String: Any]] ?? [] {
+            out["v\(v["version"] as! Int) \(v["state"] as! String)"] = v["dataKeys"] as? [String: Int]
+        }
+        return out
+    }
+
+    func restoreEverySnapshot(_ d: DeploymentFixture, _ label: String) throws {
+        let list = try leafguard(["snapshots", "list", "--json", "--config", d.config])
+        let ids = try JSONDecoder().decode([[String: AnyCodable]].self, from: Data(list.stdout.utf8)).compactMap { $0["id"]?.string }
+        #expect(!ids.isEmpty)
+        for id in ids {
+            for region in ["primary", "backup"] {
+                let target = d.dir.file("restore-\(label)-\(region)-\(id)")
+                let r = try leafguard(["restore", id, "--region", region, "--to", target, "--config", d.config])
+                #expect(r.status == 0, "\(label): snapshot \(id) from \(region): \(r.all)")
+            }
+        }
+    }
+
+    @Test func rotateTwiceRetireAndRestoreEverySnapshot() throws {
+        let d = try deployment()
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        #expect(try census(d) == ["v1 active": ["primary": 2, "backup": 2]])
+        let first = try leafguard(["keys", "rotate", "--config", d.config])
+        #expect(first.status == 0 && first.stdout.contains("activated master-key version 2"), "\(first.all)")
+        #expect(try census(d) == ["v1 decrypt-only": ["primary": 0, "backup": 0], "v2 active": ["primary": 2, "backup": 2]])
+        let mode = try FileManager.default.attributesOfItem(atPath: d.dir.file("state/keys/keyring.json"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // New data after the rotation is wrapped by version 2.
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        try restoreEverySnapshot(d, "after-first")
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).stdout.contains("version 3"))
+        #expect(try census(d)["v3 active"] == ["primary": 3, "backup": 3])
+        try restoreEverySnapshot(d, "after-second")
+
+        // Retire: refused for the active version, allowed for unused ones.
+        let refused = try leafguard(["keys", "retire", "3", "--config", d.config])
+        #expect(refused.status == 1 && refused.stderr.contains("active version"), "\(refused.all)")
+        #expect(try leafguard(["keys", "retire", "1", "--wipe-after", "0s", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "retire", "2", "--config", d.config]).status == 0)
+        let status = try leafguard(["keys", "status", "--config", d.config]).stdout
+        #expect(status.contains("v1  retired") && status.contains("material wiped") && status.contains("v2  retired"), "\(status)")
+        try restoreEverySnapshot(d, "after-retire")
+        // The audit log has each key operation, the refused one included.
+        let audit = try leafguard(["audit", "show", "--config", d.config]).stdout
+        #expect(audit.components(separatedBy: "\tkey.rotate\t").count == 3 && audit.components(separatedBy: "\tkey.retire\t").count == 4)
+        #expect(audit.contains("key.retire\t-\tfailed"))
+    }
+
+    @Test func retiringAVersionStillInUseIsRefusedWithTheCensus() throws {
+        let d = try deployment()
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        // A rotation that stopped after activating version 2 but before re-wrapping anything.
+        let config = try ConfigLoader.load(path: d.config)
+        var ring = try Deployment(config: config).keyring()
+        try ring.rotate()
+        let refused = try leafguard(["keys", "retire", "1", "--config", d.config])
+        #expect(refused.status == 1 && refused.stderr.contains("version 1 still wraps 2 data key(s) in 'primary', 2 data key(s) in 'backup'"), "\(refused.all)")
+        try restoreEverySnapshot(d, "half")
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "retire", "1", "--config", d.config]).status == 0)
+        // A retired version opens nothing: a data key still wrapped by it (put back by hand) fails loudly.
+        try restoreEverySnapshot(d, "retired")
+    }
+
+    @Test func anInterruptedRotationResumesAndLosesNothing() throws {
+        let d = try deployment()
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        // Enough data keys that re-wrapping takes a while.
+        let config = try ConfigLoader.load(path: d.config)
+        let repo = try Deployment(config: config).repository("primary")
+        for _ in 0..<300 { _ = try repo.newDataKey() }
+        var interrupted = false
+        for _ in 0..<5 where !interrupted {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: leafguardExecutable)
+            p.arguments = ["keys", "rotate", "--config", d.config]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            while p.isRunning && !FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json")) { usleep(200) }
+            usleep(UInt32.random(in: 20_000...120_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            interrupted = p.terminationReason == .uncaughtSignal && FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json"))
+        }
+        try #require(interrupted, "could not stop a rotation midway")
+        try restoreEverySnapshot(d, "interrupted")
+        let status = try leafguard(["keys", "status", "--config", d.config]).stdout
+        #expect(status.contains("a rotation is unfinished"))
+        let resumed = try leafguard(["keys", "rotate", "--config", d.config])
+        #expect(resumed.status == 0 && resumed.stdout.contains("finished the rotation to master-key version"), "\(resumed.all)")
+        let c = try census(d)
+        let active = try #require(c.first { $0.key.hasSuffix("active") })
+        #expect(active.value["primary"] == 302 && active.value["backup"] == 2, "\(c)")
+        #expect(c.filter { !$0.key.hasSuffix("active") }.allSatisfy { $0.value.values.allSatisfy { $0 == 0 } }, "\(c)")
+        try restoreEverySnapshot(d, "resumed")
+    }
+
+    @Test func aTamperedWrappedKeyOrAWrongKeyIsDetectedAndNoSecretIsPrinted() throws {
+        let d = try deployment()
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        // Flip a byte of one wrapped key in every location of the primary region.
+        let keyNames = filesBelow(d.dir.file("regions/primary/loc0/keys"))
+        let victim = try #require(keyNames.first)
+        for i in 0..<6 {
+            let path = d.dir.file("regions/primary/loc\(i)/keys/\(victim)")
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count - 5] ^= 0x40
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        let r = try leafguard(["restore", "latest", "--to", d.dir.file("x"), "--config", d.config])
+        #expect(r.status == 1 && r.stderr.contains(victim), "\(r.all)")
+        // The backup region's copy still restores.
+        #expect(try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("y"), "--config", d.config]).status == 0)
+
+        // A different key file does not open the keyring.
+        let key = d.dir.file("keys/master.key")
+        let original = try Data(contentsOf: URL(fileURLWithPath: key))
+        try FileManager.default.removeItem(atPath: key)
+        try MasterKeySource.createKeyFile(at: key)
+        let wrong = try leafguard(["keys", "status", "--config", d.config])
+        #expect(wrong.status == 1 && wrong.stderr.contains("does not open with the configured key"), "\(wrong.all)")
+        try FileManager.default.removeItem(atPath: key)
+        FileManager.default.createFile(atPath: key, contents: original, attributes: [.posixPermissions: 0o600])
+
+        // No output of any key command carries the key's bytes or their base64 or hex.
+        let raw = [UInt8](original.count == 32 ? original : Data(base64Encoded: String(decoding: original, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!)
+        let forms = [Data(raw).base64EncodedString(), raw.map { String(format: "%02x", $0) }.joined()]
+        for args in [["keys", "status"], ["keys", "status", "--json"], ["keys", "rotate"], ["audit", "show", "--json"], ["history", "--json"]] {
+            let out = try leafguard(args + ["--config", d.config, "--log-level", "trace"])
+            for f in forms { #expect(!out.all.contains(f), "\(args) printed the key") }
+        }
+        let keyring = try String(contentsOfFile: d.dir.file("state/keys/keyring.json"), encoding: .utf8)
+        for f in forms { #expect(!keyring.contains(f), "the keyring holds the key in the clear") }
+    }
+}
