@@ -77,6 +77,18 @@ public func leafguard(_ arguments: [String], environment: [String: String]? = ni
     try runCommand(leafguardExecutable, arguments, environment: environment, currentDirectory: directory)
 }
 
+/// Starts the leafguard CLI without waiting, its output discarded (for tests that stop,
+/// kill or race it).
+public func startLeafguard(_ arguments: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: leafguardExecutable)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
 /// The repository's root folder (for shipped files such as jobs/ and ../shared).
 public var packageRoot: String {
     var url = URL(fileURLWithPath: #filePath)

@@ -42,12 +42,7 @@ import Testing
         var verified = Set<String>()
         for round in 0..<12 {
             try addDocument(round)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: leafguardExecutable)
-            p.arguments = ["run", "backup-only", "--config", d.config]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try startLeafguard(["run", "backup-only", "--config", d.config])
             usleep(UInt32(Double.random(in: 0.02...1.0, using: &generator) * duration * 1_000_000))
             if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
             p.waitUntilExit()

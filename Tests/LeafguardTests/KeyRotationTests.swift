@@ -98,12 +98,7 @@ import Glibc
         for _ in 0..<300 { _ = try repo.newDataKey() }
         var interrupted = false
         for _ in 0..<5 where !interrupted {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: leafguardExecutable)
-            p.arguments = ["keys", "rotate", "--config", d.config]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try startLeafguard(["keys", "rotate", "--config", d.config])
             while p.isRunning && !FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json")) { usleep(200) }
             usleep(UInt32.random(in: 20_000...120_000))
             kill(p.processIdentifier, SIGKILL)

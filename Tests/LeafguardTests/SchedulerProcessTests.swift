@@ -19,20 +19,10 @@ import Glibc
 
     func catalog(_ d: DeploymentFixture) throws -> RunCatalog { try RunCatalog(stateDirectory: d.dir.file("state")) }
 
-    func start(_ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: leafguardExecutable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
     /// Starts `run nightly` and stops it (SIGSTOP) while its run is recorded as running.
     func startAndFreeze(_ d: DeploymentFixture) throws -> (Process, RunRecord) {
         for _ in 0..<5 {
-            let p = try start(["run", "nightly", "--config", d.config])
+            let p = try startLeafguard(["run", "nightly", "--config", d.config])
             while p.isRunning {
                 if let running = try catalog(d).runningRuns(job: "nightly").first(where: { $0.pid == p.processIdentifier }),
                    FileLock.holder(at: d.dir.file("state/locks/job-nightly.lock"))?.runID == running.id {
@@ -48,7 +38,7 @@ import Glibc
     @Test func overlappingTicksStartADueRunOnce() throws {
         let d = try deployment()
         #expect(try leafguard(["tick", "--now", "2026-03-01T00:00:00Z", "--config", d.config]).status == 0)
-        let ticks = try (0..<4).map { _ in try start(["tick", "--now", "2026-03-01T02:30:20Z", "--config", d.config]) }
+        let ticks = try (0..<4).map { _ in try startLeafguard(["tick", "--now", "2026-03-01T02:30:20Z", "--config", d.config]) }
         for t in ticks { t.waitUntilExit() }
         #expect(ticks.allSatisfy { $0.terminationStatus == 0 })
         let runs = try catalog(d).history(job: "nightly")
