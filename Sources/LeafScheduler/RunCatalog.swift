@@ -72,7 +72,9 @@ public final class RunCatalog {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         path = stateDirectory + "/catalog.db"
         db = try Database(path: path, busyTimeoutMilliseconds: 30_000)
-        try db.execute("PRAGMA journal_mode=WAL")
+        // A rollback journal, not WAL: WAL needs shared memory, which hosts sharing the state
+        // folder over NFS do not have; the catalog's writes are few and small.
+        try? db.execute("PRAGMA journal_mode=DELETE")
         try db.execute("PRAGMA foreign_keys=ON")
         try db.execute("""
             CREATE TABLE IF NOT EXISTS runs(
