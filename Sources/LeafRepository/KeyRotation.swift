@@ -40,64 +40,76 @@ extension Repository {
         return census
     }
 
-    /// Re-wraps every data key under the active master version, copy by copy: each location
-    /// always holds either the old or the new wrapping of a key, never neither, so a
-    /// rotation stopped at any point is finished by running it again. Bulk data is untouched.
+    /// Re-wraps every data key under the active master version. Locations are done one
+    /// after another, each finished with a sync before the next starts: while one location
+    /// is being rewritten the others hold intact copies, and each copy is replaced
+    /// atomically, so a rotation stopped at any point loses nothing and is finished by
+    /// running it again. Bulk data is untouched.
     public func rewrapDataKeys(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> RewrapResult {
         let t0 = Date()
         let names = listReplicated(prefix: "keys/")
         let target = master.version
         let wrapping = try master.wrappingKey()
-        let results = RewrapTally()
-        let workers = max(2, min(8, ProcessInfo.processInfo.activeProcessorCount * 2))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < names.count {
-                do {
-                    let (rewrote, written) = try rewrapOne(names[i], target: target, wrapping: wrapping)
-                    results.add(rewrote: rewrote, written: written)
-                } catch {
-                    results.fail("\(names[i]): \(error)")
+        let tally = RewrapTally()
+        let cache = RewrapCache()
+        let workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        for loc in locations {
+            let present = Set((try? loc.list(prefix: "keys/")) ?? [])
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var i = w
+                while i < names.count {
+                    let name = names[i]
+                    i += workers
+                    do {
+                        if present.contains(name), let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes),
+                           h.keyID.asMasterVersion == target, h.kind == .dataKey { continue }
+                        let fresh = try cache.wrapped(name) {
+                            let authentic = try readAuthenticCopy(name)
+                            let header = try EnvelopeHeader.decode(authentic)
+                            let key = try DataKey.unwrap(authentic, expectedID: header.objectID) { v in try wrappingKey(version: v, dataKey: header.objectID) }
+                            return try key.wrap(master: wrapping, masterVersion: target)
+                        }
+                        try loc.replace(name, fresh)
+                        tally.add(written: 1)
+                    } catch {
+                        tally.fail("\(loc.name): \(name): \(error)")
+                    }
                 }
-                progress?(results.done, names.count)
-                i += workers
             }
+            try loc.sync()
+            progress?(tally.written, names.count * locations.count)
         }
-        if let problem = results.firstProblem {
+        if let problem = tally.firstProblem {
             throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "rerun the rotation once the region is healthy; nothing was lost"])
         }
         var r = RewrapResult()
-        r.keys = names.count; r.rewrapped = results.rewrote; r.alreadyCurrent = names.count - results.rewrote
-        r.copiesWritten = results.written; r.seconds = Date().timeIntervalSince(t0)
+        r.keys = names.count; r.rewrapped = cache.count; r.alreadyCurrent = names.count - cache.count
+        r.copiesWritten = tally.written; r.seconds = Date().timeIntervalSince(t0)
         return r
     }
+}
 
-    func rewrapOne(_ name: String, target: UInt32, wrapping: SecureBytes) throws -> (Bool, Int) {
-        var stale: [any ObjectStore] = []
-        for loc in locations {
-            guard let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes) else { stale.append(loc); continue }
-            if h.keyID.asMasterVersion != target { stale.append(loc) }
-        }
-        guard !stale.isEmpty else { return (false, 0) }
-        let authentic = try readAuthenticCopy(name)
-        let header = try EnvelopeHeader.decode(authentic)
-        let key = try DataKey.unwrap(authentic, expectedID: header.objectID) { v in try wrappingKey(version: v, dataKey: header.objectID) }
-        let rewrapped = try key.wrap(master: wrapping, masterVersion: target)
-        var written = 0
-        for loc in stale {
-            // Delete, then write: the other locations hold a copy throughout.
-            try? loc.delete(name)
-            try loc.put(name, rewrapped)
-            written += 1
-        }
-        return (true, written)
+/// Each key is unwrapped and re-wrapped once; every location gets the same new bytes.
+private final class RewrapCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: [String: [UInt8]] = [:]
+    var count: Int { lock.lock(); defer { lock.unlock() }; return done.count }
+    func wrapped(_ name: String, _ make: () throws -> [UInt8]) throws -> [UInt8] {
+        lock.lock()
+        if let b = done[name] { lock.unlock(); return b }
+        lock.unlock()
+        let b = try make()
+        lock.lock(); defer { lock.unlock() }
+        if let existing = done[name] { return existing }
+        done[name] = b
+        return b
     }
 }
 
 private final class RewrapTally: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var rewrote = 0, written = 0, done = 0
+    private(set) var written = 0
     private(set) var firstProblem: String?
-    func add(rewrote r: Bool, written w: Int) { lock.lock(); if r { rewrote += 1 }; written += w; done += 1; lock.unlock() }
-    func fail(_ p: String) { lock.lock(); if firstProblem == nil { firstProblem = p }; done += 1; lock.unlock() }
+    func add(written w: Int) { lock.lock(); written += w; lock.unlock() }
+    func fail(_ p: String) { lock.lock(); if firstProblem == nil { firstProblem = p }; lock.unlock() }
 }

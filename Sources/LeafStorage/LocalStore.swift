@@ -69,6 +69,28 @@ public struct LocalStore: ObjectStore {
         syncDirectory(dir)
     }
 
+    public func replace(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        try checkRoot()
+        let final = path(key)
+        let dir = (final as NSString).deletingLastPathComponent
+        let tmp = dir + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StorageError.io(location: name, key: key, reason: "create: \(errorText())") }
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard n == bytes.count else { unlink(tmp); throw StorageError.io(location: name, key: key, reason: "write: \(errorText())") }
+        // rename(2) replaces the target atomically.
+        guard rename(tmp, final) == 0 else { let e = errorText(); unlink(tmp); throw StorageError.io(location: name, key: key, reason: "rename: \(e)") }
+    }
+
+    public func sync() throws {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError.unavailable(location: name, reason: "cannot open \(root): \(errorText())") }
+        defer { close(fd) }
+        guard glibcSyncfs(fd) == 0 else { throw StorageError.io(location: name, key: "", reason: "syncfs: \(errorText())") }
+    }
+
     private func syncDirectory(_ dir: String) {
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
@@ -145,3 +167,7 @@ public struct LocalStore: ObjectStore {
         syncDirectory((path(key) as NSString).deletingLastPathComponent)
     }
 }
+
+/// syncfs(2): flushes the file system holding `fd` (a GNU extension Swift's Glibc omits).
+@_silgen_name("syncfs")
+private func glibcSyncfs(_ fd: Int32) -> Int32

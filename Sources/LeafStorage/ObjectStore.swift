@@ -29,6 +29,7 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
 /// - `get` returns exactly the bytes put, or throws `notFound`.
 /// - `list(prefix:)` returns every name starting with the prefix, sorted, no temporaries.
 /// - `delete` of a missing object throws `notFound`.
+/// - `replace` swaps an object's bytes atomically (the only way an object changes).
 public protocol ObjectStore: Sendable {
     /// A name for messages, e.g. `primary/2`.
     var name: String { get }
@@ -38,6 +39,13 @@ public protocol ObjectStore: Sendable {
     func size(of key: String) throws -> Int?
     func list(prefix: String) throws -> [String]
     func delete(_ key: String) throws
+    /// Replaces an object in one step: a reader sees the old bytes or the new, never neither
+    /// nor a mix. Replacements become durable together at the next `sync()`, so a crash
+    /// before it may lose them in this location: only objects with copies elsewhere are
+    /// replaced (re-wrapped data keys), one location at a time.
+    func replace(_ key: String, _ bytes: [UInt8]) throws
+    /// Makes every replacement so far durable.
+    func sync() throws
 }
 
 /// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.

@@ -95,7 +95,7 @@ import Glibc
         // Enough data keys that re-wrapping takes a while.
         let config = try ConfigLoader.load(path: d.config)
         let repo = try Deployment(config: config).repository("primary")
-        for _ in 0..<300 { _ = try repo.newDataKey() }
+        for _ in 0..<600 { _ = try repo.newDataKey() }
         var interrupted = false
         for _ in 0..<5 where !interrupted {
             let p = try startLeafguard(["keys", "rotate", "--config", d.config])
@@ -113,7 +113,7 @@ import Glibc
         #expect(resumed.status == 0 && resumed.stdout.contains("finished the rotation to master-key version"), "\(resumed.all)")
         let c = try census(d)
         let active = try #require(c.first { $0.key.hasSuffix("active") })
-        #expect(active.value["primary"] == 302 && active.value["backup"] == 2, "\(c)")
+        #expect(active.value["primary"] == 602 && active.value["backup"] == 2, "\(c)")
         #expect(c.filter { !$0.key.hasSuffix("active") }.allSatisfy { $0.value.values.allSatisfy { $0 == 0 } }, "\(c)")
         try restoreEverySnapshot(d, "resumed")
     }

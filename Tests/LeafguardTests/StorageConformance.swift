@@ -29,6 +29,16 @@ func checkObjectStoreConformance(_ store: any ObjectStore) throws {
     #expect(try store.list(prefix: "snapshots/") == ["snapshots/b"])
     #expect(throws: StorageError.notFound(location: store.name, key: "snapshots/a")) { try store.delete("snapshots/a") }
 
+    // Replacement: the new bytes, whole; no temporaries left; durable after sync.
+    try store.put("keys/k", [1, 2, 3])
+    try store.replace("keys/k", [9, 8, 7, 6])
+    #expect(try store.get("keys/k") == [9, 8, 7, 6])
+    try store.replace("keys/k", [])
+    #expect(try store.get("keys/k") == [])
+    #expect(try store.list(prefix: "keys/") == ["keys/k"])
+    try store.sync()
+    #expect(throws: StorageError.invalidKey("../k")) { try store.replace("../k", [1]) }
+
     // Names that could escape the store are refused.
     for bad in ["../x", "/abs", "a/../../b", "", "sp ace"] {
         #expect(throws: StorageError.invalidKey(bad)) { try store.put(bad, [1]) }
