@@ -36,7 +36,7 @@ let package = Package(
         // Domain modules, one job each.
         .target(name: "LeafCron", swiftSettings: swiftSettings),
         .target(name: "LeafConfig", dependencies: [
-            "LeafCron", .product(name: "Yams", package: "Yams"),
+            "LeafCron", "LeafCompliance", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafKeys", dependencies: ["LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
@@ -51,7 +51,7 @@ let package = Package(
             "LeafSQLite", "LeafSodium", "LeafDigest",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance", "LeafAudit",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafAudit", dependencies: [

@@ -23,6 +23,49 @@ public enum ComplianceRule: String, Codable, Sendable, CaseIterable {
         case .mfaMissing, .accessDormant: return .low
         }
     }
+
+    /// The SOC 2 common criteria a finding of this rule is evidence about: CC6.1 logical
+    /// access security (authentication), CC6.2 granting and removing access, CC6.3 least
+    /// privilege.
+    public var controls: [String] {
+        switch self {
+        case .mfaRequired, .mfaOwner, .mfaMissing, .mfaSMSOnly, .pwdMissing, .pwdPolicy, .pwdHashLegacy, .pwdHashWeak: return ["CC6.1"]
+        case .accessOrphan: return ["CC6.2", "CC6.3"]
+        case .accessRole, .accessBroad: return ["CC6.3"]
+        case .accessDormant: return ["CC6.2", "CC6.3"]
+        }
+    }
+
+    /// Where leafplanner's promise and NIST SP 800-63B part ways, for auditors.
+    public static let nistNote = "NIST SP 800-63B asks verifiers not to impose composition rules (mixtures of character types) and to screen passwords against lists of known-compromised values instead; leafplanner's page promises at least 12 characters mixing lower and upper case, digits and symbols, so PWD-POLICY checks that composition rule as promised, which is stricter in form than, and not the same as, 800-63B's guidance."
+}
+
+/// An accepted risk: a finding of `rule` for `userID` (in `accountID`, or in every account
+/// when nil) is "excepted" until `expires`, and listed apart.
+public struct ComplianceException: Codable, Sendable, Equatable {
+    public let rule: String
+    public let accountID: Int64?
+    public let userID: Int64
+    public let owner: String
+    public let reason: String
+    public let expires: Date
+
+    public init(rule: String, accountID: Int64?, userID: Int64, owner: String, reason: String, expires: Date) {
+        self.rule = rule; self.accountID = accountID; self.userID = userID; self.owner = owner; self.reason = reason; self.expires = expires
+    }
+
+    func covers(_ f: Finding) -> Bool { f.rule == rule && f.userID == userID && (accountID == nil || accountID == f.accountID) }
+
+    enum CodingKeys: String, CodingKey {
+        case rule, owner, reason, expires
+        case accountID = "account_id", userID = "user_id"
+    }
+}
+
+/// A finding an exception covers, with the exception.
+public struct ExceptedFinding: Codable, Sendable, Equatable {
+    public let finding: Finding
+    public let exception: ComplianceException
 }
 
 /// Thresholds the rules leave to configuration.
@@ -70,14 +113,34 @@ public struct ComplianceReport: Codable, Sendable {
     public var rulesVersion = ComplianceRule.rulesVersion
     public let asOf: String
     public let totals: Totals
-    public let summary: [String: RuleSummary]
-    public let findings: [Finding]
+    public var summary: [String: RuleSummary]
+    public var findings: [Finding]
     /// Rows read per table, for auditors.
     public let rowsRead: [String: Int]
+    /// Findings moved out of `findings` by an exception in force at `as_of`.
+    public var excepted: [ExceptedFinding] = []
+    /// Exceptions that had expired by `as_of` (their findings are back in `findings`).
+    public var expiredExceptions: [ComplianceException] = []
+    /// Rule → SOC 2 criteria it evidences.
+    public var controls: [String: [String]] = Dictionary(uniqueKeysWithValues: ComplianceRule.allCases.map { ($0.rawValue, $0.controls) })
+    public var notes: [String] = [ComplianceRule.nistNote]
 
     enum CodingKeys: String, CodingKey {
-        case kind, totals, summary, findings
-        case rulesVersion = "rules_version", asOf = "as_of", rowsRead = "rows_read"
+        case kind, totals, summary, findings, excepted, controls, notes
+        case rulesVersion = "rules_version", asOf = "as_of", rowsRead = "rows_read", expiredExceptions = "expired_exceptions"
+    }
+
+    /// Moves findings that an exception in force at `asOf` covers to `excepted`, recounting
+    /// the summary; lists expired exceptions apart.
+    public mutating func apply(_ exceptions: [ComplianceException], asOf: Date) {
+        let live = exceptions.filter { $0.expires > asOf }
+        expiredExceptions = exceptions.filter { $0.expires <= asOf }
+        var open: [Finding] = []
+        for f in findings {
+            if let e = live.first(where: { $0.covers(f) }) { excepted.append(ExceptedFinding(finding: f, exception: e)) } else { open.append(f) }
+        }
+        findings = open
+        for r in ComplianceRule.allCases { summary[r.rawValue] = .init(severity: r.severity, count: open.filter { $0.rule == r.rawValue }.count) }
     }
 
     /// Findings at or above `severity`.

@@ -12,9 +12,10 @@ public struct ComplianceError: Error, CustomStringConvertible, Sendable {
 public struct ComplianceScanner: Sendable {
     public let databasePath: String
     public let settings: ComplianceSettings
+    public let exceptions: [ComplianceException]
 
-    public init(databasePath: String, settings: ComplianceSettings = ComplianceSettings()) {
-        self.databasePath = databasePath; self.settings = settings
+    public init(databasePath: String, settings: ComplianceSettings = ComplianceSettings(), exceptions: [ComplianceException] = []) {
+        self.databasePath = databasePath; self.settings = settings; self.exceptions = exceptions
     }
 
     static let sections: Set<String> = ["finances", "insurance", "legal", "medical", "property", "contacts", "wishes", "digital"]
@@ -24,7 +25,9 @@ public struct ComplianceScanner: Sendable {
             throw ComplianceError(message: "no planner database at \(databasePath)")
         }
         let db = try Database(path: databasePath, mode: .readOnly)
-        return try db.transaction("DEFERRED") { try evaluate(db, asOf: asOf) }
+        var report = try db.transaction("DEFERRED") { try evaluate(db, asOf: asOf) }
+        report.apply(exceptions, asOf: asOf)
+        return report
     }
 
     func evaluate(_ db: Database, asOf: Date) throws -> ComplianceReport {

@@ -5,6 +5,7 @@ public enum ComplianceOutput {
     public static func json(_ r: ComplianceReport) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
         return String(decoding: try e.encode(r), as: UTF8.self) + "\n"
     }
 
@@ -26,8 +27,20 @@ public enum ComplianceOutput {
         out += "\(t.accounts) accounts, \(t.activeUsers) active users; MFA adoption \(String(format: "%.1f", adoption)) %.\n\n"
         out += "| severity | findings |\n|---|---:|\n"
         for s in Severity.allCases { out += "| \(s.rawValue) | \(r.findings.filter { $0.severity == s }.count) |\n" }
-        out += "\n| rule | severity | findings |\n|---|---|---:|\n"
-        for rule in ComplianceRule.allCases { out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) |\n" }
+        out += "\n| rule | severity | findings | SOC 2 |\n|---|---|---:|---|\n"
+        for rule in ComplianceRule.allCases { out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) | \(rule.controls.joined(separator: ", ")) |\n" }
+        if !r.excepted.isEmpty {
+            out += "\n## Excepted (accepted risk, listed apart)\n\n| rule | account | user | owner | reason | expires |\n|---|---:|---:|---|---|---|\n"
+            let f = ISO8601DateFormatter()
+            for e in r.excepted {
+                out += "| \(e.finding.rule) | \(e.finding.accountID.map(String.init) ?? "-") | \(e.finding.userID) | \(e.exception.owner) | \(e.exception.reason) | \(f.string(from: e.exception.expires)) |\n"
+            }
+        }
+        if !r.expiredExceptions.isEmpty {
+            out += "\n\(r.expiredExceptions.count) exception(s) had expired by this scan; their findings count again: "
+            out += r.expiredExceptions.map { "\($0.rule) user \($0.userID) (\($0.owner))" }.joined(separator: ", ") + ".\n"
+        }
+        out += "\nNote: \(ComplianceRule.nistNote)\n"
         return out
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafCompliance
 
 /// Where the master key comes from (`keys.master`).
 public enum KeySource: Sendable, Equatable, CustomStringConvertible {
@@ -55,6 +56,9 @@ public struct LeafguardConfig: Sendable {
     public var historyLimit: Int = 500
     /// The Prometheus text file rewritten after every run (`metrics.textfile`).
     public var metricsFile: String = ""
+    /// Rule thresholds and accepted risks (`compliance:`).
+    public var complianceSettings = ComplianceSettings()
+    public var complianceExceptions: [ComplianceException] = []
 
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
     public var regionNames: [String] { regions.map(\.name) }
@@ -139,6 +143,16 @@ public enum ConfigLoader {
             metricsFile = m["textfile"]?.string()
             m.finish()
         }
+        var complianceSettings = ComplianceSettings()
+        var exceptions: [ComplianceException] = []
+        if let c = top["compliance"]?.mapping() {
+            if let v = c["argon2_min_memory_kib"]?.int(in: 1...4_194_304) { complianceSettings.argon2MinMemoryKiB = v }
+            if let v = c["argon2_min_iterations"]?.int(in: 1...100) { complianceSettings.argon2MinIterations = v }
+            if let v = c["bcrypt_min_cost"]?.int(in: 4...31) { complianceSettings.bcryptMinCost = v }
+            if let v = c["dormancy_days"]?.int(in: 1...36500) { complianceSettings.dormancyDays = v }
+            if let list = c["exceptions"]?.sequence() { exceptions = list.compactMap(parseException) }
+            c.finish()
+        }
         for r in regions where r.locations < shards.total {
             top["regions"]?.report("region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
                                    hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
@@ -153,7 +167,29 @@ public enum ConfigLoader {
                                      regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
         config.historyLimit = historyLimit
         config.metricsFile = absolute(metricsFile ?? (stateDir + "/metrics/leafguard.prom"), relativeTo: base)
+        config.complianceSettings = complianceSettings
+        config.complianceExceptions = exceptions
         return config
+    }
+
+    /// `{rule: MFA-OWNER, account: 12, user: 34, owner: "…", reason: "…", expires: 2027-03-31}`.
+    static func parseException(_ value: YAMLValue) -> ComplianceException? {
+        guard let m = value.mapping() else { return nil }
+        let rules = ComplianceRule.allCases.map(\.rawValue)
+        let rule = m.required("rule", hint: "one of \(rules.joined(separator: ", "))")?.choice(rules)
+        let account = m["account"]?.int(in: 1...Int.max)
+        let user = m.required("user", hint: "the user id the exception covers")?.int(in: 1...Int.max)
+        let owner = m.required("owner", hint: "who accepted the risk")?.string()
+        let reason = m.required("reason", hint: "why the risk is accepted")?.string()
+        var expires: Date?
+        if let v = m.required("expires", hint: "a date such as 2027-03-31; exceptions must end"), let text = v.string() {
+            let f = ISO8601DateFormatter()
+            expires = f.date(from: text) ?? f.date(from: text + "T00:00:00Z")
+            if expires == nil { v.report("'\(text)' is not a date", hint: "write 2027-03-31 or 2027-03-31T00:00:00Z") }
+        }
+        m.finish()
+        guard let rule, let user, let owner, let reason, let expires else { return nil }
+        return ComplianceException(rule: rule, accountID: account.map(Int64.init), userID: Int64(user), owner: owner, reason: reason, expires: expires)
     }
 
     static func parseKeySource(_ text: String, base: String, value: YAMLValue) -> KeySource? {

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafJobs
 
 /// The leafguard command. Exit status: 0 success, 1 a job, step or operation failed,
 /// 2 bad usage or configuration.
 @main
 struct Leafguard: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = LeafguardVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "leafguard",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafCompliance
 import LeafConfig
+import LeafJobs
 
 extension Leafguard {
     /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,md] [--fail-on SEVERITY]`.
@@ -32,17 +33,21 @@ extension Leafguard {
         func scan(_ config: LeafguardConfig) throws {
             let when = asOf.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
             let report: ComplianceReport
-            do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db").scan(asOf: when) } catch let e as ComplianceError {
+            do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db", settings: config.complianceSettings,
+                                                exceptions: config.complianceExceptions).scan(asOf: when) } catch let e as ComplianceError {
                 throw CommandFailure(e.message)
             }
             if let out {
                 let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                var written: [String] = []
                 for f in format.split(separator: ",").map(String.init) {
                     let text = f == "json" ? try ComplianceOutput.json(report) : (f == "csv" ? ComplianceOutput.csv(report) : ComplianceOutput.markdown(report))
                     try text.write(toFile: dir + "/compliance.\(f)", atomically: true, encoding: .utf8)
                     print("wrote \(dir)/compliance.\(f)")
+                    written.append(dir + "/compliance.\(f)")
                 }
+                print("wrote \(try EvidenceManifest.write(report: report, config: config, outputs: written, to: dir))")
             } else {
                 print(try ComplianceOutput.json(report), terminator: "")
             }

@@ -21,7 +21,8 @@ public struct ScanStep: JobStep {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        let scanner = ComplianceScanner(databasePath: context.config.dataDirectory + "/planner.db")
+        let scanner = ComplianceScanner(databasePath: context.config.dataDirectory + "/planner.db",
+                                        settings: context.config.complianceSettings, exceptions: context.config.complianceExceptions)
         let report = try scanner.scan(asOf: context.now)
         var written: [String] = []
         var notYet: [String] = []
@@ -39,16 +40,20 @@ public struct ScanStep: JobStep {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
                 written.append(path)
             }
+            written.append(try EvidenceManifest.write(report: report, config: context.config, outputs: written, to: out))
         }
         let bySeverity = Severity.allCases.map { s in "\(report.findings.filter { $0.severity == s }.count) \(s.rawValue)" }.joined(separator: ", ")
         var status: StepResult.Status = notYet.isEmpty ? .succeeded : .warning
         var summary = "\(report.totals.activeUsers) active users, \(report.totals.activeUsersWithMFA) with MFA; findings: \(bySeverity)"
+        if !report.excepted.isEmpty { summary += "; \(report.excepted.count) excepted" }
+        if !report.expiredExceptions.isEmpty { summary += "; \(report.expiredExceptions.count) exception(s) expired" }
         if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
             status = .failed
             summary += "; \(report.count(atOrAbove: gate)) at or above \(gate.rawValue) (fail_on)"
         }
         var figures: [String: Double] = ["findings": Double(report.findings.count), "active_users": Double(report.totals.activeUsers),
-                                         "active_users_with_mfa": Double(report.totals.activeUsersWithMFA)]
+                                         "active_users_with_mfa": Double(report.totals.activeUsersWithMFA),
+                                         "findings_excepted": Double(report.excepted.count)]
         for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.findings.filter { $0.severity == s }.count) }
         return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
                           details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" })

@@ -1,0 +1,89 @@
+import Foundation
+import LeafCompliance
+import LeafConfig
+import LeafDigest
+import LeafTestSupport
+import Testing
+
+/// Thresholds from leafguard.yml, exceptions with expiry, controls, and the evidence manifest.
+@Suite struct ComplianceEvidenceTests {
+    func users(_ r: ComplianceReport, _ rule: String) -> [Int64] { r.findings.filter { $0.rule == rule }.map(\.userID).sorted() }
+    let asOf = ComplianceFixture.asOf
+
+    @Test func exceptionsInForceMoveFindingsApartAndExpiredOnesDoNot() throws {
+        let f = try ComplianceFixture()
+        let day: TimeInterval = 86400
+        let live = ComplianceException(rule: "MFA-OWNER", accountID: nil, userID: 2, owner: "Dana", reason: "key on order", expires: asOf + 30 * day)
+        let expired = ComplianceException(rule: "MFA-SMS-ONLY", accountID: nil, userID: 4, owner: "Dana", reason: "old", expires: asOf - day)
+        let otherAccount = ComplianceException(rule: "MFA-REQUIRED", accountID: 2, userID: 3, owner: "Dana", reason: "wrong account", expires: asOf + day)
+        let plain = try f.scan()
+        let r = try ComplianceScanner(databasePath: f.db, exceptions: [live, expired, otherAccount]).scan(asOf: asOf)
+        #expect(users(r, "MFA-OWNER").isEmpty && r.summary["MFA-OWNER"]?.count == 0)
+        #expect(r.excepted.map(\.finding.rule) == ["MFA-OWNER"] && r.excepted.first?.exception.owner == "Dana")
+        #expect(users(r, "MFA-SMS-ONLY") == [4], "an expired exception excepts nothing")
+        #expect(r.expiredExceptions == [expired])
+        #expect(users(r, "MFA-REQUIRED") == [3], "an exception for another account does not apply")
+        #expect(r.findings.count == plain.findings.count - 1)
+        // Gating counts only unexcepted findings.
+        #expect(r.count(atOrAbove: .high) == plain.count(atOrAbove: .high) - 1)
+        // The exception that runs out the day after applies today, not tomorrow.
+        let tomorrow = try ComplianceScanner(databasePath: f.db, exceptions: [live]).scan(asOf: asOf + 31 * day)
+        #expect(users(tomorrow, "MFA-OWNER") == [2])
+        // JSON lists them apart, with ISO dates; Markdown lists them in their own section.
+        let json = try JSONSerialization.jsonObject(with: Data(try ComplianceOutput.json(r).utf8)) as? [String: Any]
+        #expect((json?["excepted"] as? [[String: Any]])?.count == 1)
+        #expect(((json?["expired_exceptions"] as? [[String: Any]])?.first?["expires"] as? String)?.hasPrefix("2026-11-28") == true)
+        #expect((json?["controls"] as? [String: [String]])?["ACCESS-ROLE"] == ["CC6.3"])
+        #expect((json?["notes"] as? [String])?.first?.contains("800-63B") == true)
+        let md = ComplianceOutput.markdown(r)
+        #expect(md.contains("## Excepted") && md.contains("key on order") && md.contains("had expired"))
+    }
+
+    @Test func thresholdsAndExceptionsComeFromTheConfiguration() throws {
+        let fixture = try ConfigFixture(config: ConfigFixture.validConfig + """
+            compliance:
+              argon2_min_memory_kib: 65536
+              dormancy_days: 400
+              exceptions:
+                - {rule: ACCESS-DORMANT, account: 2, user: 8, owner: "Dana (CISO)", reason: "on leave", expires: 2027-03-31}
+
+            """)
+        let config = try fixture.load()
+        #expect(config.complianceSettings.argon2MinMemoryKiB == 65536 && config.complianceSettings.dormancyDays == 400)
+        #expect(config.complianceExceptions.first?.expires == ISO8601DateFormatter().date(from: "2027-03-31T00:00:00Z"))
+        let f = try ComplianceFixture()
+        let r = try ComplianceScanner(databasePath: f.db, settings: config.complianceSettings, exceptions: config.complianceExceptions).scan(asOf: asOf)
+        #expect(users(r, "ACCESS-DORMANT") == [9], "with 400 days user 8 (last login 2025-01-01, 697 days) is excepted; 9 never logged in")
+        #expect(r.excepted.map(\.finding.userID) == [8])
+        // Bad entries are located.
+        let bad = problems {
+            _ = try ConfigFixture(config: ConfigFixture.validConfig + """
+                compliance:
+                  bcrypt_min_cost: 99
+                  exceptions:
+                    - {rule: MFA-OWNR, user: 2, owner: x, reason: y, expires: 2027-01-01}
+                    - {rule: MFA-OWNER, user: 2, owner: x, reason: y, expires: soon}
+                    - {rule: MFA-OWNER, user: 2, reason: y, expires: 2027-01-01}
+
+                """).load()
+        }
+        #expect(bad.contains { $0.contains("leafguard.yml:11:20") && $0.contains("99") }, "\(bad)")
+        #expect(bad.contains { $0.contains("MFA-OWNR") && $0.contains("MFA-OWNER") }, "\(bad)")
+        #expect(bad.contains { $0.contains("'soon' is not a date") }, "\(bad)")
+        #expect(bad.contains { $0.contains("owner") }, "\(bad)")
+    }
+
+    @Test func theManifestRecordsWhatAnAuditorNeeds() throws {
+        let d = try DeploymentFixture()
+        let r = try leafguard(["scan", "--out", d.dir.file("out"), "--config", d.config])
+        #expect(r.status == 0, "\(r.all)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: d.dir.file("out/manifest.json")))
+        let m = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        #expect(m?["tool_version"] as? String == "0.1.0" && m?["rules_version"] as? Int == 1 && m?["as_of"] != nil)
+        #expect(m?["config_sha256"] as? String == (try SHA256.hash(fileAt: d.config).hexString))
+        #expect((m?["rows_read"] as? [String: Int])?["users"] ?? 0 > 0)
+        let outputs = try #require(m?["outputs"] as? [String: String])
+        #expect(Set(outputs.keys) == ["compliance.json", "compliance.csv", "compliance.md"])
+        for (name, digest) in outputs { #expect(try SHA256.hash(fileAt: d.dir.file("out/" + name)).hexString == digest, "\(name)") }
+    }
+}
