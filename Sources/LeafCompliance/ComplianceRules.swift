@@ -87,6 +87,10 @@ public struct Finding: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case rule, severity, detail, accountID = "account_id", userID = "user_id" }
 
+    public init(rule: String, severity: Severity, accountID: Int64?, userID: Int64, detail: String) {
+        self.rule = rule; self.severity = severity; self.accountID = accountID; self.userID = userID; self.detail = detail
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rule, forKey: .rule)

@@ -9,6 +9,14 @@ public enum ComplianceOutput {
         return String(decoding: try e.encode(r), as: UTF8.self) + "\n"
     }
 
+    /// The report a previous scan left in `directory`, for the trend; nil if none or unreadable.
+    public static func previous(in directory: String) -> ComplianceReport? {
+        guard let data = FileManager.default.contents(atPath: directory + "/compliance.json") else { return nil }
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try? d.decode(ComplianceReport.self, from: data)
+    }
+
     /// One row per finding; fields quoted where needed (RFC 4180), for spreadsheets.
     public static func csv(_ r: ComplianceReport) -> String {
         func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }

@@ -5,7 +5,7 @@ import LeafConfig
 import LeafJobs
 
 extension Leafguard {
-    /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,md] [--fail-on SEVERITY]`.
+    /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,html,md] [--fail-on SEVERITY]`.
     struct Scan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Scan planner accounts for MFA, password-policy and access compliance (shared/planner/compliance-rules.md).")
@@ -13,13 +13,13 @@ extension Leafguard {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Judge as of this instant (ISO 8601; default now).") var asOf: String?
         @Option(help: "Write compliance.<format> files here; without it, JSON goes to standard output.") var out: String?
-        @Option(help: "Comma-separated formats: json, csv, md.") var format = "json,csv,md"
+        @Option(help: "Comma-separated formats: json, csv, html, md.") var format = "json,csv,html,md"
         @Option(help: "Exit 1 when an unexcepted finding at or above this severity exists: critical, high, medium, low.") var failOn: String?
 
         func validate() throws {
             if let f = failOn, Severity(rawValue: f) == nil { throw ValidationError("--fail-on must be critical, high, medium or low") }
-            for f in format.split(separator: ",") where !["json", "csv", "md"].contains(String(f)) {
-                throw ValidationError("--format '\(f)' is not available; use json, csv, md (html arrives with a later version)")
+            for f in format.split(separator: ",") where !["json", "csv", "html", "md"].contains(String(f)) {
+                throw ValidationError("--format '\(f)' is not one of json, csv, html, md")
             }
             if let a = asOf, ISO8601DateFormatter().date(from: a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
         }
@@ -41,8 +41,15 @@ extension Leafguard {
                 let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 var written: [String] = []
+                let previous = ComplianceOutput.previous(in: dir)
                 for f in format.split(separator: ",").map(String.init) {
-                    let text = f == "json" ? try ComplianceOutput.json(report) : (f == "csv" ? ComplianceOutput.csv(report) : ComplianceOutput.markdown(report))
+                    let text: String
+                    switch f {
+                    case "json": text = try ComplianceOutput.json(report)
+                    case "csv": text = ComplianceOutput.csv(report)
+                    case "html": text = ComplianceOutput.html(report, previous: previous)
+                    default: text = ComplianceOutput.markdown(report)
+                    }
                     try text.write(toFile: dir + "/compliance.\(f)", atomically: true, encoding: .utf8)
                     print("wrote \(dir)/compliance.\(f)")
                     written.append(dir + "/compliance.\(f)")

@@ -83,7 +83,44 @@ import Testing
         #expect(m?["config_sha256"] as? String == (try SHA256.hash(fileAt: d.config).hexString))
         #expect((m?["rows_read"] as? [String: Int])?["users"] ?? 0 > 0)
         let outputs = try #require(m?["outputs"] as? [String: String])
-        #expect(Set(outputs.keys) == ["compliance.json", "compliance.csv", "compliance.md"])
+        #expect(Set(outputs.keys) == ["compliance.json", "compliance.csv", "compliance.html", "compliance.md"])
         for (name, digest) in outputs { #expect(try SHA256.hash(fileAt: d.dir.file("out/" + name)).hexString == digest, "\(name)") }
+    }
+}
+
+@Suite struct ComplianceHTMLTests {
+    @Test func theHTMLReportIsSelfContainedWithChartsTrendAndGuidance() throws {
+        let f = try ComplianceFixture()
+        let asOf = ComplianceFixture.asOf
+        let previous = try f.scan()
+        var now = try ComplianceScanner(databasePath: f.db, exceptions: [
+            ComplianceException(rule: "MFA-OWNER", accountID: nil, userID: 2, owner: "<b>Dana</b> & co", reason: "key \"on order\"", expires: asOf + 86400),
+        ]).scan(asOf: asOf)
+        now.findings.append(Finding(rule: "PWD-POLICY", severity: .high, accountID: nil, userID: 99, detail: "<script>alert(1)</script>"))
+        let html = ComplianceOutput.html(now, previous: previous)
+        // Self-contained: nothing fetched from elsewhere, no script.
+        for forbidden in ["<script", "src=", "<link", "http://", "https://", "@import"] {
+            #expect(!html.lowercased().contains(forbidden), "found \(forbidden)")
+        }
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && html.contains("&lt;b&gt;Dana&lt;/b&gt; &amp; co"))
+        #expect(html.components(separatedBy: "<svg").count == 2 && html.contains("<rect"))
+        for rule in ComplianceRule.allCases {
+            #expect(html.contains(rule.rawValue) && html.contains(ComplianceOutput.esc(rule.fix)))
+        }
+        // Per rule: MFA-OWNER's one finding is now excepted (-1); PWD-POLICY gained one (+1); high overall is even.
+        #expect(html.contains("Trend against the previous scan") && html.contains("<td class=\"n down\">-1</td>") && html.contains("<td class=\"n up\">+1</td>"))
+        #expect(html.contains("±0 since last scan"))
+        #expect(html.contains("Users with the most findings") && html.contains("Accounts with the most findings"))
+        #expect(html.contains("Exceptions (accepted risk)") && html.contains("800-63B"))
+        // Rendered by a real browser when one is installed (Debian's chromium).
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") {
+            let dir = TemporaryDirectory("leafguard-html")
+            let page = try dir.write("compliance.html", html)
+            let png = dir.file("shot.png")
+            let r = try runCommand("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000", "--screenshot=\(png)", "file://\(page)"])
+            #expect(r.status == 0)
+            let size = (try FileManager.default.attributesOfItem(atPath: png)[.size] as? Int) ?? 0
+            #expect(size > 20_000, "a rendered page, not a blank one (\(size) bytes)")
+        }
     }
 }

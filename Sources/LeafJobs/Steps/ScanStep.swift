@@ -28,12 +28,14 @@ public struct ScanStep: JobStep {
         var notYet: [String] = []
         if !context.dryRun {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let previous = ComplianceOutput.previous(in: out)
             for format in formats {
                 let text: String
                 switch format {
                 case "json": text = try ComplianceOutput.json(report)
                 case "csv": text = ComplianceOutput.csv(report)
                 case "md": text = ComplianceOutput.markdown(report)
+                case "html": text = ComplianceOutput.html(report, previous: previous)
                 default: notYet.append(format); continue
                 }
                 let path = out + "/compliance.\(format)"
