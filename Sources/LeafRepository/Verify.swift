@@ -56,7 +56,7 @@ extension Repository {
         if repair { for loc in locations { if let l = loc as? LocalStore { try? l.create() } } }
 
         // Replicated objects: a copy in every location.
-        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") {
+        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") + listReplicated(prefix: "reports/") {
             for loc in locations where (try? loc.size(of: name)) ?? nil == nil {
                 var p = VerifyProblem(location: loc.name, object: name, kind: "missing-copy", snapshots: [], repaired: false,
                                       detail: "a copy of a replicated object is missing")
@@ -117,7 +117,7 @@ extension Repository {
         // Stray files: anything in a location that is not a leafguard object name.
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
-            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/")) {
+            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("reports/")) {
                 report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
                                                      detail: "not a leafguard object; left untouched"))
             }

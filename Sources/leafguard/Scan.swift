@@ -3,6 +3,7 @@ import Foundation
 import LeafCompliance
 import LeafConfig
 import LeafJobs
+import Logging
 
 extension Leafguard {
     /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,html,md] [--fail-on SEVERITY]`.
@@ -54,7 +55,10 @@ extension Leafguard {
                     print("wrote \(dir)/compliance.\(f)")
                     written.append(dir + "/compliance.\(f)")
                 }
-                print("wrote \(try EvidenceManifest.write(report: report, config: config, outputs: written, to: dir))")
+                let manifest = try EvidenceManifest.write(report: report, config: config, outputs: written, to: dir)
+                print("wrote \(manifest)")
+                let regions = ReportArchive(deployment: Deployment(config: config), logger: Logger(label: "leafguard")).store(report, files: written + [manifest])
+                if !regions.isEmpty { print("archived, encrypted, in \(regions.joined(separator: ", ")) (leafguard reports list)") }
             } else {
                 print(try ComplianceOutput.json(report), terminator: "")
             }

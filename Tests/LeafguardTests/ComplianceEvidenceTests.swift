@@ -86,6 +86,33 @@ import Testing
         #expect(Set(outputs.keys) == ["compliance.json", "compliance.csv", "compliance.html", "compliance.md"])
         for (name, digest) in outputs { #expect(try SHA256.hash(fileAt: d.dir.file("out/" + name)).hexString == digest, "\(name)") }
     }
+
+    @Test func reportsAreArchivedEncryptedInBothRegionsAndListed() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        let scan = try leafguard(["scan", "--out", d.dir.file("out"), "--config", d.config])
+        #expect(scan.stdout.contains("archived, encrypted, in primary, backup"), "\(scan.all)")
+        for region in ["primary", "backup"] {
+            let list = try leafguard(["reports", "list", "--json", "--region", region, "--config", d.config])
+            let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+            #expect(rows?.count == 1 && (rows?.first?["files"] as? [String])?.contains("manifest.json") == true, "\(list.all)")
+        }
+        // Stored encrypted: no report text in any stored byte.
+        let marker = Array("MFA-REQUIRED".utf8)
+        for file in filesBelow(d.dir.file("regions")) where file.contains("reports/") {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: d.dir.file("regions/" + file))))
+            #expect(!bytes.indices.dropLast(marker.count).contains { bytes[$0..<($0 + marker.count)].elementsEqual(marker) }, "\(file)")
+        }
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(try leafguard(["reports", "list", "--json", "--config", d.config]).stdout.utf8)) as? [[String: Any]])?.first?["id"] as? String)
+        let get = try leafguard(["reports", "get", String(id.prefix(10)), "--to", d.dir.file("got"), "--region", "backup", "--config", d.config])
+        #expect(get.status == 0, "\(get.all)")
+        for name in ["compliance.json", "compliance.csv", "compliance.html", "compliance.md", "manifest.json"] {
+            #expect(FileManager.default.contentsEqual(atPath: d.dir.file("got/" + name), andPath: d.dir.file("out/" + name)), "\(name)")
+        }
+        let verify = try leafguard(["verify", "--config", d.config])
+        #expect(verify.status == 0 && !verify.stdout.contains("stray"), "\(verify.all)")
+    }
 }
 
 @Suite struct ComplianceHTMLTests {

@@ -26,6 +26,7 @@ public struct ScanStep: JobStep {
         let report = try scanner.scan(asOf: context.now)
         var written: [String] = []
         var notYet: [String] = []
+        var archived: String?
         if !context.dryRun {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let previous = ComplianceOutput.previous(in: out)
@@ -43,6 +44,8 @@ public struct ScanStep: JobStep {
                 written.append(path)
             }
             written.append(try EvidenceManifest.write(report: report, config: context.config, outputs: written, to: out))
+            let regions = ReportArchive(deployment: Deployment(config: context.config), logger: context.logger).store(report, files: written, at: context.now)
+            archived = regions.isEmpty ? "not archived (no region holds a repository yet)" : "archived, encrypted, in \(regions.joined(separator: ", "))"
         }
         let bySeverity = Severity.allCases.map { s in "\(report.findings.filter { $0.severity == s }.count) \(s.rawValue)" }.joined(separator: ", ")
         var status: StepResult.Status = notYet.isEmpty ? .succeeded : .warning
@@ -58,6 +61,6 @@ public struct ScanStep: JobStep {
                                          "findings_excepted": Double(report.excepted.count)]
         for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.findings.filter { $0.severity == s }.count) }
         return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
-                          details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" })
+                          details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" } + (archived.map { [$0] } ?? []))
     }
 }
