@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.build/release/leafguard"
 [ -x "$bin" ] || (cd "$root" && swift build -c release >/dev/null)
 work=$(mktemp -d /tmp/leafguard-scan-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/planner-data/documents" "$work/jobs" "$work/keys"
 "$bin" keys init "$work/keys/master.key" >/dev/null
 printf 'data: planner-data\nstate: state\nkeys: {master: "file:keys/master.key"}\nregions:\n  primary: {backend: local, path: regions/primary, locations: 6}\n' > "$work/leafguard.yml"
@@ -40,6 +40,6 @@ INSERT INTO grants SELECT m.account_id, m.user_id, s.section, CASE WHEN (m.user_
 COMMIT;
 SQL
 for t in accounts users memberships credentials mfa_factors grants; do printf '%s %s  ' "$t" "$(sqlite3 "$db" "SELECT count(*) FROM $t")"; done; echo
-echo "database: $(du -h "$db" | cut -f1)"
+echo "database: $(du -h "$db" | cut -f1) in $work"
 /usr/bin/time -f 'scan: %e s wall, %M KiB peak memory' "$bin" scan --config "$work/leafguard.yml" --out "$work/out" > "$work/scan.log"
 grep -o '"findings" : [0-9]*' "$work/out/manifest.json" || true

@@ -139,14 +139,27 @@ public struct ComplianceReport: Codable, Sendable {
     public mutating func apply(_ exceptions: [ComplianceException], asOf: Date) {
         let live = exceptions.filter { $0.expires > asOf }
         expiredExceptions = exceptions.filter { $0.expires <= asOf }
+        guard !live.isEmpty else { return }
         var open: [Finding] = []
         for f in findings {
             if let e = live.first(where: { $0.covers(f) }) { excepted.append(ExceptedFinding(finding: f, exception: e)) } else { open.append(f) }
         }
         findings = open
-        for r in ComplianceRule.allCases { summary[r.rawValue] = .init(severity: r.severity, count: open.filter { $0.rule == r.rawValue }.count) }
+        summary = Self.summary(of: open)
     }
 
+    /// Every rule with its count of `findings`, in one pass.
+    public static func summary(of findings: [Finding]) -> [String: RuleSummary] {
+        var counts: [String: Int] = [:]
+        for f in findings { counts[f.rule, default: 0] += 1 }
+        var out: [String: RuleSummary] = [:]
+        for r in ComplianceRule.allCases { out[r.rawValue] = .init(severity: r.severity, count: counts[r.rawValue] ?? 0) }
+        return out
+    }
+
+    /// Findings of `severity`, without copying any.
+    public func count(_ severity: Severity) -> Int { findings.reduce(0) { $0 + ($1.severity == severity ? 1 : 0) } }
+
     /// Findings at or above `severity`.
-    public func count(atOrAbove severity: Severity) -> Int { findings.filter { $0.severity >= severity }.count }
+    public func count(atOrAbove severity: Severity) -> Int { findings.reduce(0) { $0 + ($1.severity >= severity ? 1 : 0) } }
 }

@@ -32,7 +32,9 @@ public struct ComplianceScanner: Sendable {
 
     func evaluate(_ db: Database, asOf: Date) throws -> ComplianceReport {
         let iso = ISO8601DateFormatter()
-        func date(_ v: SQLiteValue) -> Date? { v.text.flatMap { iso.date(from: $0) } }
+        // The planner writes "YYYY-MM-DDTHH:MM:SSZ"; parsing that by hand is ~50x faster than
+        // ISO8601DateFormatter, which remains the fallback for any other form.
+        func date(_ v: SQLiteValue) -> Date? { v.text.flatMap { Self.fastISODate($0) ?? iso.date(from: $0) } }
         var rows: [String: Int] = [:]
         func read(_ table: String, _ sql: String) throws -> [[SQLiteValue]] {
             let r = try db.query(sql); rows[table] = r.count; return r
@@ -120,11 +122,15 @@ public struct ComplianceScanner: Sendable {
         }
 
         // Access.
-        var grantsBy: [[Int64]: [(section: String, access: String)]] = [:]
-        for g in grants { if let a = g[0].int, let u = g[1].int, let s = g[2].text, let acc = g[3].text { grantsBy[[a, u], default: []].append((s, acc)) } }
+        struct AccountUser: Hashable, Comparable {
+            let a: Int64, u: Int64
+            static func < (x: AccountUser, y: AccountUser) -> Bool { (x.a, x.u) < (y.a, y.u) }
+        }
+        var grantsBy: [AccountUser: [(section: String, access: String)]] = [:]
+        for g in grants { if let a = g[0].int, let u = g[1].int, let s = g[2].text, let acc = g[3].text { grantsBy[AccountUser(a: a, u: u), default: []].append((s, acc)) } }
         let dormancy = Double(settings.dormancyDays) * 86400
-        for (key, list) in grantsBy.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            let (a, u) = (key[0], key[1])
+        for (key, list) in grantsBy.sorted(by: { $0.key < $1.key }) {
+            let (a, u) = (key.a, key.u)
             let role = roles[a]?[u]
             if role == nil || status[u] == "disabled" {
                 add(.accessOrphan, a, u, role == nil ? "holds \(list.count) grant(s) in an account it is not a member of" : "disabled user holds \(list.count) grant(s)")
@@ -144,13 +150,36 @@ public struct ComplianceScanner: Sendable {
             }
         }
 
-        var summary: [String: ComplianceReport.RuleSummary] = [:]
-        for r in ComplianceRule.allCases { summary[r.rawValue] = .init(severity: r.severity, count: findings.filter { $0.rule == r.rawValue }.count) }
+        let summary = ComplianceReport.summary(of: findings)
         let withMFA = active.filter { verifiedKinds[$0] != nil }.count
         let f = ISO8601DateFormatter()
         return ComplianceReport(asOf: f.string(from: asOf),
                                 totals: .init(accounts: accounts.count, users: users.count, activeUsers: active.count, activeUsersWithMFA: withMFA),
                                 summary: summary, findings: findings, rowsRead: rows)
+    }
+
+    /// "YYYY-MM-DDTHH:MM:SSZ" (optionally with fractional seconds) as a Date; nil for any other form.
+    static func fastISODate(_ s: String) -> Date? {
+        var u = s.utf8.makeIterator()
+        func num(_ n: Int) -> Int? {
+            var v = 0
+            for _ in 0..<n { guard let c = u.next(), c >= 48, c <= 57 else { return nil }; v = v * 10 + Int(c - 48) }
+            return v
+        }
+        func expect(_ ch: UInt8) -> Bool { u.next() == ch }
+        guard let y = num(4), expect(45), let mo = num(2), expect(45), let d = num(2), expect(84),
+              let h = num(2), expect(58), let mi = num(2), expect(58), let se = num(2) else { return nil }
+        var next = u.next()
+        if next == 46 { repeat { next = u.next() } while next.map { $0 >= 48 && $0 <= 57 } ?? false }
+        guard next == 90, u.next() == nil, (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61 else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + h * 3600 + mi * 60 + se))
     }
 
     /// m and t from `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`.

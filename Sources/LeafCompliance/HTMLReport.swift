@@ -7,8 +7,9 @@ extension ComplianceOutput {
         let colors: [Severity: String] = [.critical: "#b3261e", .high: "#e8710a", .medium: "#c9a400", .low: "#5f6368"]
         let t = r.totals
         let adoption = t.activeUsers == 0 ? 0 : Double(t.activeUsersWithMFA) * 100 / Double(t.activeUsers)
-        func count(_ rep: ComplianceReport, _ s: Severity) -> Int { rep.findings.filter { $0.severity == s }.count }
-        func count(_ rep: ComplianceReport, _ rule: ComplianceRule) -> Int { rep.findings.filter { $0.rule == rule.rawValue }.count }
+        func count(_ rep: ComplianceReport, _ s: Severity) -> Int { rep.count(s) }
+        let ruleCounts = { (rep: ComplianceReport) -> [String: Int] in rep.findings.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 } }
+        let nowCounts = ruleCounts(r), beforeCounts = previous.map(ruleCounts) ?? [:]
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -42,11 +43,11 @@ extension ComplianceOutput {
         // Findings by rule: a horizontal bar chart.
         h += "<h2>Findings by rule</h2>\n"
         let rules = ComplianceRule.allCases
-        let maxCount = max(1, rules.map { count(r, $0) }.max() ?? 1)
+        let maxCount = max(1, nowCounts.values.max() ?? 1)
         let rowHeight = 22, labelWidth = 150, barWidth = 420
         h += "<svg role=\"img\" aria-label=\"Findings by rule\" width=\"\(labelWidth + barWidth + 60)\" height=\"\(rules.count * rowHeight + 10)\" font-size=\"12\">\n"
         for (i, rule) in rules.enumerated() {
-            let n = count(r, rule)
+            let n = nowCounts[rule.rawValue] ?? 0
             let y = i * rowHeight + 5
             let w = n == 0 ? 0 : max(2, n * barWidth / maxCount)
             h += "<text x=\"0\" y=\"\(y + 14)\">\(rule.rawValue)</text>"
@@ -59,7 +60,7 @@ extension ComplianceOutput {
         if let p = previous {
             h += "<h2>Trend against the previous scan (\(esc(p.asOf)))</h2>\n<table><tr><th>rule</th><th class=\"n\">before</th><th class=\"n\">now</th><th class=\"n\">change</th></tr>\n"
             for rule in rules {
-                let a = count(p, rule), b = count(r, rule)
+                let a = beforeCounts[rule.rawValue] ?? 0, b = nowCounts[rule.rawValue] ?? 0
                 let d = b - a
                 h += "<tr><td>\(rule.rawValue)</td><td class=\"n\">\(a)</td><td class=\"n\">\(b)</td><td class=\"n \(d > 0 ? "up" : (d < 0 ? "down" : "muted"))\">\(d > 0 ? "+" : "")\(d)</td></tr>\n"
             }
@@ -87,8 +88,9 @@ extension ComplianceOutput {
 
         // Each rule: what it means and how to fix it, with its findings.
         h += "<h2>Rules</h2>\n"
+        let byRule = Dictionary(grouping: r.findings, by: \.rule)
         for rule in rules {
-            let fs = r.findings.filter { $0.rule == rule.rawValue }
+            let fs = byRule[rule.rawValue] ?? []
             h += "<details\(fs.isEmpty ? "" : " open")><summary><span class=\"sev\" style=\"color:\(colors[rule.severity]!)\">\(rule.severity.rawValue)</span> <b>\(rule.rawValue)</b> — \(fs.count) finding(s) · SOC 2 \(rule.controls.joined(separator: ", "))</summary>\n"
             h += "<p>\(esc(rule.meaning))</p><p><b>Fix:</b> \(esc(rule.fix))</p>\n"
             if !fs.isEmpty {

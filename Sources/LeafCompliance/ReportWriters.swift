@@ -34,7 +34,7 @@ public enum ComplianceOutput {
         var out = "# Compliance scan, \(r.asOf)\n\n"
         out += "\(t.accounts) accounts, \(t.activeUsers) active users; MFA adoption \(String(format: "%.1f", adoption)) %.\n\n"
         out += "| severity | findings |\n|---|---:|\n"
-        for s in Severity.allCases { out += "| \(s.rawValue) | \(r.findings.filter { $0.severity == s }.count) |\n" }
+        for s in Severity.allCases { out += "| \(s.rawValue) | \(r.count(s)) |\n" }
         out += "\n| rule | severity | findings | SOC 2 |\n|---|---|---:|---|\n"
         for rule in ComplianceRule.allCases { out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) | \(rule.controls.joined(separator: ", ")) |\n" }
         if !r.excepted.isEmpty {

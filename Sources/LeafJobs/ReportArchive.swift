@@ -17,7 +17,7 @@ public struct ReportArchive: Sendable {
         var contents: [String: Data] = [:]
         for path in files { if let d = FileManager.default.contents(atPath: path) { contents[(path as NSString).lastPathComponent] = d } }
         var figures = ["findings": report.findings.count, "excepted": report.excepted.count]
-        for s in Severity.allCases { figures[s.rawValue] = report.findings.filter { $0.severity == s }.count }
+        for s in Severity.allCases { figures[s.rawValue] = report.count(s) }
         let stored = StoredReport(kind: "compliance", created: at, asOf: report.asOf, figures: figures, files: contents)
         var regions: [String] = []
         for region in deployment.config.regionNames {

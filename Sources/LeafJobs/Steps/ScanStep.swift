@@ -47,7 +47,7 @@ public struct ScanStep: JobStep {
             let regions = ReportArchive(deployment: Deployment(config: context.config), logger: context.logger).store(report, files: written, at: context.now)
             archived = regions.isEmpty ? "not archived (no region holds a repository yet)" : "archived, encrypted, in \(regions.joined(separator: ", "))"
         }
-        let bySeverity = Severity.allCases.map { s in "\(report.findings.filter { $0.severity == s }.count) \(s.rawValue)" }.joined(separator: ", ")
+        let bySeverity = Severity.allCases.map { s in "\(report.count(s)) \(s.rawValue)" }.joined(separator: ", ")
         var status: StepResult.Status = notYet.isEmpty ? .succeeded : .warning
         var summary = "\(report.totals.activeUsers) active users, \(report.totals.activeUsersWithMFA) with MFA; findings: \(bySeverity)"
         if !report.excepted.isEmpty { summary += "; \(report.excepted.count) excepted" }
@@ -59,7 +59,7 @@ public struct ScanStep: JobStep {
         var figures: [String: Double] = ["findings": Double(report.findings.count), "active_users": Double(report.totals.activeUsers),
                                          "active_users_with_mfa": Double(report.totals.activeUsersWithMFA),
                                          "findings_excepted": Double(report.excepted.count)]
-        for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.findings.filter { $0.severity == s }.count) }
+        for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.count(s)) }
         return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
                           details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" } + (archived.map { [$0] } ?? []))
     }
