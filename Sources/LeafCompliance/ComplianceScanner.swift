@@ -159,7 +159,7 @@ public struct ComplianceScanner: Sendable {
     }
 
     /// "YYYY-MM-DDTHH:MM:SSZ" (optionally with fractional seconds) as a Date; nil for any other form.
-    static func fastISODate(_ s: String) -> Date? {
+    public static func fastISODate(_ s: String) -> Date? {
         var u = s.utf8.makeIterator()
         func num(_ n: Int) -> Int? {
             var v = 0

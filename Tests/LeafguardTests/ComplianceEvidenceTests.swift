@@ -151,3 +151,17 @@ import Testing
         }
     }
 }
+
+@Suite struct PlannerTimestampTests {
+    @Test func theFastParserAgreesWithFoundation() throws {
+        let iso = ISO8601DateFormatter()
+        for text in ["1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2026-11-29T02:15:00Z", "1999-12-31T12:00:00Z", "2100-03-01T00:00:00Z", "2000-02-29T00:00:00Z"] {
+            #expect(ComplianceScanner.fastISODate(text) == iso.date(from: text), "\(text)")
+        }
+        #expect(ComplianceScanner.fastISODate("2026-11-29T02:15:00.250Z") == iso.date(from: "2026-11-29T02:15:00Z"), "fractions are dropped")
+        // Anything else falls back to Foundation: the fast parser says nil.
+        for text in ["2026-11-29T02:15:00+01:00", "2026-11-29", "2026-13-01T00:00:00Z", "x", "2026-11-29T02:15:00Zjunk"] {
+            #expect(ComplianceScanner.fastISODate(text) == nil, "\(text)")
+        }
+    }
+}
