@@ -25,14 +25,7 @@ extension Leafguard.Cron {
         func validate() throws {
             guard count >= 1 && count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
             guard TimeZone(identifier: tz) != nil else { throw ValidationError("unknown time zone '\(tz)'; use an IANA name such as Europe/London") }
-            if let after, Self.parse(after) == nil { throw ValidationError("--after '\(after)' is not ISO 8601, e.g. 2026-03-29T00:30:00Z") }
-        }
-
-        static func parse(_ text: String) -> Date? {
-            let f = ISO8601DateFormatter()
-            if let d = f.date(from: text) { return d }
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return f.date(from: text)
+            if let after, parseInstant(after) == nil { throw ValidationError("--after '\(after)' is not ISO 8601, e.g. 2026-03-29T00:30:00Z") }
         }
 
         func run() async throws {
@@ -41,7 +34,7 @@ extension Leafguard.Cron {
                 throw CommandFailure("invalid cron expression: \(e.message)", status: 2)
             }
             let zone = TimeZone(identifier: tz)!
-            let start = after.flatMap(Self.parse) ?? Date()
+            let start = after.flatMap(parseInstant) ?? Date()
             let out = DateFormatter()
             out.locale = Locale(identifier: "en_US_POSIX")
             out.timeZone = zone

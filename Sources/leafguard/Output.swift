@@ -45,3 +45,18 @@ func audited<T>(_ config: LeafguardConfig, action: String, command: String, obje
         throw error
     }
 }
+
+/// An ISO 8601 instant, with or without fractional seconds.
+func parseInstant(_ text: String) -> Date? {
+    let f = ISO8601DateFormatter()
+    if let d = f.date(from: text) { return d }
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.date(from: text)
+}
+
+/// An instant as ISO 8601 with milliseconds, the form `--now` and `--scheduled-for` take.
+func isoFractional(_ date: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: date)
+}

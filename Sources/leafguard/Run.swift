@@ -67,11 +67,3 @@ func findJob(_ name: String, config: LeafguardConfig) throws -> JobDefinition {
     }
     return definition
 }
-
-/// An ISO 8601 instant, with or without fractional seconds.
-func parseInstant(_ text: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    if let d = f.date(from: text) { return d }
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: text)
-}

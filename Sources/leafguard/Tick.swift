@@ -112,9 +112,3 @@ extension Leafguard {
         }
     }
 }
-
-func isoFractional(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: date)
-}
