@@ -105,7 +105,7 @@ public struct ActivitySealer: Sendable {
         guard let nl1 = bytes.firstIndex(of: 0x0A), let nl2 = bytes[(nl1 + 1)...].firstIndex(of: 0x0A) else { return nil }
         let json = Array(bytes[..<nl1])
         guard let header = try? JSONDecoder().decode(ActivitySealHeader.self, from: Data(json)) else { return nil }
-        return LoadedSeal(header: header, signedPart: json, signature: hexDecode(String(decoding: bytes[(nl1 + 1)..<nl2], as: UTF8.self)),
+        return LoadedSeal(header: header, signedPart: json, signature: [UInt8](hexString: String(decoding: bytes[(nl1 + 1)..<nl2], as: UTF8.self)),
                           entries: Array(bytes[(nl2 + 1)...]))
     }
 

@@ -58,7 +58,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         guard lines.count == 2, let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(lines[0])) else {
             throw AuditError("not a checkpoint")
         }
-        guard let sig = hexDecode(String(decoding: lines[1], as: UTF8.self)),
+        guard let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
               Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey) else {
             throw AuditError("checkpoint \(c.length) (\(c.at)) is not signed by this deployment's audit key \(publicKey.hexString.prefix(16))…")
         }
@@ -88,28 +88,5 @@ public struct CheckpointStore: Sendable {
     public func all() -> [(String, [UInt8])] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("checkpoint-") }.sorted()
         return names.compactMap { n in FileManager.default.contents(atPath: directory + "/" + n).map { ("audit/" + n, [UInt8]($0)) } }
-    }
-}
-
-func hexDecode(_ s: String) -> [UInt8]? {
-    let chars = Array(s.utf8)
-    guard chars.count % 2 == 0 else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(chars.count / 2)
-    var i = 0
-    while i < chars.count {
-        guard let hi = hexValue(chars[i]), let lo = hexValue(chars[i + 1]) else { return nil }
-        out.append(hi << 4 | lo)
-        i += 2
-    }
-    return out
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 48...57: return c - 48
-    case 97...102: return c - 87
-    case 65...70: return c - 55
-    default: return nil
     }
 }
