@@ -59,18 +59,13 @@ public struct AuditTrail: Sendable {
         return stored
     }
 
-    /// Every copy of objects named `prefix…` in the state folder's `audit/` and in every region.
-    public func copies(prefix: String) -> [(source: String, name: String, bytes: [UInt8])] {
-        var out: [(String, String, [UInt8])] = []
-        let local = config.stateDirectory + "/" + prefix
-        let dir = (local as NSString).deletingLastPathComponent, start = (local as NSString).lastPathComponent
-        for n in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where n.hasPrefix(start) {
-            if let d = FileManager.default.contents(atPath: dir + "/" + n) { out.append(("state", (prefix as NSString).deletingLastPathComponent + "/" + n, [UInt8](d))) }
-        }
+    /// Every copy of every checkpoint: the state folder's and each region's.
+    public func checkpointCopies() -> [(source: String, name: String, bytes: [UInt8])] {
+        var out = CheckpointStore(stateDirectory: config.stateDirectory).all().map { (source: "state", name: $0.0, bytes: $0.1) }
         let deployment = Deployment(config: config)
         for region in config.regionNames {
             guard let repo = try? deployment.repository(region) else { continue }
-            for name in repo.listReplicated(prefix: prefix) {
+            for name in repo.listReplicated(prefix: "audit/checkpoint-") {
                 if let bytes = try? repo.readReplicated(name, { $0 }) { out.append((region, name, bytes)) }
             }
         }

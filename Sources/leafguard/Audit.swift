@@ -28,7 +28,7 @@ extension Leafguard.Audit {
             var problems: [String] = []
             var newest: LeafAudit.Checkpoint?
             var copies = 0
-            for (source, name, bytes) in trail.copies(prefix: "audit/checkpoint-") {
+            for (source, name, bytes) in trail.checkpointCopies() {
                 copies += 1
                 do {
                     let c = try LeafAudit.Checkpoint.open(bytes, publicKey: signer.pair.publicKey)
