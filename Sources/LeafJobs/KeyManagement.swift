@@ -64,10 +64,9 @@ public struct KeyManagement: Sendable {
         if FileManager.default.fileExists(atPath: rotationFile) {
             throw KeyError("a rotation is unfinished; run 'leafguard keys rotate' to finish it first")
         }
+        // The keyring's own check first: retiring the active version is refused before any census.
         var ring = try deployment.keyring()
-        guard let record = ring.records.first(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
-        if record.state == .active { throw KeyError("version \(version) is the active version; rotate first") }
-        if record.state == .retired { throw KeyError("version \(version) is already retired") }
+        try ring.checkRetirable(version)
         let (regions, unreachable) = census()
         guard unreachable.isEmpty else {
             throw KeyError("cannot count the data keys of every region (\(unreachable.joined(separator: "; "))); not retiring version \(version)")

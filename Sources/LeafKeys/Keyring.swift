@@ -107,18 +107,25 @@ public struct Keyring: Sendable {
     /// Retires a decrypt-only version: it unwraps nothing from now on and its material is
     /// wiped after `grace`. The caller checks that no data key needs it.
     public mutating func retire(_ version: UInt32, grace: TimeInterval, now: Date = Date()) throws {
-        guard let i = records.firstIndex(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
-        switch records[i].state {
-        case .active: throw KeyError("version \(version) is the active version; rotate first")
-        case .retired: throw KeyError("version \(version) is already retired")
-        case .decryptOnly: break
-        }
+        try checkRetirable(version)
+        let i = records.firstIndex { $0.version == version }!
         records[i].state = .retired
         records[i].retired = now
         records[i].wipeAfter = now.addingTimeInterval(grace)
         secrets[version] = nil
         try save()
         try wipeExpired(now: now)
+    }
+
+    /// Throws unless `version` exists and is decrypt-only (the active one and retired ones
+    /// cannot be retired).
+    public func checkRetirable(_ version: UInt32) throws {
+        guard let record = records.first(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
+        switch record.state {
+        case .active: throw KeyError("version \(version) is the active version; rotate first")
+        case .retired: throw KeyError("version \(version) is already retired")
+        case .decryptOnly: break
+        }
     }
 
     /// Removes the material of retired versions whose grace period has ended.
