@@ -18,7 +18,7 @@ public enum MetricsFile {
         for job in names {
             let label = "job=\"\(escape(job))\""
             running.append((label, Double(try catalog.runningRuns(job: job).count)))
-            guard let last = try catalog.history(job: job, limit: 20).first(where: { $0.outcome != .running && $0.outcome != .missed && !$0.dryRun }) else { continue }
+            guard let last = try catalog.lastFinished(job: job) else { continue }
             start.append((label, last.started.timeIntervalSince1970))
             if let s = try catalog.lastSuccess(job: job) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
             seconds.append((label, last.seconds ?? 0))

@@ -154,6 +154,11 @@ public final class RunCatalog {
         try records("WHERE job = ? AND dry_run = 0 AND outcome != 'missed' ORDER BY id DESC LIMIT 1", [.text(job)]).first
     }
 
+    /// The job's latest real run that has ended (what monitoring reports).
+    public func lastFinished(job: String) throws -> RunRecord? {
+        try records("WHERE job = ? AND dry_run = 0 AND outcome NOT IN ('running', 'missed') ORDER BY id DESC LIMIT 1", [.text(job)]).first
+    }
+
     /// The job's latest successful real run.
     public func lastSuccess(job: String) throws -> RunRecord? {
         try records("WHERE job = ? AND dry_run = 0 AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1", [.text(job)]).first
