@@ -44,19 +44,10 @@ public struct AuditTrail: Sendable {
 
     /// Copies a signed object (and the public key) to every region that holds a repository.
     public func storeInRegions(_ name: String, _ bytes: [UInt8], publicKey: String) -> [String] {
-        var stored: [String] = []
-        let deployment = Deployment(config: config)
-        for region in config.regionNames {
-            guard let repo = try? deployment.repository(region) else { continue }
-            do {
-                try repo.putReplicated("audit/audit-signing.pub", Array("ed25519 \(publicKey) leafguard-audit\n".utf8))
-                try repo.putReplicated(name, bytes)
-                stored.append(region)
-            } catch {
-                logger.warning("cannot store an audit object in a region", metadata: ["region": "\(region)", "object": "\(name)", "error": "\(error)"])
-            }
+        Deployment(config: config).forEachRepository(logger: logger, "store \(name)") { repo in
+            try repo.putReplicated("audit/audit-signing.pub", Array("ed25519 \(publicKey) leafguard-audit\n".utf8))
+            try repo.putReplicated(name, bytes)
         }
-        return stored
     }
 
     /// Every copy of every checkpoint: the state folder's and each region's.

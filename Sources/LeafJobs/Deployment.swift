@@ -3,6 +3,7 @@ import LeafConfig
 import LeafKeys
 import LeafRepository
 import LeafStorage
+import Logging
 
 /// A configuration turned into the things commands and steps use: the master key and
 /// each region's repository.
@@ -50,6 +51,21 @@ public struct Deployment: Sendable {
         let ring = try keyring()
         return try Repository.open(region: region.name, locations: locations(of: region), master: ring.active,
                                    decryptKeys: ring.decryptable, create: create)
+    }
+
+    /// Runs `body` on the repository of every region that holds one and returns the regions
+    /// where it succeeded. A region with no repository yet is skipped quietly; any other
+    /// failure is logged as a warning about `what`.
+    public func forEachRepository(logger: Logger, _ what: String, _ body: (Repository) throws -> Void) -> [String] {
+        var done: [String] = []
+        for region in config.regionNames {
+            do { try body(try repository(region)); done.append(region) } catch RepositoryError.notInitialized {
+                continue
+            } catch {
+                logger.warning("cannot \(what) in a region", metadata: ["region": "\(region)", "error": "\(error)"])
+            }
+        }
+        return done
     }
 
     /// The repositories of every other region that holds one: copies of `region`'s data,

@@ -19,14 +19,6 @@ public struct ReportArchive: Sendable {
         var figures = ["findings": report.findings.count, "excepted": report.excepted.count]
         for s in Severity.allCases { figures[s.rawValue] = report.count(s) }
         let stored = StoredReport(kind: "compliance", created: at, asOf: report.asOf, figures: figures, files: contents)
-        var regions: [String] = []
-        for region in deployment.config.regionNames {
-            do { try deployment.repository(region).putReport(stored); regions.append(region) } catch RepositoryError.notInitialized {
-                continue
-            } catch {
-                logger.warning("cannot store the report in a region", metadata: ["region": "\(region)", "error": "\(error)"])
-            }
-        }
-        return regions
+        return deployment.forEachRepository(logger: logger, "store the report") { try $0.putReport(stored) }
     }
 }
