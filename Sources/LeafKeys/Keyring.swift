@@ -138,17 +138,10 @@ public struct Keyring: Sendable {
         if changed { try save() }
     }
 
-    /// Re-seals every version under a new keyring key (a new passphrase or key file).
-    public mutating func changeKeyringKey(to newKey: MasterKey) throws {
-        unlockOverride = newKey.secret
-        try save()
-    }
-    private var unlockOverride: SecureBytes?
-
     /// Writes the file: every version's material sealed under the keyring key, written to a
     /// temporary file (0600), synced, then renamed over the old one.
     func save() throws {
-        let sealing = try KDF.derive(from: unlockOverride ?? unlock, id: 2, context: "lgkring1")
+        let sealing = try KDF.derive(from: unlock, id: 2, context: "lgkring1")
         var out = records
         for i in out.indices {
             if let secret = secrets[out[i].version] {

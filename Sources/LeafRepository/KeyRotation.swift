@@ -17,7 +17,6 @@ public struct KeyCensus: Sendable, Codable, Equatable {
 public struct RewrapResult: Sendable {
     public var keys = 0
     public var rewrapped = 0
-    public var alreadyCurrent = 0
     public var copiesWritten = 0
     public var seconds = 0.0
 }
@@ -83,7 +82,7 @@ extension Repository {
             throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "rerun the rotation once the region is healthy; nothing was lost"])
         }
         var r = RewrapResult()
-        r.keys = names.count; r.rewrapped = cache.count; r.alreadyCurrent = names.count - cache.count
+        r.keys = names.count; r.rewrapped = cache.count
         r.copiesWritten = tally.written; r.seconds = Date().timeIntervalSince(t0)
         return r
     }
