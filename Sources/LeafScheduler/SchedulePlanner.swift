@@ -105,11 +105,12 @@ public enum SchedulePlanner {
 
     /// Jobs in an order where every job comes after the jobs it waits for.
     public static func dependencyOrder(_ jobs: [JobDefinition]) -> [JobDefinition] {
+        let names = Set(jobs.map(\.name))
         var done = Set<String>()
         var out: [JobDefinition] = []
         var remaining = jobs
         while !remaining.isEmpty {
-            let ready = remaining.filter { $0.policy.after.allSatisfy { done.contains($0) || !jobs.map(\.name).contains($0) } }
+            let ready = remaining.filter { $0.policy.after.allSatisfy { done.contains($0) || !names.contains($0) } }
             let next = ready.isEmpty ? remaining : ready   // a cycle is rejected when jobs load
             for j in next { done.insert(j.name); out.append(j) }
             remaining.removeAll { done.contains($0.name) }
