@@ -51,6 +51,8 @@ extension Leafguard.Keys {
             let versions: [VersionRow]
             let rotationUnfinished: Bool
             let keysUnderSeveralVersions: [String: Int]
+            /// Wrapped data keys none of whose copies could be read, per region.
+            let unreadableKeys: [String: [String]]
             let unreachable: [String]
         }
 
@@ -67,7 +69,8 @@ extension Leafguard.Keys {
             }
             let out = Output(keyring: FileManager.default.fileExists(atPath: ring.path) ? ring.path : "none yet (the configured key is version 1)",
                              versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.stateDirectory + "/keys/rotation.json"),
-                             keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }), unreachable: unreachable)
+                             keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }),
+                             unreadableKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.unreadable) }), unreachable: unreachable)
             if json { print(try jsonString(out)); return }
             let f = ISO8601DateFormatter()
             print("keyring: \(out.keyring)")
@@ -79,6 +82,9 @@ extension Leafguard.Keys {
                 print(line)
             }
             if out.rotationUnfinished { print("a rotation is unfinished: run 'leafguard keys rotate' to finish it") }
+            for (region, names) in out.unreadableKeys.sorted(by: { $0.key < $1.key }) where !names.isEmpty {
+                print("unreadable in \(region): \(names.count) data key(s) with no readable copy (\(names.prefix(5).joined(separator: ", ")))")
+            }
             for u in unreachable { print("unreachable: \(u)") }
         }
     }

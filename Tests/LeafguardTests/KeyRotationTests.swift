@@ -135,6 +135,11 @@ import Glibc
         #expect(r.status == 1 && r.stderr.contains(victim), "\(r.all)")
         // The backup region's copy still restores.
         #expect(try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("y"), "--config", d.config]).status == 0)
+        // A data key with no readable copy at all is named by the census.
+        let lost = try Deployment(config: try ConfigLoader.load(path: d.config)).repository("backup").newDataKey().id.hex
+        for i in 0..<6 { try Data("junk".utf8).write(to: URL(fileURLWithPath: d.dir.file("regions/backup/loc\(i)/keys/\(lost)"))) }
+        let census = try JSONSerialization.jsonObject(with: Data(try leafguard(["keys", "status", "--json", "--config", d.config]).stdout.utf8)) as? [String: Any]
+        #expect((census?["unreadableKeys"] as? [String: [String]])?["backup"] == ["keys/\(lost)"], "\(String(describing: census))")
 
         // A different key file does not open the keyring.
         let key = d.dir.file("keys/master.key")
