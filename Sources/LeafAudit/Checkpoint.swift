@@ -3,16 +3,25 @@ import LeafDigest
 import LeafKeys
 import LeafSodium
 
-/// The audit signing key: an Ed25519 key pair derived from the master key (libsodium KDF,
-/// context `lgaudit1`), so it is kept exactly like the master key and nothing new can be
-/// lost. Its public key is published in `STATE/keys/audit-signing.pub` and in each region.
+/// The audit signing key: an Ed25519 key pair whose seed is derived from the configured
+/// key (libsodium KDF, context `lgaudit1`) and, once a keyring file exists, kept sealed in
+/// it, so it outlives rotations and passphrase changes and nothing new can be lost. Its public key is published in `STATE/keys/audit-signing.pub` and in each region.
 public struct AuditSigner: Sendable {
     public let pair: Signature.KeyPair
     public var publicKeyHex: String { pair.publicKey.hexString }
 
     public init(master: MasterKey) throws {
-        let seed = try KDF.derive(from: master.secret, id: 1, context: "lgaudit1")
+        try self.init(seed: try Self.seed(from: master.secret))
+    }
+
+    /// A signer from its 32-byte seed (the keyring keeps it: `Keyring.auditSeed`).
+    public init(seed: SecureBytes) throws {
         pair = try Signature.keyPair(seed: seed)
+    }
+
+    /// The seed derived from a configured key: what a deployment without a keyring file uses.
+    public static func seed(from key: SecureBytes) throws -> SecureBytes {
+        try KDF.derive(from: key, id: 1, context: "lgaudit1")
     }
 
     public func sign(_ message: [UInt8]) -> [UInt8] { Signature.sign(message, with: pair) }

@@ -20,10 +20,10 @@ public struct AuditTrail: Sendable {
         }
     }
 
-    /// The audit signer, derived from the configured key (`keys.master`), which stays the
-    /// same across master-key rotations.
+    /// The audit signer, from the seed the keyring keeps: the same across master-key
+    /// rotations and passphrase changes.
     public func signer() throws -> AuditSigner {
-        let s = try AuditSigner(master: try Deployment(config: config).keyringKey())
+        let s = try AuditSigner(seed: try Deployment(config: config).keyring().auditSeed)
         try s.publish(stateDirectory: config.stateDirectory)
         return s
     }

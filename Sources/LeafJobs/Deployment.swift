@@ -22,7 +22,7 @@ public struct Deployment: Sendable {
         case .file(let path): source = .file(path: path)
         case .environment(let v): source = .environment(variable: v)
         case .passphraseEnvironment(let v):
-            source = .passphraseEnvironment(variable: v, saltFile: config.stateDirectory + "/keys/passphrase.json")
+            source = .passphraseEnvironment(variable: v, stateDirectory: config.stateDirectory)
         }
         return try source.load()
     }

@@ -79,6 +79,27 @@ public struct KeyManagement: Sendable {
         try ring.retire(version, grace: grace)
     }
 
+    /// Re-seals the keyring under the passphrase now in `newVariable` (fresh salt), leaving
+    /// every data key, repository object and audit signature as it is. The configured
+    /// variable must still hold the current passphrase; afterwards it must hold the new one.
+    public func changePassphrase(newVariable: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard case .passphraseEnvironment(let current) = deployment.config.masterKey else {
+            throw KeyError("keys.master is \(deployment.config.masterKey.description), not a passphrase; only 'passphrase-env:VAR' has a passphrase to change")
+        }
+        guard let new = environment[newVariable], !new.isEmpty else {
+            throw KeyError("environment variable \(newVariable) is not set; it must hold the new passphrase")
+        }
+        guard new.count >= 12 else { throw KeyError("the new passphrase in \(newVariable) is shorter than 12 characters") }
+        guard new != environment[current] else { throw KeyError("the new passphrase in \(newVariable) is the current one") }
+        var ring = try deployment.keyring()
+        let parameters = PassphraseParameters.fresh()
+        let key = try MasterKeySource.derive(passphraseIn: newVariable, parameters: parameters, environment: environment)
+        try ring.changeKeyringKey(to: key, passphrase: parameters)
+        // The keyring file now holds the salt; the older file would only mislead.
+        try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
+        logger.notice("keyring re-sealed under a new passphrase", metadata: ["keyring": "\(ring.path)"])
+    }
+
     func loadCheckpoint() throws -> RotationCheckpoint? {
         guard let data = FileManager.default.contents(atPath: rotationFile) else { return nil }
         let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601

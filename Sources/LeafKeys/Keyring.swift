@@ -31,48 +31,95 @@ public struct KeyVersionRecord: Sendable, Codable, Equatable {
 /// The configured key source (file, env, passphrase) is the *keyring key*. With no keyring
 /// file, it is itself master-key version 1 (a deployment before its first rotation). The
 /// first rotation writes `STATE/keys/keyring.json` (mode 0600, written atomically) holding
-/// version 1 and the new version 2, each sealed under a subkey of the keyring key; later a
-/// new passphrase re-seals this file only.
+/// version 1 and the new version 2, each sealed under a subkey of the keyring key. The file
+/// also keeps the audit-signing seed and, for a passphrase, its Argon2id salt and limits, so
+/// that a new passphrase re-seals this one file only, in one atomic rename: no data key,
+/// no repository object and no audit signature changes.
 public struct Keyring: Sendable {
     public let path: String
     public private(set) var records: [KeyVersionRecord]
     private var secrets: [UInt32: SecureBytes]
-    private let unlock: SecureBytes
+    private var unlock: SecureBytes
+    /// The seed of the audit-signing key (see `AuditSigner`).
+    public private(set) var auditSeed: SecureBytes
+    /// The Argon2id parameters the keyring key was derived with, when it is a passphrase.
+    public private(set) var passphrase: PassphraseParameters?
 
     public static func path(stateDirectory: String) -> String { stateDirectory + "/keys/keyring.json" }
 
     /// Opens the keyring in `stateDirectory` with the key the configured source gives.
     public static func open(stateDirectory: String, keyringKey: MasterKey, now: Date = Date()) throws -> Keyring {
         let path = path(stateDirectory: stateDirectory)
+        let seed = try KDF.derive(from: keyringKey.secret, id: 1, context: "lgaudit1")
         guard let data = FileManager.default.contents(atPath: path) else {
             return Keyring(path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
-                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret)
+                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: nil)
         }
-        let file: KeyringFile
-        do { file = try KeyringFile.decoder.decode(KeyringFile.self, from: data) } catch {
-            throw KeyError("keyring \(path) is damaged: \(error.localizedDescription)")
-        }
+        let file = try readFile(path, data)
         let sealing = try KDF.derive(from: keyringKey.secret, id: 2, context: "lgkring1")
+        let failure = KeyError("keyring \(path) does not open with the configured key (wrong key or passphrase, or the file was altered)")
         var secrets: [UInt32: SecureBytes] = [:]
-        for r in file.versions where r.state != .retired {
-            guard let text = r.sealed, let bytes = Data(base64Encoded: text), bytes.count == 24 + 32 + 16 else {
-                throw KeyError("keyring \(path): version \(r.version) has no key material")
-            }
-            let b = [UInt8](bytes)
-            do {
-                secrets[r.version] = try AEAD.openSecret(Array(b[24...]), associatedData: Self.associatedData(r.version), nonce: Array(b[..<24]),
-                                                         key: sealing, algorithm: .xchacha20poly1305)
-            } catch {
-                throw KeyError("keyring \(path): version \(r.version) does not open with the configured key (wrong key or passphrase, or the file was altered)")
-            }
+        // Retired versions within their grace period still have material: it is opened too,
+        // so that re-sealing the file keeps it, but `decryptable` never offers it.
+        for r in file.versions where r.state != .retired || r.sealed != nil {
+            guard let text = r.sealed else { throw KeyError("keyring \(path): version \(r.version) has no key material") }
+            guard let secret = try? openSealed(text, associatedData: associatedData(r.version), key: sealing) else { throw failure }
+            secrets[r.version] = secret
         }
-        var ring = Keyring(path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret)
+        // Files written before the seed was kept here: it was derived from this same key.
+        var auditSeed = seed
+        if let text = file.auditSeed {
+            guard let s = try? openSealed(text, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing) else { throw failure }
+            auditSeed = s
+        }
+        var ring = Keyring(path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
+                           auditSeed: auditSeed, passphrase: file.passphrase)
         try ring.wipeExpired(now: now)
         return ring
     }
 
-    init(path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes) {
+    /// The Argon2id salt and limits stored in the keyring file, if it exists and holds them:
+    /// read before the key is derived (they are not secret; altered ones derive a key that
+    /// opens nothing).
+    public static func storedPassphraseParameters(stateDirectory: String) throws -> PassphraseParameters? {
+        let path = path(stateDirectory: stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try readFile(path, data).passphrase
+    }
+
+    static func readFile(_ path: String, _ data: Data) throws -> KeyringFile {
+        do { return try KeyringFile.decoder.decode(KeyringFile.self, from: data) } catch {
+            throw KeyError("keyring \(path) is damaged: \(error.localizedDescription)")
+        }
+    }
+
+    /// nonce ‖ ciphertext ‖ tag (XChaCha20-Poly1305), base64, of a 32-byte secret.
+    static func openSealed(_ text: String, associatedData: [UInt8], key: SecureBytes) throws -> SecureBytes {
+        guard let bytes = Data(base64Encoded: text), bytes.count == 24 + 32 + 16 else { throw KeyError("sealed key material is malformed") }
+        let b = [UInt8](bytes)
+        return try AEAD.openSecret(Array(b[24...]), associatedData: associatedData, nonce: Array(b[..<24]), key: key, algorithm: .xchacha20poly1305)
+    }
+
+    static func seal(_ secret: SecureBytes, associatedData: [UInt8], key: SecureBytes) throws -> String {
+        let nonce = Sodium.randomBytes(24)
+        let ct = try AEAD.sealSecret(secret, associatedData: associatedData, nonce: nonce, key: key, algorithm: .xchacha20poly1305)
+        return Data(nonce + ct).base64EncodedString()
+    }
+
+    init(path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes,
+         auditSeed: SecureBytes, passphrase: PassphraseParameters?) {
         self.path = path; self.records = records; self.secrets = secrets; self.unlock = unlock
+        self.auditSeed = auditSeed; self.passphrase = passphrase
+    }
+
+    /// Re-seals the keyring under a new keyring key (a new passphrase, or a new key file):
+    /// one atomic rename of this file. Before the first rotation there is no file and the
+    /// configured key is version 1 itself; the file is created then, holding version 1 under
+    /// the new key, so nothing stored in any region changes either way.
+    public mutating func changeKeyringKey(to newKey: SecureBytes, passphrase parameters: PassphraseParameters?) throws {
+        unlock = newKey
+        passphrase = parameters
+        try save()
     }
 
     static func associatedData(_ version: UInt32) -> [UInt8] { Array("leafguard keyring v\(version)".utf8) }
@@ -112,7 +159,6 @@ public struct Keyring: Sendable {
         records[i].state = .retired
         records[i].retired = now
         records[i].wipeAfter = now.addingTimeInterval(grace)
-        secrets[version] = nil
         try save()
         try wipeExpired(now: now)
     }
@@ -131,8 +177,10 @@ public struct Keyring: Sendable {
     /// Removes the material of retired versions whose grace period has ended.
     mutating func wipeExpired(now: Date) throws {
         var changed = false
-        for i in records.indices where records[i].state == .retired && records[i].sealed != nil && (records[i].wipeAfter ?? now) <= now {
+        for i in records.indices where records[i].state == .retired && (records[i].wipeAfter ?? now) <= now
+            && (records[i].sealed != nil || secrets[records[i].version] != nil) {
             records[i].sealed = nil
+            secrets[records[i].version] = nil  // SecureBytes zeroes it on release
             changed = true
         }
         if changed { try save() }
@@ -145,18 +193,15 @@ public struct Keyring: Sendable {
         var out = records
         for i in out.indices {
             if let secret = secrets[out[i].version] {
-                let nonce = Sodium.randomBytes(24)
-                let ct = try AEAD.sealSecret(secret, associatedData: Self.associatedData(out[i].version), nonce: nonce, key: sealing, algorithm: .xchacha20poly1305)
-                out[i].sealed = Data(nonce + ct).base64EncodedString()
+                out[i].sealed = try Self.seal(secret, associatedData: Self.associatedData(out[i].version), key: sealing)
             } else if out[i].state != .retired {
                 throw KeyError("version \(out[i].version) has no material in memory")
-            } else if out[i].sealed != nil, out[i].wipeAfter.map({ $0 > Date() }) ?? false {
-                // Retired but within grace: keep the sealed material as it was.
             } else {
                 out[i].sealed = nil
             }
         }
-        let data = try KeyringFile.encoder.encode(KeyringFile(versions: out))
+        let seed = try Self.seal(auditSeed, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing)
+        let data = try KeyringFile.encoder.encode(KeyringFile(versions: out, auditSeed: seed, passphrase: passphrase))
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let temporary = path + ".tmp-\(getpid())"
@@ -177,6 +222,10 @@ public struct Keyring: Sendable {
 struct KeyringFile: Codable {
     var format = "leafguard-keyring-v1"
     var versions: [KeyVersionRecord]
+    /// The audit-signing seed, sealed like a version's material.
+    var auditSeed: String?
+    /// Argon2id salt and limits, when the keyring key is a passphrase.
+    var passphrase: PassphraseParameters?
 
     static var encoder: JSONEncoder {
         let e = JSONEncoder()

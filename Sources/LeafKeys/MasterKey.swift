@@ -29,7 +29,9 @@ public struct MasterKey: Sendable, CustomStringConvertible {
 public enum MasterKeySource: Sendable {
     case file(path: String)
     case environment(variable: String)
-    case passphraseEnvironment(variable: String, saltFile: String)
+    /// A passphrase in an environment variable, stretched by Argon2id with the salt and
+    /// limits the keyring file keeps (or, before there is one, `STATE/keys/passphrase.json`).
+    case passphraseEnvironment(variable: String, stateDirectory: String)
 
     /// Loads the key. Files must be 0600 or stricter.
     public func load(version: UInt32 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
@@ -53,17 +55,23 @@ public enum MasterKeySource: Sendable {
                 throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key")
             }
             return MasterKey(version: version, secret: try Self.decode(Data(value.utf8), origin: "$\(variable)"))
-        case let .passphraseEnvironment(variable, saltFile):
-            guard let value = environment[variable], !value.isEmpty else {
-                throw KeyError("environment variable \(variable) is not set; it must hold the passphrase")
-            }
-            let params = try PassphraseParameters.loadOrCreate(at: saltFile)
-            var pw = Array(value.utf8)
-            defer { Sodium.wipe(&pw) }
-            let key = try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
-                                              memLimitKiB: params.memLimitKiB, variant: .argon2id)
-            return MasterKey(version: version, secret: key)
+        case let .passphraseEnvironment(variable, stateDirectory):
+            let params = try Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
+                ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
+            return MasterKey(version: version, secret: try Self.derive(passphraseIn: variable, parameters: params, environment: environment))
         }
+    }
+
+    /// The key a passphrase in `variable` gives under `parameters` (Argon2id).
+    public static func derive(passphraseIn variable: String, parameters params: PassphraseParameters,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
+        guard let value = environment[variable], !value.isEmpty else {
+            throw KeyError("environment variable \(variable) is not set; it must hold the passphrase")
+        }
+        var pw = Array(value.utf8)
+        defer { Sodium.wipe(&pw) }
+        return try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
+                                       memLimitKiB: params.memLimitKiB, variant: .argon2id)
     }
 
     /// 32 raw bytes, or base64 of 32 bytes with optional trailing whitespace, decoded
@@ -129,12 +137,16 @@ public struct PassphraseParameters: Codable, Sendable {
     public let opsLimit: Int
     public let memLimitKiB: Int
 
+    /// A new random salt with libsodium's "moderate" limits: 3 passes over 256 MiB.
+    public static func fresh() -> PassphraseParameters {
+        PassphraseParameters(salt: Sodium.randomBytes(PasswordHash.saltLength), opsLimit: 3, memLimitKiB: 256 * 1024)
+    }
+
     static func loadOrCreate(at path: String) throws -> PassphraseParameters {
         if let data = FileManager.default.contents(atPath: path) {
             return try JSONDecoder().decode(PassphraseParameters.self, from: data)
         }
-        // libsodium's "moderate" limits: 3 passes over 256 MiB.
-        let p = PassphraseParameters(salt: Sodium.randomBytes(PasswordHash.saltLength), opsLimit: 3, memLimitKiB: 256 * 1024)
+        let p = fresh()
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try JSONEncoder().encode(p).write(to: URL(fileURLWithPath: path), options: .atomic)
         return p

@@ -45,6 +45,26 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible {
         return try secret.withUnsafeBytes { try Envelope.seal($0, header: header, key: master) }
     }
 
+    /// Opens a wrapped key object straight into a key-set entry (id, algorithm, secret) at
+    /// `entry`, without a guarded allocation of its own: a rotation opens every key of a region.
+    static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes,
+                       into entry: UnsafeMutableRawBufferPointer) throws {
+        let header = try EnvelopeHeader.decode(bytes)
+        guard header.kind == .dataKey, header.objectID == expectedID, header.plaintextLength == 32 else {
+            throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key")
+        }
+        let version = header.keyID.asMasterVersion
+        var plain: [UInt8]
+        do { plain = try Envelope.open(bytes, header: header, key: try master(version)) } catch SodiumError.authenticationFailed {
+            throw RepositoryError.wrongMasterKey(version: version, dataKey: expectedID.hex)
+        }
+        defer { Sodium.wipe(&plain) }
+        guard plain.count == 32 else { throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold a 32-byte key") }
+        expectedID.bytes.withUnsafeBytes { entry.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 16) }
+        entry[16] = header.algorithm.rawValue
+        plain.withUnsafeBytes { entry.baseAddress!.advanced(by: 17).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+    }
+
     /// Opens a wrapped key object; the header names the master version it needs.
     static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes) throws -> DataKey {
         let header = try EnvelopeHeader.decode(bytes)

@@ -3,7 +3,7 @@ import LeafSodium
 
 /// What a sealed object is. Stored in its header and bound into its associated data.
 public enum ObjectKind: UInt8, Sendable {
-    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5, lock = 6, report = 7
+    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5, lock = 6, report = 7, keySet = 8
 }
 
 /// The fixed header in front of every sealed object (all integers big-endian):
@@ -17,8 +17,8 @@ public enum ObjectKind: UInt8, Sendable {
 ///     9   1  parity shards m (0 unless a shard)
 ///    10   2  reserved, zero
 ///    12  16  object id (the pack id for shards)
-///    28  16  key id: the data key that sealed it; for a data key, the master-key
-///            version as a 4-byte integer followed by 12 zero bytes
+///    28  16  key id: the data key that sealed it; for a data key, a key set or a
+///            lock, the master-key version as a 4-byte integer followed by 12 zero bytes
 ///    44   8  plaintext length of the whole object (the pack, for shards)
 ///    52   n  nonce (12 or 24 bytes, by algorithm)
 ///

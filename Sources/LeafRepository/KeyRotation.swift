@@ -15,100 +15,190 @@ public struct KeyCensus: Sendable, Codable, Equatable {
 
 /// What re-wrapping did in a region.
 public struct RewrapResult: Sendable {
+    /// Distinct data keys found in the region.
     public var keys = 0
+    /// Keys written anew under the active version (0 when every key already was).
     public var rewrapped = 0
+    /// Copies of the new key set written (one per location).
     public var copiesWritten = 0
+    /// Older key objects removed once the new set was durable everywhere.
+    public var objectsRemoved = 0
     public var seconds = 0.0
 }
 
 extension Repository {
-    /// Reads the header of every copy of every wrapped data key.
+    /// Reads the header of every copy of every key object (opening key sets to count
+    /// their keys).
     public func keyCensus() -> KeyCensus {
         var census = KeyCensus(region: region, byVersion: [:], mixed: 0, unreadable: [])
+        var versionsOf: [ObjectID: Set<UInt32>] = [:]
         for name in listReplicated(prefix: "keys/") {
-            var versions = Set<UInt32>()
-            for loc in locations {
-                guard let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes), h.kind == .dataKey else { continue }
-                versions.insert(h.keyID.asMasterVersion)
+            var found = false
+            if KeySet.isSet(name) {
+                guard let id = ObjectID(hex: String(name.dropFirst(KeySet.prefix.count))) else { continue }
+                var counted = Set<UInt32>()
+                for loc in locations {
+                    guard let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes), h.kind == .keySet else { continue }
+                    let v = h.keyID.asMasterVersion
+                    if counted.contains(v) { continue }
+                    if let plain = try? KeySet.open(bytes, id: id, wrapping: { try self.wrappingKey(version: $0, dataKey: id) }) {
+                        for (key, _) in KeySet.entries(plain) { versionsOf[key, default: []].insert(v) }
+                    } else if decryptKeys[v] == nil {
+                        // A version this keyring cannot open: count its keys without knowing them.
+                        census.byVersion[v, default: 0] += Int(h.plaintextLength) / KeySet.entryLength
+                    } else { continue }
+                    counted.insert(v); found = true
+                }
+            } else {
+                guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
+                for loc in locations {
+                    guard let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes), h.kind == .dataKey else { continue }
+                    versionsOf[id, default: []].insert(h.keyID.asMasterVersion); found = true
+                }
             }
-            guard let oldest = versions.min() else { census.unreadable.append(name); continue }
+            if !found { census.unreadable.append(name) }
+        }
+        for versions in versionsOf.values {
             // A key is counted under the oldest version any copy still needs.
-            census.byVersion[oldest, default: 0] += 1
+            census.byVersion[versions.min()!, default: 0] += 1
             if versions.count > 1 { census.mixed += 1 }
         }
         return census
     }
 
-    /// Re-wraps every data key under the active master version. Locations are done one
-    /// after another, each finished with a sync before the next starts: while one location
-    /// is being rewritten the others hold intact copies, and each copy is replaced
-    /// atomically, so a rotation stopped at any point loses nothing and is finished by
-    /// running it again. Bulk data is untouched.
+    /// Re-wraps every data key of the region under the active master version, by writing
+    /// them all into one new key set. Bulk data is untouched.
+    ///
+    /// Order, so that a rotation stopped at any point loses nothing and a rerun finishes
+    /// it: every key object is read and authenticated; the new set is written to every
+    /// location, synced and read back; only then are the objects it replaces removed. A
+    /// key that could not be read keeps its object. Sets already under the active version
+    /// and present in every location count as done, so a rerun after the set was written
+    /// only removes what is left.
     public func rewrapDataKeys(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> RewrapResult {
         let t0 = Date()
-        let names = listReplicated(prefix: "keys/")
         let target = master.version
-        let wrapping = try master.wrappingKey()
-        let tally = RewrapTally()
-        let cache = RewrapCache()
-        let workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        var present: [String: Int] = [:]
         for loc in locations {
-            let present = Set((try? loc.list(prefix: "keys/")) ?? [])
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < names.count {
-                    let name = names[i]
-                    i += workers
-                    do {
-                        if present.contains(name), let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes),
-                           h.keyID.asMasterVersion == target, h.kind == .dataKey { continue }
-                        let fresh = try cache.wrapped(name) {
-                            let authentic = try readAuthenticCopy(name)
-                            let header = try EnvelopeHeader.decode(authentic)
-                            let key = try DataKey.unwrap(authentic, expectedID: header.objectID) { v in try wrappingKey(version: v, dataKey: header.objectID) }
-                            return try key.wrap(master: wrapping, masterVersion: target)
+            for name in try loc.list(prefix: "keys/") { present[name, default: 0] += 1 }
+        }
+        let names = present.keys.sorted()
+        let singles = names.filter { !KeySet.isSet($0) }
+        let setNames = names.filter(KeySet.isSet)
+        var wrappers: [UInt32: SecureBytes] = [:]
+        for (v, k) in decryptKeys { wrappers[v] = try k.wrappingKey() }
+        let wrapping: @Sendable (UInt32, ObjectID) throws -> SecureBytes = { [wrappers] v, id in
+            guard let w = wrappers[v] else { throw RepositoryError.wrongMasterKey(version: v, dataKey: id.hex) }
+            return w
+        }
+
+        // 1. Open every set; note the complete sets already under the target version.
+        var sets: [(name: String, plain: SecureBytes, done: Bool)] = []
+        var problems: [String] = []
+        for name in setNames {
+            guard let id = ObjectID(hex: String(name.dropFirst(KeySet.prefix.count))) else { continue }
+            do {
+                var version: UInt32 = 0
+                let plain: SecureBytes = try readReplicated(name) { bytes in
+                    version = try EnvelopeHeader.decode(bytes).keyID.asMasterVersion
+                    return try KeySet.open(bytes, id: id) { try wrapping($0, id) }
+                }
+                sets.append((name, plain, version == target && present[name] == locations.count))
+            } catch { problems.append("\(name): \(error)") }
+        }
+        // 2. Unwrap every key kept alone, into one guarded buffer (slot i for singles[i]).
+        let singlesPlain = try SecureBytes(count: singles.count * KeySet.entryLength)
+        let ok = ConcurrentFlags(count: singles.count)
+        let workers = 8
+        onThreads(workers) { [self] w in
+            var i = w
+            while i < singles.count {
+                defer { i += workers }
+                guard let id = ObjectID(hex: String(singles[i].dropFirst(5))) else { continue }
+                do {
+                    try readReplicated(singles[i]) { bytes in
+                        try singlesPlain.withUnsafeMutableBytes { out in
+                            let o = i * KeySet.entryLength
+                            try DataKey.unwrap(bytes, expectedID: id, master: { try wrapping($0, id) },
+                                               into: UnsafeMutableRawBufferPointer(rebasing: out[o..<(o + KeySet.entryLength)]))
                         }
-                        try loc.replace(name, fresh)
-                        tally.add(written: 1)
-                    } catch {
-                        tally.fail("\(loc.name): \(name): \(error)")
                     }
+                    ok.set(i)
+                } catch { ok.fail("\(singles[i]): \(error)") }
+            }
+        }
+        problems += ok.problems
+        progress?(singles.count, singles.count)
+
+        // 3. Which keys the complete target sets already hold, and every key found.
+        var covered = Set<ObjectID>()
+        for s in sets where s.done { for (id, _) in KeySet.entries(s.plain) { covered.insert(id) } }
+        var entries: [ObjectID: (SecureBytes, Int)] = [:]
+        for s in sets { for (id, offset) in KeySet.entries(s.plain) where entries[id] == nil { entries[id] = (s.plain, offset) } }
+        for i in 0..<singles.count where ok.isSet(i) {
+            if let id = ObjectID(hex: String(singles[i].dropFirst(5))), entries[id] == nil { entries[id] = (singlesPlain, i * KeySet.entryLength) }
+        }
+
+        var result = RewrapResult()
+        result.keys = entries.count
+        var keep = Set(sets.filter(\.done).map(\.name))
+        if entries.keys.contains(where: { !covered.contains($0) }) {
+            // 4. One new set of every key, durable and read back in every location.
+            let ids = entries.keys.sorted()
+            let plain = try SecureBytes(count: ids.count * KeySet.entryLength)
+            plain.withUnsafeMutableBytes { out in
+                for (n, id) in ids.enumerated() {
+                    let (src, offset) = entries[id]!
+                    src.withUnsafeBytes { out.baseAddress!.advanced(by: n * KeySet.entryLength)
+                        .copyMemory(from: $0.baseAddress!.advanced(by: offset), byteCount: KeySet.entryLength) }
                 }
             }
-            try loc.sync()
-            progress?(tally.written, names.count * locations.count)
+            let setID = ObjectID.random()
+            let name = KeySet.name(setID)
+            let sealed = try KeySet.seal(plain, id: setID, wrapping: try wrapping(target, setID), version: target)
+            for loc in locations {
+                try loc.put(name, sealed)
+                try loc.sync()
+                guard try loc.get(name) == sealed else {
+                    throw RepositoryError.unreadable(object: name, problems: ["\(loc.name) returned other bytes than were written; nothing was removed"])
+                }
+            }
+            keep = [name]
+            result.rewrapped = ids.count
+            result.copiesWritten = locations.count
         }
-        if let problem = tally.firstProblem {
-            throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "rerun the rotation once the region is healthy; nothing was lost"])
+        // 5. Remove what the kept sets now hold: every object all of whose keys were read.
+        let openedSets = Set(sets.map(\.name))
+        let unreadSingles = Set(singles.indices.filter { !ok.isSet($0) }.map { singles[$0] })
+        let removable = names.filter { !keep.contains($0) && !unreadSingles.contains($0) && (!KeySet.isSet($0) || openedSets.contains($0)) }
+        let removalProblems = ConcurrentFlags(count: 0)
+        let stores = locations
+        // Removal waits on the file system (discard, journal): several threads per location.
+        let parts = removable.count > 1000 ? 3 : 1
+        onThreads(stores.count * parts) { t in
+            let l = t / parts, part = t % parts
+            let mine = stride(from: part, to: removable.count, by: parts).map { removable[$0] }
+            do { try stores[l].delete(many: mine) } catch { removalProblems.fail("\(stores[l].name): \(error)") }
         }
-        var r = RewrapResult()
-        r.keys = names.count; r.rewrapped = cache.count
-        r.copiesWritten = tally.written; r.seconds = Date().timeIntervalSince(t0)
-        return r
+        for loc in stores { do { try loc.sync() } catch { removalProblems.fail("\(loc.name): \(error)") } }
+        // Leftovers are harmless (their keys are in the new set too); a rerun removes them.
+        problems += removalProblems.problems
+        result.objectsRemoved = removable.count
+        result.seconds = Date().timeIntervalSince(t0)
+        if let problem = problems.first {
+            throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "\(problems.count) key object(s) were left as they are; rerun the rotation once the region is healthy; nothing was lost"])
+        }
+        return result
     }
 }
 
-/// Each key is unwrapped and re-wrapped once; every location gets the same new bytes.
-private final class RewrapCache: @unchecked Sendable {
+/// Which slots a concurrent loop filled, and the first problems it met.
+private final class ConcurrentFlags: @unchecked Sendable {
     private let lock = NSLock()
-    private var done: [String: [UInt8]] = [:]
-    var count: Int { lock.lock(); defer { lock.unlock() }; return done.count }
-    func wrapped(_ name: String, _ make: () throws -> [UInt8]) throws -> [UInt8] {
-        lock.lock()
-        if let b = done[name] { lock.unlock(); return b }
-        lock.unlock()
-        let b = try make()
-        lock.lock(); defer { lock.unlock() }
-        if let existing = done[name] { return existing }
-        done[name] = b
-        return b
-    }
-}
-
-private final class RewrapTally: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var written = 0
-    private(set) var firstProblem: String?
-    func add(written w: Int) { lock.lock(); written += w; lock.unlock() }
-    func fail(_ p: String) { lock.lock(); if firstProblem == nil { firstProblem = p }; lock.unlock() }
+    private var flags: [Bool]
+    private(set) var problems: [String] = []
+    init(count: Int) { flags = Array(repeating: false, count: count) }
+    func set(_ i: Int) { lock.lock(); flags[i] = true; lock.unlock() }
+    func isSet(_ i: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return flags[i] }
+    func fail(_ p: String) { lock.lock(); problems.append(p); lock.unlock() }
 }

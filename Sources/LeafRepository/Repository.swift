@@ -10,7 +10,8 @@ import LeafStorage
 /// Layout in every location (see docs/format.md):
 ///
 ///     config                     repository config (copy in every location)
-///     keys/<id>                  wrapped data keys (copy in every location)
+///     keys/<id>                  a wrapped data key (copy in every location)
+///     keys/set-<id>              data keys wrapped together by a rotation (copy in every location)
 ///     index/<id>                 index objects (copy in every location)
 ///     snapshots/<id>             snapshot manifests (copy in every location)
 ///     data/<id[0..2]>/<id>.<i>   shard i of pack <id> (one location each)
@@ -22,18 +23,19 @@ public final class Repository: @unchecked Sendable {
     /// Every master-key version that may unwrap data keys (the active one included).
     public let decryptKeys: [UInt32: MasterKey]
     public private(set) var config: RepositoryConfig
-    private let blobKey: SecureBytes
+    private var blobKey: SecureBytes!
     private var keyCache: [ObjectID: DataKey] = [:]
+    private let keySets = KeySetIndex()
     private let lock = NSLock()
 
     /// The largest number of lost copies a replicated object may suffer and still be written.
     public var tolerableFailures: Int
 
     private init(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
-                 blobKey: SecureBytes, tolerableFailures: Int) {
+                 tolerableFailures: Int) {
         self.region = region; self.locations = locations; self.master = master
         self.decryptKeys = decryptKeys.merging([master.version: master]) { a, _ in a }
-        self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
+        self.config = config; self.tolerableFailures = tolerableFailures
     }
 
     /// Opens the repository in `locations`, creating it when `create` is true and no
@@ -51,25 +53,15 @@ public final class Repository: @unchecked Sendable {
         }
         if let bytes = found {
             let header = try EnvelopeHeader.decode(bytes)
-            var idKey: DataKey?
-            var keyProblems: [String] = []
-            for loc in locations {
-                do {
-                    let wrapped = try loc.get("keys/\(header.keyID.hex)")
-                    idKey = try DataKey.unwrap(wrapped, expectedID: header.keyID) { v in
-                        guard let k = keys[v] else { throw RepositoryError.wrongMasterKey(version: v, dataKey: header.keyID.hex) }
-                        return try k.wrappingKey()
-                    }
-                    break
-                } catch let e as RepositoryError { throw e } catch { keyProblems.append("\(loc.name): \(error)") }
-            }
-            guard let idKey else { throw RepositoryError.unreadable(object: "keys/\(header.keyID.hex)", problems: keyProblems) }
-            let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
-            let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
-            let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                                  blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
+            // The config names its id key; a repository with a placeholder config finds it
+            // like any data key (alone or in a key set), then opens the real config with it.
+            let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
+            let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
                                   tolerableFailures: tolerableFailures)
-            repo.keyCache[idKey.id] = idKey
+            let idKey = try repo.dataKey(header.keyID)
+            let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
+            repo.config = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
+            repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
             return repo
         }
         guard create else {
@@ -84,8 +76,8 @@ public final class Repository: @unchecked Sendable {
         let idKey = try DataKey.generate()
         let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)
         let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"),
                               tolerableFailures: tolerableFailures)
+        repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
         try repo.storeDataKey(idKey)
         let header = EnvelopeHeader(algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
                                     plaintextLength: 0, nonce: idKey.nextNonce())
@@ -120,20 +112,43 @@ public final class Repository: @unchecked Sendable {
         return key
     }
 
-    func storeDataKey(_ key: DataKey) throws {
+    /// Stores `key` wrapped under the active version without keeping it (see `newDataKey`).
+    public func storeDataKey(_ key: DataKey) throws {
         try putReplicated("keys/\(key.id.hex)", try key.wrap(master: try master.wrappingKey(), masterVersion: master.version))
     }
 
-    /// Loads (and caches) the data key `id`.
+    /// Loads (and caches) the data key `id`: from its own object `keys/<id>` or, once a
+    /// rotation has gathered it, from a key set.
     public func dataKey(_ id: ObjectID) throws -> DataKey {
         lock.lock()
         if let k = keyCache[id] { lock.unlock(); return k }
         lock.unlock()
-        let key: DataKey = try readReplicated("keys/\(id.hex)") { bytes in
-            try DataKey.unwrap(bytes, expectedID: id) { v in try self.wrappingKey(version: v, dataKey: id) }
-        }
+        let key = try findDataKey(id)
         lock.lock(); keyCache[id] = key; lock.unlock()
         return key
+    }
+
+    private func findDataKey(_ id: ObjectID) throws -> DataKey {
+        var problems: [String] = []
+        do {
+            return try readReplicated("keys/\(id.hex)") { bytes in
+                try DataKey.unwrap(bytes, expectedID: id) { v in try self.wrappingKey(version: v, dataKey: id) }
+            }
+        } catch RepositoryError.unreadable(_, let p) {
+            if p != ["not found in any location"] { problems += p }
+        }
+        // Not alone: in a set. Sets read before a rotation wrote a new one are read again.
+        for refresh in [false, true] {
+            let (key, failures) = try keySets.find(id, in: self, refresh: refresh)
+            if let key { return key }
+            if refresh {
+                if problems.isEmpty, let v = failures.compactMap({ $0.1 }).first(where: { decryptKeys[$0] == nil }) {
+                    throw RepositoryError.wrongMasterKey(version: v, dataKey: id.hex)
+                }
+                problems += failures.map { "\($0.0): \($0.2)" }
+            }
+        }
+        throw RepositoryError.unreadable(object: "keys/\(id.hex)", problems: problems.isEmpty ? ["not found in any location"] : problems)
     }
 
     /// The wrapping key of master-key version `version`, if this repository holds it.
@@ -181,7 +196,7 @@ public final class Repository: @unchecked Sendable {
     public func readAuthenticCopy(_ name: String) throws -> [UInt8] {
         try readReplicated(name) { bytes in
             let h = try EnvelopeHeader.decode(bytes)
-            let key = (h.kind == .dataKey || h.kind == .lock) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
+            let key = (h.kind == .dataKey || h.kind == .lock || h.kind == .keySet) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
             _ = try Envelope.open(bytes, header: h, key: key)
             return bytes
         }

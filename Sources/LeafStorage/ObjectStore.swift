@@ -44,13 +44,29 @@ public protocol ObjectStore: Sendable {
     /// before it may lose them in this location: only objects with copies elsewhere are
     /// replaced (re-wrapped data keys), one location at a time.
     func replace(_ key: String, _ bytes: [UInt8]) throws
-    /// Makes every replacement so far durable.
+    /// Removes each of `keys` that exists (missing ones are not an error). The removals
+    /// become durable together at the next `sync()`: for clearing many objects that have
+    /// been superseded, without a flush per object.
+    func delete(many keys: [String]) throws
+    /// Makes every replacement and batch removal so far durable.
     func sync() throws
 }
 
 /// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.
 func validate(_ key: String) throws {
-    let ok = !key.isEmpty && !key.hasPrefix("/") && !key.contains("..") &&
-        key.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-".unicodeScalars.contains($0) }
+    // ASCII letters, digits and `/._-` only, checked on bytes: names are checked once per
+    // object operation, hundreds of thousands of times in a rotation or prune.
+    var ok = !key.isEmpty
+    var previous: UInt8 = 0
+    for b in key.utf8 where ok {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "/"): break
+        case UInt8(ascii: "."): ok = previous != UInt8(ascii: ".")
+        default: ok = false
+        }
+        previous = b
+    }
+    if key.utf8.first == UInt8(ascii: "/") { ok = false }
     if !ok { throw StorageError.invalidKey(key) }
 }

@@ -8,7 +8,7 @@ import LeafRepository
 extension Leafguard {
     /// `leafguard keys …`.
     struct Keys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, Rotate.self, Retire.self])
+        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, Rotate.self, Retire.self, ChangePassphrase.self, AddDataKeys.self])
     }
 }
 
@@ -107,7 +107,9 @@ extension Leafguard.Keys {
             progress.end()
             print("\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version)")
             for (region, r) in report.regions {
-                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped (\(r.copiesWritten) copies) in \(String(format: "%.2f", r.seconds)) s\(r.seconds > 0 && r.rewrapped > 0 ? String(format: ", %.0f keys/s", Double(r.rewrapped) / r.seconds) : "")")
+                let rate = r.seconds > 0 && r.rewrapped > 0 ? String(format: ", %.0f keys/s", Double(r.rewrapped) / r.seconds) : ""
+                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped into one key set (\(r.copiesWritten) copies), "
+                      + "\(r.objectsRemoved) older key objects removed, in \(String(format: "%.2f", r.seconds)) s\(rate)")
             }
         }
     }
@@ -134,6 +136,62 @@ extension Leafguard.Keys {
                 }
             } catch let e as KeyError { throw CommandFailure(e.message) }
             print("master-key version \(version) retired; its material is wiped after \(wipeAfter)")
+        }
+    }
+}
+
+extension Leafguard.Keys {
+    /// `leafguard keys add-data-keys COUNT [--region R]`: stores COUNT new data keys the way
+    /// a backup does (each wrapped alone, a copy in every location). Hidden: it exists for
+    /// bench/key-rotation.sh, which needs a region with as many keys as years of backups.
+    struct AddDataKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-data-keys", abstract: "Store COUNT new data keys (for benchmarks).", shouldDisplay: false)
+        @OptionGroup var global: GlobalOptions
+        @Argument var count: Int
+        @Option var region = "primary"
+
+        func run() async throws {
+            let repo = try Deployment(config: try global.loadConfig()).repository(region, create: true)
+            let workers = 4
+            let failures = Failures()
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for _ in stride(from: w, to: count, by: workers) {
+                    do { try repo.storeDataKey(try DataKey.generate()) } catch { failures.add("\(error)") }
+                }
+            }
+            if let first = failures.first { throw CommandFailure(first) }
+            print("stored \(count) data keys in '\(region)'")
+        }
+
+        final class Failures: @unchecked Sendable {
+            private let lock = NSLock()
+            private(set) var first: String?
+            func add(_ s: String) { lock.lock(); if first == nil { first = s }; lock.unlock() }
+        }
+    }
+}
+
+extension Leafguard.Keys {
+    /// `leafguard keys change-passphrase --new-passphrase-env VAR`.
+    struct ChangePassphrase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "change-passphrase",
+            abstract: "Re-seal the keyring under a new passphrase (keys.master: passphrase-env:VAR); no data key or stored object changes.",
+            discussion: "The configured variable must hold the current passphrase and --new-passphrase-env names one holding the new one "
+                + "(at least 12 characters). Afterwards, put the new passphrase in the configured variable.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Environment variable holding the new passphrase.") var newPassphraseEnv: String
+
+        func run() async throws {
+            let logger = global.logger()
+            let config = try global.loadConfig()
+            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            do {
+                try await audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"]) {
+                    try keys.changePassphrase(newVariable: newPassphraseEnv)
+                }
+            } catch let e as KeyError { throw CommandFailure(e.message) }
+            print("keyring re-sealed under the new passphrase; set \(config.masterKey.description.replacingOccurrences(of: "passphrase-env:", with: "")) to it before the next run")
         }
     }
 }

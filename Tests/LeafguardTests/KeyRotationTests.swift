@@ -118,6 +118,53 @@ import Glibc
         try restoreEverySnapshot(d, "resumed")
     }
 
+    /// The two moments a rotation can stop with work on disk, rebuilt exactly: the new key
+    /// set written to only some locations, and the set everywhere with the old key objects
+    /// removed from only some. A rerun finishes either; nothing is ever unreadable.
+    @Test func aRotationStoppedBetweenItsStepsIsFinishedByARerun() throws {
+        let d = try deployment()
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        let repo = try Deployment(config: try ConfigLoader.load(path: d.config)).repository("primary")
+        for _ in 0..<50 { _ = try repo.newDataKey() }
+        let fm = FileManager.default
+        let primary = d.dir.file("regions/primary"), before = d.dir.file("primary-before")
+        try fm.copyItem(atPath: primary, toPath: before)
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        let set = try #require(filesBelow(primary + "/loc0/keys").first)
+        #expect(filesBelow(primary + "/loc0/keys") == [set] && set.hasPrefix("set-"))
+        let setBytes = try Data(contentsOf: URL(fileURLWithPath: primary + "/loc0/keys/" + set))
+        let checkpoint = #"{"target":2,"started":"2026-11-29T12:00:00Z","regionsDone":["backup"]}"#
+
+        func stopped(setIn: [Int], singlesRemovedFrom: [Int]) throws {
+            try fm.removeItem(atPath: primary)
+            try fm.copyItem(atPath: before, toPath: primary)
+            for i in setIn { try setBytes.write(to: URL(fileURLWithPath: "\(primary)/loc\(i)/keys/\(set)")) }
+            for i in singlesRemovedFrom {
+                for f in filesBelow("\(primary)/loc\(i)/keys") where !f.hasPrefix("set-") { try fm.removeItem(atPath: "\(primary)/loc\(i)/keys/\(f)") }
+            }
+            try d.dir.write("state/keys/rotation.json", checkpoint)
+        }
+
+        // 1. The set reached three of six locations.
+        try stopped(setIn: [0, 1, 2], singlesRemovedFrom: [])
+        try restoreEverySnapshot(d, "set-in-half")
+        let first = try leafguard(["keys", "rotate", "--config", d.config])
+        #expect(first.status == 0 && first.stdout.contains("finished the rotation to master-key version 2"), "\(first.all)")
+        let rewritten = filesBelow(primary + "/loc0/keys")
+        #expect(rewritten.count == 1 && rewritten != [set], "an incomplete set is replaced by a complete one: \(rewritten)")
+        for i in 1..<6 { #expect(filesBelow("\(primary)/loc\(i)/keys") == rewritten) }
+        #expect(try census(d) == ["v1 decrypt-only": ["primary": 0, "backup": 0], "v2 active": ["primary": 52, "backup": 2]])
+        try restoreEverySnapshot(d, "finished-1")
+
+        // 2. The set everywhere; the old objects gone from three locations only.
+        try stopped(setIn: Array(0..<6), singlesRemovedFrom: [3, 4, 5])
+        try restoreEverySnapshot(d, "half-removed")
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        for i in 0..<6 { #expect(filesBelow("\(primary)/loc\(i)/keys") == [set], "a complete set is kept, the rest removed") }
+        #expect(try census(d)["v2 active"] == ["primary": 52, "backup": 2])
+        try restoreEverySnapshot(d, "finished-2")
+    }
+
     @Test func aTamperedWrappedKeyOrAWrongKeyIsDetectedAndNoSecretIsPrinted() throws {
         let d = try deployment()
         #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)

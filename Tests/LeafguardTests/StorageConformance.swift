@@ -39,6 +39,13 @@ func checkObjectStoreConformance(_ store: any ObjectStore) throws {
     try store.sync()
     #expect(throws: StorageError.invalidKey("../k")) { try store.replace("../k", [1]) }
 
+    // Batch removal: present ones go, missing ones are no error, others stay.
+    for n in 0..<5 { try store.put("keys/batch-\(n)", [UInt8(n)]) }
+    try store.delete(many: ["keys/batch-0", "keys/batch-2", "keys/batch-4", "keys/never-there"])
+    try store.sync()
+    #expect(try store.list(prefix: "keys/batch-") == ["keys/batch-1", "keys/batch-3"])
+    #expect(throws: StorageError.invalidKey("../k")) { try store.delete(many: ["../k"]) }
+
     // Names that could escape the store are refused.
     for bad in ["../x", "/abs", "a/../../b", "", "sp ace"] {
         #expect(throws: StorageError.invalidKey(bad)) { try store.put(bad, [1]) }

@@ -1,0 +1,71 @@
+import Foundation
+import LeafTestSupport
+import Testing
+
+/// A passphrase as the master-key source: a wrong one opens nothing, and changing it
+/// re-seals the keyring file alone.
+@Suite struct PassphraseTests {
+    @Test func aWrongPassphraseOpensNothingAndAChangeRewritesOnlyTheKeyring() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(of: "file:keys/master.key", with: "passphrase-env:LG_PASSPHRASE")
+        try d.dir.write("leafguard.yml", yml)
+        let base = ProcessInfo.processInfo.environment
+        func env(_ passphrase: String, new: String? = nil) -> [String: String] {
+            var e = base; e["LG_PASSPHRASE"] = passphrase; e["LG_NEW_PASSPHRASE"] = new; return e
+        }
+        let first = "correct horse battery staple", second = "Tr0ub4dor&3 but longer"
+
+        #expect(try leafguard(["run", "nightly", "--config", d.config], environment: env(first)).status == 0)
+        let wrong = try leafguard(["restore", "latest", "--to", d.dir.file("wrong"), "--config", d.config], environment: env("not the passphrase"))
+        #expect(wrong.status == 1 && wrong.stderr.contains("wrapped by master key version 1"), "\(wrong.all)")
+        #expect(!FileManager.default.fileExists(atPath: d.dir.file("wrong/planner.db")))
+
+        // Everything stored in the regions, byte for byte, before the change.
+        func storedObjects() throws -> [String: Data] {
+            var out: [String: Data] = [:]
+            for f in filesBelow(d.dir.file("regions")) { out[f] = try Data(contentsOf: URL(fileURLWithPath: d.dir.file("regions/" + f))) }
+            return out
+        }
+        let before = try storedObjects()
+        let audit = try leafguard(["audit", "checkpoint", "--config", d.config], environment: env(first))
+        #expect(audit.status == 0, "\(audit.all)")
+        let publicKey = try String(contentsOfFile: d.dir.file("state/keys/audit-signing.pub"), encoding: .utf8)
+        let afterCheckpoint = try storedObjects()
+
+        // Refused: a short new passphrase, an unset variable.
+        let short = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config], environment: env(first, new: "short"))
+        #expect(short.status == 1 && short.stderr.contains("shorter than 12 characters"), "\(short.all)")
+        let unset = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config], environment: env(first))
+        #expect(unset.status == 1 && unset.stderr.contains("LG_NEW_PASSPHRASE is not set"), "\(unset.all)")
+
+        let changed = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config, "--log-level", "trace"],
+                                    environment: env(first, new: second))
+        #expect(changed.status == 0 && changed.stdout.contains("keyring re-sealed"), "\(changed.all)")
+        for secret in [first, second] { #expect(!changed.all.contains(secret), "a passphrase was printed") }
+        let mode = try FileManager.default.attributesOfItem(atPath: d.dir.file("state/keys/keyring.json"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let keyring = try String(contentsOfFile: d.dir.file("state/keys/keyring.json"), encoding: .utf8)
+        #expect(!keyring.contains(first) && !keyring.contains(second) && keyring.contains("\"salt\""))
+        #expect(try storedObjects() == afterCheckpoint, "a passphrase change rewrote a stored object")
+        #expect(afterCheckpoint.keys.filter { !$0.contains("/audit/") } .allSatisfy { before[$0] == afterCheckpoint[$0] })
+
+        // The old passphrase opens nothing now; the new one restores and signs with the same key.
+        let old = try leafguard(["keys", "status", "--config", d.config], environment: env(first))
+        #expect(old.status == 1 && old.stderr.contains("does not open with the configured key"), "\(old.all)")
+        let restored = try leafguard(["restore", "latest", "--to", d.dir.file("restored"), "--config", d.config], environment: env(second))
+        #expect(restored.status == 0, "\(restored.all)")
+        #expect(try leafguard(["audit", "checkpoint", "--config", d.config], environment: env(second)).status == 0)
+        #expect(try String(contentsOfFile: d.dir.file("state/keys/audit-signing.pub"), encoding: .utf8) == publicKey)
+        let verify = try leafguard(["audit", "verify", "--config", d.config], environment: env(second))
+        #expect(verify.status == 0, "\(verify.all)")
+        // Rotation still works under the new passphrase, and a second change keeps every version.
+        #expect(try leafguard(["keys", "rotate", "--config", d.config], environment: env(second)).status == 0)
+        #expect(try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config],
+                               environment: env(second, new: first + "!")).status == 0)
+        let status = try leafguard(["keys", "status", "--config", d.config], environment: env(first + "!"))
+        #expect(status.status == 0 && status.stdout.contains("v1  decrypt-only") && status.stdout.contains("v2  active"), "\(status.all)")
+        #expect(try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("restored-2"), "--config", d.config],
+                              environment: env(first + "!")).status == 0)
+    }
+}
