@@ -30,6 +30,12 @@ public struct RegionLock: Sendable {
                 let h = try EnvelopeHeader.decode(bytes)
                 return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
             }), now.timeIntervalSince(r.created) < staleAfter else { continue }
+            // A lock of a process of this host that no longer exists (killed, crashed) is
+            // left over: removed now rather than blocking the region until it goes stale.
+            if r.host == record.host && r.pid != getpid() && kill(r.pid, 0) != 0 && errno == ESRCH {
+                for loc in repository.locations { try? loc.delete(other) }
+                continue
+            }
             if kind == .exclusive || r.kind == .exclusive {
                 lock.release()
                 throw RepositoryError.locked(region: repository.region, by: "\(r.kind.rawValue) lock of \(r.host) pid \(r.pid) since \(r.created)")

@@ -22,12 +22,16 @@ public struct PackEntry: Codable, Sendable, Equatable {
     /// The nonce that sealed shard i (hex). A lost shard is rebuilt from the others and
     /// re-sealed under the same key and nonce: the identical ciphertext, never a new message.
     public var nonces: [String]?
+    /// When the shards were sealed, in seconds since 1970 (a number: indexes list packs by
+    /// the ten thousand and dates decode slowly). Absent in packs written before it was
+    /// recorded. What `reencrypt`'s `older_than` measures, so re-encrypted data counts as new.
+    public var sealedAt: Double?
 
     public init(id: ObjectID, dataKey: ObjectID, length: Int, compressed: Bool, dataShards: Int, parityShards: Int,
-                locations: [Int], blobs: [Blob], nonces: [String]? = nil) {
+                locations: [Int], blobs: [Blob], nonces: [String]? = nil, sealedAt: Double? = nil) {
         self.id = id; self.dataKey = dataKey; self.length = length; self.compressed = compressed
         self.dataShards = dataShards; self.parityShards = parityShards; self.locations = locations
-        self.blobs = blobs; self.nonces = nonces
+        self.blobs = blobs; self.nonces = nonces; self.sealedAt = sealedAt
     }
 
     /// Bytes of shard data this pack occupies in a region, parity included (before sealing).
@@ -37,7 +41,7 @@ public struct PackEntry: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, length, compressed, locations, blobs, nonces
-        case dataKey = "data_key", dataShards = "data_shards", parityShards = "parity_shards"
+        case dataKey = "data_key", dataShards = "data_shards", parityShards = "parity_shards", sealedAt = "sealed_at"
     }
 }
 

@@ -13,6 +13,12 @@ extension Repository {
     /// Every shard is durable when this returns.
     public func writePack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
                           dataShards: Int, parityShards: Int, key: DataKey) throws -> PackEntry {
+        try writeSealedPack(id: id, pack: pack, compressed: compressed, blobs: blobs, dataShards: dataShards, parityShards: parityShards, key: key).entry
+    }
+
+    /// `writePack`, also returning each shard's stored bytes (for a read-back check).
+    func writeSealedPack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
+                         dataShards: Int, parityShards: Int, key: DataKey) throws -> (entry: PackEntry, shards: [[UInt8]]) {
         let rs = try ReedSolomon(dataShards: dataShards, parityShards: parityShards)
         let start = Int(id.bytes[0]) % locations.count
         var sealed: [[UInt8]] = []
@@ -42,8 +48,9 @@ extension Repository {
             }
             throw e
         }
-        return PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
-                         dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces)
+        return (PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
+                          dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces,
+                          sealedAt: Date().timeIntervalSince1970.rounded()), shards)
     }
 
     /// Where shard i may be: the location the index records, then this region's own

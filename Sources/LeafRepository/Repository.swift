@@ -128,6 +128,11 @@ public final class Repository: @unchecked Sendable {
         return key
     }
 
+    /// Drops a data key from the cache (its objects were removed).
+    func forgetDataKey(_ id: ObjectID) {
+        lock.lock(); keyCache[id] = nil; lock.unlock()
+    }
+
     private func findDataKey(_ id: ObjectID) throws -> DataKey {
         var problems: [String] = []
         do {

@@ -74,6 +74,11 @@ public struct LocalStore: ObjectStore {
         try checkRoot()
         let final = path(key)
         let dir = (final as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: dir) {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw StorageError.io(location: name, key: key, reason: "cannot create folder: \(error.localizedDescription)")
+            }
+        }
         let tmp = dir + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError.io(location: name, key: key, reason: "create: \(errorText())") }
@@ -82,6 +87,31 @@ public struct LocalStore: ObjectStore {
         guard n == bytes.count else { unlink(tmp); throw StorageError.io(location: name, key: key, reason: "write: \(errorText())") }
         // rename(2) replaces the target atomically.
         guard rename(tmp, final) == 0 else { let e = errorText(); unlink(tmp); throw StorageError.io(location: name, key: key, reason: "rename: \(e)") }
+    }
+
+    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
+        try validate(key)
+        let fd = open(path(key), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return false }
+            throw StorageError.io(location: name, key: key, reason: "open: \(errorText())")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.io(location: name, key: key, reason: "stat: \(errorText())") }
+        guard Int(st.st_size) == bytes.count else { return false }
+        // Compared a megabyte at a time through one buffer.
+        var buffer = [UInt8](repeating: 0, count: min(bytes.count, 1 << 20))
+        var offset = 0
+        while offset < bytes.count {
+            let want = min(buffer.count, bytes.count - offset)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
+            guard n > 0 else { if n < 0 && errno == EINTR { continue }; return false }
+            let same = buffer.withUnsafeBytes { b in bytes.withUnsafeBytes { memcmp(b.baseAddress!, $0.baseAddress! + offset, n) == 0 } }
+            if !same { return false }
+            offset += n
+        }
+        return true
     }
 
     public func sync() throws {

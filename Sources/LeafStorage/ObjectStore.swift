@@ -48,6 +48,9 @@ public protocol ObjectStore: Sendable {
     /// become durable together at the next `sync()`: for clearing many objects that have
     /// been superseded, without a flush per object.
     func delete(many keys: [String]) throws
+    /// Whether the stored object `key` is exactly `bytes` (false when it is missing): the
+    /// read-back check after a write, without holding a second copy of a large object.
+    func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool
     /// Makes every replacement and batch removal so far durable.
     func sync() throws
 }

@@ -11,6 +11,13 @@ func checkObjectStoreConformance(_ store: any ObjectStore) throws {
     #expect(try store.size(of: "data/ab/object.0") == payload.count)
     #expect(try store.size(of: "data/ab/missing") == nil)
 
+    // Read-back comparison: exact bytes only.
+    #expect(try store.holds("data/ab/object.0", exactly: payload))
+    #expect(try !store.holds("data/ab/object.0", exactly: Array(payload.dropLast())))
+    var altered = payload; altered[69_999] ^= 1
+    #expect(try !store.holds("data/ab/object.0", exactly: altered))
+    #expect(try !store.holds("data/ab/missing", exactly: []))
+
     // Never overwritten.
     #expect(throws: StorageError.alreadyExists(location: store.name, key: "data/ab/object.0")) { try store.put("data/ab/object.0", [1]) }
     #expect(try store.get("data/ab/object.0") == payload)
@@ -36,6 +43,8 @@ func checkObjectStoreConformance(_ store: any ObjectStore) throws {
     try store.replace("keys/k", [])
     #expect(try store.get("keys/k") == [])
     #expect(try store.list(prefix: "keys/") == ["keys/k"])
+    try store.replace("reports/new/r", [5])  // replacing what is not there yet creates it
+    #expect(try store.get("reports/new/r") == [5])
     try store.sync()
     #expect(throws: StorageError.invalidKey("../k")) { try store.replace("../k", [1]) }
 

@@ -1,17 +1,26 @@
 import Foundation
 import LeafConfig
+import LeafRepository
 
 /// Rewrites old data under fresh data keys, optionally into a new shard layout.
 public struct ReencryptStep: JobStep {
     public static let name = "reencrypt"
     public static let summary = "fresh data keys and ciphertext for old data (older_than: 90d | data_key: ID, shards: {data, parity})"
     public let olderThan: TimeInterval?
-    public let dataKey: String?
+    public let dataKey: ObjectID?
     public let shards: ShardLayout?
 
     public init?(parameters p: StepParameters) {
         olderThan = p.duration("older_than")
-        dataKey = p["data_key"]?.string()
+        var key: ObjectID?
+        if let v = p["data_key"] {
+            guard let text = v.string(), let id = ObjectID(hex: text.lowercased()) else {
+                v.report("data_key must be a data key's full id (32 hex digits)", hint: "e.g. {reencrypt: {data_key: 0123456789abcdef0123456789abcdef}}")
+                return nil
+            }
+            key = id
+        }
+        dataKey = key
         var layout: ShardLayout?
         if let s = p["shards"] {
             guard let m = s.mapping() else { return nil }
@@ -27,6 +36,41 @@ public struct ReencryptStep: JobStep {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        notYetAvailable(Self.name, "re-encryption and resharding")
+        let deployment = Deployment(config: context.config)
+        let layout = shards ?? context.config.shards
+        let selection = ReencryptSelection(olderThan: olderThan, dataKey: dataKey, now: context.now)
+        var lines: [String] = [], details: [String] = []
+        var figures: [String: Double] = ["packs_rewritten": 0, "bytes_read": 0, "bytes_written": 0, "snapshots_resealed": 0]
+        var seconds = 0.0
+        for region in context.config.regionNames {
+            guard let r = context.config.region(named: region) else { continue }
+            guard r.locations >= layout.total else {
+                throw StepError("region '\(region)' has \(r.locations) locations but \(layout) shards need \(layout.total); add locations to it in \(context.config.file) first")
+            }
+            let repo: Repository
+            do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
+            let result = try repo.reencrypt(selection, dataShards: layout.data, parityShards: layout.parity, workers: 4, dryRun: context.dryRun) { done, total in
+                context.progress.update("re-encrypting \(region)", done: done, total: total)
+            }
+            seconds += result.seconds
+            if context.dryRun {
+                lines.append("'\(region)': would rewrite \(result.packsSelected - result.packsAlreadyDone) of \(result.packsSelected) selected packs (\(Progress.format(result.bytesRead, unit: "B"))) as \(layout)")
+                continue
+            }
+            lines.append("'\(region)': \(result.packsRewritten) packs re-encrypted as \(result.layout) (\(Progress.format(result.bytesRead, unit: "B")))"
+                         + (result.packsAlreadyDone > 0 ? ", \(result.packsAlreadyDone) finished from an interrupted run" : "")
+                         + ", \(result.snapshotsResealed) snapshots re-sealed")
+            details.append("\(region): \(result.packsSelected) packs selected, \(result.packsRewritten) rewritten and read back, \(result.oldShardsRemoved) old shards removed, "
+                           + "\(result.leftoverShardsRemoved) leftover shards of interrupted runs removed, \(result.reportsResealed) reports re-sealed, "
+                           + "\(result.dataKeysRemoved) replaced data keys removed, \(String(format: "%.2f", result.seconds)) s")
+            figures["packs_rewritten", default: 0] += Double(result.packsRewritten)
+            figures["bytes_read", default: 0] += Double(result.bytesRead)
+            figures["bytes_written", default: 0] += Double(result.bytesWritten)
+            figures["snapshots_resealed", default: 0] += Double(result.snapshotsResealed)
+        }
+        if seconds > 0 { figures["bytes_per_second"] = figures["bytes_read"]! / seconds }
+        return StepResult(step: Self.name, status: .succeeded,
+                          summary: (context.dryRun ? "dry run: " : "") + (lines.isEmpty ? "no region holds data" : lines.joined(separator: "; ")),
+                          figures: figures, details: details)
     }
 }
