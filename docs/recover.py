@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Restore the newest snapshot of a leafguard region without leafguard.
 
-    python3 docs/recover.py REGION_PATH MASTER_KEY_FILE OUT_DIR [SNAPSHOT_ID]
+    python3 docs/recover.py REGION_PATH MASTER_KEY_FILE OUT_DIR [SNAPSHOT_ID] [--keyring FILE]
+
+MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64). After a key
+rotation, also give the keyring file (STATE/keys/keyring.json): it holds every master-key
+version, sealed under that key.
 
 An independent implementation of docs/format.md: Python's standard library, the
-`cryptography` package for AES-256-GCM (Debian: python3-cryptography) and the zstd
-command. It tolerates missing or corrupt shards up to the parity count.
+`cryptography` package for AES-256-GCM and ChaCha20-Poly1305 (Debian:
+python3-cryptography) and the zstd command. It tolerates missing or corrupt shards up to
+the parity count.
 """
 import base64, hashlib, io, json, os, struct, subprocess, sys, tarfile
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 HEADER = 52
 
@@ -17,6 +22,37 @@ def kdf(key, subkey_id, ctx):
     return hashlib.blake2b(b"", digest_size=32, key=key,
                            salt=struct.pack("<Q", subkey_id) + bytes(8),
                            person=ctx.encode() + bytes(8)).digest()
+
+def hchacha20(key, nonce16):
+    """The HChaCha20 subkey (RFC draft-irtf-cfrg-xchacha), for XChaCha20-Poly1305."""
+    st = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574] + list(struct.unpack("<8L", key)) + list(struct.unpack("<4L", nonce16))
+    def rotl(v, n): return ((v << n) | (v >> (32 - n))) & 0xffffffff
+    def qr(a, b, c, d):
+        st[a] = (st[a] + st[b]) & 0xffffffff; st[d] = rotl(st[d] ^ st[a], 16)
+        st[c] = (st[c] + st[d]) & 0xffffffff; st[b] = rotl(st[b] ^ st[c], 12)
+        st[a] = (st[a] + st[b]) & 0xffffffff; st[d] = rotl(st[d] ^ st[a], 8)
+        st[c] = (st[c] + st[d]) & 0xffffffff; st[b] = rotl(st[b] ^ st[c], 7)
+    for _ in range(10):
+        qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14)
+    return struct.pack("<8L", *(st[0:4] + st[12:16]))
+
+def xchacha_open(key, sealed, ad):
+    """XChaCha20-Poly1305 (libsodium's ietf variant): 24-byte nonce, then ciphertext and tag."""
+    nonce, ct = sealed[:24], sealed[24:]
+    return ChaCha20Poly1305(hchacha20(key, nonce[:16])).decrypt(bytes(4) + nonce[16:], ct, ad)
+
+def master_versions(key, keyring_file):
+    """Version -> 32-byte master key: the key alone (version 1), or every version of the keyring."""
+    if not keyring_file:
+        return {1: key}
+    ring = json.load(open(keyring_file))
+    sealing = kdf(key, 2, "lgkring1")
+    out = {}
+    for v in ring["versions"]:
+        if v.get("sealed"):
+            out[v["version"]] = xchacha_open(sealing, base64.b64decode(v["sealed"]), f"leafguard keyring v{v['version']}".encode())
+    return out
 
 def header(obj):
     if obj[:4] != b"LGRD" or obj[4] != 1:
@@ -32,25 +68,42 @@ def open_object(obj, key):
     return h, AESGCM(key).decrypt(h["nonce"], obj[h["end"]:], obj[:h["end"]])
 
 class Region:
-    def __init__(self, path, master):
+    def __init__(self, path, masters):
         self.path = path
         self.locs = sorted((os.path.join(path, d) for d in os.listdir(path) if d.startswith("loc")),
                            key=lambda p: int(os.path.basename(p)[3:]))
-        self.wrap = kdf(master, 1, "lgkwrap1")
+        self.wraps = {v: kdf(k, 1, "lgkwrap1") for v, k in masters.items()}
         self.keys = {}
+        self.sets_read = False
+
+    def unwrap(self, obj):
+        """Opens a data key (kind 4) or key set (kind 8) under the version its header names."""
+        version = struct.unpack(">L", header(obj)["key"][:4])[0]
+        if version not in self.wraps:
+            raise ValueError(f"wrapped by master-key version {version}: give the keyring file")
+        return open_object(obj, self.wraps[version])[1]
 
     def read_any(self, name, opener):
+        why = "missing"
         for loc in self.locs:
             try:
                 with open(os.path.join(loc, name), "rb") as f:
                     return opener(f.read())
-            except Exception:
-                continue
-        raise SystemExit(f"{name}: no readable copy in any location")
+            except Exception as e:
+                why = str(e) or type(e).__name__
+        raise SystemExit(f"{name}: no readable copy in any location ({why})")
 
     def data_key(self, key_id):
+        if key_id not in self.keys and not self.sets_read:
+            # Key sets: 49-byte entries of id (16), algorithm (1), key (32).
+            self.sets_read = True
+            for name in self.names("keys"):
+                if name.startswith("set-"):
+                    plain = self.read_any(f"keys/{name}", self.unwrap)
+                    for i in range(0, len(plain), 49):
+                        self.keys.setdefault(plain[i:i + 16], plain[i + 17:i + 49])
         if key_id not in self.keys:
-            self.keys[key_id] = self.read_any(f"keys/{key_id.hex()}", lambda b: open_object(b, self.wrap)[1])
+            self.keys[key_id] = self.read_any(f"keys/{key_id.hex()}", self.unwrap)
         return self.keys[key_id]
 
     def manifest(self, name):
@@ -138,12 +191,18 @@ def read_pack(region, p):
         return {m.name: t.extractfile(m).read() for m in t.getmembers()}
 
 def main():
-    region_path, key_file, out = sys.argv[1:4]
+    args = sys.argv[1:]
+    keyring = None
+    if "--keyring" in args:
+        i = args.index("--keyring")
+        keyring = args[i + 1]
+        del args[i:i + 2]
+    region_path, key_file, out = args[:3]
     raw = open(key_file, "rb").read()
     master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
-    region = Region(region_path, master)
+    region = Region(region_path, master_versions(master, keyring))
     ids = region.names("snapshots")
-    want = sys.argv[4] if len(sys.argv) > 4 else ids[-1]
+    want = args[3] if len(args) > 3 else ids[-1]
     snap = region.manifest(f"snapshots/{next(i for i in ids if i.startswith(want))}")
     where = {}
     for name in region.names("index"):

@@ -23,6 +23,9 @@ public struct RewrapResult: Sendable {
     public var copiesWritten = 0
     /// Older key objects removed once the new set was durable everywhere.
     public var objectsRemoved = 0
+    /// Until every key was re-wrapped and the new set durable and read back everywhere.
+    public var rewrapSeconds = 0.0
+    /// The whole rotation of the region, removal of the superseded objects included.
     public var seconds = 0.0
 }
 
@@ -167,6 +170,7 @@ extension Repository {
             result.rewrapped = ids.count
             result.copiesWritten = locations.count
         }
+        result.rewrapSeconds = Date().timeIntervalSince(t0)
         // 5. Remove what the kept sets now hold: every object all of whose keys were read.
         let openedSets = Set(sets.map(\.name))
         let unreadSingles = Set(singles.indices.filter { !ok.isSet($0) }.map { singles[$0] })

@@ -107,9 +107,9 @@ extension Leafguard.Keys {
             progress.end()
             print("\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version)")
             for (region, r) in report.regions {
-                let rate = r.seconds > 0 && r.rewrapped > 0 ? String(format: ", %.0f keys/s", Double(r.rewrapped) / r.seconds) : ""
-                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped into one key set (\(r.copiesWritten) copies), "
-                      + "\(r.objectsRemoved) older key objects removed, in \(String(format: "%.2f", r.seconds)) s\(rate)")
+                let rate = r.rewrapSeconds > 0 && r.rewrapped > 0 ? String(format: " (%.0f keys/s)", Double(r.rewrapped) / r.rewrapSeconds) : ""
+                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped into one key set (\(r.copiesWritten) copies) in "
+                      + "\(String(format: "%.2f", r.rewrapSeconds)) s\(rate); \(r.objectsRemoved) older key objects removed; \(String(format: "%.2f", r.seconds)) s in all")
             }
         }
     }

@@ -20,4 +20,26 @@ import Testing
         let check = try runCommand("/usr/bin/sqlite3", [f.dir.file("by-hand/planner.db"), "PRAGMA integrity_check"])
         #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
     }
+
+    /// After rotations (data keys in a key set, wrapped by version 3 of the keyring) and a
+    /// passphrase-free keyring file, the script still restores, given the keyring file.
+    @Test func theDocumentedKeyringAndKeySetsRestoreWithoutLeafguard() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup]\n")
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        #expect(filesBelow(d.dir.file("regions/primary/loc1/keys")).allSatisfy { $0.hasPrefix("set-") })
+        #expect(try leafguard(["restore", "latest", "--to", d.dir.file("by-leafguard"), "--config", d.config]).status == 0)
+
+        let script = packageRoot + "/docs/recover.py"
+        let without = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("no-ring")])
+        #expect(without.status != 0 && without.all.contains("give the keyring file"), "\(without.all)")
+        let r = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("by-hand"),
+                                                    "--keyring", d.dir.file("state/keys/keyring.json")])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(sameTree(d.dir.file("by-leafguard"), d.dir.file("by-hand")))
+    }
 }
