@@ -134,6 +134,24 @@ public struct ComplianceReport: Codable, Sendable {
         case rulesVersion = "rules_version", asOf = "as_of", rowsRead = "rows_read", expiredExceptions = "expired_exceptions"
     }
 
+    /// Set in an encoder's userInfo to leave `findings` out (the JSON writer streams them).
+    public static let withoutFindings = CodingUserInfoKey(rawValue: "leafguard.withoutFindings")!
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(rulesVersion, forKey: .rulesVersion)
+        try c.encode(asOf, forKey: .asOf)
+        try c.encode(totals, forKey: .totals)
+        try c.encode(summary, forKey: .summary)
+        if encoder.userInfo[Self.withoutFindings] as? Bool != true { try c.encode(findings, forKey: .findings) }
+        try c.encode(rowsRead, forKey: .rowsRead)
+        try c.encode(excepted, forKey: .excepted)
+        try c.encode(expiredExceptions, forKey: .expiredExceptions)
+        try c.encode(controls, forKey: .controls)
+        try c.encode(notes, forKey: .notes)
+    }
+
     /// Moves findings that an exception in force at `asOf` covers to `excepted`, recounting
     /// the summary; lists expired exceptions apart.
     public mutating func apply(_ exceptions: [ComplianceException], asOf: Date) {

@@ -30,137 +30,105 @@ public struct ComplianceScanner: Sendable {
         return report
     }
 
+    /// Reads the tables into compact per-user and per-pair facts (no row is kept as
+    /// strings: a million users fit in a few dozen megabytes), then applies the rules in
+    /// the order the report lists findings.
     func evaluate(_ db: Database, asOf: Date) throws -> ComplianceReport {
-        let iso = ISO8601DateFormatter()
-        // The planner writes "YYYY-MM-DDTHH:MM:SSZ"; parsing that by hand is ~50x faster than
-        // ISO8601DateFormatter, which remains the fallback for any other form.
-        func date(_ v: SQLiteValue) -> Date? { v.text.flatMap { Self.fastISODate($0) ?? iso.date(from: $0) } }
-        var rows: [String: Int] = [:]
-        func read(_ table: String, _ sql: String) throws -> [[SQLiteValue]] {
-            let r = try db.query(sql); rows[table] = r.count; return r
-        }
-        let accounts = try read("accounts", "SELECT id, require_mfa FROM accounts")
-        let users = try read("users", "SELECT id, status, last_login_at FROM users")
-        let members = try read("memberships", "SELECT account_id, user_id, role FROM memberships")
-        let grants = try read("grants", "SELECT account_id, user_id, section, access FROM grants")
-        let creds = try read("credentials", "SELECT user_id, password_hash, policy_version FROM credentials")
-        let factors = try read("mfa_factors", "SELECT user_id, kind, verified_at, disabled_at FROM mfa_factors")
-        let policies = try read("password_policies",
-                                "SELECT version, min_length, require_lower, require_upper, require_digit, require_symbol, effective_at FROM password_policies")
-
-        let requireMFA = Set(accounts.filter { $0[1].int == 1 }.compactMap { $0[0].int })
-        var status: [Int64: String] = [:], lastLogin: [Int64: Date?] = [:]
-        for u in users { if let id = u[0].int { status[id] = u[1].text; lastLogin[id] = date(u[2]) } }
-        let active = Set(status.filter { $0.value == "active" }.keys)
-        var verifiedKinds: [Int64: [String]] = [:]
-        for f in factors {
-            guard let uid = f[0].int, let kind = f[1].text, ["totp", "webauthn", "sms"].contains(kind),
-                  !f[2].isNull, f[3].isNull else { continue }
-            verifiedKinds[uid, default: []].append(kind)
-        }
-        var roles: [Int64: [Int64: String]] = [:]   // account -> user -> role
-        var owners = Set<Int64>()
-        for m in members {
-            guard let a = m[0].int, let u = m[1].int, let r = m[2].text else { continue }
-            roles[a, default: [:]][u] = r
-            if r == "owner" || r == "co-owner" { owners.insert(u) }
-        }
-        func isAdditional(_ a: Int64, _ u: Int64) -> Bool { if let r = roles[a]?[u] { return r != "owner" && r != "co-owner" }; return false }
-
+        let t = try PlannerAccessTables.read(db)
         var findings: [Finding] = []
+        findings.reserveCapacity(t.users.count)
         func add(_ rule: ComplianceRule, _ account: Int64?, _ user: Int64, _ detail: String) {
             findings.append(Finding(rule: rule.rawValue, severity: rule.severity, accountID: account, userID: user, detail: detail))
         }
+        let users = t.users
+        func isActive(_ i: Int) -> Bool { users.status[i] == .active }
 
         // MFA.
-        var namedByMFARules = Set<Int64>()
-        for (a, members) in roles.sorted(by: { $0.key < $1.key }) where requireMFA.contains(a) {
-            for (u, role) in members.sorted(by: { $0.key < $1.key }) where active.contains(u) && isAdditional(a, u) && verifiedKinds[u] == nil {
-                add(.mfaRequired, a, u, "\(role) of an account whose owner requires MFA has no verified factor")
-                namedByMFARules.insert(u)
-            }
+        var namedByMFARules = [Bool](repeating: false, count: users.count)
+        for m in t.additionalMembersOfMFAAccounts {
+            guard let i = users.index(of: m.user), isActive(i), users.factors[i] == 0 else { continue }
+            add(.mfaRequired, m.account, m.user, "\(m.role.name) of an account whose owner requires MFA has no verified factor")
+            namedByMFARules[i] = true
         }
-        for u in active.sorted() where verifiedKinds[u] == nil {
-            if owners.contains(u) { add(.mfaOwner, nil, u, "owns an account and has no verified factor"); namedByMFARules.insert(u) }
+        for i in 0..<users.count where isActive(i) && users.factors[i] == 0 && users.owns[i] {
+            add(.mfaOwner, nil, users.ids[i], "owns an account and has no verified factor"); namedByMFARules[i] = true
         }
-        for u in active.sorted() where verifiedKinds[u] == nil && !namedByMFARules.contains(u) {
-            add(.mfaMissing, nil, u, "no verified second factor")
+        for i in 0..<users.count where isActive(i) && users.factors[i] == 0 && !namedByMFARules[i] {
+            add(.mfaMissing, nil, users.ids[i], "no verified second factor")
         }
-        for u in active.sorted() { if let k = verifiedKinds[u], k.allSatisfy({ $0 == "sms" }) { add(.mfaSMSOnly, nil, u, "SMS is the only verified factor") } }
+        for i in 0..<users.count where isActive(i) && users.factors[i] == PlannerAccessTables.Users.smsFactor {
+            add(.mfaSMSOnly, nil, users.ids[i], "SMS is the only verified factor")
+        }
 
         // Passwords.
-        struct Policy { let length: Int64; let flags: [Bool]; let effective: Date }
-        var policyByVersion: [Int64: Policy] = [:]
-        for p in policies {
-            guard let v = p[0].int, let eff = date(p[6]) else { continue }
-            policyByVersion[v] = Policy(length: p[1].int ?? 0, flags: (2...5).map { p[$0].int == 1 }, effective: eff)
-        }
-        let current = policyByVersion.values.filter { $0.effective <= asOf }.max { $0.effective < $1.effective }
-        var credential: [Int64: (hash: String, policy: Int64)] = [:]
-        for c in creds { if let u = c[0].int, let h = c[1].text, let p = c[2].int { credential[u] = (h, p) } }
-        for u in active.sorted() {
-            guard let c = credential[u] else { add(.pwdMissing, nil, u, "no password credential"); continue }
-            if let cur = current, let p = policyByVersion[c.policy],
-               p.length < cur.length || zip(p.flags, cur.flags).contains(where: { !$0 && $1 }) {
+        let weaker = t.policies.weakerThanCurrent(asOf: asOf)
+        for i in 0..<users.count where isActive(i) {
+            let u = users.ids[i]
+            let c = users.credentials[i]
+            if c.hash == .none { add(.pwdMissing, nil, u, "no password credential"); continue }
+            if weaker.contains(c.policy) {
                 add(.pwdPolicy, nil, u, "password set under policy version \(c.policy), weaker than the current policy")
             }
-            let h = c.hash
-            let isArgon = h.hasPrefix("$argon2id$") || h.hasPrefix("$argon2i$")
-            let isBcrypt = h.hasPrefix("$2a$") || h.hasPrefix("$2b$") || h.hasPrefix("$2y$")
-            if !isArgon && !isBcrypt {
-                add(.pwdHashLegacy, nil, u, "password hash is a legacy format (\(h.hasPrefix("sha1$") ? "sha1" : h.hasPrefix("md5$") ? "md5" : "unsalted digest"))")
-            } else if h.hasPrefix("$argon2i$") {
-                add(.pwdHashWeak, nil, u, "argon2i, not argon2id")
-            } else if h.hasPrefix("$argon2id$") {
-                let params = Self.argon2Parameters(h)
-                if (params.m ?? 0) < settings.argon2MinMemoryKiB || (params.t ?? 0) < settings.argon2MinIterations {
-                    add(.pwdHashWeak, nil, u, "argon2id with m=\(params.m.map(String.init) ?? "?") KiB, t=\(params.t.map(String.init) ?? "?") (minimum m=\(settings.argon2MinMemoryKiB), t=\(settings.argon2MinIterations))")
+            switch c.hash {
+            case .legacySHA1: add(.pwdHashLegacy, nil, u, "password hash is a legacy format (sha1)")
+            case .legacyMD5: add(.pwdHashLegacy, nil, u, "password hash is a legacy format (md5)")
+            case .legacyDigest: add(.pwdHashLegacy, nil, u, "password hash is a legacy format (unsalted digest)")
+            case .argon2i: add(.pwdHashWeak, nil, u, "argon2i, not argon2id")
+            case .argon2id:
+                if c.m < settings.argon2MinMemoryKiB || c.t < settings.argon2MinIterations {
+                    add(.pwdHashWeak, nil, u, "argon2id with m=\(c.m < 0 ? "?" : String(c.m)) KiB, t=\(c.t < 0 ? "?" : String(c.t)) (minimum m=\(settings.argon2MinMemoryKiB), t=\(settings.argon2MinIterations))")
                 }
-            } else if let cost = Int(h.split(separator: "$").dropFirst().first ?? ""), cost < settings.bcryptMinCost {
-                add(.pwdHashWeak, nil, u, "bcrypt cost \(cost) (minimum \(settings.bcryptMinCost))")
+            case .bcrypt:
+                if c.m >= 0 && c.m < settings.bcryptMinCost { add(.pwdHashWeak, nil, u, "bcrypt cost \(c.m) (minimum \(settings.bcryptMinCost))") }
+            case .none: break
             }
         }
 
-        // Access.
-        struct AccountUser: Hashable, Comparable {
-            let a: Int64, u: Int64
-            static func < (x: AccountUser, y: AccountUser) -> Bool { (x.a, x.u) < (y.a, y.u) }
-        }
-        var grantsBy: [AccountUser: [(section: String, access: String)]] = [:]
-        for g in grants { if let a = g[0].int, let u = g[1].int, let s = g[2].text, let acc = g[3].text { grantsBy[AccountUser(a: a, u: u), default: []].append((s, acc)) } }
+        // Access, one (account, user) pair at a time in that order.
         let dormancy = Double(settings.dormancyDays) * 86400
-        for (key, list) in grantsBy.sorted(by: { $0.key < $1.key }) {
-            let (a, u) = (key.a, key.u)
-            let role = roles[a]?[u]
-            if role == nil || status[u] == "disabled" {
-                add(.accessOrphan, a, u, role == nil ? "holds \(list.count) grant(s) in an account it is not a member of" : "disabled user holds \(list.count) grant(s)")
+        let asOfSeconds = asOf.timeIntervalSince1970
+        for g in t.grantHolders {
+            let (a, u) = (g.account, g.user)
+            let role = g.role
+            let i = users.index(of: u)
+            let disabled = i.map { users.status[$0] == .disabled } ?? false
+            if role == nil || disabled {
+                add(.accessOrphan, a, u, role == nil ? "holds \(g.count) grant(s) in an account it is not a member of" : "disabled user holds \(g.count) grant(s)")
             }
-            let writes = Set(list.filter { $0.access == "write" }.map(\.section))
-            if let role, role == "viewer" || role == "executor", !writes.isEmpty {
-                add(.accessRole, a, u, "\(role) holds write on \(writes.sorted().joined(separator: ", "))")
+            let writes = g.writeSections
+            if let role, role == .viewer || role == .executor, !writes.isEmpty {
+                add(.accessRole, a, u, "\(role.name) holds write on \(writes.joined(separator: ", "))")
             }
-            if isAdditional(a, u) && writes.isSuperset(of: Self.sections) {
+            let additional = role.map { !$0.isOwner } ?? false
+            if additional && g.writesAllSections {
                 add(.accessBroad, a, u, "write on all eight sections")
             }
-            if active.contains(u) && isAdditional(a, u) && !writes.isEmpty {
-                let last = lastLogin[u] ?? nil
-                if last == nil || asOf.timeIntervalSince(last!) > dormancy {
-                    add(.accessDormant, a, u, last == nil ? "holds write access and has never logged in" : "holds write access; last login more than \(settings.dormancyDays) days before as_of")
+            if let i, isActive(i), additional, !writes.isEmpty {
+                let last = users.lastLogin[i]
+                if last.isNaN || asOfSeconds - last > dormancy {
+                    add(.accessDormant, a, u, last.isNaN ? "holds write access and has never logged in" : "holds write access; last login more than \(settings.dormancyDays) days before as_of")
                 }
             }
         }
 
         let summary = ComplianceReport.summary(of: findings)
-        let withMFA = active.filter { verifiedKinds[$0] != nil }.count
+        var active = 0, withMFA = 0
+        for i in 0..<users.count where isActive(i) { active += 1; if users.factors[i] != 0 { withMFA += 1 } }
         let f = ISO8601DateFormatter()
         return ComplianceReport(asOf: f.string(from: asOf),
-                                totals: .init(accounts: accounts.count, users: users.count, activeUsers: active.count, activeUsersWithMFA: withMFA),
-                                summary: summary, findings: findings, rowsRead: rows)
+                                totals: .init(accounts: t.accountCount, users: users.count, activeUsers: active, activeUsersWithMFA: withMFA),
+                                summary: summary, findings: findings, rowsRead: t.rowsRead)
     }
 
     /// "YYYY-MM-DDTHH:MM:SSZ" (optionally with fractional seconds) as a Date; nil for any other form.
     public static func fastISODate(_ s: String) -> Date? {
-        var u = s.utf8.makeIterator()
+        var copy = s
+        return copy.withUTF8 { fastISOSeconds(UnsafeRawBufferPointer($0)) }.map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// `fastISODate` on bytes, as seconds since 1970.
+    static func fastISOSeconds(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        var u = bytes.makeIterator()
         func num(_ n: Int) -> Int? {
             var v = 0
             for _ in 0..<n { guard let c = u.next(), c >= 48, c <= 57 else { return nil }; v = v * 10 + Int(c - 48) }
@@ -179,20 +147,7 @@ public struct ComplianceScanner: Sendable {
         let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146097 + doe - 719468
-        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + h * 3600 + mi * 60 + se))
+        return Double(days * 86400 + h * 3600 + mi * 60 + se)
     }
 
-    /// m and t from `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`.
-    static func argon2Parameters(_ phc: String) -> (m: Int?, t: Int?) {
-        var m: Int?, t: Int?
-        for part in phc.split(separator: "$") where part.contains("m=") {
-            for kv in part.split(separator: ",") {
-                let pair = kv.split(separator: "=")
-                guard pair.count == 2 else { continue }
-                if pair[0] == "m" { m = Int(pair[1]) }
-                if pair[0] == "t" { t = Int(pair[1]) }
-            }
-        }
-        return (m, t)
-    }
 }

@@ -7,8 +7,9 @@ extension ComplianceOutput {
         let colors: [Severity: String] = [.critical: "#b3261e", .high: "#e8710a", .medium: "#c9a400", .low: "#5f6368"]
         let t = r.totals
         let adoption = t.activeUsers == 0 ? 0 : Double(t.activeUsersWithMFA) * 100 / Double(t.activeUsers)
-        func count(_ rep: ComplianceReport, _ s: Severity) -> Int { rep.count(s) }
-        let ruleCounts = { (rep: ComplianceReport) -> [String: Int] in rep.findings.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 } }
+        // Counts come from the summaries: a previous scan may be known by its summary alone.
+        func count(_ rep: ComplianceReport, _ s: Severity) -> Int { rep.summary.values.reduce(0) { $0 + ($1.severity == s ? $1.count : 0) } }
+        let ruleCounts = { (rep: ComplianceReport) -> [String: Int] in rep.summary.mapValues(\.count) }
         let nowCounts = ruleCounts(r), beforeCounts = previous.map(ruleCounts) ?? [:]
         var h = """
             <!DOCTYPE html>
@@ -68,35 +69,62 @@ extension ComplianceOutput {
         }
 
         // Where to start: accounts and users with the most findings.
-        let byAccount = Dictionary(grouping: r.findings.compactMap { f in f.accountID.map { ($0, f) } }, by: { $0.0 }).mapValues { $0.map(\.1) }
-        let topAccounts = byAccount.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.prefix(10)
+        // Counted in one pass; only the ten largest are described.
+        var perAccount: [Int64: Int] = [:], perUser: [Int64: Int] = [:]
+        for f in r.findings {
+            if let a = f.accountID { perAccount[a, default: 0] += 1 }
+            perUser[f.userID, default: 0] += 1
+        }
+        // The ten largest counts (ties: smaller id first), kept in one pass without sorting all.
+        func top(_ counts: [Int64: Int]) -> [(Int64, Int)] {
+            func before(_ a: (Int64, Int), _ b: (Int64, Int)) -> Bool { a.1 != b.1 ? a.1 > b.1 : a.0 < b.0 }
+            var best: [(Int64, Int)] = []
+            for (id, n) in counts {
+                if best.count == 10, !before((id, n), best[9]) { continue }
+                let at = best.firstIndex { before((id, n), $0) } ?? best.count
+                best.insert((id, n), at: at)
+                if best.count > 10 { best.removeLast() }
+            }
+            return best
+        }
+        let topAccounts = top(perAccount), topUsers = top(perUser)
+        let wantedAccounts = Set(topAccounts.map(\.0)), wantedUsers = Set(topUsers.map(\.0))
+        var accountRules: [Int64: Set<String>] = [:], accountWorst: [Int64: Severity] = [:], userRules: [Int64: Set<String>] = [:]
+        var firstOfRule: [String: [Finding]] = [:]
+        for f in r.findings {
+            if let a = f.accountID, wantedAccounts.contains(a) {
+                accountRules[a, default: []].insert(f.rule)
+                accountWorst[a] = max(accountWorst[a] ?? .low, f.severity)  // most severe (critical is greatest)
+            }
+            if wantedUsers.contains(f.userID) { userRules[f.userID, default: []].insert(f.rule) }
+            if firstOfRule[f.rule, default: []].count < 200 { firstOfRule[f.rule, default: []].append(f) }
+        }
         h += "<h2>Accounts with the most findings</h2>\n"
         if topAccounts.isEmpty { h += "<p class=\"muted\">No account-level findings.</p>\n" } else {
             h += "<table><tr><th>account</th><th class=\"n\">findings</th><th>worst</th><th>rules</th></tr>\n"
-            for (account, fs) in topAccounts {
-                let worst = fs.map(\.severity).min() ?? .low
-                h += "<tr><td>\(account)</td><td class=\"n\">\(fs.count)</td><td class=\"sev\" style=\"color:\(colors[worst]!)\">\(worst.rawValue)</td><td>\(esc(Set(fs.map(\.rule)).sorted().joined(separator: ", ")))</td></tr>\n"
+            for (account, n) in topAccounts {
+                let worst = accountWorst[account] ?? .low
+                h += "<tr><td>\(account)</td><td class=\"n\">\(n)</td><td class=\"sev\" style=\"color:\(colors[worst]!)\">\(worst.rawValue)</td><td>\(esc((accountRules[account] ?? []).sorted().joined(separator: ", ")))</td></tr>\n"
             }
             h += "</table>\n"
         }
-        let byUser = Dictionary(grouping: r.findings, by: \.userID)
         h += "<h2>Users with the most findings</h2>\n<table><tr><th>user</th><th class=\"n\">findings</th><th>rules</th></tr>\n"
-        for (user, fs) in byUser.sorted(by: { ($0.value.count, $1.key) > ($1.value.count, $0.key) }).prefix(10) {
-            h += "<tr><td>\(user)</td><td class=\"n\">\(fs.count)</td><td>\(esc(Set(fs.map(\.rule)).sorted().joined(separator: ", ")))</td></tr>\n"
+        for (user, n) in topUsers {
+            h += "<tr><td>\(user)</td><td class=\"n\">\(n)</td><td>\(esc((userRules[user] ?? []).sorted().joined(separator: ", ")))</td></tr>\n"
         }
         h += "</table>\n"
 
-        // Each rule: what it means and how to fix it, with its findings.
+        // Each rule: what it means and how to fix it, with its first findings.
         h += "<h2>Rules</h2>\n"
-        let byRule = Dictionary(grouping: r.findings, by: \.rule)
         for rule in rules {
-            let fs = byRule[rule.rawValue] ?? []
-            h += "<details\(fs.isEmpty ? "" : " open")><summary><span class=\"sev\" style=\"color:\(colors[rule.severity]!)\">\(rule.severity.rawValue)</span> <b>\(rule.rawValue)</b> — \(fs.count) finding(s) · SOC 2 \(rule.controls.joined(separator: ", "))</summary>\n"
+            let total = nowCounts[rule.rawValue] ?? 0
+            let fs = firstOfRule[rule.rawValue] ?? []
+            h += "<details\(total == 0 ? "" : " open")><summary><span class=\"sev\" style=\"color:\(colors[rule.severity]!)\">\(rule.severity.rawValue)</span> <b>\(rule.rawValue)</b> — \(total) finding(s) · SOC 2 \(rule.controls.joined(separator: ", "))</summary>\n"
             h += "<p>\(esc(rule.meaning))</p><p><b>Fix:</b> \(esc(rule.fix))</p>\n"
             if !fs.isEmpty {
                 h += "<table><tr><th>account</th><th>user</th><th>detail</th></tr>\n"
-                for f in fs.prefix(200) { h += "<tr><td>\(f.accountID.map(String.init) ?? "–")</td><td>\(f.userID)</td><td>\(esc(f.detail))</td></tr>\n" }
-                if fs.count > 200 { h += "<tr><td colspan=\"3\" class=\"muted\">… \(fs.count - 200) more in compliance.csv</td></tr>\n" }
+                for f in fs { h += "<tr><td>\(f.accountID.map(String.init) ?? "–")</td><td>\(f.userID)</td><td>\(esc(f.detail))</td></tr>\n" }
+                if total > fs.count { h += "<tr><td colspan=\"3\" class=\"muted\">… \(total - fs.count) more in compliance.csv</td></tr>\n" }
                 h += "</table>\n"
             }
             h += "</details>\n"

@@ -24,10 +24,13 @@ public struct EvidenceManifest: Codable, Sendable {
     public var rowsRead: [String: Int]
     public var findings: Int
     public var excepted: Int
+    /// The report's totals and per-rule counts: what the next scan's trend compares with.
+    public var totals: ComplianceReport.Totals
+    public var summary: [String: ComplianceReport.RuleSummary]
     public var outputs: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case kind, tool, settings, findings, excepted, outputs
+        case kind, tool, settings, findings, excepted, outputs, totals, summary
         case toolVersion = "tool_version", rulesVersion = "rules_version", asOf = "as_of", generatedAt = "generated_at"
         case configFile = "config_file", configSHA256 = "config_sha256", rowsRead = "rows_read"
     }
@@ -43,7 +46,8 @@ public struct EvidenceManifest: Codable, Sendable {
             configSHA256: (try? SHA256.hash(fileAt: config.file).hexString) ?? "unreadable",
             settings: ["argon2_min_memory_kib": s.argon2MinMemoryKiB, "argon2_min_iterations": s.argon2MinIterations,
                        "bcrypt_min_cost": s.bcryptMinCost, "dormancy_days": s.dormancyDays],
-            rowsRead: report.rowsRead, findings: report.findings.count, excepted: report.excepted.count, outputs: digests)
+            rowsRead: report.rowsRead, findings: report.findings.count, excepted: report.excepted.count,
+            totals: report.totals, summary: report.summary, outputs: digests)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = directory + "/manifest.json"

@@ -14,11 +14,13 @@ public struct ReportArchive: Sendable {
     /// Stores the files of a compliance scan; returns the regions that hold it.
     @discardableResult
     public func store(_ report: ComplianceReport, files: [String], at: Date = Date()) -> [String] {
-        var contents: [String: Data] = [:]
-        for path in files { if let d = FileManager.default.contents(atPath: path) { contents[(path as NSString).lastPathComponent] = d } }
         var figures = ["findings": report.findings.count, "excepted": report.excepted.count]
         for s in Severity.allCases { figures[s.rawValue] = report.count(s) }
-        let stored = StoredReport(kind: "compliance", created: at, asOf: report.asOf, figures: figures, files: contents)
-        return deployment.forEachRepository(logger: logger, "store the report") { try $0.putReport(stored) }
+        // Compressed once, when the first region that holds a repository needs it.
+        var stored: StoredReport?
+        return deployment.forEachRepository(logger: logger, "store the report") { repo in
+            if stored == nil { stored = try StoredReport.compressing(kind: "compliance", created: at, asOf: report.asOf, figures: figures, paths: files) }
+            try repo.putReport(stored!)
+        }
     }
 }

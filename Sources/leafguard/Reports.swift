@@ -55,7 +55,7 @@ extension Leafguard.Reports {
             try await audited(config, action: "report.get", command: "reports get", objects: ["report \(matches[0].hex)", "to \(dir)"]) {
                 let report = try repo.loadReport(matches[0])
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                for (name, data) in report.files.sorted(by: { $0.key < $1.key }) {
+                for (name, data) in try report.contents().sorted(by: { $0.key < $1.key }) {
                     try data.write(to: URL(fileURLWithPath: dir + "/" + name))
                     print("wrote \(dir)/\(name)")
                 }

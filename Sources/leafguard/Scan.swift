@@ -40,27 +40,14 @@ extension Leafguard {
             }
             if let out {
                 let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                var written: [String] = []
-                let previous = ComplianceOutput.previous(in: dir)
-                for f in format.split(separator: ",").map(String.init) {
-                    let text: String
-                    switch f {
-                    case "json": text = try ComplianceOutput.json(report)
-                    case "csv": text = ComplianceOutput.csv(report)
-                    case "html": text = ComplianceOutput.html(report, previous: previous)
-                    default: text = ComplianceOutput.markdown(report)
-                    }
-                    try text.write(toFile: dir + "/compliance.\(f)", atomically: true, encoding: .utf8)
-                    print("wrote \(dir)/compliance.\(f)")
-                    written.append(dir + "/compliance.\(f)")
-                }
-                let manifest = try EvidenceManifest.write(report: report, config: config, outputs: written, to: dir)
-                print("wrote \(manifest)")
-                let regions = ReportArchive(deployment: Deployment(config: config), logger: Logger(label: "leafguard")).store(report, files: written + [manifest])
+                let written = try ScanOutputs.write(report, formats: format.split(separator: ",").map(String.init), to: dir, config: config)
+                for path in written { print("wrote \(path)") }
+                let regions = ReportArchive(deployment: Deployment(config: config), logger: Logger(label: "leafguard")).store(report, files: written)
                 if !regions.isEmpty { print("archived, encrypted, in \(regions.joined(separator: ", ")) (leafguard reports list)") }
             } else {
-                print(try ComplianceOutput.json(report), terminator: "")
+                let sink = ReportSink.standardOutput()
+                try ComplianceOutput.writeJSON(report, to: sink)
+                try sink.finish()
             }
             if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
                 printError("\(report.count(atOrAbove: gate)) finding(s) at or above \(gate.rawValue)")

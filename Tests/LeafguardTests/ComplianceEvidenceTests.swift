@@ -124,6 +124,7 @@ import Testing
             ComplianceException(rule: "MFA-OWNER", accountID: nil, userID: 2, owner: "<b>Dana</b> & co", reason: "key \"on order\"", expires: asOf + 86400),
         ]).scan(asOf: asOf)
         now.findings.append(Finding(rule: "PWD-POLICY", severity: .high, accountID: nil, userID: 99, detail: "<script>alert(1)</script>"))
+        now.summary = ComplianceReport.summary(of: now.findings)
         let html = ComplianceOutput.html(now, previous: previous)
         // Self-contained: nothing fetched from elsewhere, no script.
         for forbidden in ["<script", "src=", "<link", "http://", "https://", "@import"] {

@@ -25,30 +25,14 @@ public struct ScanStep: JobStep {
                                         settings: context.config.complianceSettings, exceptions: context.config.complianceExceptions)
         let report = try scanner.scan(asOf: context.now)
         var written: [String] = []
-        var notYet: [String] = []
         var archived: String?
         if !context.dryRun {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let previous = ComplianceOutput.previous(in: out)
-            for format in formats {
-                let text: String
-                switch format {
-                case "json": text = try ComplianceOutput.json(report)
-                case "csv": text = ComplianceOutput.csv(report)
-                case "md": text = ComplianceOutput.markdown(report)
-                case "html": text = ComplianceOutput.html(report, previous: previous)
-                default: notYet.append(format); continue
-                }
-                let path = out + "/compliance.\(format)"
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
-                written.append(path)
-            }
-            written.append(try EvidenceManifest.write(report: report, config: context.config, outputs: written, to: out))
+            written = try ScanOutputs.write(report, formats: formats, to: out, config: context.config)
             let regions = ReportArchive(deployment: Deployment(config: context.config), logger: context.logger).store(report, files: written, at: context.now)
             archived = regions.isEmpty ? "not archived (no region holds a repository yet)" : "archived, encrypted, in \(regions.joined(separator: ", "))"
         }
         let bySeverity = Severity.allCases.map { s in "\(report.count(s)) \(s.rawValue)" }.joined(separator: ", ")
-        var status: StepResult.Status = notYet.isEmpty ? .succeeded : .warning
+        var status: StepResult.Status = .succeeded
         var summary = "\(report.totals.activeUsers) active users, \(report.totals.activeUsersWithMFA) with MFA; findings: \(bySeverity)"
         if !report.excepted.isEmpty { summary += "; \(report.excepted.count) excepted" }
         if !report.expiredExceptions.isEmpty { summary += "; \(report.expiredExceptions.count) exception(s) expired" }
@@ -61,6 +45,6 @@ public struct ScanStep: JobStep {
                                          "findings_excepted": Double(report.excepted.count)]
         for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.count(s)) }
         return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
-                          details: written.map { "wrote \($0)" } + notYet.map { "format \($0) is not available in this version" } + (archived.map { [$0] } ?? []))
+                          details: written.map { "wrote \($0)" } + (archived.map { [$0] } ?? []))
     }
 }
