@@ -37,6 +37,9 @@ test: deps
 bench: release
 	bench/backup-vs-restic.sh
 	bench/audit-seal.sh
+	bench/compliance-scan.sh
+	bench/key-rotation.sh
+	bench/reencrypt.sh
 
 clean:
 	rm -rf .build $(DEMO_DIR)

@@ -112,6 +112,12 @@ import Testing
         }
         let verify = try leafguard(["verify", "--config", d.config])
         #expect(verify.status == 0 && !verify.stdout.contains("stray"), "\(verify.all)")
+        // The next scan's trend needs only the previous manifest (its summary), not the findings.
+        try FileManager.default.removeItem(atPath: d.dir.file("out/compliance.json"))
+        let again = try leafguard(["scan", "--out", d.dir.file("out"), "--format", "html,md", "--config", d.config])
+        #expect(again.status == 0, "\(again.all)")
+        let html = try String(contentsOfFile: d.dir.file("out/compliance.html"), encoding: .utf8)
+        #expect(html.contains("Trend against the previous scan") && html.contains("±0 since last scan"), "the trend from the manifest")
     }
 }
 

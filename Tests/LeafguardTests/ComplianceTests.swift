@@ -90,6 +90,68 @@ struct ComplianceFixture {
         #expect(users(r, "ACCESS-DORMANT") == [8, 9], "last login 2025-01-01 and never; 101 days ago is not dormant")
     }
 
+    /// The edges the rules leave to interpretation, each on a user of its own added to the
+    /// fixture: only that user's findings are looked at.
+    @Test func theEdgesOfEveryRule() throws {
+        let f = try ComplianceFixture()
+        let d = try Database(path: f.db)
+        let strong = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+        try d.execute("""
+        INSERT INTO users VALUES
+          (11, 'sms-and-totp@x', 'active', 'x', '2026-11-20T00:00:00Z'), (12, 'recovery-only@x', 'active', 'x', '2026-11-20T00:00:00Z'),
+          (13, 'argon-m-below@x', 'active', 'x', '2026-11-20T00:00:00Z'), (14, 'argon-t-below@x', 'active', 'x', '2026-11-20T00:00:00Z'),
+          (15, 'bcrypt11@x', 'active', 'x', '2026-11-20T00:00:00Z'), (16, 'bcrypt-lookalike@x', 'active', 'x', '2026-11-20T00:00:00Z'),
+          (17, 'argon2d@x', 'active', 'x', '2026-11-20T00:00:00Z'), (18, 'seven-sections@x', 'active', 'x', '2026-11-20T00:00:00Z'),
+          (19, 'login-180-days@x', 'active', 'x', '2026-06-02T02:15:00Z'), (20, 'login-181-days@x', 'active', 'x', '2026-06-01T02:15:00Z'),
+          (21, 'viewer-one-write@x', 'active', 'x', '2026-11-20T00:00:00Z');
+        INSERT INTO mfa_factors (user_id, kind, created_at, verified_at, disabled_at) VALUES
+          (11, 'sms', 'x', '2025-01-01T00:00:00Z', NULL), (11, 'totp', 'x', '2025-01-01T00:00:00Z', NULL),
+          (12, 'recovery_codes', 'x', '2025-01-01T00:00:00Z', NULL);
+        INSERT INTO credentials VALUES
+          (13, '$argon2id$v=19$m=19455,t=2,p=1$c2FsdA$aGFzaA', 'x', 3), (14, '$argon2id$v=19$m=19456,t=1,p=1$c2FsdA$aGFzaA', 'x', 3),
+          (15, '$2a$11$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZa', 'x', 3),
+          (16, '$2x$10$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZa', 'x', 3),
+          (17, '$argon2d$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA', 'x', 3),
+          (11, '\(strong)', 'x', 3), (18, '\(strong)', 'x', 3), (19, '\(strong)', 'x', 3), (20, '\(strong)', 'x', 3), (21, '\(strong)', 'x', 3);
+        INSERT INTO memberships VALUES (2, 18, 'editor', 2, 'x'), (2, 19, 'editor', 2, 'x'), (2, 20, 'editor', 2, 'x'), (2, 21, 'viewer', 2, 'x');
+        INSERT INTO grants VALUES (2, 18, 'finances', 'write'), (2, 18, 'insurance', 'write'), (2, 18, 'legal', 'write'), (2, 18, 'medical', 'write'),
+          (2, 18, 'property', 'write'), (2, 18, 'contacts', 'write'), (2, 18, 'wishes', 'write'), (2, 18, 'digital', 'read'),
+          (2, 19, 'legal', 'write'), (2, 20, 'legal', 'write'), (2, 21, 'legal', 'read'), (2, 21, 'wishes', 'write');
+        """)
+        let r = try f.scan()
+        func rules(_ user: Int64) -> Set<String> { Set(r.findings.filter { $0.userID == user }.map(\.rule)) }
+        #expect(rules(11) == [], "sms beside totp is not SMS-only")
+        #expect(rules(12).contains("MFA-MISSING"), "recovery codes alone are no factor")
+        #expect(rules(13).contains("PWD-HASH-WEAK") && rules(14).contains("PWD-HASH-WEAK"), "argon2id one below m, one below t")
+        #expect(r.findings.first { $0.userID == 13 && $0.rule == "PWD-HASH-WEAK" }?.detail.contains("m=19455 KiB, t=2") == true)
+        #expect(rules(15).contains("PWD-HASH-WEAK") && r.findings.contains { $0.userID == 15 && $0.detail == "bcrypt cost 11 (minimum 12)" })
+        for lookalike: Int64 in [16, 17] {
+            #expect(rules(lookalike).contains("PWD-HASH-LEGACY") && !rules(lookalike).contains("PWD-HASH-WEAK"), "legacy and weak-looking: legacy alone (\(lookalike))")
+        }
+        #expect(!rules(18).contains("ACCESS-BROAD"), "write on seven of eight sections is not broad")
+        #expect(!rules(19).contains("ACCESS-DORMANT"), "exactly 180 days is not more than 180")
+        #expect(rules(20).contains("ACCESS-DORMANT"), "181 days is")
+        #expect(rules(21).contains("ACCESS-ROLE") && r.findings.contains { $0.userID == 21 && $0.detail == "viewer holds write on wishes" })
+    }
+
+    /// Quotes, commas and line breaks in a detail survive both streamed writers.
+    @Test func theStreamedWritersEscapeWhatTheyMust() throws {
+        var r = try ComplianceFixture().scan()
+        let nasty = "say \"hi\", then\nleave \\ \u{1}"
+        r.findings = [Finding(rule: "PWD-POLICY", severity: .high, accountID: nil, userID: 1, detail: nasty),
+                      Finding(rule: "ACCESS-ROLE", severity: .medium, accountID: 7, userID: -2, detail: "plain")]
+        let json = try JSONSerialization.jsonObject(with: Data(try ComplianceOutput.json(r).utf8)) as! [String: Any]
+        let findings = json["findings"] as! [[String: Any]]
+        #expect(findings.count == 2 && findings[0]["detail"] as? String == nasty && findings[1]["account_id"] as? Int == 7 && findings[1]["user_id"] as? Int == -2)
+        let decoded = try JSONDecoder().decode(ComplianceReport.self, from: Data(try ComplianceOutput.json(r).utf8))
+        #expect(decoded.findings == r.findings)
+        let csv = ComplianceOutput.csv(r)
+        #expect(csv.contains("PWD-POLICY,high,,1,\"say \"\"hi\"\", then\nleave \\ \u{1}\",2026-11-29T02:15:00Z\r\n"), "\(csv)")
+        #expect(csv.hasSuffix("ACCESS-ROLE,medium,7,-2,plain,2026-11-29T02:15:00Z\r\n"))
+        var empty = r; empty.findings = []
+        #expect((try JSONSerialization.jsonObject(with: Data(try ComplianceOutput.json(empty).utf8)) as! [String: Any])["findings"] as? [Any] != nil)
+    }
+
     @Test func theReportHasTheSharedShape() throws {
         let r = try ComplianceFixture().scan()
         let json = try JSONSerialization.jsonObject(with: Data(try ComplianceOutput.json(r).utf8)) as! [String: Any]
