@@ -11,7 +11,7 @@ APT_PACKAGES := pkg-config libsodium-dev libarchive-dev libsqlite3-dev libisal-d
                 libzstd-dev libarchive-tools sqlite3 python3 python3-cryptography zstd
 DEMO_DIR ?= demo
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps test-deps build release demo test bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -19,6 +19,11 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# moto (an S3 server the S3 tests start on loopback, one per region) and boto3 (the
+# independent client they compare with), for the python3 on PATH.
+test-deps: deps
+	@python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]' boto3
 
 build: deps
 	$(SWIFT) build
@@ -29,7 +34,7 @@ release: deps
 demo: release
 	.build/release/leafguard demo --dir $(DEMO_DIR)
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

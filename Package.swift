@@ -50,8 +50,9 @@ let package = Package(
         .target(name: "LeafDemo", dependencies: [
             "LeafSQLite", "LeafSodium", "LeafDigest",
         ], swiftSettings: swiftSettings),
+        .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafAudit", dependencies: [
@@ -73,7 +74,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3",
         ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -32,6 +32,28 @@ public struct ShardLayout: Sendable, Equatable, Codable, CustomStringConvertible
 public enum RegionBackend: Sendable, Equatable {
     /// Folders on a local or mounted file system, one per location.
     case local(path: String)
+    /// S3 or an S3-compatible server.
+    case s3(S3Settings)
+}
+
+/// Where an S3 region's locations are and how to reach them.
+public struct S3Settings: Sendable, Equatable {
+    /// nil: AWS's endpoint for `region`.
+    public var endpoint: String?
+    public var region: String
+    /// One bucket per location, or one bucket holding every location under `loc<i>/`.
+    public var buckets: [String]
+    /// Put before each location's prefix.
+    public var prefix: String
+    public var pathStyle: Bool
+    /// `env` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a profile of
+    /// the shared credentials file.
+    public var profile: String?
+
+    /// Bucket and key prefix of location `i`.
+    public func location(_ i: Int) -> (bucket: String, prefix: String) {
+        buckets.count == 1 ? (buckets[0], prefix + "loc\(i)/") : (buckets[i], prefix)
+    }
 }
 
 /// One storage region (the primary, the backup) split into independent locations.
@@ -227,12 +249,46 @@ public enum ConfigLoader {
 
     static func parseRegion(name: String, value: YAMLValue, base: String) -> RegionConfig? {
         guard let m = value.mapping() else { return nil }
-        let backend = m.required("backend", hint: "valid: local")?.choice(["local"])
-        let path = m.required("path")?.string()
+        let backend = m.required("backend", hint: "valid: local, s3")?.choice(["local", "s3"])
         let locations = m["locations"]?.int(in: 1...256) ?? 6
+        if backend == "s3" { return parseS3Region(name: name, m, locations: locations) }
+        let path = m.required("path")?.string()
         m.finish()
         guard backend != nil, let path else { return nil }
         return RegionConfig(name: name, backend: .local(path: absolute(path, relativeTo: base)), locations: locations)
+    }
+
+    /// `backend: s3` with `region`, `bucket` (locations as `loc<i>/` prefixes) or `buckets`
+    /// (one per location), and optional `endpoint`, `prefix`, `addressing` and `credentials`.
+    static func parseS3Region(name: String, _ m: MappingReader, locations: Int) -> RegionConfig? {
+        let region = m.required("region", hint: "the AWS region, e.g. eu-west-1 (any name for an S3-compatible server)")?.string()
+        let endpoint = m["endpoint"]?.string()
+        if let e = endpoint, URL(string: e)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            m["endpoint"]?.report("endpoint '\(e)' is not an http or https URL", hint: "e.g. https://s3.example.com or http://127.0.0.1:9000")
+        }
+        var buckets: [String] = []
+        if let b = m["bucket"]?.string() { buckets = [b] }
+        if let list = m["buckets"]?.sequence() {
+            buckets = list.compactMap { $0.string() }
+            if buckets.count != locations {
+                m["buckets"]?.report("\(buckets.count) buckets for \(locations) locations", hint: "one bucket per location, or 'bucket: NAME' for one bucket with a prefix per location")
+            }
+        }
+        if buckets.isEmpty { m.value.report("region '\(name)' needs 'bucket: NAME' or 'buckets: [one per location]'") }
+        let prefix = m["prefix"]?.string() ?? ""
+        let addressing = m["addressing"]?.choice(["path", "virtual"]) ?? (endpoint == nil ? "virtual" : "path")
+        var profile: String?
+        if let c = m["credentials"]?.string() {
+            if c.hasPrefix("profile:") { profile = String(c.dropFirst(8)) } else if c != "env" {
+                m["credentials"]?.report("credentials '\(c)' is not 'env' or 'profile:NAME'")
+            }
+        }
+        m.finish()
+        guard let region, !buckets.isEmpty, buckets.count == 1 || buckets.count == locations else { return nil }
+        let settings = S3Settings(endpoint: endpoint, region: region, buckets: buckets,
+                                  prefix: prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/",
+                                  pathStyle: addressing == "path", profile: profile)
+        return RegionConfig(name: name, backend: .s3(settings), locations: locations)
     }
 }
 

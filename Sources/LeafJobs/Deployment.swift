@@ -2,6 +2,7 @@ import Foundation
 import LeafConfig
 import LeafKeys
 import LeafRepository
+import LeafS3
 import LeafStorage
 import Logging
 
@@ -36,10 +37,20 @@ public struct Deployment: Sendable {
     public func masterKey() throws -> MasterKey { try keyring().active }
 
     /// The storage locations of a region, in order.
-    public func locations(of region: RegionConfig) -> [any ObjectStore] {
+    public func locations(of region: RegionConfig) throws -> [any ObjectStore] {
         switch region.backend {
         case .local(let path):
             return (0..<region.locations).map { LocalStore(name: "\(region.name)/loc\($0)", root: path + "/loc\($0)") }
+        case .s3(let s):
+            let credentials = try AWSCredentials.load(profile: s.profile)
+            let endpoint = s.endpoint.flatMap(URL.init(string:)).map { S3Endpoint(url: $0, region: s.region, pathStyle: s.pathStyle) }
+                ?? S3Endpoint.aws(region: s.region)
+            // One client (one connection pool) for the whole region.
+            let client = S3Client(endpoint: endpoint, credentials: credentials)
+            return (0..<region.locations).map { i in
+                let (bucket, prefix) = s.location(i)
+                return S3Store(name: "\(region.name)/loc\(i)", client: client, location: S3Location(bucket: bucket, prefix: prefix))
+            }
         }
     }
 

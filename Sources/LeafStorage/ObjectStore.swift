@@ -56,7 +56,8 @@ public protocol ObjectStore: Sendable {
 }
 
 /// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.
-func validate(_ key: String) throws {
+/// Throws `invalidKey` unless `key` is a name every backend can hold (see the contract above).
+public func validate(_ key: String) throws {
     // ASCII letters, digits and `/._-` only, checked on bytes: names are checked once per
     // object operation, hundreds of thousands of times in a rotation or prune.
     var ok = !key.isEmpty

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A temporary folder removed when released.
 public final class TemporaryDirectory: @unchecked Sendable {
@@ -105,4 +108,64 @@ public func filesBelow(_ root: String) -> [String] {
         if FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &isDir), !isDir.boolValue { out.append(rel) }
     }
     return out.sorted()
+}
+
+/// A moto S3 server on loopback, started for a test and stopped (by its process id) when
+/// released. Each instance is one "region": stopping it makes the region unreachable.
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    private let process: Process
+
+    /// The Python that has moto (CI's `.ci/run` installs it with pip; $LEAFGUARD_PYTHON overrides).
+    public static var python: String {
+        if let p = ProcessInfo.processInfo.environment["LEAFGUARD_PYTHON"] { return p }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/python3") {
+            return "\(dir)/python3"
+        }
+        return "/usr/bin/python3"
+    }
+
+    public init(environment extra: [String: String] = [:]) throws {
+        var lastError = "not started"
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000...60_000)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.python)
+            p.arguments = ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)]
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in extra { env[k] = v }
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Ready when it answers on its port.
+            for _ in 0..<150 {
+                if !p.isRunning { break }
+                if Self.answers(port) { self.port = port; self.process = p; return }
+                usleep(100_000)
+            }
+            lastError = "moto did not answer on port \(port)"
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+        throw NSError(domain: "MotoServer", code: 1, userInfo: [NSLocalizedDescriptionKey: lastError + " (is moto installed for \(Self.python)? pip install 'moto[server]')"])
+    }
+
+    static func answers(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    /// Stops the server now (a region outage); it cannot be restarted.
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    deinit { stop() }
 }

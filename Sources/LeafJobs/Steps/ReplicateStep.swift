@@ -26,7 +26,7 @@ public struct ReplicateStep: JobStep {
                               summary: "dry run: would copy to '\(to)' what it lacks of \(source.snapshotIDs().count) snapshot(s) in '\(from)'")
         }
         let progress = context.progress
-        let r = try source.replicate(to: deployment.locations(of: target)) { bytes in
+        let r = try source.replicate(to: try deployment.locations(of: target)) { bytes in
             progress.update("replicate to \(to)", done: bytes, total: nil)
         }
         let held = source.snapshotIDs().count - r.snapshotsInTarget

@@ -1,0 +1,193 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LeafDigest
+
+/// Where a location's objects live in S3: a bucket, and a prefix inside it.
+public struct S3Location: Sendable, Equatable {
+    public let bucket: String
+    public let prefix: String
+    public init(bucket: String, prefix: String) { self.bucket = bucket; self.prefix = prefix }
+}
+
+/// One S3 endpoint and how to talk to it.
+public struct S3Endpoint: Sendable {
+    /// e.g. https://s3.eu-west-1.amazonaws.com, or http://127.0.0.1:5001 for a server on loopback.
+    public let url: URL
+    public let region: String
+    /// Path-style (`endpoint/bucket/key`) or virtual-hosted (`bucket.endpoint/key`) addressing.
+    public let pathStyle: Bool
+
+    public init(url: URL, region: String, pathStyle: Bool) { self.url = url; self.region = region; self.pathStyle = pathStyle }
+
+    /// AWS's own endpoint for `region`.
+    public static func aws(region: String) -> S3Endpoint {
+        S3Endpoint(url: URL(string: "https://s3.\(region).amazonaws.com")!, region: region, pathStyle: false)
+    }
+}
+
+/// Why an S3 request failed, in words that say what to do.
+public enum S3Error: Error, CustomStringConvertible, Sendable {
+    case status(code: Int, awsCode: String, message: String, request: String)
+    case transport(String, request: String)
+
+    public var description: String {
+        switch self {
+        case let .status(code, awsCode, message, request):
+            var hint = ""
+            switch awsCode {
+            case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken":
+                hint = " (check the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile in leafguard.yml)"
+            case "NoSuchBucket": hint = " (create the bucket, or fix the bucket name in leafguard.yml)"
+            default: break
+            }
+            return "\(request): HTTP \(code) \(awsCode)\(message.isEmpty ? "" : ": " + message)\(hint)"
+        case let .transport(text, request): return "\(request): \(text)"
+        }
+    }
+
+    var code: Int? { if case .status(let c, _, _, _) = self { return c }; return nil }
+    var awsCode: String? { if case .status(_, let c, _, _) = self { return c }; return nil }
+}
+
+/// A response: status, headers (lower-cased names) and body.
+struct S3Response {
+    let status: Int
+    let headers: [String: String]
+    let body: [UInt8]
+}
+
+/// Signed S3 requests over HTTP, retried with exponential backoff and full jitter on 5xx,
+/// throttling (429, SlowDown) and transport errors (refused, reset, timeout).
+public final class S3Client: @unchecked Sendable {
+    public let endpoint: S3Endpoint
+    let signer: SigV4Signer
+    let session: URLSession
+    /// Attempts per request, and the backoff's base and cap in seconds.
+    public var attempts = 5
+    public var backoffBase = 0.1
+    public var backoffCap = 4.0
+    public var timeout: TimeInterval = 60
+
+    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16) {
+        self.endpoint = endpoint
+        signer = SigV4Signer(credentials: credentials, region: endpoint.region)
+        let config = URLSessionConfiguration.ephemeral
+        config.httpMaximumConnectionsPerHost = maxConnections
+        config.requestCachePolicy = .reloadIgnoringLocalCacheData
+        config.urlCache = nil
+        session = URLSession(configuration: config)
+    }
+
+    /// Sends one request (retrying what is worth retrying) and returns the final response.
+    /// Any status outside 2xx that is not retried, or still failing after the last attempt,
+    /// is returned too: callers decide what 404 or 412 mean.
+    func send(_ method: String, bucket: String, key: String, query: [(String, String)] = [], headers extra: [String: String] = [:],
+              body: [UInt8] = []) throws -> S3Response {
+        let name = "\(method) s3://\(bucket)/\(key)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let r = try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body)
+                let throttled = r.status == 429 || r.status == 503 || (r.status == 400 && String(decoding: r.body, as: UTF8.self).contains("SlowDown"))
+                if (r.status >= 500 || throttled) && attempt < attempts { sleepBackoff(attempt); continue }
+                return r
+            } catch let e as S3Error {
+                if attempt >= attempts { throw S3Error.transport("\(e) (after \(attempt) attempts)", request: name) }
+                sleepBackoff(attempt)
+            }
+        }
+    }
+
+    /// Full jitter: a random wait up to base × 2^attempt, capped.
+    private func sleepBackoff(_ attempt: Int) {
+        let ceiling = min(backoffCap, backoffBase * pow(2, Double(attempt - 1)))
+        usleep(UInt32(Double.random(in: 0...ceiling) * 1_000_000))
+    }
+
+    private func sendOnce(_ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],
+                          body: [UInt8]) throws -> S3Response {
+        // Path-style: /bucket/key on the endpoint; virtual-hosted: /key on bucket.endpoint.
+        var components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false)!
+        let path = endpoint.pathStyle ? "/\(bucket)/\(key)" : "/\(key)"
+        if !endpoint.pathStyle { components.host = "\(bucket).\(components.host ?? "")" }
+        let encodedPath = SigV4Signer.uriEncode(path, slash: false)
+        components.percentEncodedPath = encodedPath
+        if !query.isEmpty {
+            components.percentEncodedQuery = query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
+        }
+        guard let url = components.url, let host = components.host else { throw S3Error.transport("bad URL", request: "\(method) \(path)") }
+        let hostHeader = components.port.map { "\(host):\($0)" } ?? host
+        let payloadHash = SHA256.hash(body).hexString
+        var signed = extra
+        signed["host"] = hostHeader
+        signed["x-amz-content-sha256"] = payloadHash
+        let (auth, amzDate) = signer.authorization(method: method, path: path, query: query, headers: signed, payloadHash: payloadHash, date: Date())
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = method
+        for (k, v) in extra { request.setValue(v, forHTTPHeaderField: k) }
+        request.setValue(payloadHash, forHTTPHeaderField: "x-amz-content-sha256")
+        request.setValue(amzDate, forHTTPHeaderField: "x-amz-date")
+        request.setValue(auth, forHTTPHeaderField: "Authorization")
+        if let token = signer.credentials.sessionToken { request.setValue(token, forHTTPHeaderField: "x-amz-security-token") }
+        if !body.isEmpty || method == "PUT" || method == "POST" { request.httpBody = Data(body) }
+
+        let done = DispatchSemaphore(value: 0)
+        let box = ResponseBox()
+        let task = session.dataTask(with: request) { data, response, error in
+            box.set(data, response as? HTTPURLResponse, error)
+            done.signal()
+        }
+        task.resume()
+        done.wait()
+        let (data, response, error) = box.get()
+        let name = "\(method) s3://\(bucket)/\(key)"
+        if let error { throw S3Error.transport(error.localizedDescription, request: name) }
+        guard let response else { throw S3Error.transport("no response", request: name) }
+        var headers: [String: String] = [:]
+        for (k, v) in response.allHeaderFields { if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v } }
+        return S3Response(status: response.statusCode, headers: headers, body: data.map { [UInt8]($0) } ?? [])
+    }
+
+    /// The error a non-2xx response stands for, with S3's own code and message.
+    func error(_ r: S3Response, _ method: String, _ bucket: String, _ key: String) -> S3Error {
+        let text = String(decoding: r.body, as: UTF8.self)
+        return .status(code: r.status, awsCode: xmlValue("Code", in: text) ?? "", message: xmlValue("Message", in: text) ?? "",
+                       request: "\(method) s3://\(bucket)/\(key)")
+    }
+}
+
+private final class ResponseBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: (Data?, HTTPURLResponse?, (any Error)?) = (nil, nil, nil)
+    func set(_ d: Data?, _ r: HTTPURLResponse?, _ e: (any Error)?) { lock.lock(); value = (d, r, e); lock.unlock() }
+    func get() -> (Data?, HTTPURLResponse?, (any Error)?) { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// The text of the first `<name>…</name>` element, XML entities decoded.
+func xmlValue(_ name: String, in text: String) -> String? { xmlValues(name, in: text).first }
+
+/// The texts of every `<name>…</name>` element, in order.
+func xmlValues(_ name: String, in text: String) -> [String] {
+    var out: [String] = []
+    var rest = text[...]
+    while let open = rest.range(of: "<\(name)>"), let close = rest.range(of: "</\(name)>", range: open.upperBound..<rest.endIndex) {
+        out.append(String(rest[open.upperBound..<close.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&"))
+        rest = rest[close.upperBound...]
+    }
+    return out
+}
+
+extension S3Client {
+    /// Creates `bucket` in the endpoint's region (an existing one owned by these credentials is fine).
+    public func createBucket(_ bucket: String) throws {
+        let body = endpoint.region == "us-east-1" ? "" :
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(endpoint.region)</LocationConstraint></CreateBucketConfiguration>"
+        let r = try send("PUT", bucket: bucket, key: "", body: Array(body.utf8))
+        if r.status == 409, error(r, "PUT", bucket, "").awsCode == "BucketAlreadyOwnedByYou" { return }
+        guard (200..<300).contains(r.status) else { throw error(r, "PUT", bucket, "") }
+    }
+}

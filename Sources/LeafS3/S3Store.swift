@@ -1,0 +1,123 @@
+import Foundation
+import LeafStorage
+
+/// An `ObjectStore` on S3: one location is a bucket, or a prefix in a bucket. Objects are
+/// written with `If-None-Match: *`, so S3 itself refuses to overwrite one; `replace` is the
+/// only write without it.
+public struct S3Store: ObjectStore {
+    public let name: String
+    public let client: S3Client
+    public let location: S3Location
+
+    public init(name: String, client: S3Client, location: S3Location) {
+        self.name = name; self.client = client; self.location = location
+    }
+
+    private func objectKey(_ key: String) -> String { location.prefix + key }
+
+    private func fail(_ e: any Error, _ key: String) -> StorageError {
+        if let s = e as? S3Error, s.awsCode == "NoSuchBucket" {
+            return .unavailable(location: name, reason: "bucket \(location.bucket) does not exist: \(s)")
+        }
+        if let s = e as? S3Error, case .transport = s { return .unavailable(location: name, reason: "\(s)") }
+        return .io(location: name, key: key, reason: "\(e)")
+    }
+
+    private func request(_ method: String, _ key: String, query: [(String, String)] = [], headers: [String: String] = [:],
+                         body: [UInt8] = []) throws -> S3Response {
+        do { return try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body) } catch {
+            throw fail(error, key)
+        }
+    }
+
+    private func check(_ r: S3Response, _ method: String, _ key: String) throws {
+        guard (200..<300).contains(r.status) else { throw fail(client.error(r, method, location.bucket, objectKey(key)), key) }
+    }
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        let r = try request("PUT", objectKey(key), headers: ["if-none-match": "*"], body: bytes)
+        // 412: the object exists (S3's conditional write); 409: a concurrent conditional write won.
+        if r.status == 412 || r.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
+        try check(r, "PUT", key)
+    }
+
+    public func get(_ key: String) throws -> [UInt8] {
+        try validate(key)
+        let r = try request("GET", objectKey(key))
+        if r.status == 404, client.error(r, "GET", location.bucket, key).awsCode != "NoSuchBucket" {
+            throw StorageError.notFound(location: name, key: key)
+        }
+        try check(r, "GET", key)
+        return r.body
+    }
+
+    public func size(of key: String) throws -> Int? {
+        try validate(key)
+        let r = try request("HEAD", objectKey(key))
+        if r.status == 404 {
+            // HEAD has no body to tell a missing object from a missing bucket: ask the bucket.
+            try checkBucket()
+            return nil
+        }
+        try check(r, "HEAD", key)
+        return r.headers["content-length"].flatMap { Int($0) } ?? 0
+    }
+
+    /// Throws `unavailable` when the bucket does not exist.
+    private func checkBucket() throws {
+        let r = try request("HEAD", "")
+        if r.status == 404 { throw StorageError.unavailable(location: name, reason: "bucket \(location.bucket) does not exist") }
+        try check(r, "HEAD", "")
+    }
+
+    public func list(prefix: String) throws -> [String] {
+        var out: [String] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", objectKey(prefix))]
+            if let token { query.append(("continuation-token", token)) }
+            let r = try request("GET", "", query: query)
+            try check(r, "LIST", prefix)
+            let text = String(decoding: r.body, as: UTF8.self)
+            out += xmlValues("Key", in: text).map { String($0.dropFirst(location.prefix.count)) }
+            token = xmlValue("IsTruncated", in: text) == "true" ? xmlValue("NextContinuationToken", in: text) : nil
+        } while token != nil
+        return out.sorted()
+    }
+
+    public func delete(_ key: String) throws {
+        try validate(key)
+        guard try size(of: key) != nil else { throw StorageError.notFound(location: name, key: key) }
+        try check(try request("DELETE", objectKey(key)), "DELETE", key)
+    }
+
+    public func delete(many keys: [String]) throws {
+        for key in keys { try validate(key) }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: min(8, max(1, keys.count))) { w in
+            for i in stride(from: w, to: keys.count, by: 8) {
+                do { try check(try request("DELETE", objectKey(keys[i])), "DELETE", keys[i]) } catch { failures.add(error) }
+            }
+        }
+        if let e = failures.first { throw e }
+    }
+
+    public func replace(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        try check(try request("PUT", objectKey(key), body: bytes), "PUT", key)
+    }
+
+    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
+        do { return try get(key) == bytes } catch StorageError.notFound { return false }
+    }
+
+    /// S3 acknowledges a write once it is durable: nothing to flush.
+    public func sync() throws {}
+}
+
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var first: (any Error)?
+    func add(_ e: any Error) { lock.lock(); if first == nil { first = e }; lock.unlock() }
+}

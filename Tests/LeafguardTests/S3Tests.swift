@@ -1,0 +1,160 @@
+import Foundation
+import LeafS3
+import LeafStorage
+import LeafTestSupport
+import Testing
+
+/// AWS Signature Version 4 against AWS's published examples.
+@Suite struct SigV4Tests {
+    let date = ISO8601DateFormatter().date(from: "2015-08-30T12:36:00Z")!
+    let emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    func suiteSigner() throws -> SigV4Signer {
+        SigV4Signer(credentials: try AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+                    region: "us-east-1", service: "service")
+    }
+
+    /// get-vanilla of the Signature Version 4 test suite.
+    @Test func getVanilla() throws {
+        let auth = try suiteSigner().authorization(method: "GET", path: "/", query: [], headers: ["Host": "example.amazonaws.com"],
+                                                   payloadHash: emptyHash, date: date)
+        #expect(auth.amzDate == "20150830T123600Z")
+        #expect(auth.authorization == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+    }
+
+    /// get-vanilla-query-order-key-case: parameters are sorted in the canonical query.
+    @Test func queryParametersAreSorted() throws {
+        let auth = try suiteSigner().authorization(method: "GET", path: "/", query: [("Param2", "value2"), ("Param1", "value1")],
+                                                   headers: ["host": "example.amazonaws.com"], payloadHash: emptyHash, date: date)
+        #expect(auth.authorization.hasSuffix("Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"))
+    }
+
+    /// The GET Object example of the Amazon S3 API reference (a ranged GET of test.txt).
+    @Test func s3GetObjectExample() throws {
+        let signer = SigV4Signer(credentials: try AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+                                 region: "us-east-1", service: "s3")
+        let when = ISO8601DateFormatter().date(from: "2013-05-24T00:00:00Z")!
+        let auth = signer.authorization(method: "GET", path: "/test.txt", query: [],
+                                        headers: ["host": "examplebucket.s3.amazonaws.com", "range": "bytes=0-9", "x-amz-content-sha256": emptyHash],
+                                        payloadHash: emptyHash, date: when)
+        #expect(auth.authorization == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(!"\(signer.credentials)".contains("wJalr"), "the secret is never printed")
+    }
+}
+
+/// The same storage contract as the local backend, against a real S3 server (moto) on loopback.
+@Suite(.serialized) struct S3StoreTests {
+    static let env = ["AWS_ACCESS_KEY_ID": "leafguard-test", "AWS_SECRET_ACCESS_KEY": "leafguard-test-secret"]
+
+    func client(_ server: MotoServer, region: String = "eu-west-1") throws -> S3Client {
+        S3Client(endpoint: S3Endpoint(url: URL(string: server.endpoint)!, region: region, pathStyle: true),
+                 credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"))
+    }
+
+    @Test func anS3LocationKeepsTheObjectStoreContract() throws {
+        let server = try MotoServer()
+        let c = try client(server)
+        try c.createBucket("shared")
+        try c.createBucket("own")
+        // A location as a prefix of a shared bucket, and a location as a bucket of its own.
+        try checkObjectStoreConformance(S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "shared", prefix: "loc0/")))
+        try checkObjectStoreConformance(S3Store(name: "s3/own", client: c, location: S3Location(bucket: "own", prefix: "")))
+        // The prefix keeps locations apart.
+        let other = S3Store(name: "s3/loc1", client: c, location: S3Location(bucket: "shared", prefix: "loc1/"))
+        #expect(try other.list(prefix: "") == [])
+    }
+
+    @Test func aMissingBucketOrAStoppedServerIsAClearError() throws {
+        let server = try MotoServer()
+        let c = try client(server)
+        let missing = S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "no-such-bucket", prefix: ""))
+        #expect { try missing.put("config", [1]) } throws: { "\($0)".contains("no-such-bucket") && "\($0)".contains("does not exist") }
+        #expect { try missing.size(of: "config") } throws: { "\($0)".contains("does not exist") }
+        try c.createBucket("region-b")
+        let store = S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "region-b", prefix: ""))
+        try store.put("config", [1, 2])
+        server.stop()
+        c.attempts = 2
+        #expect { try store.get("config") } throws: { e in
+            guard case StorageError.unavailable(let l, let reason) = e else { return false }
+            return l == "s3/loc0" && reason.contains("after 2 attempts")
+        }
+    }
+}
+
+/// Regions on S3 in a whole deployment: local primary replicated to an S3 backup region,
+/// checked with boto3, and a region populated by boto3 restored by leafguard.
+@Suite(.serialized) struct S3DeploymentTests {
+    var env: [String: String] {
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in S3StoreTests.env { e[k] = v }
+        return e
+    }
+
+    func boto3(_ server: MotoServer, _ script: String) throws -> CommandOutput {
+        let prelude = """
+        import boto3, sys, os
+        s3 = boto3.client("s3", endpoint_url="\(server.endpoint)", region_name="eu-west-1",
+                          aws_access_key_id="other-client", aws_secret_access_key="other-secret")
+        def keys(bucket):
+            return [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in p.get("Contents", [])]
+
+        """
+        return try runCommand(MotoServer.python, ["-c", prelude + script])
+    }
+
+    @Test func aLocalPrimaryReplicatesToS3AndAnIndependentClientAgrees() throws {
+        let server = try MotoServer()
+        let c = try S3StoreTests().client(server)
+        try c.createBucket("lg-backup")
+        let d = try DeploymentFixture()
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(
+            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+            with: "backup:  { backend: s3, endpoint: \"\(server.endpoint)\", region: eu-west-1, bucket: lg-backup, locations: 6 }")
+        #expect(yml.contains("backend: s3"))
+        try d.dir.write("leafguard.yml", yml)
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}, {verify: {read_data: 100}}]\n")
+        let run = try leafguard(["run", "nightly", "--config", d.config], environment: env)
+        #expect(run.status == 0, "\(run.all)")
+
+        // boto3 sees every shard leafguard placed, and the config byte for byte.
+        let local = Set(filesBelow(d.dir.file("regions/primary")).filter { $0.contains("/data/") })
+        let listed = try boto3(server, """
+        for k in sorted(keys("lg-backup")): print(k)
+        print("CONFIG", s3.get_object(Bucket="lg-backup", Key="loc0/config")["Body"].read().hex())
+        """)
+        #expect(listed.status == 0, "\(listed.all)")
+        let lines = listed.stdout.split(separator: "\n").map(String.init)
+        #expect(Set(lines.filter { $0.contains("/data/") }) == local, "the same shards in the same locations")
+        let configHex = [UInt8](try Data(contentsOf: URL(fileURLWithPath: d.dir.file("regions/primary/loc0/config")))).map { String(format: "%02x", $0) }.joined()
+        #expect(lines.contains("CONFIG \(configHex)"))
+
+        // Restore from the S3 region matches a restore from the local one.
+        #expect(try leafguard(["restore", "latest", "--to", d.dir.file("from-local"), "--config", d.config], environment: env).status == 0)
+        let fromS3 = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("from-s3"), "--config", d.config], environment: env)
+        #expect(fromS3.status == 0, "\(fromS3.all)")
+        #expect(sameTree(d.dir.file("from-local"), d.dir.file("from-s3")))
+
+        // A bucket filled by boto3 from the local region's files restores too.
+        let upload = try boto3(server, """
+        s3.create_bucket(Bucket="lg-copy", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        root = "\(d.dir.file("regions/primary"))"
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                path = os.path.join(dirpath, f)
+                s3.upload_file(path, "lg-copy", os.path.relpath(path, root))
+        print(len(keys("lg-copy")))
+        """)
+        #expect(upload.status == 0, "\(upload.all)")
+        try d.dir.write("leafguard.yml", yml.replacingOccurrences(of: "regions:\n", with: "regions:\n  copy: { backend: s3, endpoint: \"\(server.endpoint)\", region: eu-west-1, bucket: lg-copy, locations: 6 }\n"))
+        let fromCopy = try leafguard(["restore", "latest", "--region", "copy", "--to", d.dir.file("from-copy"), "--config", d.config], environment: env)
+        #expect(fromCopy.status == 0, "\(fromCopy.all)")
+        #expect(sameTree(d.dir.file("from-local"), d.dir.file("from-copy")))
+
+        // The backup region stopped: a clear error naming it; the primary still restores.
+        server.stop()
+        let down = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("down"), "--config", d.config], environment: env)
+        #expect(down.status != 0 && down.stderr.contains("backup/loc"), "\(down.all)")
+        #expect(try leafguard(["restore", "latest", "--to", d.dir.file("still"), "--config", d.config], environment: env).status == 0)
+    }
+}
