@@ -25,7 +25,7 @@ extension Repository {
     ///
     /// Idempotent and resumable: objects already in the target are skipped, and writes
     /// never overwrite.
-    public func replicate(to target: [any ObjectStore], workers: Int = 4,
+    public func replicate(to target: [any ObjectStore], workers: Int = 8,
                           progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws -> ReplicationResult {
         for loc in target { if let local = loc as? LocalStore { try local.create() } }
         let result = ReplicationState()
@@ -45,7 +45,9 @@ extension Repository {
             let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(try readSealed(name, kind: .index, id: id)))
             let packs = manifest.packs
             let failures = ReplicationState()
-            DispatchQueue.concurrentPerform(iterations: max(1, min(workers, packs.count))) { w in
+            // Threads of their own: each waits on the network or the disk most of the time,
+            // and dispatch would run only one per core (two requests in flight here).
+            onThreads(max(1, min(workers, packs.count))) { [self] w in
                 var p = w
                 while p < packs.count {
                     do { try copyPack(packs[p], to: target, result: result) } catch { failures.problem("pack \(packs[p].id.hex): \(error)") }

@@ -7,7 +7,7 @@ import LeafStorage
 public struct VerifyProblem: Sendable, Codable, Equatable {
     public let location: String
     public let object: String
-    /// `missing`, `corrupt`, `unreadable-pack`, `missing-blob`, `missing-copy` or `stray`.
+    /// `missing`, `corrupt`, `unreadable-pack`, `missing-blob`, `missing-copy`, `stray` or `unlistable`.
     public let kind: String
     /// Short ids of the snapshots that need the object.
     public let snapshots: [String]
@@ -34,6 +34,13 @@ extension Repository {
     public func verify(readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
                        otherRegion: Repository? = nil) throws -> VerifyReport {
         var report = VerifyReport()
+        // A location that cannot be listed would look empty below: say so first.
+        for loc in locations {
+            do { _ = try loc.list(prefix: "snapshots/") } catch {
+                report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: "unlistable", snapshots: [], repaired: false,
+                                                     detail: "cannot list the location, so its objects cannot be checked: \(error)"))
+            }
+        }
         let index = try loadIndex()
         let snapshots = try self.snapshots()
         report.snapshots = snapshots.count

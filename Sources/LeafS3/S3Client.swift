@@ -64,8 +64,9 @@ public final class S3Client: @unchecked Sendable {
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
-    /// Attempts per request, and the backoff's base and cap in seconds.
-    public var attempts = 5
+    /// Attempts per request, and the backoff's base and cap in seconds. Throttling comes
+    /// in bursts: eight attempts wait up to about 13 s in all before giving up.
+    public var attempts = 8
     public var backoffBase = 0.1
     public var backoffCap = 4.0
     public var timeout: TimeInterval = 60
@@ -110,16 +111,19 @@ public final class S3Client: @unchecked Sendable {
     private func sendOnce(_ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],
                           body: [UInt8]) throws -> S3Response {
         // Path-style: /bucket/key on the endpoint; virtual-hosted: /key on bucket.endpoint.
-        var components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false)!
-        let path = endpoint.pathStyle ? "/\(bucket)/\(key)" : "/\(key)"
-        if !endpoint.pathStyle { components.host = "\(bucket).\(components.host ?? "")" }
-        let encodedPath = SigV4Signer.uriEncode(path, slash: false)
-        components.percentEncodedPath = encodedPath
-        if !query.isEmpty {
-            components.percentEncodedQuery = query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
-        }
-        guard let url = components.url, let host = components.host else { throw S3Error.transport("bad URL", request: "\(method) \(path)") }
+        let components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false)!
+        // Bucket-level requests (list, create) name the bucket without a trailing slash, as
+        // AWS's own clients do: servers canonicalise "/bucket" and "/bucket/" differently.
+        let path = endpoint.pathStyle ? (key.isEmpty ? "/\(bucket)" : "/\(bucket)/\(key)") : "/\(key)"
+        let host = endpoint.pathStyle ? (components.host ?? "") : "\(bucket).\(components.host ?? "")"
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
+        // The URL is written out by hand, encoded exactly as the canonical request has it
+        // (URLComponents would leave '/' in query values bare, and the signature would differ).
+        var text = "\(components.scheme ?? "https")://\(hostHeader)\(SigV4Signer.uriEncode(path, slash: false))"
+        if !query.isEmpty {
+            text += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
+        }
+        guard let url = URL(string: text), !host.isEmpty else { throw S3Error.transport("bad URL \(text)", request: "\(method) \(path)") }
         let payloadHash = SHA256.hash(body).hexString
         var signed = extra
         signed["host"] = hostHeader
@@ -132,7 +136,12 @@ public final class S3Client: @unchecked Sendable {
         request.setValue(amzDate, forHTTPHeaderField: "x-amz-date")
         request.setValue(auth, forHTTPHeaderField: "Authorization")
         if let token = signer.credentials.sessionToken { request.setValue(token, forHTTPHeaderField: "x-amz-security-token") }
-        if !body.isEmpty || method == "PUT" || method == "POST" { request.httpBody = Data(body) }
+        if !body.isEmpty || method == "PUT" || method == "POST" {
+            // S3 takes a body with its length, never chunked (which FoundationNetworking
+            // would otherwise choose).
+            request.httpBody = Data(body)
+            request.setValue(String(body.count), forHTTPHeaderField: "Content-Length")
+        }
 
         let done = DispatchSemaphore(value: 0)
         let box = ResponseBox()

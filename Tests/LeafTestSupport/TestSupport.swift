@@ -169,3 +169,84 @@ public final class MotoServer: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+/// An HTTP proxy on loopback in front of an S3 server that injects faults: a 503 SlowDown
+/// for every `failEvery`-th request, a delay before each, and counts requests in flight.
+public final class FaultProxy: @unchecked Sendable {
+    public let port: Int
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    private let process: Process
+
+    static let source = #"""
+    import http.server, json, sys, threading, time, urllib.request, urllib.error
+    upstream, port, fail_every, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    lock = threading.Lock()
+    state = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "failed": 0}
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *a): pass
+        def reply(self, status, headers, body):
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD": self.wfile.write(body)
+        def handle_any(self):
+            if self.path == "/__stats":
+                with lock: body = json.dumps(state).encode()
+                return self.reply(200, [], body)
+            if self.command in ("PUT", "POST") and self.headers.get("Content-Length") is None:
+                return self.reply(411, [("Content-Type", "application/xml")], b"<Error><Code>MissingContentLength</Code><Message>You must provide the Content-Length HTTP header.</Message></Error>")
+            n = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(n) if n else None
+            with lock:
+                state["requests"] += 1; count = state["requests"]
+                state["in_flight"] += 1; state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
+            try:
+                time.sleep(delay)
+                if fail_every and count % fail_every == 0:
+                    with lock: state["failed"] += 1
+                    return self.reply(503, [("Content-Type", "application/xml")], b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection", "expect", "transfer-encoding")}
+                # urllib would label a body as a form, and the server would parse it as one.
+                if data is not None and not any(k.lower() == "content-type" for k in headers): headers["Content-Type"] = "binary/octet-stream"
+                req = urllib.request.Request(upstream + self.path, data=data, method=self.command, headers=headers)
+                try:
+                    with urllib.request.urlopen(req) as r: status, hdrs, body = r.status, r.getheaders(), r.read()
+                except urllib.error.HTTPError as e: status, hdrs, body = e.code, e.headers.items(), e.read()
+                self.reply(status, hdrs, body)
+            finally:
+                with lock: state["in_flight"] -= 1
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    """#
+
+    public init(upstream: String, failEvery: Int = 0, delay: Double = 0) throws {
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000...60_000)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: MotoServer.python)
+            p.arguments = ["-c", Self.source, upstream, String(port), String(failEvery), String(delay)]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            for _ in 0..<100 {
+                if !p.isRunning { break }
+                if MotoServer.answers(port) { self.port = port; self.process = p; return }
+                usleep(50_000)
+            }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+        throw NSError(domain: "FaultProxy", code: 1, userInfo: [NSLocalizedDescriptionKey: "the fault proxy did not start"])
+    }
+
+    /// requests, in_flight, max_in_flight, failed.
+    public func stats() throws -> [String: Int] {
+        let r = try runCommand(MotoServer.python, ["-c", "import urllib.request; print(urllib.request.urlopen('\(endpoint)/__stats').read().decode())"])
+        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Int]) ?? [:]
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+}

@@ -158,3 +158,88 @@ import Testing
         #expect(try leafguard(["restore", "latest", "--to", d.dir.file("still"), "--config", d.config], environment: env).status == 0)
     }
 }
+
+/// What goes wrong with S3 in practice: throttling and server errors midway, a slow
+/// server, wrong credentials.
+@Suite(.serialized) struct S3FaultTests {
+    func deployment(backupEndpoint: String) throws -> DeploymentFixture {
+        let d = try DeploymentFixture()
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(
+            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+            with: "backup:  { backend: s3, endpoint: \"\(backupEndpoint)\", region: eu-west-1, bucket: lg-backup, locations: 6 }")
+        try d.dir.write("leafguard.yml", yml)
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        return d
+    }
+
+    @Test func throttlingAndServerErrorsMidwayAreRetriedWithRequestsInFlight() throws {
+        let server = try MotoServer()
+        try S3StoreTests().client(server).createBucket("lg-backup")
+        // Every fourth request answered 503 SlowDown, each delayed a little.
+        let proxy = try FaultProxy(upstream: server.endpoint, failEvery: 4, delay: 0.02)
+        let d = try deployment(backupEndpoint: proxy.endpoint)
+        try addDocument(to: d, megabytes: 40)   // several packs, so replication overlaps requests
+        let run = try leafguard(["run", "nightly", "--config", d.config], environment: S3DeploymentTests().env)
+        #expect(run.status == 0, "\(run.all)")
+        let stats = try proxy.stats()
+        #expect((stats["failed"] ?? 0) > 10, "\(stats)")
+        #expect((stats["max_in_flight"] ?? 0) >= 4, "replication keeps at least 4 requests in flight: \(stats)")
+        #expect(try leafguard(["restore", "latest", "--to", d.dir.file("local"), "--config", d.config]).status == 0)
+        let fromS3 = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("s3"), "--config", d.config], environment: S3DeploymentTests().env)
+        #expect(fromS3.status == 0, "\(fromS3.all)")
+        #expect(sameTree(d.dir.file("local"), d.dir.file("s3")))
+    }
+
+    @Test func aSlowServerIsWaitedFor() throws {
+        let server = try MotoServer()
+        try S3StoreTests().client(server).createBucket("lg-backup")
+        let proxy = try FaultProxy(upstream: server.endpoint, delay: 0.1)
+        let d = try deployment(backupEndpoint: proxy.endpoint)
+        let run = try leafguard(["run", "nightly", "--config", d.config], environment: S3DeploymentTests().env)
+        #expect(run.status == 0, "\(run.all)")
+        let fromS3 = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("s3"), "--config", d.config], environment: S3DeploymentTests().env)
+        #expect(fromS3.status == 0, "\(fromS3.all)")
+    }
+
+    @Test func wrongCredentialsAreAClearErrorAndWriteNothing() throws {
+        // moto checks signatures once its first four actions (the setup below) are done.
+        let server = try MotoServer(environment: ["INITIAL_NO_AUTH_ACTION_COUNT": "4"])
+        let setup = try runCommand(MotoServer.python, ["-c", """
+        import boto3, json
+        kw = dict(endpoint_url="\(server.endpoint)", region_name="eu-west-1", aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam = boto3.client("iam", **kw)
+        iam.create_user(UserName="leafguard")
+        key = iam.create_access_key(UserName="leafguard")["AccessKey"]
+        iam.put_user_policy(UserName="leafguard", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        boto3.client("s3", **kw).create_bucket(Bucket="lg-backup", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        print(key["AccessKeyId"], key["SecretAccessKey"])
+        """])
+        #expect(setup.status == 0, "\(setup.all)")
+        let parts = setup.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        try #require(parts.count == 2)
+        let d = try deployment(backupEndpoint: server.endpoint)
+        var wrong = ProcessInfo.processInfo.environment
+        wrong["AWS_ACCESS_KEY_ID"] = parts[0]; wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try leafguard(["run", "nightly", "--config", d.config], environment: wrong)
+        #expect(refused.status != 0 && refused.all.contains("check the credentials"), "\(refused.all)")
+        #expect(!refused.all.contains("not-the-secret"), "the secret is never printed")
+        let listed = try runCommand(MotoServer.python, ["-c", """
+        import boto3
+        s3 = boto3.client("s3", endpoint_url="\(server.endpoint)", region_name="eu-west-1", aws_access_key_id="\(parts[0])", aws_secret_access_key="\(parts[1])")
+        print(s3.list_objects_v2(Bucket="lg-backup").get("KeyCount", 0))
+        """])
+        #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "nothing was written with the wrong key: \(listed.all)")
+        // The right key signs requests moto verifies. (Only object requests: moto rejects
+        // the signature of any list with a '/' in its prefix, boto3's own included.)
+        let client = S3Client(endpoint: S3Endpoint(url: URL(string: server.endpoint)!, region: "eu-west-1", pathStyle: true),
+                              credentials: try AWSCredentials(accessKeyID: parts[0], secretAccessKey: parts[1]))
+        let store = S3Store(name: "backup/loc0", client: client, location: S3Location(bucket: "lg-backup", prefix: "loc0/"))
+        try store.put("keys/k", [1, 2, 3])
+        #expect(try store.get("keys/k") == [1, 2, 3] && store.size(of: "keys/k") == 3 && store.holds("keys/k", exactly: [1, 2, 3]))
+        #expect(throws: StorageError.alreadyExists(location: "backup/loc0", key: "keys/k")) { try store.put("keys/k", [9]) }
+        let wrongClient = S3Client(endpoint: client.endpoint, credentials: try AWSCredentials(accessKeyID: parts[0], secretAccessKey: "nope"))
+        let denied = S3Store(name: "backup/loc0", client: wrongClient, location: S3Location(bucket: "lg-backup", prefix: "loc0/"))
+        #expect { try denied.get("keys/k") } throws: { "\($0)".contains("SignatureDoesNotMatch") && "\($0)".contains("check the credentials") }
+    }
+}
