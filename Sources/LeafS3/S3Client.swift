@@ -141,6 +141,10 @@ public final class S3Client: @unchecked Sendable {
             // would otherwise choose).
             request.httpBody = Data(body)
             request.setValue(String(body.count), forHTTPHeaderField: "Content-Length")
+            // Named, or libcurl labels a POST body a form and servers parse it as one.
+            if extra.keys.first(where: { $0.lowercased() == "content-type" }) == nil {
+                request.setValue(method == "POST" ? "application/xml" : "application/octet-stream", forHTTPHeaderField: "Content-Type")
+            }
         }
 
         let done = DispatchSemaphore(value: 0)

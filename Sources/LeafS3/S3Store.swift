@@ -8,6 +8,10 @@ public struct S3Store: ObjectStore {
     public let name: String
     public let client: S3Client
     public let location: S3Location
+    /// Objects larger than this are uploaded in parts of `partSize` (S3's minimum part is
+    /// 5 MiB; a single PUT may carry up to 5 GiB, but a failed part is cheaper to resend).
+    public var multipartThreshold = 64 << 20
+    public var partSize = 16 << 20
 
     public init(name: String, client: S3Client, location: S3Location) {
         self.name = name; self.client = client; self.location = location
@@ -36,10 +40,49 @@ public struct S3Store: ObjectStore {
 
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
+        if bytes.count > multipartThreshold { return try putInParts(key, bytes) }
         let r = try request("PUT", objectKey(key), headers: ["if-none-match": "*"], body: bytes)
         // 412: the object exists (S3's conditional write); 409: a concurrent conditional write won.
         if r.status == 412 || r.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
         try check(r, "PUT", key)
+    }
+
+    /// Multipart upload: parts sent four at a time, then completed with `If-None-Match: *`
+    /// (S3 refuses the completion if the object exists); any failure aborts the upload, so
+    /// no parts are left billed and nothing partial is ever visible.
+    private func putInParts(_ key: String, _ bytes: [UInt8]) throws {
+        let object = objectKey(key)
+        let started = try request("POST", object, query: [("uploads", "")])
+        try check(started, "POST", key)
+        guard let uploadID = xmlValue("UploadId", in: String(decoding: started.body, as: UTF8.self)) else {
+            throw StorageError.io(location: name, key: key, reason: "the server started a multipart upload without an UploadId")
+        }
+        do {
+            let count = (bytes.count + partSize - 1) / partSize
+            let etags = PartTags(count: count)
+            let size = partSize
+            DispatchQueue.concurrentPerform(iterations: min(4, count)) { w in
+                for part in stride(from: w, to: count, by: 4) {
+                    let body = Array(bytes[(part * size)..<min(bytes.count, (part + 1) * size)])
+                    do {
+                        let r = try request("PUT", object, query: [("partNumber", String(part + 1)), ("uploadId", uploadID)], body: body)
+                        try check(r, "PUT part \(part + 1) of", key)
+                        etags.set(part, r.headers["etag"] ?? "")
+                    } catch { etags.fail(error) }
+                }
+            }
+            if let e = etags.error { throw e }
+            let parts = etags.all.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+            let done = try request("POST", object, query: [("uploadId", uploadID)], headers: ["if-none-match": "*"],
+                                   body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8))
+            if done.status == 412 || done.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
+            try check(done, "POST complete", key)
+            // S3 may answer 200 and still report an error in the body.
+            if String(decoding: done.body, as: UTF8.self).contains("<Error>") { throw fail(client.error(done, "POST complete", location.bucket, object), key) }
+        } catch {
+            _ = try? request("DELETE", object, query: [("uploadId", uploadID)])
+            throw error
+        }
     }
 
     public func get(_ key: String) throws -> [UInt8] {
@@ -120,4 +163,15 @@ private final class Failures: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var first: (any Error)?
     func add(_ e: any Error) { lock.lock(); if first == nil { first = e }; lock.unlock() }
+}
+
+/// ETags of uploaded parts, by part.
+private final class PartTags: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tags: [String]
+    private(set) var error: (any Error)?
+    init(count: Int) { tags = Array(repeating: "", count: count) }
+    func set(_ i: Int, _ tag: String) { lock.lock(); tags[i] = tag; lock.unlock() }
+    func fail(_ e: any Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return tags }
 }

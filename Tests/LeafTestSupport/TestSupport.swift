@@ -137,7 +137,13 @@ public final class MotoServer: @unchecked Sendable {
             for (k, v) in extra { env[k] = v }
             p.environment = env
             p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
+            // $LEAFGUARD_MOTO_LOG keeps the server's log (its tracebacks explain a 500).
+            if let log = ProcessInfo.processInfo.environment["LEAFGUARD_MOTO_LOG"] {
+                FileManager.default.createFile(atPath: log, contents: nil)
+                p.standardError = FileHandle(forWritingAtPath: log)
+            } else {
+                p.standardError = FileHandle.nullDevice
+            }
             try p.run()
             // Ready when it answers on its port.
             for _ in 0..<150 {

@@ -59,6 +59,15 @@ import Testing
         // A location as a prefix of a shared bucket, and a location as a bucket of its own.
         try checkObjectStoreConformance(S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "shared", prefix: "loc0/")))
         try checkObjectStoreConformance(S3Store(name: "s3/own", client: c, location: S3Location(bucket: "own", prefix: "")))
+        // Large objects go up in parts (here: 12 MiB in parts of 5 MiB), and are never overwritten either.
+        var multipart = S3Store(name: "s3/loc2", client: c, location: S3Location(bucket: "shared", prefix: "loc2/"))
+        multipart.multipartThreshold = 6 << 20
+        multipart.partSize = 5 << 20
+        let big = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        try multipart.put("data/ab/big.0", big)
+        #expect(try multipart.get("data/ab/big.0") == big)
+        #expect(throws: StorageError.alreadyExists(location: "s3/loc2", key: "data/ab/big.0")) { try multipart.put("data/ab/big.0", big) }
+        #expect(try multipart.get("data/ab/big.0") == big && multipart.size(of: "data/ab/big.0") == big.count)
         // The prefix keeps locations apart.
         let other = S3Store(name: "s3/loc1", client: c, location: S3Location(bucket: "shared", prefix: "loc1/"))
         #expect(try other.list(prefix: "") == [])
