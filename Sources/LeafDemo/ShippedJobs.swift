@@ -74,5 +74,18 @@ public enum ShippedJobs {
         steps:
           - prune: {keep_last: 3, keep_daily: 14, keep_weekly: 8, keep_monthly: 12, keep_yearly: 7}
         """),
+        ("weekly-restore-drill.yml", """
+        # Every Saturday: restore the latest snapshot of one region into a scratch folder and
+        # check every document and the database, recording the recovery time achieved. Regions
+        # take turns (alternate), so with two regions each is drilled every other week.
+        name: weekly-restore-drill
+        description: Restore drill, alternating regions; records the recovery time achieved.
+        schedule: "0 5 * * sat"
+        timezone: UTC
+        starting_deadline: 1d
+        timeout: 6h
+        steps:
+          - restore-drill: {region: alternate, snapshot: latest}
+        """),
     ]
 }

@@ -6,6 +6,7 @@ public let stepCatalog: [any JobStep.Type] = [
     BackupStep.self,
     ReplicateStep.self,
     VerifyStep.self,
+    RestoreDrillStep.self,
     PruneStep.self,
     RotateKeysStep.self,
     ReencryptStep.self,

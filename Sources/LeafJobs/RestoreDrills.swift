@@ -1,0 +1,45 @@
+import Foundation
+
+/// One restore drill as `STATE/drills/history.jsonl` records it: evidence that a region's
+/// data restores, and the recovery time actually achieved.
+public struct DrillRecord: Codable, Sendable, Equatable {
+    public var time: Date
+    public var job: String
+    public var region: String
+    /// Short id and time of the snapshot restored; nil when none could be chosen.
+    public var snapshot: String?
+    public var snapshotTime: Date?
+    public var outcome: String
+    public var seconds: Double
+    public var files: Int
+    public var bytes: Int64
+    public var detail: String?
+}
+
+/// The drill history: appended one JSON line per drill, read back whole.
+public struct DrillHistory: Sendable {
+    public let path: String
+    public init(stateDirectory: String) { path = stateDirectory + "/drills/history.jsonl" }
+
+    public func append(_ record: DrillRecord) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.sortedKeys]
+        var line = try e.encode(record)
+        line.append(UInt8(ascii: "\n"))
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StepError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == line.count, fsync(fd) == 0 else { throw StepError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Every drill recorded, oldest first (a torn last line is skipped).
+    public func all() -> [DrillRecord] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return text.split(separator: "\n").compactMap { try? d.decode(DrillRecord.self, from: Data($0.utf8)) }
+    }
+}
