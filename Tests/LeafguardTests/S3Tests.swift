@@ -252,3 +252,34 @@ import Testing
         #expect { try denied.get("keys/k") } throws: { "\($0)".contains("SignatureDoesNotMatch") && "\($0)".contains("check the credentials") }
     }
 }
+
+extension S3DeploymentTests {
+    /// Both regions on S3, each its own server (two AWS regions): backup, replicate,
+    /// verify, and restore from either; then the primary's server stops and the backup
+    /// region alone restores.
+    @Test func s3ToS3AcrossTwoRegions() throws {
+        let east = try MotoServer(), west = try MotoServer()
+        try S3StoreTests().client(east, region: "us-east-1").createBucket("lg-primary")
+        try S3StoreTests().client(west, region: "eu-west-1").createBucket("lg-backup")
+        let d = try DeploymentFixture()
+        var yml = try String(contentsOfFile: d.config, encoding: .utf8)
+        yml = yml.replacingOccurrences(of: "primary: { backend: local, path: regions/primary, locations: 6 }",
+                                       with: "primary: { backend: s3, endpoint: \"\(east.endpoint)\", region: us-east-1, bucket: lg-primary, locations: 6 }")
+        yml = yml.replacingOccurrences(of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+                                       with: "backup:  { backend: s3, endpoint: \"\(west.endpoint)\", region: eu-west-1, bucket: lg-backup, locations: 6 }")
+        #expect(!yml.contains("backend: local"))
+        try d.dir.write("leafguard.yml", yml)
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}, {verify: {read_data: 100}}]\n")
+        let run = try leafguard(["run", "nightly", "--config", d.config], environment: env)
+        #expect(run.status == 0, "\(run.all)")
+        for region in ["primary", "backup"] {
+            let r = try leafguard(["restore", "latest", "--region", region, "--to", d.dir.file("from-\(region)"), "--config", d.config], environment: env)
+            #expect(r.status == 0, "\(region): \(r.all)")
+        }
+        #expect(sameTree(d.dir.file("from-primary"), d.dir.file("from-backup")))
+        east.stop()
+        let alone = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("alone"), "--config", d.config], environment: env)
+        #expect(alone.status == 0, "\(alone.all)")
+        #expect(sameTree(d.dir.file("from-primary"), d.dir.file("alone")))
+    }
+}
