@@ -78,6 +78,8 @@ public struct LeafguardConfig: Sendable {
     public var historyLimit: Int = 500
     /// The Prometheus text file rewritten after every run (`metrics.textfile`).
     public var metricsFile: String = ""
+    /// Thresholds of the posture report (`posture:`).
+    public var posture = PostureThresholds()
     /// Rule thresholds and accepted risks (`compliance:`).
     public var complianceSettings = ComplianceSettings()
     public var complianceExceptions: [ComplianceException] = []
@@ -175,6 +177,21 @@ public enum ConfigLoader {
             if let list = c["exceptions"]?.sequence() { exceptions = list.compactMap(parseException) }
             c.finish()
         }
+        var posture = PostureThresholds()
+        if let p = top["posture"]?.mapping() {
+            func hours(_ key: String) -> Double? { p[key]?.int(in: 1...100_000).map(Double.init) }
+            if let v = hours("recovery_point_warn_hours") { posture.recoveryPointWarnHours = v }
+            if let v = hours("recovery_point_fail_hours") { posture.recoveryPointFailHours = v }
+            if let v = hours("replication_lag_fail_hours") { posture.replicationLagFailHours = v }
+            if let v = hours("drill_max_age_days") { posture.drillMaxAgeDays = v }
+            if let v = hours("recovery_time_warn_minutes") { posture.recoveryTimeWarnMinutes = v }
+            if let v = hours("key_rotation_days") { posture.keyRotationDays = v }
+            if let v = hours("scan_max_age_hours") { posture.scanMaxAgeHours = v }
+            if let v = hours("seal_max_age_hours") { posture.sealMaxAgeHours = v }
+            if let v = hours("verify_coverage_days") { posture.verifyCoverageDays = v }
+            if let v = hours("period_days") { posture.periodDays = v }
+            p.finish()
+        }
         for r in regions where r.locations < shards.total {
             top["regions"]?.report("region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
                                    hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
@@ -191,6 +208,7 @@ public enum ConfigLoader {
         config.metricsFile = absolute(metricsFile ?? (stateDir + "/metrics/leafguard.prom"), relativeTo: base)
         config.complianceSettings = complianceSettings
         config.complianceExceptions = exceptions
+        config.posture = posture
         return config
     }
 
@@ -297,4 +315,25 @@ public func absolute(_ path: String, relativeTo base: String) -> String {
     let expanded = (path as NSString).expandingTildeInPath
     if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
     return ((base as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
+}
+
+/// When the posture report's verdicts turn to warn or fail (`posture:` in leafguard.yml).
+public struct PostureThresholds: Sendable, Equatable {
+    /// Age of the newest restorable snapshot (the nightly backup runs every 24 h).
+    public var recoveryPointWarnHours = 25.0
+    public var recoveryPointFailHours = 26.0
+    /// How far the backup region's newest snapshot may trail the primary's.
+    public var replicationLagFailHours = 26.0
+    /// The last drill of each region; older is a warning, twice as old a failure.
+    public var drillMaxAgeDays = 8.0
+    public var recoveryTimeWarnMinutes = 240.0
+    /// Age of the active master key (quarterly rotation); older is a warning, 10 days more a failure.
+    public var keyRotationDays = 92.0
+    public var scanMaxAgeHours = 48.0
+    public var sealMaxAgeHours = 3.0
+    /// Verification must have read every pack within this many days.
+    public var verifyCoverageDays = 30.0
+    /// The window for failed runs and missed schedules.
+    public var periodDays = 7.0
+    public init() {}
 }

@@ -14,7 +14,8 @@ public struct ReportArchive: Sendable {
     /// Stores the files of a compliance scan; returns the regions that hold it.
     @discardableResult
     public func store(_ report: ComplianceReport, files: [String], at: Date = Date()) -> [String] {
-        var figures = ["findings": report.findings.count, "excepted": report.excepted.count]
+        var figures = ["findings": report.findings.count, "excepted": report.excepted.count,
+                       "active_users": report.totals.activeUsers, "active_users_with_mfa": report.totals.activeUsersWithMFA]
         for s in Severity.allCases { figures[s.rawValue] = report.count(s) }
         // Compressed once, when the first region that holds a repository needs it.
         var stored: StoredReport?

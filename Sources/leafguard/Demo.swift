@@ -77,7 +77,6 @@ extension Leafguard {
             print("  restore:      leafguard restore latest --to /tmp/restored --config \(outcome.configFile)")
             print("  history:      leafguard history --config \(outcome.configFile)")
             print("  regions:      \(config.regions.map { r -> String in if case .local(let p) = r.backend { return p }; return r.name + " (s3)" }.joined(separator: ", "))")
-            print("  ('n/a' marks steps that later versions of leafguard add; see docs/jobs.md)")
             if failed { throw ExitCode(1) }
         }
     }
