@@ -64,7 +64,8 @@ public enum PostureOutput {
         }.joined(separator: " ")
         return """
             <figure><svg width="\(Int(w))" height="\(Int(ht))" viewBox="0 0 \(Int(w)) \(Int(ht))" role="img" aria-label="\(ComplianceOutput.esc(caption))">\
-            <rect width="\(Int(w))" height="\(Int(ht))" fill="#f8f9fa"/><path d="\(path)" fill="none" stroke="#1a73e8" stroke-width="2"/></svg>\
+            <rect width="\(Int(w))" height="\(Int(ht))" fill="#f8f9fa"/><path d="\(path)" fill="none" stroke="#1a73e8" stroke-width="2"/>\
+            <text x="4" y="12" font-size="10" fill="#5f6368">\(String(format: "%.1f", hi))</text><text x="4" y="\(Int(ht) - 3)" font-size="10" fill="#5f6368">\(String(format: "%.1f", lo))</text></svg>\
             <figcaption>\(ComplianceOutput.esc(caption)): now \(String(format: "%.1f", values.last!))</figcaption></figure>
             """
     }

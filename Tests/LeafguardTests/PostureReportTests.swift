@@ -52,6 +52,18 @@ import Testing
         #expect(stale.promises["regions"] == "fail" && stale.verdict == "fail", "\(stale.all)")
         #expect(try leafguard(["report", "--fail-on", "fail", "--now", ISO8601DateFormatter().string(from: Date().addingTimeInterval(30 * 3600)), "--config", d.config]).status == 1)
 
+        // Thresholds come from leafguard.yml: with a 100-hour recovery point, 30 hours passes.
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8)
+        try d.dir.write("leafguard.yml", yml + "posture: {recovery_point_warn_hours: 90, recovery_point_fail_hours: 100}\n")
+        #expect(try report(d, now: Date().addingTimeInterval(30 * 3600)).promises["regions"] == "pass")
+        try d.dir.write("leafguard.yml", yml)
+
+        // A second backup and scan: the HTML draws the trends.
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "all", "--config", d.config]).status == 0)
+        let withTrends = try String(contentsOfFile: d.dir.file("reports/posture/posture.html"), encoding: .utf8)
+        #expect(withTrends.contains("<svg") && withTrends.contains("Recovery point (hours) at each snapshot") && withTrends.contains("MFA adoption (%) at each scan"))
+
         // The active master key past its rotation date.
         let overdue = try report(d, now: Date().addingTimeInterval(110 * 86400))
         #expect(overdue.promises["keys"] == "fail", "\(overdue.all)")
