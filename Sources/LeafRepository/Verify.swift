@@ -34,8 +34,10 @@ extension Repository {
     public func verify(readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
                        otherRegion: Repository? = nil) throws -> VerifyReport {
         var report = VerifyReport()
-        // A location that cannot be listed would look empty below: say so first.
-        for loc in locations {
+        // A remote location that cannot be listed would look empty below: say so first. (A
+        // local location's missing folder is a lost location: the checks below find every
+        // object it lacks, and repair rebuilds them.)
+        for loc in locations where !(loc is LocalStore) {
             do { _ = try loc.list(prefix: "snapshots/") } catch {
                 report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: "unlistable", snapshots: [], repaired: false,
                                                      detail: "cannot list the location, so its objects cannot be checked: \(error)"))

@@ -89,7 +89,7 @@ import Testing
         let dir = packageRoot + "/jobs"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yml") }.sorted().map { dir + "/" + $0 }
         let jobs = try JobLoader(config: config).load(files: files)
-        #expect(Set(jobs.map(\.name)) == ["nightly-backup", "weekly-prune", "quarterly-key-rotation", "daily-compliance", "hourly-activity-seal"])
+        #expect(Set(jobs.map(\.name)) == ["nightly-backup", "weekly-prune", "quarterly-key-rotation", "daily-compliance", "hourly-activity-seal", "weekly-restore-drill"])
         let nightly = try #require(jobs.first { $0.name == "nightly-backup" })
         #expect(nightly.steps.map { type(of: $0).name } == ["backup", "replicate", "verify"])
         #expect((nightly.steps[1] as? ReplicateStep)?.to == "backup")
