@@ -302,28 +302,32 @@ public struct PostureCollector {
         let since = now.timeIntervalSince1970 - t.periodDays * 86400
         let runs = catalogRuns(since: since)
         let failed = runs.filter { ["failed", "timed-out", "interrupted"].contains($0.outcome) }
-        let missed = runs.filter { $0.outcome == "missed" }
+        let missed = runs.reduce(0) { $0 + $1.missedCount }
         p.figures["runs"] = Double(runs.count)
         p.figures["failed_runs"] = Double(failed.count)
-        p.figures["missed_runs"] = Double(missed.count)
-        p.note("last \(Int(t.periodDays)) days: \(runs.count) runs, \(failed.count) failed, \(missed.count) missed")
+        p.figures["missed_runs"] = Double(missed)
+        p.note("last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(missed) scheduled runs missed")
         for r in failed.suffix(5) { p.note("failed: \(r.job) at \(iso(r.started)) (\(r.outcome))") }
         if !failed.isEmpty { p.judge(.warn, "\(failed.count) runs failed in the period") }
-        if !missed.isEmpty { p.judge(.warn, "\(missed.count) scheduled runs were missed") }
+        if missed > 0 { p.judge(.warn, "\(missed) scheduled runs were missed") }
         return p
     }
 
     // MARK: The run catalog (read-only)
 
-    struct CatalogRun { let job: String; let started: Date; let outcome: String; let steps: String }
+    struct CatalogRun {
+        let job: String; let started: Date; let outcome: String; let steps: String; let summary: String
+        /// A `missed` entry stands for the count its summary starts with ("3 missed: …").
+        var missedCount: Int { outcome == "missed" ? (Int(summary.prefix { $0.isNumber }) ?? 1) : 0 }
+    }
 
     func catalogRuns(since: Double) -> [CatalogRun] {
         let path = config.stateDirectory + "/catalog.db"
         guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly),
-              let rows = try? db.query("SELECT job, started, outcome, steps FROM runs WHERE started >= ? AND dry_run = 0 ORDER BY id", [.real(since)]) else { return [] }
+              let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE started >= ? AND dry_run = 0 ORDER BY id", [.real(since)]) else { return [] }
         return rows.compactMap { r in
             guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
-            return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: r[3].text ?? "")
+            return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: r[3].text ?? "", summary: r[4].text ?? "")
         }
     }
 

@@ -68,6 +68,13 @@ import Testing
         let overdue = try report(d, now: Date().addingTimeInterval(110 * 86400))
         #expect(overdue.promises["keys"] == "fail", "\(overdue.all)")
 
+        // Missed schedules (as the scheduler records them: one entry standing for several).
+        let missed = "INSERT INTO runs(job, trigger, attempt, started, finished, outcome, dry_run, host, pid, user, summary, lock_token) VALUES ('all', 'schedule', 1, \(Date().timeIntervalSince1970), \(Date().timeIntervalSince1970), 'missed', 0, 'h', 1, 'u', '3 missed: the host was down', '-')"
+        #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("state/catalog.db"), missed]).status == 0)
+        let late = try leafguard(["report", "--format", "json", "--config", d.config])
+        let lateVerdicts = try report(d)
+        #expect(late.stdout.contains("\"missed_runs\" : 3") && lateVerdicts.promises["runner"] == "warn", "\(late.all)")
+
         // A sealed activity-log row altered.
         #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), "UPDATE activity_log SET detail = 'nothing happened' WHERE id = (SELECT min(id) FROM activity_log)"]).status == 0)
         let tampered = try report(d)
