@@ -32,9 +32,8 @@ public struct LocalStore: ObjectStore {
         }
     }
 
-    public func put(_ key: String, _ bytes: [UInt8]) throws {
-        try validate(key)
-        try checkRoot()
+    /// The object's path and its folder, created if missing.
+    private func placeFor(_ key: String) throws -> (path: String, folder: String) {
         let final = path(key)
         let dir = (final as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: dir) {
@@ -42,6 +41,13 @@ public struct LocalStore: ObjectStore {
                 throw StorageError.io(location: name, key: key, reason: "cannot create folder: \(error.localizedDescription)")
             }
         }
+        return (final, dir)
+    }
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        try checkRoot()
+        let (final, dir) = try placeFor(key)
         if access(final, F_OK) == 0 { throw StorageError.alreadyExists(location: name, key: key) }
         let tmp = dir + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -72,13 +78,7 @@ public struct LocalStore: ObjectStore {
     public func replace(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         try checkRoot()
-        let final = path(key)
-        let dir = (final as NSString).deletingLastPathComponent
-        if !FileManager.default.fileExists(atPath: dir) {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw StorageError.io(location: name, key: key, reason: "cannot create folder: \(error.localizedDescription)")
-            }
-        }
+        let (final, dir) = try placeFor(key)
         let tmp = dir + "/.tmp-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError.io(location: name, key: key, reason: "create: \(errorText())") }
