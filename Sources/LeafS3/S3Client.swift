@@ -71,9 +71,17 @@ public final class S3Client: @unchecked Sendable {
     public var backoffCap = 4.0
     public var timeout: TimeInterval = 60
 
+    /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
+    private let plain: PlainHTTPPool?
+
     public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16) {
         self.endpoint = endpoint
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
+        if endpoint.url.scheme == "http", endpoint.pathStyle, let host = endpoint.url.host {
+            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, timeout: 60)
+        } else {
+            plain = nil
+        }
         let config = URLSessionConfiguration.ephemeral
         config.httpMaximumConnectionsPerHost = maxConnections
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
@@ -129,6 +137,24 @@ public final class S3Client: @unchecked Sendable {
         signed["host"] = hostHeader
         signed["x-amz-content-sha256"] = payloadHash
         let (auth, amzDate) = signer.authorization(method: method, path: path, query: query, headers: signed, payloadHash: payloadHash, date: Date())
+        let name = "\(method) s3://\(bucket)/\(key)"
+        if let plain {
+            var head = "\(method) \(url.absoluteString.dropFirst("\(components.scheme ?? "http")://\(hostHeader)".count)) HTTP/1.1\r\nHost: \(hostHeader)\r\n"
+            for (k, v) in extra { head += "\(k): \(v)\r\n" }
+            head += "x-amz-content-sha256: \(payloadHash)\r\nx-amz-date: \(amzDate)\r\nAuthorization: \(auth)\r\n"
+            if let token = signer.credentials.sessionToken { head += "x-amz-security-token: \(token)\r\n" }
+            if !body.isEmpty || method == "PUT" || method == "POST" {
+                head += "Content-Length: \(body.count)\r\n"
+                if extra.keys.first(where: { $0.lowercased() == "content-type" }) == nil {
+                    head += "Content-Type: \(method == "POST" ? "application/xml" : "application/octet-stream")\r\n"
+                }
+            }
+            head += "\r\n"
+            do {
+                let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD")
+                return S3Response(status: r.status, headers: r.headers, body: r.body)
+            } catch { throw S3Error.transport("\(error)", request: name) }
+        }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
         for (k, v) in extra { request.setValue(v, forHTTPHeaderField: k) }
@@ -156,7 +182,6 @@ public final class S3Client: @unchecked Sendable {
         task.resume()
         done.wait()
         let (data, response, error) = box.get()
-        let name = "\(method) s3://\(bucket)/\(key)"
         if let error { throw S3Error.transport(error.localizedDescription, request: name) }
         guard let response else { throw S3Error.transport("no response", request: name) }
         var headers: [String: String] = [:]

@@ -157,7 +157,7 @@ public final class MotoServer: @unchecked Sendable {
         throw NSError(domain: "MotoServer", code: 1, userInfo: [NSLocalizedDescriptionKey: lastError + " (is moto installed for \(Self.python)? pip install 'moto[server]')"])
     }
 
-    static func answers(_ port: Int) -> Bool {
+    public static func answers(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

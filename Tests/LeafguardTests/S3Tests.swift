@@ -288,3 +288,43 @@ extension S3DeploymentTests {
         #expect(sameTree(d.dir.file("from-primary"), d.dir.file("alone")))
     }
 }
+
+/// The plain-HTTP client against a server that frames its answers every way HTTP/1.1
+/// allows: a length, chunks, or closing the connection; and that drops idle connections.
+@Suite struct PlainHTTPTests {
+    @Test func everyResponseFramingIsRead() throws {
+        let port = Int.random(in: 20_000...60_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: MotoServer.python)
+        server.arguments = ["-c", #"""
+        import http.server, sys
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *a): pass
+            def do_GET(self):
+                if self.path.endswith("/chunked"):
+                    self.send_response(200); self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+                    for part in (b"hello, ", b"chunked world"): self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                elif self.path.endswith("/close"):
+                    self.send_response(200); self.send_header("Connection", "close"); self.end_headers()
+                    self.wfile.write(b"until the end"); self.close_connection = True
+                else:
+                    body = b"with a length"
+                    self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """#, String(port)]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        for _ in 0..<100 where !MotoServer.answers(port) { usleep(50_000) }
+        let client = S3Client(endpoint: S3Endpoint(url: URL(string: "http://127.0.0.1:\(port)")!, region: "us-east-1", pathStyle: true),
+                              credentials: try AWSCredentials(accessKeyID: "a", secretAccessKey: "b"))
+        let store = S3Store(name: "plain", client: client, location: S3Location(bucket: "bucket", prefix: ""))
+        for _ in 0..<3 {   // kept-alive connections are reused, closed ones replaced
+            #expect(try store.get("length") == Array("with a length".utf8))
+            #expect(try store.get("chunked") == Array("hello, chunked world".utf8))
+            #expect(try store.get("close") == Array("until the end".utf8))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HTTP/1.1 over plain TCP with kept-alive connections, for `http://` endpoints (an
+/// S3-compatible server on the same host or network). One request is one `writev` of
+/// headers and body and one read loop: FoundationNetworking on Linux moves a body through
+/// libcurl in small callbacks and an event loop, which cost as much CPU as the server
+/// spent storing the data. `https://` endpoints keep using URLSession (TLS).
+final class PlainHTTPPool: @unchecked Sendable {
+    let host: String
+    let port: Int
+    let timeout: TimeInterval
+    private let lock = NSLock()
+    private var idle: [Int32] = []
+
+    init(host: String, port: Int, timeout: TimeInterval) { self.host = host; self.port = port; self.timeout = timeout }
+
+    deinit { for fd in idle { close(fd) } }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// Sends one request and reads its response. `head` is the request line and headers,
+    /// ending with the blank line. A connection that fails before any response byte was
+    /// read is retried once on a new connection (the server may have closed an idle one).
+    func exchange(head: [UInt8], body: [UInt8], isHEAD: Bool) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        for attempt in 0..<2 {
+            let (fd, reused) = try connection()
+            do {
+                try send(fd, head, body)
+                let r = try receive(fd, isHEAD: isHEAD)
+                if r.keepAlive { release(fd) } else { close(fd) }
+                return (r.status, r.headers, r.body)
+            } catch let e as Failure where reused && attempt == 0 && e.description.hasPrefix("closed") {
+                close(fd)  // a kept connection the server had closed: once more on a new one
+            } catch {
+                close(fd)
+                throw error
+            }
+        }
+        throw Failure(description: "connection closed by \(host):\(port)")
+    }
+
+    private func connection() throws -> (Int32, Bool) {
+        lock.lock()
+        if let fd = idle.popLast() { lock.unlock(); return (fd, true) }
+        lock.unlock()
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            throw Failure(description: "cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(list) }
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        var last = "no address"
+        while let a = ai {
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            if fd >= 0 {
+                var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                if connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return (fd, false) }
+                last = String(cString: strerror(errno))
+                close(fd)
+            }
+            ai = a.pointee.ai_next
+        }
+        throw Failure(description: "cannot connect to \(host):\(port): \(last)")
+    }
+
+    private func release(_ fd: Int32) {
+        lock.lock(); idle.append(fd); lock.unlock()
+    }
+
+    private func send(_ fd: Int32, _ head: [UInt8], _ body: [UInt8]) throws {
+        var sent = 0
+        let total = head.count + body.count
+        try head.withUnsafeBytes { h in
+            try body.withUnsafeBytes { b in
+                while sent < total {
+                    var parts: [iovec] = []
+                    if sent < h.count { parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress! + sent), iov_len: h.count - sent)) }
+                    let bodyDone = max(0, sent - h.count)
+                    if b.count > bodyDone { parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress! + bodyDone), iov_len: b.count - bodyDone)) }
+                    let n = writev(fd, parts, Int32(parts.count))
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw Failure(description: (errno == EPIPE || errno == ECONNRESET ? "closed: " : "") + "send: \(String(cString: strerror(errno)))") }
+                    sent += n
+                }
+            }
+        }
+    }
+
+    private struct Received { var status: Int; var headers: [String: String]; var body: [UInt8]; var keepAlive: Bool }
+
+    private func receive(_ fd: Int32, isHEAD: Bool) throws -> Received {
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(64 << 10)
+        var chunk = [UInt8](repeating: 0, count: 256 << 10)
+        func fill() throws -> Bool {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { return true }
+            if n < 0 { throw Failure(description: errno == EAGAIN ? "timed out after \(Int(timeout)) s" : "receive: \(String(cString: strerror(errno)))") }
+            if n == 0 { return false }
+            buffer.append(contentsOf: chunk[0..<n])
+            return true
+        }
+        // Status line and headers, up to the blank line.
+        var headerEnd: Int?
+        while headerEnd == nil {
+            let before = buffer.count
+            guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short") }
+            let from = max(0, before - 3)
+            if buffer.count >= 4 { for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break } }
+        }
+        let lines = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line '\(lines[0])'") }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var rest = Array(buffer[(headerEnd! + 4)...])
+        let keepAlive = headers["connection"]?.lowercased() != "close" && !lines[0].hasPrefix("HTTP/1.0")
+        if isHEAD || status == 204 || status == 304 || (100..<200).contains(status) {
+            return Received(status: status, headers: headers, body: [], keepAlive: keepAlive)
+        }
+        if let length = headers["content-length"].flatMap(Int.init) {
+            buffer = rest
+            buffer.reserveCapacity(length)
+            while buffer.count < length { guard try fill() else { throw Failure(description: "response body cut short") } }
+            return Received(status: status, headers: headers, body: Array(buffer.prefix(length)), keepAlive: keepAlive)
+        }
+        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+            var body: [UInt8] = []
+            buffer = rest
+            while true {
+                var lineEnd: Int?
+                while lineEnd == nil {
+                    if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { lineEnd = i; break } }
+                    if lineEnd == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
+                }
+                let sizeText = String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0]
+                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { throw Failure(description: "bad chunk size") }
+                buffer.removeFirst(lineEnd! + 2)
+                while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
+                if size == 0 { break }
+                body.append(contentsOf: buffer[0..<size])
+                buffer.removeFirst(size + 2)
+            }
+            return Received(status: status, headers: headers, body: body, keepAlive: keepAlive)
+        }
+        // Neither: the body runs to the end of the connection.
+        buffer = rest
+        rest = []
+        while try fill() {}
+        return Received(status: status, headers: headers, body: buffer, keepAlive: false)
+    }
+}
