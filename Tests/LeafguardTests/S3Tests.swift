@@ -328,3 +328,29 @@ extension S3DeploymentTests {
         }
     }
 }
+
+/// Where credentials come from: the environment, or a profile of the shared credentials file.
+@Suite struct AWSCredentialSourcesTests {
+    @Test func environmentThenProfiles() throws {
+        let dir = TemporaryDirectory("leafguard-aws")
+        try dir.write("credentials", """
+        [default]
+        aws_access_key_id = AKIDDEFAULT
+        aws_secret_access_key = default-secret
+        # a comment
+        [leafguard]
+        aws_access_key_id=AKIDLEAFGUARD
+        aws_secret_access_key=leafguard-secret
+        aws_session_token = token-1
+        """)
+        let file = ["AWS_SHARED_CREDENTIALS_FILE": dir.file("credentials")]
+        #expect(try AWSCredentials.load(profile: nil, environment: file.merging(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret"]) { a, _ in a }).accessKeyID == "AKIDENV")
+        #expect(try AWSCredentials.load(profile: nil, environment: file).accessKeyID == "AKIDDEFAULT")
+        #expect(try AWSCredentials.load(profile: nil, environment: file.merging(["AWS_PROFILE": "leafguard"]) { a, _ in a }).accessKeyID == "AKIDLEAFGUARD")
+        let named = try AWSCredentials.load(profile: "leafguard", environment: file.merging(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"]) { a, _ in a })
+        #expect(named.accessKeyID == "AKIDLEAFGUARD" && named.sessionToken == "token-1", "a named profile wins over the environment")
+        #expect { try AWSCredentials.load(profile: "missing", environment: file) } throws: { "\($0)".contains("profile 'missing'") }
+        #expect { try AWSCredentials.load(profile: nil, environment: ["AWS_SHARED_CREDENTIALS_FILE": dir.file("none")]) } throws: { "\($0)".contains("no AWS credentials") }
+        #expect(!"\(named)".contains("leafguard-secret"))
+    }
+}
