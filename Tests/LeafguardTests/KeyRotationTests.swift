@@ -96,11 +96,21 @@ import Glibc
         let config = try ConfigLoader.load(path: d.config)
         let repo = try Deployment(config: config).repository("primary")
         for _ in 0..<600 { _ = try repo.newDataKey() }
+        // Every attempt starts from the same state: a rotation that finished before the kill
+        // is undone, so the next attempt again re-wraps 602 single keys (not a fast key set).
+        let fm = FileManager.default
+        for dir in ["state", "regions"] { try fm.copyItem(atPath: d.dir.file(dir), toPath: d.dir.file(dir + "-before")) }
         var interrupted = false
-        for _ in 0..<5 where !interrupted {
+        for attempt in 0..<20 where !interrupted {
+            if attempt > 0 {
+                for dir in ["state", "regions"] {
+                    try fm.removeItem(atPath: d.dir.file(dir))
+                    try fm.copyItem(atPath: d.dir.file(dir + "-before"), toPath: d.dir.file(dir))
+                }
+            }
             let p = try startLeafguard(["keys", "rotate", "--config", d.config])
-            while p.isRunning && !FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json")) { usleep(200) }
-            usleep(UInt32.random(in: 20_000...120_000))
+            while p.isRunning && !FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json")) { usleep(100) }
+            usleep(UInt32.random(in: 0...(attempt < 10 ? 5_000 : 20_000)))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             interrupted = p.terminationReason == .uncaughtSignal && FileManager.default.fileExists(atPath: d.dir.file("state/keys/rotation.json"))
