@@ -50,14 +50,8 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible {
     static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes,
                        into entry: UnsafeMutableRawBufferPointer) throws {
         let header = try EnvelopeHeader.decode(bytes)
-        guard header.kind == .dataKey, header.objectID == expectedID, header.plaintextLength == 32 else {
-            throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key")
-        }
-        let version = header.keyID.asMasterVersion
-        var plain: [UInt8]
-        do { plain = try Envelope.open(bytes, header: header, key: try master(version)) } catch SodiumError.authenticationFailed {
-            throw RepositoryError.wrongMasterKey(version: version, dataKey: expectedID.hex)
-        }
+        guard header.plaintextLength == 32 else { throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key") }
+        var plain = try open(bytes, header: header, expectedID: expectedID, master: master)
         defer { Sodium.wipe(&plain) }
         guard plain.count == 32 else { throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold a 32-byte key") }
         expectedID.bytes.withUnsafeBytes { entry.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 16) }
@@ -68,14 +62,20 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible {
     /// Opens a wrapped key object; the header names the master version it needs.
     static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes) throws -> DataKey {
         let header = try EnvelopeHeader.decode(bytes)
+        var plain = try open(bytes, header: header, expectedID: expectedID, master: master)
+        return DataKey(id: expectedID, secret: try SecureBytes(consuming: &plain), algorithm: header.algorithm, canSeal: false)
+    }
+
+    /// The plaintext of a wrapped key object whose header names `expectedID`; failing
+    /// authentication means the master key is not the version the header names.
+    private static func open(_ bytes: [UInt8], header: EnvelopeHeader, expectedID: ObjectID,
+                             master: (UInt32) throws -> SecureBytes) throws -> [UInt8] {
         guard header.kind == .dataKey, header.objectID == expectedID else {
             throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key")
         }
         let version = header.keyID.asMasterVersion
-        var plain: [UInt8]
-        do { plain = try Envelope.open(bytes, header: header, key: try master(version)) } catch SodiumError.authenticationFailed {
+        do { return try Envelope.open(bytes, header: header, key: try master(version)) } catch SodiumError.authenticationFailed {
             throw RepositoryError.wrongMasterKey(version: version, dataKey: expectedID.hex)
         }
-        return DataKey(id: expectedID, secret: try SecureBytes(consuming: &plain), algorithm: header.algorithm, canSeal: false)
     }
 }
