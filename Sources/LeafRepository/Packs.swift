@@ -8,6 +8,13 @@ extension Repository {
         "data/\(pack.hex.prefix(2))/\(pack.hex).\(index)"
     }
 
+    /// The pack and shard index a `shardName` names; nil for any other name.
+    static func shard(named name: String) -> (pack: ObjectID, index: Int)? {
+        let parts = (name.split(separator: "/").last ?? "").split(separator: ".")
+        guard parts.count == 2, let id = ObjectID(hex: String(parts[0])), let index = Int(parts[1]) else { return nil }
+        return (id, index)
+    }
+
     /// Erasure-codes a pack into `data + parity` shards, seals each under `key` and writes
     /// shard i to location (first id byte + i) mod locations. Returns the index entry.
     /// Every shard is durable when this returns.

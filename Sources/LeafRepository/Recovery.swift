@@ -17,10 +17,7 @@ extension Repository {
         for (li, loc) in locations.enumerated() {
             guard let names = try? loc.list(prefix: "data/") else { continue }
             for name in names {
-                let file = name.split(separator: "/").last.map(String.init) ?? ""
-                let parts = file.split(separator: ".")
-                guard parts.count == 2, let id = ObjectID(hex: String(parts[0])), let shard = Int(parts[1]),
-                      !known.contains(id) else { continue }
+                guard let (id, shard) = Self.shard(named: name), !known.contains(id) else { continue }
                 found[id, default: [:]][shard] = li
             }
         }

@@ -240,8 +240,7 @@ extension Repository {
         var removed = 0
         for loc in locations {
             for name in (try? loc.list(prefix: "data/")) ?? [] {
-                let file = name.split(separator: "/").last.map(String.init) ?? ""
-                guard let id = file.split(separator: ".").first.flatMap({ ObjectID(hex: String($0)) }), !known.contains(id) else { continue }
+                guard let (id, _) = Self.shard(named: name), !known.contains(id) else { continue }
                 if (try? loc.delete(name)) != nil { removed += 1 }
             }
         }
