@@ -127,10 +127,11 @@ public final class S3Client: @unchecked Sendable {
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
         // The URL is written out by hand, encoded exactly as the canonical request has it
         // (URLComponents would leave '/' in query values bare, and the signature would differ).
-        var text = "\(components.scheme ?? "https")://\(hostHeader)\(SigV4Signer.uriEncode(path, slash: false))"
+        var target = SigV4Signer.uriEncode(path, slash: false)
         if !query.isEmpty {
-            text += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
+            target += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
         }
+        let text = "\(components.scheme ?? "https")://\(hostHeader)\(target)"
         guard let url = URL(string: text), !host.isEmpty else { throw S3Error.transport("bad URL \(text)", request: "\(method) \(path)") }
         let payloadHash = SHA256.hash(body).hexString
         var signed = extra
@@ -138,18 +139,22 @@ public final class S3Client: @unchecked Sendable {
         signed["x-amz-content-sha256"] = payloadHash
         let (auth, amzDate) = signer.authorization(method: method, path: path, query: query, headers: signed, payloadHash: payloadHash, date: Date())
         let name = "\(method) s3://\(bucket)/\(key)"
-        if let plain {
-            var head = "\(method) \(url.absoluteString.dropFirst("\(components.scheme ?? "http")://\(hostHeader)".count)) HTTP/1.1\r\nHost: \(hostHeader)\r\n"
-            for (k, v) in extra { head += "\(k): \(v)\r\n" }
-            head += "x-amz-content-sha256: \(payloadHash)\r\nx-amz-date: \(amzDate)\r\nAuthorization: \(auth)\r\n"
-            if let token = signer.credentials.sessionToken { head += "x-amz-security-token: \(token)\r\n" }
-            if !body.isEmpty || method == "PUT" || method == "POST" {
-                head += "Content-Length: \(body.count)\r\n"
-                if extra.keys.first(where: { $0.lowercased() == "content-type" }) == nil {
-                    head += "Content-Type: \(method == "POST" ? "application/xml" : "application/octet-stream")\r\n"
-                }
+        // The headers sent, whichever client sends them.
+        var headers = Array(extra)
+        headers += [("x-amz-content-sha256", payloadHash), ("x-amz-date", amzDate), ("Authorization", auth)]
+        if let token = signer.credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
+        let hasBody = !body.isEmpty || method == "PUT" || method == "POST"
+        if hasBody {
+            // S3 takes a body with its length, never chunked (which FoundationNetworking
+            // would otherwise choose).
+            headers.append(("Content-Length", String(body.count)))
+            // Named, or libcurl labels a POST body a form and servers parse it as one.
+            if extra.keys.first(where: { $0.lowercased() == "content-type" }) == nil {
+                headers.append(("Content-Type", method == "POST" ? "application/xml" : "application/octet-stream"))
             }
-            head += "\r\n"
+        }
+        if let plain {
+            let head = "\(method) \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
             do {
                 let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD")
                 return S3Response(status: r.status, headers: r.headers, body: r.body)
@@ -157,21 +162,8 @@ public final class S3Client: @unchecked Sendable {
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
-        for (k, v) in extra { request.setValue(v, forHTTPHeaderField: k) }
-        request.setValue(payloadHash, forHTTPHeaderField: "x-amz-content-sha256")
-        request.setValue(amzDate, forHTTPHeaderField: "x-amz-date")
-        request.setValue(auth, forHTTPHeaderField: "Authorization")
-        if let token = signer.credentials.sessionToken { request.setValue(token, forHTTPHeaderField: "x-amz-security-token") }
-        if !body.isEmpty || method == "PUT" || method == "POST" {
-            // S3 takes a body with its length, never chunked (which FoundationNetworking
-            // would otherwise choose).
-            request.httpBody = Data(body)
-            request.setValue(String(body.count), forHTTPHeaderField: "Content-Length")
-            // Named, or libcurl labels a POST body a form and servers parse it as one.
-            if extra.keys.first(where: { $0.lowercased() == "content-type" }) == nil {
-                request.setValue(method == "POST" ? "application/xml" : "application/octet-stream", forHTTPHeaderField: "Content-Type")
-            }
-        }
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        if hasBody { request.httpBody = Data(body) }
 
         let done = DispatchSemaphore(value: 0)
         let box = ResponseBox()
@@ -184,9 +176,9 @@ public final class S3Client: @unchecked Sendable {
         let (data, response, error) = box.get()
         if let error { throw S3Error.transport(error.localizedDescription, request: name) }
         guard let response else { throw S3Error.transport("no response", request: name) }
-        var headers: [String: String] = [:]
-        for (k, v) in response.allHeaderFields { if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v } }
-        return S3Response(status: response.statusCode, headers: headers, body: data.map { [UInt8]($0) } ?? [])
+        var received: [String: String] = [:]
+        for (k, v) in response.allHeaderFields { if let k = k as? String, let v = v as? String { received[k.lowercased()] = v } }
+        return S3Response(status: response.statusCode, headers: received, body: data.map { [UInt8]($0) } ?? [])
     }
 
     /// The error a non-2xx response stands for, with S3's own code and message.
