@@ -76,16 +76,18 @@ public struct PostureCollector {
         for name in config.regionNames {
             do { repos[name] = try deployment.repository(name) } catch { unreachable[name] = "\(error)" }
         }
+        // The run catalog, read once: the verify, seal and runner sections all look at it.
+        let runs = catalogRuns()
         var promises = [
             encryption(repos, unreachable),
-            sharding(repos),
+            sharding(repos, runs),
             regions(repos, unreachable, &trends),
             recoverability(),
             keys(repos),
         ]
-        promises += compliance(&trends)
-        promises.append(activityLog())
-        promises.append(runner())
+        promises += compliance(config.regionNames.first.flatMap { repos[$0] }, &trends)
+        promises.append(activityLog(runs))
+        promises.append(runner(runs))
         let verdict = promises.map(\.verdict).max() ?? .pass
         return PostureReport(generated: now, periodDays: t.periodDays, verdict: verdict, promises: promises, trends: trends)
     }
@@ -117,7 +119,7 @@ public struct PostureCollector {
         return p
     }
 
-    func sharding(_ repos: [String: Repository]) -> PromiseEvidence {
+    func sharding(_ repos: [String: Repository], _ runs: [CatalogRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "sharding", title: "Data sharded across locations (\(config.shards))")
         var misplaced = 0, packs = 0, unread = 0
         for (name, repo) in repos.sorted(by: { $0.key < $1.key }) {
@@ -139,7 +141,7 @@ public struct PostureCollector {
         p.figures["verify_coverage"] = packs == 0 ? 1 : Double(packs - unread) / Double(packs)
         if misplaced > 0 { p.judge(.warn, "\(misplaced) packs are in another layout (reencrypt with shards: {data, parity} moves them)") }
         if unread > 0 { p.judge(.warn, "\(unread) packs were not authenticated by verify in the last \(Int(t.verifyCoverageDays)) days") }
-        if let last = lastRun(step: "verify"), last.outcome != "succeeded" { p.judge(.fail, "the last verify (\(last.job), \(iso(last.started))) \(last.outcome)") }
+        if let last = lastRun(step: "verify", in: runs), last.outcome != "succeeded" { p.judge(.fail, "the last verify (\(last.job), \(iso(last.started))) \(last.outcome)") }
         return p
     }
 
@@ -223,7 +225,8 @@ public struct PostureCollector {
     }
 
     /// MFA and passwords, and least privilege, from the latest scan's manifest.
-    func compliance(_ trends: inout [String: [TrendPoint]]) -> [PromiseEvidence] {
+    /// `primary`: the primary region's repository (its archived scans give the trends).
+    func compliance(_ primary: Repository?, _ trends: inout [String: [TrendPoint]]) -> [PromiseEvidence] {
         var mfa = PromiseEvidence(id: "mfa-passwords", title: "MFA and strong passwords")
         var access = PromiseEvidence(id: "least-privilege", title: "Least-privilege access for additional users")
         let previous = ComplianceOutput.previous(in: scanDirectory)
@@ -252,7 +255,7 @@ public struct PostureCollector {
             access.judge(.warn, "the latest scan is older than \(Int(t.scanMaxAgeHours)) h")
         }
         // Trends from the scans archived in the primary region.
-        if let primary = config.regionNames.first, let repo = try? deployment.repository(primary) {
+        if let repo = primary {
             var adoptionPoints: [TrendPoint] = [], findingPoints: [TrendPoint] = []
             for id in repo.reportIDs().suffix(60) {
                 guard let r = try? repo.loadReport(id) else { continue }
@@ -267,7 +270,7 @@ public struct PostureCollector {
         return [mfa, access]
     }
 
-    func activityLog() -> PromiseEvidence {
+    func activityLog(_ runs: [CatalogRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "activity-log", title: "A detailed, tamper-evident activity log")
         let trail = AuditTrail(config: config, logger: Logger(label: "leafguard.posture"))
         do {
@@ -286,7 +289,7 @@ public struct PostureCollector {
             p.note("planner activity log: \(v.seals) seals over \(v.sealedRows) rows, verified now: \(v.intact ? "intact" : "\(v.changed.count) changed, \(v.deleted.count) deleted, \(v.inserted.count) inserted")")
             if !v.intact { p.judge(.fail, "sealed activity-log rows were altered: changed \(v.changed.prefix(5)), deleted \(v.deleted.prefix(5)), inserted \(v.inserted.prefix(5))\(v.sealProblems.first.map { "; \($0)" } ?? "")") }
             if v.seals == 0 { p.judge(.warn, "the activity log has never been sealed") }
-            if let last = lastRun(step: "seal-activity") {
+            if let last = lastRun(step: "seal-activity", in: runs) {
                 let age = now.timeIntervalSince(last.started) / 3600
                 p.note("last seal run \(iso(last.started)) \(last.outcome)")
                 if age > t.sealMaxAgeHours { p.judge(.warn, "the last seal ran \(hours(age * 3600)) h ago") }
@@ -297,10 +300,10 @@ public struct PostureCollector {
         return p
     }
 
-    func runner() -> PromiseEvidence {
+    func runner(_ all: [CatalogRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "runner", title: "The jobs that keep these promises run")
         let since = now.timeIntervalSince1970 - t.periodDays * 86400
-        let runs = catalogRuns(since: since)
+        let runs = all.filter { $0.started.timeIntervalSince1970 >= since }
         let failed = runs.filter { ["failed", "timed-out", "interrupted"].contains($0.outcome) }
         let missed = runs.reduce(0) { $0 + $1.missedCount }
         p.figures["runs"] = Double(runs.count)
@@ -321,10 +324,11 @@ public struct PostureCollector {
         var missedCount: Int { outcome == "missed" ? (Int(summary.prefix { $0.isNumber }) ?? 1) : 0 }
     }
 
-    func catalogRuns(since: Double) -> [CatalogRun] {
+    /// Every run the catalog holds (dry runs left out), oldest first.
+    func catalogRuns() -> [CatalogRun] {
         let path = config.stateDirectory + "/catalog.db"
         guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly),
-              let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE started >= ? AND dry_run = 0 ORDER BY id", [.real(since)]) else { return [] }
+              let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE dry_run = 0 ORDER BY id") else { return [] }
         return rows.compactMap { r in
             guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
             return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: r[3].text ?? "", summary: r[4].text ?? "")
@@ -332,8 +336,8 @@ public struct PostureCollector {
     }
 
     /// The newest finished run that had a step of this kind.
-    func lastRun(step: String) -> CatalogRun? {
-        catalogRuns(since: 0).last { $0.outcome != "running" && $0.steps.contains("\"step\":\"\(step)\"") }
+    func lastRun(step: String, in runs: [CatalogRun]) -> CatalogRun? {
+        runs.last { $0.outcome != "running" && $0.steps.contains("\"step\":\"\(step)\"") }
     }
 
     func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }
