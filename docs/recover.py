@@ -3,9 +3,10 @@
 
     python3 docs/recover.py REGION_PATH MASTER_KEY_FILE OUT_DIR [SNAPSHOT_ID] [--keyring FILE]
 
-MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64). After a key
-rotation, also give the keyring file (STATE/keys/keyring.json): it holds every master-key
-version, sealed under that key.
+MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64). The keyring
+(every master-key version, sealed under that key) is read from the region itself: the
+`keyring` object in its locations, the newest copy whose MAC checks. `--keyring FILE`
+uses a keyring file instead (STATE/keys/keyring.json).
 
 An independent implementation of docs/format.md: Python's standard library, the
 `cryptography` package for AES-256-GCM and ChaCha20-Poly1305 (Debian:
@@ -42,11 +43,33 @@ def xchacha_open(key, sealed, ad):
     nonce, ct = sealed[:24], sealed[24:]
     return ChaCha20Poly1305(hchacha20(key, nonce[:16])).decrypt(bytes(4) + nonce[16:], ct, ad)
 
-def master_versions(key, keyring_file):
-    """Version -> 32-byte master key: the key alone (version 1), or every version of the keyring."""
-    if not keyring_file:
+def keyring_authentic(key, ring):
+    """The keyring file's MAC: keyed BLAKE2b-256 over its other members, compact sorted JSON."""
+    if "mac" not in ring:
+        return ring.get("format") == "leafguard-keyring-v1"  # written before keyrings had one
+    body = json.dumps({k: v for k, v in ring.items() if k != "mac"}, sort_keys=True, separators=(",", ":")).encode()
+    mac = hashlib.blake2b(body, digest_size=32, key=kdf(key, 3, "lgkring1")).hexdigest()
+    return mac == ring["mac"]
+
+def region_keyring(key, region_path):
+    """The newest authentic `keyring` object among the region's locations, or None."""
+    best = None
+    for d in sorted(os.listdir(region_path)):
+        try:
+            ring = json.load(open(os.path.join(region_path, d, "keyring")))
+        except Exception:
+            continue
+        if keyring_authentic(key, ring) and (best is None or ring.get("generation", 0) > best.get("generation", 0)):
+            best = ring
+    return best
+
+def master_versions(key, keyring_file, region_path):
+    """Version -> 32-byte master key: every version of the keyring, or the key alone (version 1)."""
+    ring = json.load(open(keyring_file)) if keyring_file else region_keyring(key, region_path)
+    if ring is None:
         return {1: key}
-    ring = json.load(open(keyring_file))
+    if not keyring_authentic(key, ring):
+        raise SystemExit("the keyring does not authenticate with this key")
     sealing = kdf(key, 2, "lgkring1")
     out = {}
     for v in ring["versions"]:
@@ -80,7 +103,7 @@ class Region:
         """Opens a data key (kind 4) or key set (kind 8) under the version its header names."""
         version = struct.unpack(">L", header(obj)["key"][:4])[0]
         if version not in self.wraps:
-            raise ValueError(f"wrapped by master-key version {version}: give the keyring file")
+            raise ValueError(f"wrapped by master-key version {version}, which the region's keyring does not hold: give the keyring file")
         return open_object(obj, self.wraps[version])[1]
 
     def read_any(self, name, opener):
@@ -200,7 +223,7 @@ def main():
     region_path, key_file, out = args[:3]
     raw = open(key_file, "rb").read()
     master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
-    region = Region(region_path, master_versions(master, keyring))
+    region = Region(region_path, master_versions(master, keyring, region_path))
     ids = region.names("snapshots")
     want = args[3] if len(args) > 3 else ids[-1]
     snap = region.manifest(f"snapshots/{next(i for i in ids if i.startswith(want))}")

@@ -155,7 +155,8 @@ public struct Backup: Sendable {
                 if let prev = previousFiles[rel], prev.size == Int64(st.st_size), prev.modified == mtime,
                    prev.sha256 == doc.sha256.lowercased(), prev.blobs.allSatisfy({ known.contains($0) }) {
                     // Unchanged since the last snapshot (documents are immutable once written).
-                    files.append(prev)
+                    files.append(SnapshotFile(path: prev.path, size: prev.size, sha256: prev.sha256, modified: prev.modified,
+                                              mode: Int(st.st_mode & 0o7777), blobs: prev.blobs))
                     unchanged += 1
                     done += prev.size
                     continue
@@ -185,7 +186,7 @@ public struct Backup: Sendable {
                     problems.append(SnapshotProblem(path: rel, problem: "altered",
                                                     detail: "SHA-256 is \(digest), documents row \(doc.id) records \(doc.sha256)"))
                 }
-                files.append(SnapshotFile(path: rel, size: size, sha256: digest, modified: mtime, blobs: blobs))
+                files.append(SnapshotFile(path: rel, size: size, sha256: digest, modified: mtime, mode: Int(st.st_mode & 0o7777), blobs: blobs))
             }
 
             phase("documents")

@@ -35,14 +35,36 @@ public struct Restore: Sendable {
     }
 
     /// Restores `snapshot` into `target`, which must be empty unless `force` is set.
-    public func run(_ snapshot: SnapshotManifest, to target: String, force: Bool) throws -> RestoreResult {
+    ///
+    /// Atomic: everything is written into a new 0700 folder beside the target
+    /// (`.NAME.leafguard-restore-PID`), checked there (every document's and the database's
+    /// SHA-256, integrity_check, row counts), given its recorded modes and times, and only
+    /// then moved into place; with `force` the old content is first moved aside, then
+    /// removed. A stopped restore leaves the target as it was (its scratch folder is removed
+    /// by the next restore into the same place). Paths come from the snapshot and are checked
+    /// before anything is written: relative, no `.`/`..`/empty component, no NUL; files are
+    /// created with O_EXCL|O_NOFOLLOW in the fresh folder, so nothing lands outside it.
+    public func run(_ snapshot: SnapshotManifest, to rawTarget: String, force: Bool) throws -> RestoreResult {
         let t0 = Date()
         let fm = FileManager.default
-        if let existing = try? fm.contentsOfDirectory(atPath: target), !existing.isEmpty, !force {
-            throw RestoreError("\(target) is not empty; restore into an empty folder, or pass --force to overwrite the files the snapshot holds")
+        let files = [snapshot.database] + snapshot.documents
+        var seen = Set<String>()
+        for f in files {
+            try Self.checkPath(f.path)
+            guard seen.insert(f.path).inserted else { throw RestoreError("snapshot \(snapshot.id.short) lists \(f.path) twice; it is damaged or forged") }
+        }
+        let target = rawTarget.count > 1 && rawTarget.hasSuffix("/") ? String(rawTarget.dropLast()) : rawTarget
+        var st = stat()
+        let exists = lstat(target, &st) == 0
+        if exists {
+            if (st.st_mode & S_IFMT) == S_IFLNK { throw RestoreError("\(target) is a symbolic link; restore into a real folder") }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw RestoreError("\(target) exists and is not a folder") }
+        }
+        let nonEmpty = exists && !((try? fm.contentsOfDirectory(atPath: target)) ?? []).isEmpty
+        if nonEmpty && !force {
+            throw RestoreError("\(target) is not empty; restore into an empty folder, or pass --force to replace its content")
         }
         let index = try repository.loadIndex()
-        let files = [snapshot.database] + snapshot.documents
         // Where every blob goes: (file, offset). Check everything is findable before writing anything.
         var targets: [BlobID: [(Int, Int64)]] = [:]
         var byPack: [ObjectID: Set<BlobID>] = [:]
@@ -56,15 +78,67 @@ public struct Restore: Sendable {
                 byPack[pack, default: []].insert(b)
                 offset += Int64(entry.blobs.first { $0.id == b }?.length ?? 0)
             }
+            guard offset == f.size, f.size >= 0 else {
+                throw RestoreError("snapshot \(snapshot.id.short): \(f.path) records \(f.size) bytes but its blobs hold \(offset); it is damaged or forged")
+            }
         }
-        // Create every file at its final size.
-        do { try fm.createDirectory(atPath: target, withIntermediateDirectories: true) } catch {
-            throw RestoreError("cannot create \(target): \(error.localizedDescription)")
+        let parent = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
+        do { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+            throw RestoreError("cannot create \(parent): \(error.localizedDescription)")
         }
+        Self.removeStaleScratch(in: parent, base: base)
+        let root = parent + "/.\(base).leafguard-restore-\(getpid())"
+        guard mkdir(root, 0o700) == 0 else { throw RestoreError("cannot create \(root): \(String(cString: strerror(errno)))") }
+        var moved = false
+        defer { if !moved { try? fm.removeItem(atPath: root) } }
+        let result = try write(snapshot, files: files, into: root, index: index, targets: targets, byPack: byPack, t0: t0)
+
+        // Into place: the old content aside, the new in, the old removed.
+        if nonEmpty {
+            let old = parent + "/.\(base).leafguard-old-\(getpid())"
+            guard rename(target, old) == 0 else { throw RestoreError("cannot move \(target) aside: \(String(cString: strerror(errno)))") }
+            guard rename(root, target) == 0 else {
+                let why = String(cString: strerror(errno))
+                _ = rename(old, target)
+                throw RestoreError("cannot move the restored folder to \(target): \(why)")
+            }
+            moved = true
+            try? fm.removeItem(atPath: old)
+        } else {
+            if exists { _ = rmdir(target) }
+            guard rename(root, target) == 0 else { throw RestoreError("cannot move the restored folder to \(target): \(String(cString: strerror(errno)))") }
+            moved = true
+        }
+        return result
+    }
+
+    /// Throws unless `path` is a relative path of plain components (no `.`, `..`, empty
+    /// component or NUL) no longer than PATH_MAX: a snapshot names nothing outside the target.
+    static func checkPath(_ path: String) throws {
+        let bytes = Array(path.utf8)
+        let bad = bytes.isEmpty || bytes.count > 4000 || bytes.first == UInt8(ascii: "/") || bytes.contains(0)
+            || path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." || $0.utf8.count > 255 }
+        if bad { throw RestoreError("the snapshot names the path '\(path.prefix(200))', which is not a plain relative path; it is damaged or forged, and nothing was written") }
+    }
+
+    /// Removes scratch folders of restores into the same place whose process is gone.
+    static func removeStaleScratch(in parent: String, base: String) {
+        let prefix = ".\(base).leafguard-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.split(separator: "-").last ?? ""), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: parent + "/" + name)
+        }
+    }
+
+    private func write(_ snapshot: SnapshotManifest, files: [SnapshotFile], into target: String, index: (packs: [ObjectID: PackEntry], blobs: [BlobID: ObjectID]),
+                       targets: [BlobID: [(Int, Int64)]], byPack: [ObjectID: Set<BlobID>], t0: Date) throws -> RestoreResult {
+        let fm = FileManager.default
         let paths = files.map { target + "/" + $0.path }
         for (i, f) in files.enumerated() {
-            try fm.createDirectory(atPath: (paths[i] as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let fd = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            try fm.createDirectory(atPath: (paths[i] as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                   attributes: [.posixPermissions: 0o700])
+            let fd = open(paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw RestoreError("cannot create \(paths[i]): \(String(cString: strerror(errno)))") }
             let rc = ftruncate(fd, off_t(f.size))
             close(fd)
@@ -116,21 +190,41 @@ public struct Restore: Sendable {
         if let e = state.error { throw e }
 
         // Check: every document's SHA-256, then the database.
-        for (i, f) in files.enumerated() where i > 0 && !state.isVerified(i) {
+        // The database too: its recorded SHA-256 first, then SQLite's own checks.
+        for (i, f) in files.enumerated() where i == 0 || !state.isVerified(i) {
             let digest = try SHA256.hash(fileAt: paths[i]).hexString
             guard digest == f.sha256 else { throw RestoreError("\(f.path) restored with SHA-256 \(digest), expected \(f.sha256)") }
         }
-        let db = try Database(path: paths[0], mode: .readWrite)
-        let check = try db.query("PRAGMA integrity_check").map { $0[0].text ?? "" }
-        guard check == ["ok"] else { throw RestoreError("restored database fails integrity_check: \(check.prefix(5).joined(separator: "; "))") }
-        for (table, expected) in snapshot.rowCounts {
-            let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            let n = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? -1)
-            guard n == expected else { throw RestoreError("restored table \(table) has \(n) rows, the snapshot recorded \(expected)") }
+        do {
+            let db = try Database(path: paths[0], mode: .readWrite)
+            let check = try db.query("PRAGMA integrity_check").map { $0[0].text ?? "" }
+            guard check == ["ok"] else { throw RestoreError("restored database fails integrity_check: \(check.prefix(5).joined(separator: "; "))") }
+            for (table, expected) in snapshot.rowCounts {
+                let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                let n = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? -1)
+                guard n == expected else { throw RestoreError("restored table \(table) has \(n) rows, the snapshot recorded \(expected)") }
+            }
+        }
+        // Opening it for the checks may leave SQLite's side files; the restored folder holds none.
+        for suffix in ["-wal", "-shm", "-journal"] { unlink(paths[0] + suffix) }
+        // Modes and times as recorded (documents kept their mtime, so the next backup reuses them).
+        for (i, f) in files.enumerated() {
+            chmod(paths[i], mode_t(f.mode.map { $0 & 0o777 } ?? 0o600))
+            if i > 0 {
+                let seconds = f.modified.rounded(.down)
+                var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9)),
+                             timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9))]
+                _ = utimensat(AT_FDCWD, paths[i], &times, AT_SYMLINK_NOFOLLOW)
+            }
         }
         return RestoreResult(snapshot: snapshot, files: files.count, bytes: total, repairedAround: state.repaired,
                              seconds: Date().timeIntervalSince(t0))
     }
+}
+
+/// The check restore makes of every path a snapshot names, for tests.
+public enum RestorePathCheck {
+    public static func check(_ path: String) throws { try Restore.checkPath(path) }
 }
 
 final class RestoreState: @unchecked Sendable {
@@ -149,7 +243,7 @@ final class RestoreState: @unchecked Sendable {
 }
 
 func pwriteAll(_ path: String, _ data: [UInt8], at offset: Int64) throws {
-    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
     guard fd >= 0 else { throw RestoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var done = 0

@@ -6,35 +6,177 @@ import LeafS3
 import LeafStorage
 import Logging
 
-/// A configuration turned into the things commands and steps use: the master key and
-/// each region's repository.
-public struct Deployment: Sendable {
+/// A configuration turned into the things commands and steps use: the master key, the
+/// keyring and each region's repository.
+///
+/// The keyring key (one Argon2id derivation under a passphrase) and the keyring are loaded
+/// once per `Deployment` and kept; a keyring change made through `saveKeyring` refreshes them.
+/// The keyring is read from the state folder *and* from the `keyring` object in every
+/// location of every region, and the newest copy that authenticates wins: the state folder
+/// is a cache, and a new host with only leafguard.yml and the key opens everything.
+public final class Deployment: @unchecked Sendable {  // every mutable member is behind `lock`
     public let config: LeafguardConfig
+    private let lock = NSLock()
+    private var cachedKey: MasterKey?
+    private var cachedRing: Keyring?
+    /// Per region, per location: the generation of the keyring copy there, nil when it is
+    /// missing or does not authenticate. Filled when the keyring is loaded.
+    private var copyGenerations: [String: [UInt64?]] = [:]
 
     public init(config: LeafguardConfig) { self.config = config }
 
     public var scratchDirectory: String { config.stateDirectory + "/tmp" }
 
+    /// The name of the keyring's copy in every location.
+    public static let keyringObject = "keyring"
+
     /// The key `keys.master` names: master-key version 1 until the first rotation, and the
-    /// key that unlocks the keyring after it.
+    /// key that unlocks the keyring after it. A passphrase is stretched with the parameters
+    /// the newest keyring copy records (the state folder's, else a region's).
     public func keyringKey() throws -> MasterKey {
-        let source: MasterKeySource
-        switch config.masterKey {
-        case .file(let path): source = .file(path: path)
-        case .environment(let v): source = .environment(variable: v)
-        case .passphraseEnvironment(let v):
-            source = .passphraseEnvironment(variable: v, stateDirectory: config.stateDirectory)
-        }
-        return try source.load()
+        lock.lock(); defer { lock.unlock() }
+        return try keyringKeyLocked(copies: nil)
     }
 
-    /// Every master-key version, from `STATE/keys/keyring.json` (or the configured key alone).
+    private func keyringKeyLocked(copies: [(region: String, location: Int, copy: KeyringCopy)]?) throws -> MasterKey {
+        if let k = cachedKey { return k }
+        let key: MasterKey
+        switch config.masterKey {
+        case .file(let path): key = try MasterKeySource.file(path: path).load()
+        case .environment(let v): key = try MasterKeySource.environment(variable: v).load()
+        case .passphraseEnvironment(let v):
+            let source = MasterKeySource.passphraseEnvironment(variable: v, stateDirectory: config.stateDirectory)
+            // The state folder's file first (it is what the last save wrote here), else the
+            // region copy claiming the highest generation.
+            var parameters = try Keyring.storedPassphraseParameters(stateDirectory: config.stateDirectory)
+            if parameters == nil {
+                let all = copies ?? regionKeyringCopies()
+                let newest = all.max { (Keyring.claimedGeneration($0.copy.bytes) ?? 0) < (Keyring.claimedGeneration($1.copy.bytes) ?? 0) }
+                parameters = newest.flatMap { Keyring.passphraseParameters(in: $0.copy.bytes) }
+            }
+            key = try source.load(passphrase: parameters)
+        }
+        cachedKey = key
+        return key
+    }
+
+    /// Every master-key version: the state folder's keyring when it authenticates (the
+    /// regions' copies are read only where they are written, checked or needed), else the
+    /// newest authentic copy in the regions; the configured key alone before the
+    /// deployment's first keyring was saved.
     public func keyring() throws -> Keyring {
-        try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: try keyringKey())
+        lock.lock(); defer { lock.unlock() }
+        if let r = cachedRing { return r }
+        let key = try keyringKeyLocked(copies: nil)
+        if FileManager.default.fileExists(atPath: Keyring.path(stateDirectory: config.stateDirectory)),
+           let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key) {
+            cachedRing = ring
+            return ring
+        }
+        let copies = regionKeyringCopies()
+        var passphrase: PassphraseParameters?
+        if case .passphraseEnvironment = config.masterKey {
+            passphrase = try? MasterKeySource.storedOrNewPassphraseParameters(stateDirectory: config.stateDirectory)
+        }
+        let ring = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key,
+                                    copies: copies.map(\.copy), passphrase: passphrase)
+        for region in config.regions {
+            var g = [UInt64?](repeating: nil, count: region.locations)
+            for c in copies where c.region == region.name && c.location < g.count { g[c.location] = ring.authenticCopies[c.copy.source] }
+            copyGenerations[region.name] = g
+        }
+        cachedRing = ring
+        return ring
+    }
+
+    /// The keyring object of every location of every region that has one.
+    private func regionKeyringCopies() -> [(region: String, location: Int, copy: KeyringCopy)] {
+        config.regions.flatMap { keyringCopies(in: $0) }
+    }
+
+    private func keyringCopies(in region: RegionConfig) -> [(region: String, location: Int, copy: KeyringCopy)] {
+        guard let locations = try? locations(of: region) else { return [] }
+        var out: [(String, Int, KeyringCopy)] = []
+        for (i, loc) in locations.enumerated() {
+            if let bytes = try? loc.get(Self.keyringObject) { out.append((region.name, i, KeyringCopy(source: loc.name + "/" + Self.keyringObject, bytes: bytes))) }
+        }
+        return out
+    }
+
+    /// The authentic generation of each location's keyring copy in `region` (nil: missing or
+    /// not authentic), read once per region and kept.
+    private func copyGenerations(in region: RegionConfig) throws -> [UInt64?] {
+        lock.lock()
+        if let known = copyGenerations[region.name] { lock.unlock(); return known }
+        lock.unlock()
+        let key = try keyringKey()
+        var g = [UInt64?](repeating: nil, count: region.locations)
+        for c in keyringCopies(in: region) where c.location < g.count {
+            g[c.location] = Keyring.authenticatedGeneration(of: c.copy.bytes, keyringKey: key)
+        }
+        lock.lock(); copyGenerations[region.name] = g; lock.unlock()
+        return g
+    }
+
+    /// Forgets the loaded keyring (and, when `key` is set, the keyring key): the next use
+    /// reads them again. For after a change made through another `Keyring` value.
+    public func reloadKeyring(key: Bool = false) {
+        lock.lock(); cachedRing = nil; if key { cachedKey = nil }; lock.unlock()
     }
 
     /// The active master-key version.
     public func masterKey() throws -> MasterKey { try keyring().active }
+
+    /// Writes the current keyring to every location of `region` whose copy is missing, out of
+    /// date or does not authenticate: replaced, synced and read back, so that nothing stored
+    /// under a version depends on a keyring the region lacks. Saves the deployment's first
+    /// keyring file when there is none yet. Throws naming the locations it could not update.
+    public func publishKeyring(to regionName: String) throws {
+        var ring = try keyring()
+        if ring.generation == 0 {
+            try ring.saveIfNew()
+            reloadKeyring()
+            ring = try keyring()
+        }
+        guard let region = config.region(named: regionName) else { throw unknownRegion(regionName) }
+        var known = try copyGenerations(in: region)
+        if let newest = known.compactMap({ $0 }).max(), newest > ring.generation {
+            // The region holds a newer keyring than the state folder (restored from an old
+            // copy, say): adopt it rather than roll the region back.
+            let key = try keyringKey()
+            let adopted = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key, copies: keyringCopies(in: region).map(\.copy))
+            lock.lock(); cachedRing = adopted; lock.unlock()
+            ring = adopted
+            known = try copyGenerations(in: region)
+        }
+        let bytes = ring.savedBytes
+        var problems: [String] = []
+        for (i, loc) in try locations(of: region).enumerated() where i >= known.count || known[i] != ring.generation {
+            do {
+                if let local = loc as? LocalStore { try local.create() }
+                try loc.replace(Self.keyringObject, bytes)
+                try loc.sync()
+                guard try loc.holds(Self.keyringObject, exactly: bytes) else { throw StepError("the copy read back differs") }
+                lock.lock(); copyGenerations[regionName]?[i] = ring.generation; lock.unlock()
+            } catch { problems.append("\(loc.name): \(error)") }
+        }
+        if !problems.isEmpty {
+            throw StepError("cannot store the keyring in region '\(regionName)': \(problems.joined(separator: "; "))")
+        }
+    }
+
+    /// Locations of `region` whose keyring copy is missing, older than the keyring in use or
+    /// not authentic (for verify).
+    public func staleKeyringCopies(in regionName: String) throws -> [String] {
+        let ring = try keyring()
+        guard ring.generation > 0, let region = config.region(named: regionName) else { return [] }
+        let known = try copyGenerations(in: region)
+        return (0..<region.locations).filter { $0 >= known.count || known[$0] != ring.generation }.map { "\(regionName)/loc\($0)" }
+    }
+
+    func unknownRegion(_ name: String) -> StepError {
+        StepError("region '\(name)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
+    }
 
     /// The storage locations of a region, in order.
     public func locations(of region: RegionConfig) throws -> [any ObjectStore] {
@@ -54,14 +196,87 @@ public struct Deployment: Sendable {
         }
     }
 
-    /// Opens a region's repository (creating it when `create` is set and it does not exist).
+    /// Opens a region's repository. With `create` (a backup writes to it) the region first
+    /// receives the current keyring, and a repository is created only when this is the
+    /// deployment's first: the state folder knows none and no region holds one. Otherwise a
+    /// region without a repository is lost (or mistyped): `regionLost`, nothing written.
     public func repository(_ regionName: String, create: Bool = false) throws -> Repository {
-        guard let region = config.region(named: regionName) else {
-            throw StepError("region '\(regionName)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
-        }
+        guard let region = config.region(named: regionName) else { throw unknownRegion(regionName) }
         let ring = try keyring()
-        return try Repository.open(region: region.name, locations: locations(of: region), master: ring.active,
-                                   decryptKeys: ring.decryptable, create: create)
+        let repo: Repository
+        do {
+            repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
+                                       decryptKeys: ring.decryptable, create: false)
+        } catch RepositoryError.notInitialized where create {
+            if let (id, from, rebuild) = try knownRepository(except: regionName) {
+                throw RepositoryError.regionLost(region: regionName, repository: id, knownFrom: from, rebuildFrom: rebuild)
+            }
+            repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
+                                       decryptKeys: ring.decryptable, create: true)
+        }
+        try checkIdentity(repo)
+        if create { try publishKeyring(to: regionName) }
+        return repo
+    }
+
+    /// `STATE/repository-id`: the id of the deployment's repository, written once it is known.
+    var repositoryIDFile: String { config.stateDirectory + "/repository-id" }
+
+    /// The repository the deployment is known to have apart from `region`: the id the state
+    /// folder recorded, or the config of any other region, with where it was seen and a
+    /// region to rebuild from.
+    func knownRepository(except region: String) throws -> (id: String, from: String, rebuild: String?)? {
+        for other in config.regions where other.name != region {
+            guard let stores = try? locations(of: other) else { continue }
+            for loc in stores {
+                guard let bytes = try? loc.get("config"), let header = try? EnvelopeHeader.decode(bytes) else { continue }
+                return (header.objectID.hex, "region '\(other.name)'", other.name)
+            }
+        }
+        if let text = try? String(contentsOfFile: repositoryIDFile, encoding: .utf8) {
+            return (text.trimmingCharacters(in: .whitespacesAndNewlines), "the state folder (\(repositoryIDFile))", nil)
+        }
+        return nil
+    }
+
+    /// Throws `foreignRepository` when `repo` is not the repository the state folder knows;
+    /// records its id when the state folder knows none yet.
+    func checkIdentity(_ repo: Repository) throws {
+        let id = repo.config.id.hex
+        if let text = try? String(contentsOfFile: repositoryIDFile, encoding: .utf8) {
+            let known = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard known == id else {
+                throw RepositoryError.foreignRepository(region: repo.region, holds: id, expected: known, expectedFrom: "the state folder (\(repositoryIDFile))")
+            }
+            return
+        }
+        try? FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(atPath: repositoryIDFile, contents: Data((id + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// Creates the deployment's repository in the primary region and gives every other
+    /// region its identity (config, id key, keyring). Refused when any region or the state
+    /// folder already knows a repository, unless `force` (after every region was lost).
+    public func initialize(force: Bool = false) throws -> Repository {
+        let primary = config.primaryRegion.name
+        for region in config.regions {
+            guard let stores = try? locations(of: region) else { continue }
+            for loc in stores where (try? loc.size(of: "config")) != nil && (try? loc.size(of: "config")) != .some(nil) {
+                throw StepError("region '\(region.name)' already holds a repository (\(loc.name)/config); nothing was written")
+            }
+        }
+        if FileManager.default.fileExists(atPath: repositoryIDFile) {
+            guard force else {
+                throw StepError("the state folder knows a repository (\(repositoryIDFile)) that no region holds; if every region was lost, 'leafguard init --force' starts a new, empty one")
+            }
+            try FileManager.default.removeItem(atPath: repositoryIDFile)
+        }
+        let repo = try repository(primary, create: true)
+        for region in config.regions where region.name != primary {
+            try publishKeyring(to: region.name)
+            _ = try repo.replicate(to: try locations(of: region))
+        }
+        return repo
     }
 
     /// Runs `body` on the repository of every region that holds one and returns the regions

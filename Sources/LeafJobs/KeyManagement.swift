@@ -1,6 +1,7 @@
 import Foundation
 import LeafKeys
 import LeafRepository
+import LeafStorage
 import Logging
 
 /// Rotation, census and retirement of master-key versions across every region.
@@ -29,6 +30,7 @@ public struct KeyManagement: Sendable {
         if checkpoint == nil {
             var ring = try deployment.keyring()
             let version = try ring.rotate()
+            deployment.reloadKeyring()
             checkpoint = RotationCheckpoint(target: version, started: Date(), regionsDone: [])
             try saveCheckpoint(checkpoint!)
             logger.notice("master-key version activated", metadata: ["version": "\(version)"])
@@ -39,6 +41,8 @@ public struct KeyManagement: Sendable {
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized {
                 checkpoint!.regionsDone.append(region); try saveCheckpoint(checkpoint!); continue
             }
+            // The region holds the new version's keyring, durably, before anything is wrapped under it.
+            try deployment.publishKeyring(to: region)
             let result = try repo.rewrapDataKeys { done, total in progress?(region, done, total) }
             report.regions.append((region, result))
             checkpoint!.regionsDone.append(region)
@@ -77,6 +81,24 @@ public struct KeyManagement: Sendable {
             throw KeyError("version \(version) still wraps \(text); run 'leafguard keys rotate' to re-wrap them first")
         }
         try ring.retire(version, grace: grace)
+        deployment.reloadKeyring()
+        try publishEverywhere()
+    }
+
+    /// Stores the keyring now in the state folder in every region that holds a repository.
+    func publishEverywhere() throws {
+        var problems: [String] = []
+        for region in deployment.config.regionNames {
+            do {
+                _ = try deployment.repository(region)
+                try deployment.publishKeyring(to: region)
+            } catch RepositoryError.notInitialized {
+                continue
+            } catch { problems.append("\(error)") }
+        }
+        if !problems.isEmpty {
+            throw KeyError("the keyring changed in the state folder but not in every region (\(problems.joined(separator: "; "))); run the command again once every region is reachable")
+        }
     }
 
     /// Re-seals the keyring under the passphrase now in `newVariable` (fresh salt), leaving
@@ -95,9 +117,33 @@ public struct KeyManagement: Sendable {
         let parameters = PassphraseParameters.fresh()
         let key = try MasterKeySource.derive(passphraseIn: newVariable, parameters: parameters, environment: environment)
         try ring.changeKeyringKey(to: key, passphrase: parameters)
+        deployment.reloadKeyring(key: true)
         // The keyring file now holds the salt; the older file would only mislead.
         try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
+        // The regions' copies are re-sealed under the new passphrase too (opened with it from
+        // now on: the configured variable is read again only by the next command).
+        try publishNewKeyring(ring, key: MasterKey(version: 1, secret: key))
         logger.notice("keyring re-sealed under a new passphrase", metadata: ["keyring": "\(ring.path)"])
+    }
+
+    /// Replaces every region's keyring copy with `ring` (just re-sealed under `key`), location
+    /// by location: each holds the old copy or the new one at every moment.
+    func publishNewKeyring(_ ring: Keyring, key: MasterKey) throws {
+        let bytes = ring.savedBytes
+        var problems: [String] = []
+        for region in deployment.config.regions {
+            do {
+                for loc in try deployment.locations(of: region) {
+                    if (try? loc.size(of: "config")) == .some(nil) { continue }  // no repository in this location
+                    try loc.replace(Deployment.keyringObject, bytes)
+                    try loc.sync()
+                    guard try loc.holds(Deployment.keyringObject, exactly: bytes) else { throw KeyError("\(loc.name): the copy read back differs") }
+                }
+            } catch { problems.append("\(region.name): \(error)") }
+        }
+        if !problems.isEmpty {
+            throw KeyError("the keyring was re-sealed in the state folder but not in every region (\(problems.joined(separator: "; "))); set the configured variable to the new passphrase and run 'leafguard verify --repair' once every region is reachable")
+        }
     }
 
     func loadCheckpoint() throws -> RotationCheckpoint? {

@@ -44,25 +44,58 @@ public struct Keyring: Sendable {
     public private(set) var auditSeed: SecureBytes
     /// The Argon2id parameters the keyring key was derived with, when it is a passphrase.
     public private(set) var passphrase: PassphraseParameters?
+    /// How many times the file was saved: copies with a lower generation are out of date.
+    public private(set) var generation: UInt64
+    /// The file's bytes as last read or saved: what every region's `keyring` object holds.
+    public private(set) var savedBytes: [UInt8] = []
+    /// Copies that did not open, each with its reason (for verify and for a warning).
+    public let rejected: [String]
+    /// The generation of every copy that authenticated, by its source.
+    public private(set) var authenticCopies: [String: UInt64] = [:]
 
     public static func path(stateDirectory: String) -> String { stateDirectory + "/keys/keyring.json" }
 
-    /// Opens the keyring in `stateDirectory` with the key the configured source gives.
-    public static func open(stateDirectory: String, keyringKey: MasterKey, now: Date = Date()) throws -> Keyring {
+    /// Opens the keyring with the key the configured source gives, from the newest copy that
+    /// authenticates: the state folder's file (a cache) or any of `copies` (the `keyring`
+    /// object in every location of every region). A copy that fails is skipped and named in
+    /// `rejected`; the keyring does not open only when no copy does. When a region's copy is
+    /// newer than the state file, the state file is rewritten from it. With no copy anywhere
+    /// the configured key is version 1 itself (generation 0, nothing saved yet).
+    public static func open(stateDirectory: String, keyringKey: MasterKey, copies: [KeyringCopy] = [],
+                            passphrase: PassphraseParameters? = nil, now: Date = Date()) throws -> Keyring {
         let path = path(stateDirectory: stateDirectory)
         let seed = try KDF.derive(from: keyringKey.secret, id: 1, context: "lgaudit1")
-        guard let data = FileManager.default.contents(atPath: path) else {
+        var candidates = copies
+        let local = FileManager.default.contents(atPath: path).map { KeyringCopy(source: path, bytes: [UInt8]($0)) }
+        if let local { candidates.insert(local, at: 0) }
+        guard !candidates.isEmpty else {
             return Keyring(path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
-                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: nil)
+                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: passphrase,
+                           generation: 0, rejected: [])
         }
-        let file = try readFile(path, data)
         let sealing = try KDF.derive(from: keyringKey.secret, id: 2, context: "lgkring1")
-        let failure = KeyError("keyring \(path) does not open with the configured key (wrong key or passphrase, or the file was altered)")
+        let macKey = try KDF.derive(from: keyringKey.secret, id: 3, context: "lgkring1")
+        var best: (file: KeyringFile, copy: KeyringCopy)?
+        var rejected: [String] = []
+        var accepted: [String: UInt64] = [:]
+        for c in candidates {
+            do {
+                let file = try readFile(c.source, Data(c.bytes))
+                try file.authenticate(source: c.source, key: macKey, legacyAllowed: c.source == path)
+                accepted[c.source] = file.generation ?? 0
+                if best == nil || file.generation ?? 0 > best!.file.generation ?? 0 { best = (file, c) }
+            } catch { rejected.append("\(error)") }
+        }
+        guard let (file, chosen) = best else {
+            throw KeyError("the keyring does not open with the configured key (wrong key or passphrase, or every copy was altered): "
+                + rejected.joined(separator: "; "))
+        }
+        let failure = KeyError("keyring \(chosen.source) does not open with the configured key (wrong key or passphrase, or the file was altered)")
         var secrets: [UInt32: SecureBytes] = [:]
         // Retired versions within their grace period still have material: it is opened too,
         // so that re-sealing the file keeps it, but `decryptable` never offers it.
         for r in file.versions where r.state != .retired || r.sealed != nil {
-            guard let text = r.sealed else { throw KeyError("keyring \(path): version \(r.version) has no key material") }
+            guard let text = r.sealed else { throw KeyError("keyring \(chosen.source): version \(r.version) has no key material") }
             guard let secret = try? openSealed(text, associatedData: associatedData(r.version), key: sealing) else { throw failure }
             secrets[r.version] = secret
         }
@@ -73,9 +106,37 @@ public struct Keyring: Sendable {
             auditSeed = s
         }
         var ring = Keyring(path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
-                           auditSeed: auditSeed, passphrase: file.passphrase)
+                           auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0, rejected: rejected)
+        ring.authenticCopies = accepted
+        ring.savedBytes = chosen.bytes
+        if file.generation == nil {
+            try ring.save()  // a file from before copies were kept in the regions: authenticated from now on
+        } else if chosen.source != path {
+            try ring.writeStateFile(chosen.bytes)  // the state folder is a cache of the newest copy
+        }
         try ring.wipeExpired(now: now)
         return ring
+    }
+
+    /// The generation of a keyring copy when it authenticates under `keyringKey` (nil when it
+    /// does not, or is not a keyring file).
+    public static func authenticatedGeneration(of bytes: [UInt8], keyringKey: MasterKey) -> UInt64? {
+        guard let macKey = try? KDF.derive(from: keyringKey.secret, id: 3, context: "lgkring1"),
+              let file = try? readFile("copy", Data(bytes)), (try? file.authenticate(source: "copy", key: macKey, legacyAllowed: false)) != nil else { return nil }
+        return file.generation ?? 0
+    }
+
+    /// The generation a keyring copy claims (unauthenticated: for choosing what to read and
+    /// what to refresh), nil when the bytes are not a keyring file.
+    public static func claimedGeneration(_ bytes: [UInt8]) -> UInt64? {
+        guard let file = try? KeyringFile.decoder.decode(KeyringFile.self, from: Data(bytes)) else { return nil }
+        return file.generation ?? 0
+    }
+
+    /// The Argon2id salt and limits a keyring copy records (not secret: read before the key
+    /// is derived; altered ones derive a key that opens nothing).
+    public static func passphraseParameters(in bytes: [UInt8]) -> PassphraseParameters? {
+        (try? KeyringFile.decoder.decode(KeyringFile.self, from: Data(bytes)))?.passphrase
     }
 
     /// The Argon2id salt and limits stored in the keyring file, if it exists and holds them:
@@ -88,6 +149,7 @@ public struct Keyring: Sendable {
     }
 
     static func readFile(_ path: String, _ data: Data) throws -> KeyringFile {
+        guard data.count <= 1 << 20 else { throw KeyError("keyring \(path) is damaged: \(data.count) bytes, more than a keyring holds") }
         do { return try KeyringFile.decoder.decode(KeyringFile.self, from: data) } catch {
             throw KeyError("keyring \(path) is damaged: \(error.localizedDescription)")
         }
@@ -107,9 +169,15 @@ public struct Keyring: Sendable {
     }
 
     init(path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes,
-         auditSeed: SecureBytes, passphrase: PassphraseParameters?) {
+         auditSeed: SecureBytes, passphrase: PassphraseParameters?, generation: UInt64, rejected: [String]) {
         self.path = path; self.records = records; self.secrets = secrets; self.unlock = unlock
-        self.auditSeed = auditSeed; self.passphrase = passphrase
+        self.auditSeed = auditSeed; self.passphrase = passphrase; self.generation = generation; self.rejected = rejected
+    }
+
+    /// Writes the keyring file as it is now (a deployment's first: before it, the configured
+    /// key was version 1 without a file), so that it can be copied to the regions.
+    public mutating func saveIfNew() throws {
+        if generation == 0 { try save() }
     }
 
     /// Re-seals the keyring under a new keyring key (a new passphrase, or a new key file):
@@ -124,10 +192,15 @@ public struct Keyring: Sendable {
 
     static func associatedData(_ version: UInt32) -> [UInt8] { Array("leafguard keyring v\(version)".utf8) }
 
-    /// The version that wraps new data keys.
+    /// The version that wraps new data keys (`open` checked that there is exactly one, with material).
     public var active: MasterKey {
-        let v = records.first { $0.state == .active }!.version
-        return MasterKey(version: v, secret: secrets[v]!)
+        get throws {
+            let actives = records.filter { $0.state == .active }
+            guard actives.count == 1, let secret = secrets[actives[0].version] else {
+                throw KeyError("keyring \(path) has \(actives.count) active versions; exactly one must be active")
+            }
+            return MasterKey(version: actives[0].version, secret: secret)
+        }
     }
 
     /// Every version that may unwrap (active and decrypt-only).
@@ -155,7 +228,7 @@ public struct Keyring: Sendable {
     /// wiped after `grace`. The caller checks that no data key needs it.
     public mutating func retire(_ version: UInt32, grace: TimeInterval, now: Date = Date()) throws {
         try checkRetirable(version)
-        let i = records.firstIndex { $0.version == version }!
+        guard let i = records.firstIndex(where: { $0.version == version }) else { throw KeyError("there is no master-key version \(version)") }
         records[i].state = .retired
         records[i].retired = now
         records[i].wipeAfter = now.addingTimeInterval(grace)
@@ -186,12 +259,17 @@ public struct Keyring: Sendable {
         if changed { try save() }
     }
 
-    /// Writes the file: every version's material sealed under the keyring key, written to a
-    /// temporary file (0600), synced, then renamed over the old one.
-    func save() throws {
+    /// Writes the file: every version's material sealed under the keyring key, the whole
+    /// file authenticated, the generation one higher; to a temporary file (0600), synced,
+    /// then renamed over the old one. `savedBytes` then holds what the regions must receive.
+    mutating func save() throws {
         let sealing = try KDF.derive(from: unlock, id: 2, context: "lgkring1")
         var out = records
         for i in out.indices {
+            out[i].created = out[i].created.wholeSeconds
+            out[i].rotated = out[i].rotated?.wholeSeconds
+            out[i].retired = out[i].retired?.wholeSeconds
+            out[i].wipeAfter = out[i].wipeAfter?.wholeSeconds
             if let secret = secrets[out[i].version] {
                 out[i].sealed = try Self.seal(secret, associatedData: Self.associatedData(out[i].version), key: sealing)
             } else if out[i].state != .retired {
@@ -201,11 +279,21 @@ public struct Keyring: Sendable {
             }
         }
         let seed = try Self.seal(auditSeed, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing)
-        let data = try KeyringFile.encoder.encode(KeyringFile(versions: out, auditSeed: seed, passphrase: passphrase))
+        var file = KeyringFile(generation: generation + 1, versions: out, auditSeed: seed, passphrase: passphrase)
+        try file.sign(key: try KDF.derive(from: unlock, id: 3, context: "lgkring1"))
+        let data = [UInt8](try KeyringFile.encoder.encode(file))
+        try writeStateFile(data)
+        records = out
+        generation += 1
+        savedBytes = data
+    }
+
+    /// Replaces the state folder's keyring file with `data` (temporary file, fsync, rename).
+    func writeStateFile(_ data: [UInt8]) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let temporary = path + ".tmp-\(getpid())"
-        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw KeyError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
@@ -219,13 +307,67 @@ public struct Keyring: Sendable {
     }
 }
 
+/// One copy of the keyring file and where it was read (for messages).
+public struct KeyringCopy: Sendable {
+    public let source: String
+    public let bytes: [UInt8]
+    public init(source: String, bytes: [UInt8]) { self.source = source; self.bytes = bytes }
+}
+
+extension Date {
+    /// The instant without its fraction of a second: what ISO 8601 in the file keeps, so the
+    /// authenticated encoding reads back the same.
+    var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}
+
 struct KeyringFile: Codable {
-    var format = "leafguard-keyring-v1"
+    var format = "leafguard-keyring-v2"
+    /// Counts the saves: the copy with the highest generation that authenticates is the keyring.
+    /// Absent in files from before copies were kept in the regions (format v1).
+    var generation: UInt64?
     var versions: [KeyVersionRecord]
     /// The audit-signing seed, sealed like a version's material.
     var auditSeed: String?
     /// Argon2id salt and limits, when the keyring key is a passphrase.
     var passphrase: PassphraseParameters?
+    /// BLAKE2b-256 keyed with `crypto_kdf(keyring key, id 3, "lgkring1")`, hex, over the
+    /// file's members other than `mac` as compact JSON with sorted keys: every field is
+    /// authenticated (docs/format.md gives the encoding; recover.py checks it).
+    var mac: String?
+
+    /// The bytes the MAC covers: `{"auditSeed":…,"format":…,…}` with no white space and
+    /// slashes unescaped, exactly what Python's `json.dumps(sort_keys=True, separators=(",", ":"))` gives.
+    func authenticatedBytes() throws -> [UInt8] {
+        var copy = self
+        copy.mac = nil
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return [UInt8](try e.encode(copy))
+    }
+
+    mutating func sign(key: SecureBytes) throws {
+        mac = KeyedHash.hash(try authenticatedBytes(), key: key, length: 32).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Checks the MAC (a file of format v1 has none and is accepted only from the state folder,
+    /// once, to be re-saved with one) and the shape: versions unique, exactly one active.
+    func authenticate(source: String, key: SecureBytes, legacyAllowed: Bool) throws {
+        if let mac {
+            let expected = KeyedHash.hash(try authenticatedBytes(), key: key, length: 32).map { String(format: "%02x", $0) }.joined()
+            guard Sodium.constantTimeEqual(Array(mac.utf8), Array(expected.utf8)) else {
+                throw KeyError("keyring \(source) does not authenticate with the configured key (wrong key or passphrase, or the file was altered)")
+            }
+        } else {
+            guard legacyAllowed, format == "leafguard-keyring-v1", generation == nil else {
+                throw KeyError("keyring \(source) is not authenticated (no mac); it was altered or is not leafguard's")
+            }
+        }
+        guard Set(versions.map(\.version)).count == versions.count else { throw KeyError("keyring \(source) lists a version twice") }
+        let active = versions.filter { $0.state == .active }.count
+        guard active == 1 else { throw KeyError("keyring \(source) has \(active) active versions; exactly one must be active") }
+        if let p = passphrase { try p.check(source: source) }
+    }
 
     static var encoder: JSONEncoder {
         let e = JSONEncoder()

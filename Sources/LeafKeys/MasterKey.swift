@@ -33,8 +33,11 @@ public enum MasterKeySource: Sendable {
     /// limits the keyring file keeps (or, before there is one, `STATE/keys/passphrase.json`).
     case passphraseEnvironment(variable: String, stateDirectory: String)
 
-    /// Loads the key. Files must be 0600 or stricter.
-    public func load(version: UInt32 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
+    /// Loads the key. Files must be 0600 or stricter. A passphrase is stretched with
+    /// `passphrase` when given (the parameters a keyring copy in a region records), else with
+    /// those in the state folder.
+    public func load(version: UInt32 = 1, passphrase given: PassphraseParameters? = nil,
+                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
         switch self {
         case .file(let path):
             if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
@@ -56,8 +59,9 @@ public enum MasterKeySource: Sendable {
             }
             return MasterKey(version: version, secret: try Self.decode(Data(value.utf8), origin: "$\(variable)"))
         case let .passphraseEnvironment(variable, stateDirectory):
-            let params = try Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
+            let params = try given ?? Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
                 ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
+            try params.check(source: "the passphrase parameters")
             return MasterKey(version: version, secret: try Self.derive(passphraseIn: variable, parameters: params, environment: environment))
         }
     }
@@ -116,6 +120,13 @@ public enum MasterKeySource: Sendable {
         return key
     }
 
+    /// The parameters a passphrase deployment without a keyring file uses: the state
+    /// folder's `keys/passphrase.json`, created with a fresh salt when missing.
+    public static func storedOrNewPassphraseParameters(stateDirectory: String) throws -> PassphraseParameters {
+        try Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
+            ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
+    }
+
     /// Writes a fresh random 32-byte key to `path` with mode 0600, never replacing an existing file.
     public static func createKeyFile(at path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
@@ -142,13 +153,25 @@ public struct PassphraseParameters: Codable, Sendable {
         PassphraseParameters(salt: Sodium.randomBytes(PasswordHash.saltLength), opsLimit: 3, memLimitKiB: 256 * 1024)
     }
 
+    /// Throws unless the parameters are ones leafguard writes: a 16-byte salt, 1 to 16
+    /// passes, 8 MiB to 4 GiB (values read from a file are checked before Argon2id runs).
+    public func check(source: String) throws {
+        guard salt.count == PasswordHash.saltLength, (1...16).contains(opsLimit), (8 * 1024...4 * 1024 * 1024).contains(memLimitKiB) else {
+            throw KeyError("\(source): passphrase parameters out of range (salt \(salt.count) bytes, \(opsLimit) passes, \(memLimitKiB) KiB)")
+        }
+    }
+
     static func loadOrCreate(at path: String) throws -> PassphraseParameters {
         if let data = FileManager.default.contents(atPath: path) {
-            return try JSONDecoder().decode(PassphraseParameters.self, from: data)
+            let p = try JSONDecoder().decode(PassphraseParameters.self, from: data)
+            try p.check(source: path)
+            return p
         }
         let p = fresh()
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         try JSONEncoder().encode(p).write(to: URL(fileURLWithPath: path), options: .atomic)
+        chmod(path, 0o600)
         return p
     }
 }

@@ -58,9 +58,11 @@ public struct SnapshotFile: Codable, Sendable, Equatable {
     public let size: Int64
     public let sha256: String
     public let modified: Double
+    /// Permission bits (st_mode & 0o7777) at backup time; absent in snapshots from before they were kept.
+    public let mode: Int?
     public let blobs: [BlobID]
-    public init(path: String, size: Int64, sha256: String, modified: Double, blobs: [BlobID]) {
-        self.path = path; self.size = size; self.sha256 = sha256; self.modified = modified; self.blobs = blobs
+    public init(path: String, size: Int64, sha256: String, modified: Double, mode: Int? = nil, blobs: [BlobID]) {
+        self.path = path; self.size = size; self.sha256 = sha256; self.modified = modified; self.mode = mode; self.blobs = blobs
     }
 }
 

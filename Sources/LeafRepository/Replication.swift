@@ -27,6 +27,7 @@ extension Repository {
     /// never overwrite.
     public func replicate(to target: [any ObjectStore], workers: Int = 8,
                           progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws -> ReplicationResult {
+        try checkSameRepository(target)
         for loc in target { if let local = loc as? LocalStore { try local.create() } }
         let result = ReplicationState()
 
@@ -68,17 +69,34 @@ extension Repository {
             try copyReplicated(snapshotNames, to: target, result: result)
             result.snapshots = snapshotNames.filter { !before.contains($0) }.count
         }
+        // 4. Archived reports (sealed) and audit objects (signed, checked by `audit verify`):
+        // everything a restore, a verify or an audit check needs is in both regions.
+        try copyReplicated(listReplicated(prefix: "reports/"), to: target, result: result)
+        try copyReplicated(listReplicated(prefix: "audit/"), to: target, result: result, authenticate: false)
         var out = result.snapshot()
         out.snapshotsInTarget = Self.names(in: target, prefix: "snapshots/").count
         return out
     }
 
+    /// Throws `foreignRepository` when the target's locations hold another repository's
+    /// config (every copy found there names another id: one odd copy is damage, not identity).
+    public func checkSameRepository(_ target: [any ObjectStore]) throws {
+        var ids: [ObjectID] = []
+        for loc in target {
+            if let bytes = try? loc.get("config"), let h = try? EnvelopeHeader.decode(bytes) { ids.append(h.objectID) }
+        }
+        if let other = ids.first, ids.allSatisfy({ $0 == other }), other != config.id {
+            let name = target.first.map { String($0.name.prefix { $0 != "/" }) } ?? "target"
+            throw RepositoryError.foreignRepository(region: name, holds: other.hex, expected: config.id.hex, expectedFrom: "region '\(region)'")
+        }
+    }
+
     /// Copies replicated objects (one authenticated source copy) to every target location lacking them.
-    private func copyReplicated(_ names: [String], to target: [any ObjectStore], result: ReplicationState) throws {
+    private func copyReplicated(_ names: [String], to target: [any ObjectStore], result: ReplicationState, authenticate: Bool = true) throws {
         for name in names {
             let missing = target.filter { (try? $0.size(of: name)) == .some(nil) }
             if missing.isEmpty { continue }
-            let bytes = try readAuthenticCopy(name)
+            let bytes = authenticate ? try readAuthenticCopy(name) : try readReplicated(name) { $0 }
             var problems: [String] = []
             for loc in missing {
                 do { try loc.put(name, bytes) } catch StorageError.alreadyExists {} catch { problems.append("\(error)") }

@@ -10,13 +10,22 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
     case unreadable(object: String, problems: [String])
     case insufficientLocations(region: String, written: Int, needed: Int, problems: [String])
     case locked(region: String, by: String)
+    /// Two regions (or a region and the state folder) hold different repositories.
+    case foreignRepository(region: String, holds: String, expected: String, expectedFrom: String)
+    /// A region without a repository while the deployment has one elsewhere: lost, or a wrong path.
+    case regionLost(region: String, repository: String, knownFrom: String, rebuildFrom: String?)
 
     public var description: String {
         switch self {
         case .malformed(let s): return "malformed repository object: \(s)"
         case let .wrongMasterKey(v, dk):
             return "the master key given does not open data key \(dk), which is wrapped by master key version \(v); check keys.master"
-        case .notInitialized(let r): return "region '\(r)' holds no repository yet; run a backup first, or check the region's path in leafguard.yml"
+        case .notInitialized(let r): return "region '\(r)' holds no repository; check the region's path in leafguard.yml, or create the repository with 'leafguard init'"
+        case let .foreignRepository(r, holds, expected, from):
+            return "region '\(r)' holds repository \(holds), but \(from) holds repository \(expected); they are different repositories and are never mixed (check the regions' paths in leafguard.yml)"
+        case let .regionLost(r, id, from, rebuild):
+            return "region '\(r)' holds no repository, but \(from) knows repository \(id): the region was lost or its path in leafguard.yml is wrong. Nothing was written. "
+                + (rebuild.map { "If it was lost, rebuild it with 'leafguard replicate --from \($0) --to \(r)'." } ?? "If every region was lost, restore the regions' storage; 'leafguard init --force' starts a new, empty repository.")
         case .snapshotNotFound(let s): return "no snapshot '\(s)'; 'leafguard snapshots list' shows the ids"
         case let .ambiguousSnapshot(s, n): return "'\(s)' matches \(n) snapshots; give more of the id"
         case let .unreadable(o, p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")

@@ -13,6 +13,11 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
     public let snapshots: [String]
     public var repaired: Bool
     public var detail: String
+
+    public init(location: String, object: String, kind: String, snapshots: [String], repaired: Bool, detail: String) {
+        self.location = location; self.object = object; self.kind = kind; self.snapshots = snapshots
+        self.repaired = repaired; self.detail = detail
+    }
 }
 
 /// What verify checked and found.
@@ -31,8 +36,12 @@ extension Repository {
     /// `readPacks`, authentication of every shard. With `repair`, missing or corrupt shards
     /// are rebuilt from the other shards (or taken from `otherRegion`) and written before
     /// anything is removed; missing copies of replicated objects are copied again.
+    ///
+    /// Every copy of every replicated object is authenticated (a planted, truncated or
+    /// flipped copy in one location is that copy's problem), and a repair rebuilds a pack
+    /// from any `data` authentic shards found across this region and `otherRegions`.
     public func verify(readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
-                       otherRegion: Repository? = nil) throws -> VerifyReport {
+                       otherRegions: [Repository] = []) throws -> VerifyReport {
         var report = VerifyReport()
         // A remote location that cannot be listed would look empty below: say so first. (A
         // local location's missing folder is a lost location: the checks below find every
@@ -64,13 +73,25 @@ extension Repository {
         }
         if repair { for loc in locations { if let l = loc as? LocalStore { try? l.create() } } }
 
-        // Replicated objects: a copy in every location.
+        // Replicated objects: an authentic copy in every location.
         for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") + listReplicated(prefix: "reports/") {
-            for loc in locations where (try? loc.size(of: name)) ?? nil == nil {
-                var p = VerifyProblem(location: loc.name, object: name, kind: "missing-copy", snapshots: [], repaired: false,
-                                      detail: "a copy of a replicated object is missing")
-                if repair, let bytes = try? readAuthenticCopy(name) {
-                    p.repaired = (try? loc.put(name, bytes)) != nil
+            var good: [UInt8]?
+            for loc in locations {
+                let kind: String, detail: String
+                switch Result(catching: { try loc.size(of: name) }) {
+                case .success(nil):
+                    kind = "missing-copy"; detail = "a copy of a replicated object is missing"
+                case .success(.some):
+                    guard let bytes = try? loc.get(name) else { kind = "corrupt-copy"; detail = "the copy cannot be read"; break }
+                    if copyIsAuthentic(bytes, name: name) { good = good ?? bytes; continue }
+                    kind = "corrupt-copy"; detail = "the copy does not authenticate (altered, truncated or planted); the other copies are used"
+                case .failure(let e):
+                    kind = "missing-copy"; detail = "cannot be checked: \(e)"
+                }
+                var p = VerifyProblem(location: loc.name, object: name, kind: kind, snapshots: [], repaired: false, detail: detail)
+                if repair, let bytes = good ?? (try? readAuthenticCopy(name)) {
+                    p.repaired = (try? (kind == "corrupt-copy" ? loc.replace(name, bytes) : loc.put(name, bytes))) != nil
+                    if p.repaired && kind == "corrupt-copy" { try? loc.sync() }
                 }
                 report.problems.append(p)
             }
@@ -103,7 +124,10 @@ extension Repository {
             }
             guard !bad.isEmpty else { continue }
             var rebuilt: [[UInt8]]?
-            if repair { rebuilt = try? rebuildShards(entry, key: key, other: otherRegion) }
+            var why = ""
+            if repair {
+                do { rebuilt = try rebuildShards(entry, key: key, others: otherRegions) } catch { why = "\(error)" }
+            }
             for (i, kind, detail) in bad {
                 let name = Self.shardName(entry.id, i)
                 let locIndex = shardLocations(entry, i).first ?? 0
@@ -117,7 +141,7 @@ extension Repository {
                         p.repaired = true
                     } catch { p.detail += "; repair failed: \(error)" }
                 } else if repair {
-                    p.detail += "; cannot rebuild: fewer than \(entry.dataShards) intact shards here or in the other region"
+                    p.detail += "; cannot rebuild: fewer than \(entry.dataShards) authentic shards across every region (\(why))"
                 }
                 report.problems.append(p)
             }
@@ -126,7 +150,7 @@ extension Repository {
         // Stray files: anything in a location that is not a leafguard object name.
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
-            for n in names where !(n == "config" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("reports/")) {
+            for n in names where !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("reports/")) {
                 report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
                                                      detail: "not a leafguard object; left untouched"))
             }
@@ -134,24 +158,51 @@ extension Repository {
         return report
     }
 
-    /// Every shard of a pack as sealed bytes, reproduced from any `data` intact shards here
-    /// (re-sealed under the recorded nonce: the original ciphertext) or taken from the other region.
-    func rebuildShards(_ entry: PackEntry, key: DataKey, other: Repository?) throws -> [[UInt8]] {
+    /// Every shard of a pack as sealed bytes, from any `data` authentic shards of it in this
+    /// region and `others` together: the pack is decoded, re-encoded, and each shard sealed
+    /// under its recorded nonce (reproducing the original ciphertext) or, where the index
+    /// records none, a fresh random one (a shard carries its nonce in its header).
+    func rebuildShards(_ entry: PackEntry, key: DataKey, others: [Repository]) throws -> [[UInt8]] {
         let total = entry.dataShards + entry.parityShards
-        if let nonces = entry.nonces, nonces.count == total, let (pack, _) = try? readPack(entry) {
-            let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
-            let plain = pack.withUnsafeBytes { rs.encode($0) }
-            return try (0..<total).map { i in
-                guard let nonce = hexBytes(nonces[i]) else { throw RepositoryError.malformed("bad nonce in index") }
-                let h = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                       dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
-                                       objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
-                return try Envelope.seal(plain[i], header: h, key: key.secret)
+        let (pack, _) = try readPack(entry, alsoFrom: others)
+        let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
+        let plain = pack.withUnsafeBytes { rs.encode($0) }
+        return try (0..<total).map { i in
+            var nonce = Sodium.randomBytes(key.algorithm.nonceLength)
+            if let nonces = entry.nonces, nonces.count == total {
+                guard let recorded = hexBytes(nonces[i]), recorded.count == nonce.count else { throw RepositoryError.malformed("bad nonce in index") }
+                nonce = recorded
             }
+            let h = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                   dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                                   objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+            return try Envelope.seal(plain[i], header: h, key: key.secret)
         }
-        // Too few shards here: the other region holds the same bytes.
-        guard let other else { throw RepositoryError.unreadable(object: "pack \(entry.id.hex)", problems: ["too few intact shards"]) }
-        return try (0..<total).map { i in try other.getShard(Self.shardName(entry.id, i), from: other.shardLocations(entry, i)) }
+    }
+
+    /// Whether `bytes` is an authentic copy of the replicated object `name`: it opens under
+    /// the key its header names and its header names the object the name does.
+    public func copyIsAuthentic(_ bytes: [UInt8], name: String) -> Bool {
+        guard let h = try? EnvelopeHeader.decode(bytes) else { return false }
+        let parts = name.split(separator: "/")
+        switch parts.first {
+        case "config": guard h.kind == .config, h.objectID == config.id else { return false }
+        case "keys" where parts.count == 2:
+            if parts[1].hasPrefix("set-") {
+                guard h.kind == .keySet, ObjectID(hex: String(parts[1].dropFirst(4))) == h.objectID else { return false }
+            } else {
+                guard h.kind == .dataKey, ObjectID(hex: String(parts[1])) == h.objectID else { return false }
+            }
+        case "index" where parts.count == 2: guard h.kind == .index, ObjectID(hex: String(parts[1])) == h.objectID else { return false }
+        case "snapshots" where parts.count == 2: guard h.kind == .snapshot, ObjectID(hex: String(parts[1])) == h.objectID else { return false }
+        case "reports": guard h.kind == .report else { return false }
+        default: return false
+        }
+        do {
+            let key = (h.kind == .dataKey || h.kind == .keySet) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
+            _ = try Envelope.open(bytes, header: h, key: key)
+            return true
+        } catch { return false }
     }
 
     /// Writes a rebuilt shard before removing anything: to `<name>.repair`, then (for a

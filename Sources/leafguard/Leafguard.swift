@@ -13,7 +13,7 @@ struct Leafguard: AsyncParsableCommand {
         commandName: "leafguard",
         abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
         version: version,
-        subcommands: [Demo.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
+        subcommands: [Demo.self, Init.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
     )
 
     static func main() async {

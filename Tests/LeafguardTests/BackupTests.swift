@@ -212,12 +212,15 @@ import Testing
         try f.dir.write("restored/keep.txt", "mine")
         #expect { _ = try f.restore() } throws: { "\($0)".contains("not empty") && "\($0)".contains("--force") }
         _ = try f.restore(force: true)
-        #expect(FileManager.default.fileExists(atPath: f.dir.file("restored/keep.txt")))
+        // --force replaces the folder's content as a whole: the snapshot's files, nothing else.
+        #expect(!FileManager.default.fileExists(atPath: f.dir.file("restored/keep.txt")))
+        #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.dir.path).allSatisfy { !$0.contains("leafguard-restore") && !$0.contains("leafguard-old") })
     }
 
     @Test func unknownSnapshotsAndEmptyRegionsGiveClearErrors() throws {
         let f = try BackupFixture()
-        #expect { _ = try f.repository(create: false) } throws: { "\($0)".contains("holds no repository yet") }
+        #expect { _ = try f.repository(create: false) } throws: { "\($0)".contains("holds no repository") }
         try f.backup()
         #expect { _ = try f.restore("deadbeef") } throws: { "\($0)".contains("no snapshot 'deadbeef'") }
     }

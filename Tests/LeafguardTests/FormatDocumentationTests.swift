@@ -35,10 +35,18 @@ import Testing
         #expect(try leafguard(["restore", "latest", "--to", d.dir.file("by-leafguard"), "--config", d.config]).status == 0)
 
         let script = packageRoot + "/docs/recover.py"
+        try FileManager.default.copyItem(atPath: d.dir.file("state/keys/keyring.json"), toPath: d.dir.file("keyring-copy.json"))
+        // The region carries its keyring: the key alone is enough, with the state folder gone.
+        try FileManager.default.removeItem(atPath: d.dir.file("state/keys"))
+        let alone = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("key-alone")])
+        #expect(alone.status == 0, "\(alone.all)")
+        #expect(sameTree(d.dir.file("by-leafguard"), d.dir.file("key-alone")))
+        // Without any keyring copy the versions it wraps under are named.
+        for i in 0..<6 { try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/keyring")) }
         let without = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("no-ring")])
         #expect(without.status != 0 && without.all.contains("give the keyring file"), "\(without.all)")
         let r = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("by-hand"),
-                                                    "--keyring", d.dir.file("state/keys/keyring.json")])
+                                                    "--keyring", d.dir.file("keyring-copy.json")])
         #expect(r.status == 0, "\(r.all)")
         #expect(sameTree(d.dir.file("by-leafguard"), d.dir.file("by-hand")))
     }

@@ -64,7 +64,7 @@ import Testing
         _ = try f.repository(create: false).replicate(to: backup)
         for i in [0, 1, 4] { try FileManager.default.removeItem(atPath: f.locationRoot(i)) }
         let other = try Repository.open(region: "backup", locations: backup, master: f.master, create: false)
-        let r = try f.repository(create: false).verify(readPacks: readAll, repair: true, otherRegion: other)
+        let r = try f.repository(create: false).verify(readPacks: readAll, repair: true, otherRegions: [other])
         #expect(r.unrepaired.isEmpty, "\(r.unrepaired.prefix(3))")
         #expect(try f.repository(create: false).verify(readPacks: readAll).problems.isEmpty)
         try FileManager.default.removeItem(atPath: f.dir.file("regions/backup"))

@@ -9,6 +9,9 @@ public struct ReplicateStep: JobStep {
     public let from: String
     public let to: String
 
+    /// A replication from one region to another (the `replicate` command).
+    public init(from: String, to: String) { self.from = from; self.to = to }
+
     public init?(parameters p: StepParameters) {
         let to = p.region("to", required: true)
         let from = p.region("from", default: p.config.primaryRegion.name)
@@ -25,6 +28,9 @@ public struct ReplicateStep: JobStep {
             return StepResult(step: Self.name, status: .succeeded,
                               summary: "dry run: would copy to '\(to)' what it lacks of \(source.snapshotIDs().count) snapshot(s) in '\(from)'")
         }
+        // The target holds the keyring before any key wrapped under it arrives.
+        try source.checkSameRepository(try deployment.locations(of: target))
+        try deployment.publishKeyring(to: to)
         let progress = context.progress
         let r = try source.replicate(to: try deployment.locations(of: target)) { bytes in
             progress.update("replicate to \(to)", done: bytes, total: nil)

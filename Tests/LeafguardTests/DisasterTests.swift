@@ -1,0 +1,273 @@
+import Foundation
+import LeafBackup
+import LeafTestSupport
+import Testing
+
+/// A deployment that has lived a while: three snapshots in both regions, two key rotations
+/// between them, and a copy of the planner data as each snapshot saw it.
+struct DisasterFixture {
+    let d: DeploymentFixture
+    /// Snapshot id → the folder holding the data it saved.
+    private(set) var expected: [(id: String, data: String)] = []
+    var config: String { d.config }
+    func file(_ name: String) -> String { d.dir.file(name) }
+
+    init(passphrase: Bool = false) throws {
+        d = try DeploymentFixture()
+        if passphrase {
+            let text = try String(contentsOfFile: d.config, encoding: .utf8)
+            try text.replacingOccurrences(of: "master: file:keys/master.key", with: "master: passphrase-env:LG_TEST_PASSPHRASE")
+                .write(toFile: d.config, atomically: true, encoding: .utf8)
+        }
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        for round in 0..<3 {
+            if round > 0 {
+                try addDocument(to: d, megabytes: 1)
+                try expectSuccess(["keys", "rotate"])
+            }
+            try expectSuccess(["run", "nightly"])
+            let ids = try snapshotIDs()
+            let copy = file("expected-\(round)")
+            #expect(try runCommand("/bin/cp", ["-a", file("planner-data"), copy]).status == 0)
+            expected.append((ids.last ?? "", copy))
+        }
+        #expect(Set(expected.map(\.id)).count == 3)
+    }
+
+    static let passphraseEnvironment = ["LG_TEST_PASSPHRASE": "correct horse battery staple 42!"]
+
+    /// Runs leafguard with this deployment's config (and the passphrase, harmless otherwise).
+    func run(_ arguments: [String]) throws -> CommandOutput {
+        var env = ProcessInfo.processInfo.environment
+        env.merge(Self.passphraseEnvironment) { _, b in b }
+        return try leafguard(arguments + ["--config", config], environment: env)
+    }
+
+    func expectSuccess(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try run(arguments)
+        #expect(r.status == 0, "leafguard \(arguments.joined(separator: " ")): \(r.all)", sourceLocation: sourceLocation)
+    }
+
+    func snapshotIDs(region: String = "primary") throws -> [String] {
+        let list = try run(["snapshots", "list", "--json", "--region", region])
+        guard list.status == 0 else { return [] }
+        return try JSONDecoder().decode([[String: AnyCodable]].self, from: Data(list.stdout.utf8)).compactMap { $0["id"]?.string }
+    }
+
+    /// Every snapshot restores from every region, its documents identical to what it saved.
+    func restoreEverySnapshot(_ label: String, regions: [String] = ["primary", "backup"], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for region in regions {
+            #expect(try snapshotIDs(region: region) == expected.map(\.id), "\(label): snapshots in \(region)", sourceLocation: sourceLocation)
+            for (id, data) in expected {
+                let target = file("restore-\(label)-\(region)-\(id)")
+                let r = try run(["restore", id, "--region", region, "--to", target])
+                #expect(r.status == 0, "\(label): snapshot \(id) from \(region): \(r.all)", sourceLocation: sourceLocation)
+                #expect(sameTree(data, target), "\(label): snapshot \(id) from \(region) differs from what it saved", sourceLocation: sourceLocation)
+                try? FileManager.default.removeItem(atPath: target)
+            }
+        }
+    }
+
+    func expectVerifyClean(_ label: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let v = try run(["verify", "--read-data"])
+        #expect(v.status == 0 && !v.stdout.contains("PROBLEM"), "\(label): verify: \(v.all)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct DisasterTests {
+    /// (a) The host is lost after two rotations: a new host with leafguard.yml and the key
+    /// alone restores every snapshot from either region, and backups go on.
+    @Test(arguments: [false, true]) func aLostStateFolderLosesNothing(passphrase: Bool) throws {
+        let f = try DisasterFixture(passphrase: passphrase)
+        try FileManager.default.removeItem(atPath: f.file("state"))
+        try f.restoreEverySnapshot("host lost")
+        try f.expectVerifyClean("host lost")
+        // The state folder is a cache again, and the chain of work goes on.
+        #expect(FileManager.default.fileExists(atPath: f.file("state/keys/keyring.json")))
+        try addDocument(to: f.d, megabytes: 1)
+        try f.expectSuccess(["run", "nightly"])
+        #expect(try f.snapshotIDs(region: "backup").count == 4)
+        let status = try f.run(["keys", "status"])
+        #expect(status.status == 0 && status.stdout.contains("3"), "\(status.all)")
+    }
+
+    /// (b) The primary region is lost: the next backup refuses to start a second repository
+    /// and names the rebuild; the rebuild brings it all back and backups continue.
+    @Test func aLostRegionIsRefusedThenRebuilt() throws {
+        let f = try DisasterFixture()
+        try f.expectSuccess(["scan", "--out", f.file("scan")])  // an archived report to bring back
+        let reportsBefore = filesBelow(f.file("regions/backup/loc0/reports"))
+        #expect(!reportsBefore.isEmpty)
+        try FileManager.default.removeItem(atPath: f.file("regions/primary"))
+        let refused = try f.run(["run", "nightly"])
+        #expect(refused.status == 1)
+        #expect(refused.all.contains("leafguard replicate --from backup --to primary"), "\(refused.all)")
+        #expect(filesBelow(f.file("regions/primary")).isEmpty, "nothing written into the lost region")
+        // The backup region is untouched and alone restores everything.
+        try f.restoreEverySnapshot("primary lost", regions: ["backup"])
+
+        try f.expectSuccess(["replicate", "--from", "backup", "--to", "primary"])
+        #expect(filesBelow(f.file("regions/primary/loc0/reports")) == reportsBefore, "archived reports came back")
+        #expect(!filesBelow(f.file("regions/primary/loc0/audit")).isEmpty, "audit objects came back")
+        #expect(FileManager.default.fileExists(atPath: f.file("regions/primary/loc0/keyring")))
+        try f.restoreEverySnapshot("primary rebuilt")
+        try f.expectVerifyClean("primary rebuilt")
+        // A rerun does nothing, and backups continue into the same repository.
+        let again = try f.run(["replicate", "--from", "backup", "--to", "primary"])
+        #expect(again.status == 0 && again.stdout.contains("0 shards"), "\(again.all)")
+        try addDocument(to: f.d, megabytes: 1)
+        try f.expectSuccess(["run", "nightly"])
+        #expect(try f.snapshotIDs(region: "backup").count == 4)
+    }
+
+    /// (c) A typo in the primary's path is a lost region too: refused, nothing created there.
+    @Test func aMistypedRegionPathCreatesNothing() throws {
+        let f = try DisasterFixture()
+        let text = try String(contentsOfFile: f.config, encoding: .utf8)
+        try text.replacingOccurrences(of: "path: regions/primary,", with: "path: regions/primray,")
+            .write(toFile: f.config, atomically: true, encoding: .utf8)
+        let refused = try f.run(["run", "nightly"])
+        #expect(refused.status == 1)
+        #expect(refused.all.contains("holds no repository") && refused.all.contains("path"), "\(refused.all)")
+        #expect(filesBelow(f.file("regions/primray")).isEmpty)
+        // Replication into a region holding another repository is refused, naming both ids.
+        try text.write(toFile: f.config, atomically: true, encoding: .utf8)
+        let other = try DisasterFixture()
+        try FileManager.default.removeItem(atPath: f.file("regions/backup"))
+        try FileManager.default.copyItem(atPath: other.file("regions/backup"), toPath: f.file("regions/backup"))
+        let mixed = try f.run(["replicate", "--from", "primary", "--to", "backup"])
+        #expect(mixed.status != 0 && mixed.all.contains("different repositories"), "\(mixed.all)")
+    }
+
+    /// `leafguard init` creates the repository once; a second init is refused.
+    @Test func initCreatesTheRepositoryOnce() throws {
+        let d = try DeploymentFixture()
+        let first = try leafguard(["init", "--config", d.config])
+        #expect(first.status == 0, "\(first.all)")
+        #expect(FileManager.default.fileExists(atPath: d.dir.file("regions/backup/loc5/config")))
+        #expect(FileManager.default.fileExists(atPath: d.dir.file("regions/backup/loc5/keyring")))
+        let second = try leafguard(["init", "--config", d.config])
+        #expect(second.status == 1 && second.all.contains("already holds a repository"), "\(second.all)")
+    }
+}
+
+/// Damage in both regions at once, repaired in one pass; restores that cannot go wrong.
+@Suite struct RepairAndRestoreDisasterTests {
+    /// Flips one byte in the middle of a file.
+    func flipByte(_ path: String) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x5a
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// (d) Three primary locations gone, and the backup's copy of one of their shards corrupt:
+    /// one repair pass heals both regions from the authentic shards of the two together.
+    @Test func threeLocationsLostAndACorruptCopyElsewhereHealInOnePass() throws {
+        let f = try DisasterFixture()
+        let lostShard = try #require(filesBelow(f.file("regions/primary/loc0/data")).first)
+        let inBackup = try #require((0..<6).map { f.file("regions/backup/loc\($0)/data/" + lostShard) }.first { FileManager.default.fileExists(atPath: $0) })
+        try flipByte(inBackup)
+        for i in 0..<3 { try FileManager.default.removeItem(atPath: f.file("regions/primary/loc\(i)")) }
+        let repair = try f.run(["verify", "--read-data", "--repair"])
+        #expect(repair.status == 0, "one pass repairs everything: \(repair.all)")
+        #expect(!repair.stdout.contains("does not authenticate, not written"))
+        try f.expectVerifyClean("after one repair")
+        try f.restoreEverySnapshot("after one repair")
+    }
+
+    /// (e) Primary loc0–2 and backup loc3–5 gone: each region alone is below `data` shards
+    /// for every pack, together they hold all; one pass brings both to full redundancy.
+    @Test func halfOfEachRegionLostIsRepairedInOnePass() throws {
+        let f = try DisasterFixture()
+        for i in 0..<3 { try FileManager.default.removeItem(atPath: f.file("regions/primary/loc\(i)")) }
+        for i in 3..<6 { try FileManager.default.removeItem(atPath: f.file("regions/backup/loc\(i)")) }
+        let repair = try f.run(["verify", "--read-data", "--repair"])
+        #expect(repair.status == 0, "\(repair.all)")
+        #expect(repair.stdout.contains("repaired") && !repair.stdout.contains("PROBLEM"), "\(repair.all)")
+        try f.expectVerifyClean("after one repair")
+        // Full redundancy: every location of both regions holds its shards again.
+        for region in ["primary", "backup"] {
+            for i in 0..<6 { #expect(!filesBelow(f.file("regions/\(region)/loc\(i)/data")).isEmpty, "\(region)/loc\(i) has no shards") }
+        }
+        try f.restoreEverySnapshot("after one repair")
+        // (j) the independent restore agrees on the result.
+        let r = try runCommand("/usr/bin/python3", [packageRoot + "/docs/recover.py", f.file("regions/backup"), f.file("keys/master.key"), f.file("by-hand")])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(sameTree(f.expected.last!.data, f.file("by-hand")))
+    }
+
+    /// (f) `restore --force` over a live planner folder whose WAL holds changes made after
+    /// the snapshot: the restored database is the snapshot's, with no WAL beside it.
+    @Test func aForcedRestoreNeverMergesAStaleWAL() throws {
+        let f = try DisasterFixture()
+        let live = f.file("live")
+        try f.expectSuccess(["restore", "latest", "--to", live])
+        // A writer that dies without checkpointing leaves its changes in planner.db-wal.
+        let writer = """
+        import os, sqlite3
+        c = sqlite3.connect("\(live)/planner.db")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA wal_autocheckpoint=0")
+        c.execute("CREATE TABLE created_after_the_snapshot (x)")
+        c.commit()
+        os._exit(0)
+        """
+        #expect(try runCommand("/usr/bin/python3", ["-c", writer]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: live + "/planner.db-wal"))
+        try f.expectSuccess(["restore", "latest", "--to", live, "--force"])
+        #expect(!FileManager.default.fileExists(atPath: live + "/planner.db-wal"))
+        let tables = try runCommand("/usr/bin/sqlite3", [live + "/planner.db", ".tables"])
+        #expect(tables.status == 0 && !tables.stdout.contains("created_after_the_snapshot"), "\(tables.all)")
+        #expect(sameTree(f.expected.last!.data, live))
+    }
+
+    /// (g) A restore killed at moments spread over its run leaves the target as it was
+    /// (absent, or the complete earlier content) and nothing else; the next one succeeds.
+    @Test func aKilledRestoreLeavesTheTargetAsItWas() throws {
+        let f = try DisasterFixture()
+        let t0 = Date()
+        try f.expectSuccess(["restore", "latest", "--to", f.file("timed")])
+        let duration = max(Date().timeIntervalSince(t0), 0.05)
+        let target = f.file("target")
+        for round in 0..<6 {
+            let p = try startLeafguard(["restore", "latest", "--to", target, "--force", "--config", f.config])
+            usleep(UInt32(Double(round) / 6 * duration * 1_000_000))
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+            if FileManager.default.fileExists(atPath: target) {
+                #expect(sameTree(f.expected.last!.data, target), "round \(round): the target holds a partial restore")
+            }
+            // Only the target and the scratch folder of the killed run may be there.
+            let strays = try FileManager.default.contentsOfDirectory(atPath: f.d.dir.path).filter { $0.contains("leafguard-old") }
+            #expect(strays.isEmpty, "round \(round): \(strays)")
+        }
+        try f.expectSuccess(["restore", "latest", "--to", target, "--force"])
+        #expect(sameTree(f.expected.last!.data, target))
+        let scratch = try FileManager.default.contentsOfDirectory(atPath: f.d.dir.path).filter { $0.contains("leafguard-restore") }
+        #expect(scratch.isEmpty, "the next restore removes the scratch folders of killed ones: \(scratch)")
+    }
+
+    /// Each document comes back with the mode and modification time it had, so the next
+    /// backup of a restored folder reads nothing again.
+    @Test func documentsComeBackWithTheirModeAndTime() throws {
+        let d = try DeploymentFixture()
+        let doc = try #require(filesBelow(d.dir.file("planner-data/documents")).first)
+        let path = d.dir.file("planner-data/documents/" + doc)
+        chmod(path, 0o640)
+        var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 250_000_000), timespec(tv_sec: 1_700_000_000, tv_nsec: 250_000_000)]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
+        #expect(try leafguard(["restore", "latest", "--to", d.dir.file("back"), "--config", d.config]).status == 0)
+        let attributes = try FileManager.default.attributesOfItem(atPath: d.dir.file("back/documents/" + doc))
+        #expect(attributes[.posixPermissions] as? Int == 0o640)
+        #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_700_000_000.25)
+    }
+
+    /// A forged snapshot path cannot reach outside the target (checked before any write).
+    @Test func snapshotPathsOutsideTheTargetAreRefused() throws {
+        for bad in ["../x", "documents/../../x", "/etc/x", "documents//x", "./planner.db", "a\u{0}b", ""] {
+            #expect(throws: (any Error).self, "\(bad.debugDescription)") { try RestorePathCheck.check(bad) }
+        }
+        for good in ["planner.db", "documents/1/a.pdf", "documents/..hidden"] { try RestorePathCheck.check(good) }
+    }
+}
