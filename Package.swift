@@ -52,7 +52,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafAudit", dependencies: [

@@ -123,6 +123,28 @@ public struct AuditLog: Sendable {
         return (entry, hash, body)
     }
 
+    /// Every well-formed line with its sequence number and bytes (with the newline), in file order.
+    public func lines() throws -> [(seq: Int, bytes: [UInt8])] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return [UInt8](data).split(separator: UInt8(ascii: "\n")).compactMap { line in
+            Self.parse(Array(line)).map { ($0.entry.seq, Array(line) + [UInt8(ascii: "\n")]) }
+        }
+    }
+
+    /// The sequence number of a well-formed line, nil otherwise.
+    public static func sequenceNumber(of line: [UInt8]) -> Int? { parse(line)?.entry.seq }
+
+    /// Writes a log rebuilt from the regions where there is none (0600, synced).
+    public static func writeRestored(_ bytes: [UInt8], to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count, fsync(fd) == 0 else { throw AuditError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
     /// Every entry, in file order (damaged lines are skipped; `verify` names them).
     public func entries() throws -> [AuditEntry] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }

@@ -1,6 +1,8 @@
 import Foundation
 import LeafAudit
 import LeafConfig
+import LeafRepository
+import LeafSodium
 import Logging
 
 /// Where leafguard records what it does: appends to the audit log, and signed checkpoints
@@ -15,9 +17,68 @@ public struct AuditTrail: Sendable {
     public var log: AuditLog { AuditLog(stateDirectory: config.stateDirectory) }
 
     public func record(_ entry: AuditEntry) {
-        do { try log.append(entry) } catch {
+        do {
+            try restoreFromRegionsIfMissing()
+            try log.append(entry)
+        } catch {
             logger.error("cannot write the audit log", metadata: ["file": "\(log.path)", "error": "\(error)"])
         }
+    }
+
+    /// The key that seals the log's segments in the regions: from the audit seed the keyring keeps.
+    func segmentKey() throws -> SecureBytes {
+        try KDF.derive(from: try Deployment(config: config).keyring().auditSeed, id: 2, context: "lgaudlog")
+    }
+
+    /// The log's lines, sealed (XChaCha20-Poly1305, the object name as associated data):
+    /// nonce (24) ‖ ciphertext ‖ tag.
+    static func sealSegment(_ lines: [UInt8], name: String, key: SecureBytes) throws -> [UInt8] {
+        let nonce = Sodium.randomBytes(24)
+        return nonce + (try AEAD.seal(lines, associatedData: Array(name.utf8), nonce: nonce, key: key, algorithm: .xchacha20poly1305))
+    }
+
+    static func openSegment(_ bytes: [UInt8], name: String, key: SecureBytes) throws -> [UInt8] {
+        guard bytes.count >= 24 + 16 else { throw AuditError("\(name) is too short to be a log segment") }
+        return try AEAD.open(Array(bytes[24...]), associatedData: Array(name.utf8), nonce: Array(bytes[..<24]), key: key, algorithm: .xchacha20poly1305)
+    }
+
+    /// `audit/log-FIRST-LAST` (12 digits each): entries FIRST…LAST of the log.
+    static func segmentRange(_ name: String) -> (Int, Int)? {
+        guard name.hasPrefix("audit/log-") else { return nil }
+        let parts = name.dropFirst("audit/log-".count).split(separator: "-")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 1, b >= a else { return nil }
+        return (a, b)
+    }
+
+    /// On a new host (no log in the state folder), rebuilds the log from the segments the
+    /// regions hold, so the chain goes on from the newest one rather than starting again.
+    public func restoreFromRegionsIfMissing() throws {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: log.path))?[.size] as? Int, size > 0 { return }
+        let deployment = Deployment(config: config)
+        var segments: [String: (Int, Int, Repository)] = [:]
+        for region in config.regionNames where Deployment.unreachableSince(config, region) == nil {
+            guard let repo = try? deployment.repository(region) else { continue }
+            for name in repo.listReplicated(prefix: "audit/log-") where segments[name] == nil {
+                if let r = Self.segmentRange(name) { segments[name] = (r.0, r.1, repo) }
+            }
+        }
+        guard !segments.isEmpty else { return }
+        let key = try segmentKey()
+        var lines: [UInt8] = []
+        var next = 1
+        for (name, (first, last, repo)) in segments.sorted(by: { $0.value.0 < $1.value.0 }) where last >= next {
+            guard first <= next else { break }  // a gap: keep what is continuous
+            let plain = try repo.readReplicated(name) { try Self.openSegment($0, name: name, key: key) }
+            // Segments may overlap (two hosts, or a rerun): keep entries from `next` on.
+            for line in plain.split(separator: UInt8(ascii: "\n")) {
+                guard let seq = AuditLog.sequenceNumber(of: Array(line)), seq >= next else { continue }
+                lines += line + [UInt8(ascii: "\n")]
+                next = seq + 1
+            }
+        }
+        guard !lines.isEmpty else { return }
+        try AuditLog.writeRestored(lines, to: log.path)
+        logger.notice("audit log rebuilt from the regions", metadata: ["entries": "\(next - 1)", "file": "\(log.path)"])
     }
 
     /// The audit signer, from the seed the keyring keeps: the same across master-key
@@ -35,10 +96,31 @@ public struct AuditTrail: Sendable {
         do {
             let signer = try signer()
             guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).write(log: log, signer: signer, at: at) else { return [] }
+            storeSegments()
             return ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
         } catch {
             logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"])
             return []
+        }
+    }
+
+    /// Stores the entries no region segment holds yet as one new segment in every region:
+    /// the log itself survives the host (the checkpoints alone would only prove it existed).
+    func storeSegments() {
+        do {
+            let entries = try log.lines()
+            guard let lastSeq = entries.last?.seq else { return }
+            let key = try segmentKey()
+            _ = Deployment(config: config).forEachRepository(logger: logger, "store the audit log") { repo in
+                let stored = repo.listReplicated(prefix: "audit/log-").compactMap(Self.segmentRange).map(\.1).max() ?? 0
+                guard stored < lastSeq else { return }
+                let missing = entries.filter { $0.seq > stored }
+                guard let first = missing.first?.seq else { return }
+                let name = "audit/log-\(String(format: "%012d", first))-\(String(format: "%012d", lastSeq))"
+                try repo.putReplicated(name, try Self.sealSegment(missing.flatMap(\.bytes), name: name, key: key))
+            }
+        } catch {
+            logger.error("cannot store the audit log in the regions", metadata: ["error": "\(error)"])
         }
     }
 
@@ -54,7 +136,7 @@ public struct AuditTrail: Sendable {
     public func checkpointCopies() -> [(source: String, name: String, bytes: [UInt8])] {
         var out = CheckpointStore(stateDirectory: config.stateDirectory).all().map { (source: "state", name: $0.0, bytes: $0.1) }
         let deployment = Deployment(config: config)
-        for region in config.regionNames {
+        for region in config.regionNames where Deployment.unreachableSince(config, region) == nil {
             guard let repo = try? deployment.repository(region) else { continue }
             for name in repo.listReplicated(prefix: "audit/checkpoint-") {
                 if let bytes = try? repo.readReplicated(name, { $0 }) { out.append((region, name, bytes)) }

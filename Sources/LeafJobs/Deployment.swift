@@ -285,7 +285,11 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     public func forEachRepository(logger: Logger, _ what: String, _ body: (Repository) throws -> Void) -> [String] {
         var done: [String] = []
         for region in config.regionNames {
-            do { try body(try repository(region)); done.append(region) } catch RepositoryError.notInitialized {
+            if let since = Self.unreachableSince(config, region) {
+                logger.warning("cannot \(what) in a region", metadata: ["region": "\(region)", "error": "unreachable since \(since) in this process"])
+                continue
+            }
+            do { try body(try openOrMarkUnreachable(region)); done.append(region) } catch RepositoryError.notInitialized {
                 continue
             } catch {
                 logger.warning("cannot \(what) in a region", metadata: ["region": "\(region)", "error": "\(error)"])
@@ -297,6 +301,25 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     /// The repositories of every other region that holds one: copies of `region`'s data,
     /// to take shards from when `region` cannot supply them.
     public func otherRepositories(than region: String) -> [Repository] {
-        config.regionNames.filter { $0 != region }.compactMap { try? repository($0) }
+        config.regionNames.filter { $0 != region && Self.unreachableSince(config, $0) == nil }.compactMap { try? openOrMarkUnreachable($0) }
+    }
+
+    /// Opens a region's repository for work that may do without it (audit copies, shards
+    /// from the other region): a region that cannot be reached is remembered for a few
+    /// minutes, so one dead region costs one round of retries per process, not one per use.
+    private func openOrMarkUnreachable(_ region: String) throws -> Repository {
+        do { return try repository(region) } catch RepositoryError.unreadable(let object, let problems) where problems.contains(where: { $0.contains("unavailable") }) {
+            Self.unreachable.lock(); Self.unreachableRegions[config.file + "#" + region] = Date(); Self.unreachable.unlock()
+            throw RepositoryError.unreadable(object: object, problems: problems)
+        }
+    }
+
+    private nonisolated(unsafe) static var unreachableRegions: [String: Date] = [:]  // guarded by `unreachable`
+    private static let unreachable = NSLock()
+
+    static func unreachableSince(_ config: LeafguardConfig, _ region: String) -> Date? {
+        unreachable.lock(); defer { unreachable.unlock() }
+        guard let at = unreachableRegions[config.file + "#" + region], Date().timeIntervalSince(at) < 300 else { return nil }
+        return at
     }
 }

@@ -24,6 +24,7 @@ extension Leafguard.Audit {
             let logger = global.logger()
             let config = try global.loadConfig()
             let trail = AuditTrail(config: config, logger: logger)
+            try trail.restoreFromRegionsIfMissing()
             let signer = try trail.signer()
             var problems: [String] = []
             var newest: LeafAudit.Checkpoint?

@@ -38,10 +38,14 @@ func audited<T>(_ config: LeafguardConfig, action: String, command: String, obje
     do {
         let value = try await body()
         trail.record(AuditEntry(action: action, command: command, objects: objects, outcome: "succeeded"))
+        // Every audited command ends with a signed checkpoint in the regions: cutting the
+        // log's last entries is caught, on this host and on a new one.
+        trail.checkpoint()
         return value
     } catch {
         let text = (error as? ExitCode).map { "exit \($0.rawValue)" } ?? "\(error)"
         trail.record(AuditEntry(action: action, command: command, objects: objects, outcome: "failed", detail: String(text.prefix(300))))
+        trail.checkpoint()
         throw error
     }
 }

@@ -271,3 +271,46 @@ struct DisasterFixture {
         for good in ["planner.db", "documents/1/a.pdf", "documents/..hidden"] { try RestorePathCheck.check(good) }
     }
 }
+
+/// The audit log outlives the host, and its tail cannot be cut unseen.
+@Suite struct AuditDisasterTests {
+    /// (h) Every audited command ends with a signed checkpoint in the regions: cutting the
+    /// log's last entries after a restore or a verify is caught, here and on a new host.
+    @Test func cuttingTheLogsLastEntriesIsCaught() throws {
+        let f = try DisasterFixture()
+        try f.expectSuccess(["restore", "latest", "--to", f.file("r1")])
+        try f.expectSuccess(["verify"])
+        try f.expectSuccess(["audit", "verify"])
+        let path = f.file("state/audit/audit.log")
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.last?.contains("\"verify\"") == true, "the verify was recorded last")
+        lines.removeLast(2)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let v = try f.run(["audit", "verify"])
+        #expect(v.status == 1 && v.stdout.contains("truncated"), "\(v.all)")
+        // With the state folder's checkpoints gone too, the regions' copies still catch it.
+        for name in try FileManager.default.contentsOfDirectory(atPath: f.file("state/audit")) where name.hasPrefix("checkpoint-") {
+            try FileManager.default.removeItem(atPath: f.file("state/audit/" + name))
+        }
+        let again = try f.run(["audit", "verify"])
+        #expect(again.status == 1 && again.stdout.contains("truncated"), "\(again.all)")
+    }
+
+    /// (i) A new host rebuilds the log from the regions and continues the same chain.
+    @Test func aNewHostContinuesTheAuditChain() throws {
+        let f = try DisasterFixture()
+        try f.expectSuccess(["audit", "verify"])
+        let before = try String(contentsOfFile: f.file("state/audit/audit.log"), encoding: .utf8).split(separator: "\n").count
+        #expect(before > 5)
+        try FileManager.default.removeItem(atPath: f.file("state"))
+        try addDocument(to: f.d, megabytes: 1)
+        try f.expectSuccess(["run", "nightly"])
+        let v = try f.run(["audit", "verify"])
+        #expect(v.status == 0 && v.stdout.contains("intact"), "\(v.all)")
+        let entries = try String(contentsOfFile: f.file("state/audit/audit.log"), encoding: .utf8).split(separator: "\n")
+        #expect(entries.count > before, "the old entries came back and the new ones follow them")
+        #expect(entries.first?.contains("\"seq\":1,") == true)
+        let show = try f.run(["audit", "show", "--json"])
+        #expect(show.status == 0 && show.stdout.contains("keys rotate"), "the rotations before the host was lost are still in the log")
+    }
+}

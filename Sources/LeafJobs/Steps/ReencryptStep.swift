@@ -49,6 +49,8 @@ public struct ReencryptStep: JobStep {
             }
             let repo: Repository
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
+            // Locations added for resharding receive the keyring with the other replicated objects.
+            if !context.dryRun { try deployment.publishKeyring(to: region) }
             let result = try repo.reencrypt(selection, dataShards: layout.data, parityShards: layout.parity, workers: 4, dryRun: context.dryRun) { done, total in
                 context.progress.update("re-encrypting \(region)", done: done, total: total)
             }
