@@ -100,6 +100,12 @@ public struct Backup: Sendable {
         // Packs an interrupted backup wrote completely but never indexed are reused.
         let adopted = options.recoverInterruptedRun ? try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key) : []
         for p in adopted { for b in p.blobs { known.insert(b.id) } }
+        if options.recoverInterruptedRun {
+            // Key objects a killed run left in some locations only: completed or removed.
+            var packs = index.packs
+            for p in adopted { packs[p.id] = p }
+            repository.settlePartialDataKeys(needed: try repository.neededDataKeys(index: packs), keep: [key.id])
+        }
         phase("load index and last snapshot")
         let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
                                     dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)

@@ -44,8 +44,16 @@ extension Repository {
         // The shards go to different locations: write them at once so their fsyncs overlap.
         let errors = ShardWriteErrors(count: sealed.count)
         let shards = sealed
-        DispatchQueue.concurrentPerform(iterations: shards.count) { i in
-            do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+        if let k = CrashPoint.afterShards {
+            // Debug builds only: one at a time, and the process dies once k are durable.
+            for i in shards.indices {
+                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+                if i + 1 == k { CrashPoint.die() }
+            }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: shards.count) { i in
+                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+            }
         }
         for (i, e) in errors.all.enumerated() {
             guard let e else { continue }

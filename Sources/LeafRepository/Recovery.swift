@@ -1,13 +1,17 @@
 import Foundation
 import LeafArchive
+import LeafErasure
 import LeafSodium
 import LeafStorage
 
 extension Repository {
     /// Packs whose shards are stored but which no index names: the work of a backup that
     /// was interrupted after writing data and before its index checkpoint. Each such pack
-    /// with at least `data` authentic shards is read, listed and indexed so the next backup
-    /// reuses it instead of storing the same data again. Returns the packs adopted.
+    /// with at least `data` authentic shards is read, **completed** (every missing or
+    /// corrupt shard re-encoded, sealed, written and read back, so it is indexed only at
+    /// full redundancy, with every shard's nonce recorded for repair) and indexed, so the
+    /// next backup reuses it instead of storing the same data again. A pack that cannot be
+    /// read or completed is left out: its blobs are stored again. Returns the packs adopted.
     ///
     /// Only one backup may write to a region at a time (leafguard's job lock sees to that),
     /// so a pack without an index is never one still being written.
@@ -35,7 +39,7 @@ extension Repository {
             let locs = (0..<total).map { shards[$0] ?? (start + $0) % locations.count }
             let probe = PackEntry(id: id, dataKey: h.keyID, length: Int(h.plaintextLength), compressed: false,
                                   dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: [])
-            guard let (bytes, _) = try? readPack(probe) else { continue }
+            guard let (bytes, _) = try? readPack(probe), let complete = try? completePack(probe, plaintext: bytes) else { continue }
             var blobs: [PackEntry.Blob] = []
             do {
                 try TarReader.forEachEntry(in: bytes) { name, data in
@@ -45,9 +49,84 @@ extension Repository {
             let zstdMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
             adopted.append(PackEntry(id: id, dataKey: h.keyID, length: Int(h.plaintextLength),
                                      compressed: Array(bytes.prefix(4)) == zstdMagic,
-                                     dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: blobs))
+                                     dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: blobs,
+                                     nonces: complete.nonces, sealedAt: complete.sealedAt))
         }
         if !adopted.isEmpty { _ = try writeIndex(IndexManifest(packs: adopted), key: key) }
         return adopted
+    }
+
+    /// Makes every shard of `entry` present and authentic in its location: an authentic one
+    /// stays as it is (its nonce read from its header), a missing or corrupt one is
+    /// re-encoded from `plaintext`, sealed under a fresh random nonce (the counter of the
+    /// session that sealed the others is gone) and written before being read back. Returns
+    /// every shard's nonce, in order, and when the pack was sealed.
+    func completePack(_ entry: PackEntry, plaintext: [UInt8]) throws -> (nonces: [String], sealedAt: Double) {
+        let key = try dataKey(entry.dataKey)
+        let rs = try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards)
+        var encoded: [[UInt8]]?
+        var nonces: [String] = []
+        for i in 0..<(entry.dataShards + entry.parityShards) {
+            let name = Self.shardName(entry.id, i)
+            let candidates = shardLocations(entry, i)
+            if let bytes = try? getShard(name, from: candidates), authentic(bytes, entry: entry, index: i, key: key),
+               let h = try? EnvelopeHeader.decode(bytes) {
+                nonces.append(hexEncode(h.nonce))
+                continue
+            }
+            if encoded == nil { encoded = plaintext.withUnsafeBytes { rs.encode($0) } }
+            let nonce = Sodium.randomBytes(key.algorithm.nonceLength)
+            let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                                        dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                                        objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+            let sealed = try Envelope.seal(encoded![i], header: header, key: key.secret)
+            let location = locations[candidates.first ?? (Int(entry.id.bytes[0]) + i) % locations.count]
+            if (try? location.size(of: name)) ?? nil != nil { try replaceShard(name, at: location, with: sealed, corrupt: true) } else { try location.put(name, sealed) }
+            guard try location.holds(name, exactly: sealed) else {
+                throw RepositoryError.malformed("\(location.name): \(name) reads back differently after it was written")
+            }
+            nonces.append(hexEncode(nonce))
+        }
+        return (nonces, Date().timeIntervalSince1970)
+    }
+
+    /// The data keys something stored needs: the id key, every indexed pack's key, and the
+    /// key named in the header of every index, snapshot and archived report.
+    public func neededDataKeys(index: [ObjectID: PackEntry]? = nil) throws -> Set<ObjectID> {
+        var needed: Set<ObjectID> = [config.idKey]
+        for p in (try index ?? loadIndex().packs).values { needed.insert(p.dataKey) }
+        for prefix in ["index/", "snapshots/", "reports/"] {
+            for name in listReplicated(prefix: prefix) {
+                for loc in locations {
+                    // The header is all that is needed; any copy's will do.
+                    guard let bytes = try? loc.get(name), let h = try? EnvelopeHeader.decode(bytes) else { continue }
+                    needed.insert(h.keyID)
+                    break
+                }
+            }
+        }
+        return needed
+    }
+
+    /// Single data-key objects a killed run left in some locations only: completed to every
+    /// location when something needs the key (`needed`, plus `keep`: the running session's
+    /// own), removed where they are when nothing does. Returns (completed, removed).
+    @discardableResult
+    public func settlePartialDataKeys(needed: Set<ObjectID>, keep: Set<ObjectID> = []) -> (completed: Int, removed: Int) {
+        var completed = 0, removed = 0
+        for name in listReplicated(prefix: "keys/") where !KeySet.isSet(name) {
+            guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
+            let holders = locations.filter { ((try? $0.size(of: name)) ?? nil) != nil }
+            guard holders.count < locations.count else { continue }
+            if needed.contains(id) || keep.contains(id) {
+                guard let bytes = try? readAuthenticCopy(name) else { continue }
+                for loc in locations where !holders.contains(where: { $0.name == loc.name }) { try? loc.put(name, bytes) }
+                completed += 1
+            } else {
+                for loc in holders { try? loc.delete(name) }
+                removed += 1
+            }
+        }
+        return (completed, removed)
     }
 }

@@ -31,8 +31,12 @@ extension Repository {
         for loc in target { if let local = loc as? LocalStore { try local.create() } }
         let result = ReplicationState()
 
-        // 1. Identity: config and wrapped keys (checked by opening them).
-        let identity = ["config"] + listReplicated(prefix: "keys/")
+        // 1. Identity: config, key sets and the wrapped keys something stored needs (checked
+        // by opening them); a key object a killed run left behind is not spread.
+        let needed = try neededDataKeys()
+        let identity = ["config"] + listReplicated(prefix: "keys/").filter { name in
+            KeySet.isSet(name) || ObjectID(hex: String(name.dropFirst(5))).map(needed.contains) == true
+        }
         for name in identity where name.hasPrefix("keys/") {
             guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
             _ = try dataKey(id)
@@ -120,19 +124,13 @@ extension Repository {
             if let b = try? getShard(name, from: shardLocations(entry, i)), authentic(b, entry: entry, index: i, key: key) {
                 bytes = b
             } else {
-                // Rebuild from the other shards, sealed exactly as the original was.
-                if rebuilt == nil {
-                    let (pack, _) = try readPack(entry)
-                    rebuilt = try pack.withUnsafeBytes { try ReedSolomon(dataShards: entry.dataShards, parityShards: entry.parityShards).encode($0) }
-                }
-                guard let nonces = entry.nonces, i < nonces.count, let nonce = hexBytes(nonces[i]) else {
-                    result.problem("\(name): missing in \(region) and its nonce is not recorded; not copied")
-                    continue
-                }
-                let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                            dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
-                                            objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
-                bytes = try Envelope.seal(rebuilt![i], header: header, key: key.secret)
+                // The source lacks this shard: rebuilt from the others (under its recorded
+                // nonce, or a fresh one where none is recorded) and written back to the source
+                // first, so the pack is complete in both regions, never copied short.
+                if rebuilt == nil { rebuilt = try rebuildShards(entry, key: key, others: []) }
+                bytes = rebuilt![i]
+                let home = locations[shardLocations(entry, i).first ?? 0]
+                if (try? home.size(of: name)) ?? nil != nil { try? replaceShard(name, at: home, with: rebuilt![i], corrupt: true) } else { try? home.put(name, rebuilt![i]) }
                 result.rebuiltOne()
             }
             guard let bytes else { continue }

@@ -97,3 +97,62 @@ struct AnyCodable: Decodable {
         int = try? c.decode(Int.self)
     }
 }
+
+/// A backup killed after the k-th shard of a pack, for every k: the next run leaves that
+/// pack complete in every location of both regions, so verify is clean without --repair.
+@Suite struct KilledPackTests {
+    @Test func aPackKilledAfterAnyShardIsCompletedOrStoredAgain() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        var env = ProcessInfo.processInfo.environment
+        for k in 1...6 {
+            try addDocument(to: d, megabytes: 2)
+            env["LEAFGUARD_CRASH_AFTER_SHARDS"] = "\(k)"
+            let killed = try leafguard(["run", "backup-only", "--config", d.config], environment: env)
+            #expect(killed.status == 137, "k=\(k): the crash point was reached: \(killed.all)")
+            // The next backup alone completes (or discards) the pack: the primary is clean.
+            let next = try leafguard(["run", "backup-only", "--config", d.config])
+            #expect(next.status == 0, "k=\(k): \(next.all)")
+            let primary = try leafguard(["verify", "--read-data", "--region", "primary", "--config", d.config])
+            #expect(primary.status == 0 && !primary.stdout.contains("PROBLEM"), "k=\(k): verify without --repair: \(primary.all)")
+            // Replication copies it complete.
+            #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+            let v = try leafguard(["verify", "--read-data", "--config", d.config])
+            #expect(v.status == 0 && !v.stdout.contains("PROBLEM"), "k=\(k): verify without --repair: \(v.all)")
+        }
+        let r = try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("final"), "--config", d.config])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("final")))
+    }
+}
+
+extension KilledPackTests {
+    /// Key objects a killed run left in some locations: a needed one is completed to every
+    /// location, an unneeded one removed; replication spreads neither half-written.
+    @Test func keyObjectsLeftPartlyWrittenAreCompletedOrRemoved() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
+        let before = Set(filesBelow(d.dir.file("regions/primary/loc0/keys")))
+        #expect(try leafguard(["keys", "add-data-keys", "1", "--config", d.config]).status == 0)
+        let stray = try #require(Set(filesBelow(d.dir.file("regions/primary/loc0/keys"))).subtracting(before).first)
+        let needed = try #require(before.first)
+        // As a run killed while writing them leaves them: the stray key in loc0 only, a
+        // needed key in loc5 only.
+        for i in 1..<6 { try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/keys/\(stray)")) }
+        for i in 0..<5 { try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/keys/\(needed)")) }
+        FileManager.default.createFile(atPath: d.dir.file("state/backup-running-primary"), contents: Data("1\n".utf8))
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        for region in ["primary", "backup"] {
+            for i in 0..<6 {
+                let keys = Set(filesBelow(d.dir.file("regions/\(region)/loc\(i)/keys")))
+                #expect(keys.contains(needed), "\(region)/loc\(i) lacks the needed key")
+                #expect(!keys.contains(stray), "\(region)/loc\(i) holds the stray key")
+            }
+        }
+        let v = try leafguard(["verify", "--read-data", "--config", d.config])
+        #expect(v.status == 0 && !v.stdout.contains("PROBLEM"), "\(v.all)")
+    }
+}
