@@ -70,6 +70,9 @@ public struct AuditLog: Sendable {
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw AuditError("cannot lock \(path)") }
         let (seq, prev) = try Self.lastLink(fd: fd)
+        guard seq >= 0, seq < 1 << 53 else {
+            throw AuditError("the audit log's last entry claims sequence number \(seq); the log was altered: run 'leafguard audit verify'")
+        }
         var e = entry
         e.seq = seq + 1
         e.prev = prev
@@ -119,7 +122,9 @@ public struct AuditLog: Sendable {
         let body = Array(line[..<(line.count - suffixLength)])
         let hash = String(decoding: line[(line.count - 66)..<(line.count - 2)], as: UTF8.self)
         guard String(decoding: line[(line.count - suffixLength)..<(line.count - 66)], as: UTF8.self) == ",\"hash\":\"",
-              let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(body + [UInt8(ascii: "}")])) else { return nil }
+              let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(body + [UInt8(ascii: "}")])),
+              // A sequence number no log reaches is not an entry (and would overflow below).
+              (1..<(1 << 53)).contains(entry.seq) else { return nil }
         return (entry, hash, body)
     }
 

@@ -152,9 +152,18 @@ public struct Backup: Sendable {
             for doc in documents {
                 let rel = "documents/" + doc.blobPath
                 let path = dataDirectory + "/" + rel
+                guard doc.safe else {
+                    problems.append(SnapshotProblem(path: rel, problem: "unsafe-path",
+                                                    detail: "documents row \(doc.id) names a path outside documents/ (absolute, '..' or empty parts); not read"))
+                    continue
+                }
                 var st = stat()
-                guard stat(path, &st) == 0 else {
+                guard lstat(path, &st) == 0 else {
                     problems.append(SnapshotProblem(path: rel, problem: "missing", detail: "documents row \(doc.id) names a file that does not exist"))
+                    continue
+                }
+                if let what = nonRegular(st) ?? symbolicLinkOnTheWay(dataDirectory, rel) {
+                    problems.append(SnapshotProblem(path: rel, problem: "not-a-file", detail: "documents row \(doc.id) names \(what), not a regular file; not read"))
                     continue
                 }
                 let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
@@ -238,18 +247,43 @@ public struct Backup: Sendable {
         return out
     }
 
-    struct DocumentRow { let id: Int64; let blobPath: String; let size: Int; let sha256: String }
+    struct DocumentRow { let id: Int64; let blobPath: String; let size: Int; let sha256: String; var safe = true }
 
     func documentRows(_ db: Database) throws -> [DocumentRow] {
         let hasTable = try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'")
         guard !hasTable.isEmpty else { return [] }
         return try db.query("SELECT id, blob_path, size, sha256 FROM documents ORDER BY blob_path").compactMap { r in
             guard let id = r[0].int, let p = r[1].text, let sha = r[3].text else { return nil }
-            // A blob_path escaping documents/ is never followed.
-            if p.hasPrefix("/") || p.split(separator: "/").contains("..") { return nil }
-            return DocumentRow(id: id, blobPath: p, size: Int(r[2].int ?? 0), sha256: sha)
+            // A blob_path escaping documents/ is never followed: it is reported.
+            let safe = !(p.isEmpty || p.hasPrefix("/") || p.contains("\0") || p.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty })
+            return DocumentRow(id: id, blobPath: p, size: Int(r[2].int ?? 0), sha256: sha, safe: safe)
         }
     }
+}
+
+/// What a non-regular file is ("a symbolic link", "a FIFO", …), nil for a regular file.
+func nonRegular(_ st: stat) -> String? {
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: return nil
+    case S_IFLNK: return "a symbolic link"
+    case S_IFIFO: return "a FIFO"
+    case S_IFDIR: return "a folder"
+    case S_IFCHR, S_IFBLK: return "a device"
+    case S_IFSOCK: return "a socket"
+    default: return "a special file"
+    }
+}
+
+/// "a symbolic link (PART)" when a folder on the way from `base` to `rel` is one: a
+/// document is read only beneath the data folder.
+func symbolicLinkOnTheWay(_ base: String, _ rel: String) -> String? {
+    var path = base
+    for part in rel.split(separator: "/").dropLast() {
+        path += "/" + part
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { return "a path through a symbolic link (\(part))" }
+    }
+    return nil
 }
 
 func fileSize(_ path: String) -> Int64 {
@@ -260,11 +294,13 @@ func fileSize(_ path: String) -> Int64 {
 /// Reads a file in chunks of `chunkSize` (the last may be shorter); returns the size.
 /// Buffers are sized to what remains of the file, never larger.
 func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Void) throws -> Int64 {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // No symbolic link followed, no blocking open (a FIFO), and a regular file only.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
     guard fd >= 0 else { throw BackupError("cannot open \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw BackupError("cannot stat \(path): \(String(cString: strerror(errno)))") }
+    if let what = nonRegular(st) { throw BackupError("\(path) is \(what), not a regular file") }
     var remaining = Int(st.st_size)
     var total: Int64 = 0
     repeat {

@@ -265,6 +265,14 @@ public enum ConfigLoader {
         }
     }
 
+    /// 127.0.0.0/8, ::1 and localhost: the only hosts plain HTTP goes to by default.
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if h == "localhost" || h == "::1" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     static func parseRegion(name: String, value: YAMLValue, base: String) -> RegionConfig? {
         guard let m = value.mapping() else { return nil }
         let backend = m.required("backend", hint: "valid: local, s3")?.choice(["local", "s3"])
@@ -283,6 +291,13 @@ public enum ConfigLoader {
         let endpoint = m["endpoint"]?.string()
         if let e = endpoint, URL(string: e)?.scheme.map({ ["http", "https"].contains($0) }) != true {
             m["endpoint"]?.report("endpoint '\(e)' is not an http or https URL", hint: "e.g. https://s3.example.com or http://127.0.0.1:9000")
+        }
+        // Plain HTTP shows every request, the session token included, to anyone on the path,
+        // and lets them replay it: only to this machine, or where the region says so.
+        let allowPlain = m["allow_plain_http"]?.bool() ?? false
+        if let e = endpoint, let url = URL(string: e), url.scheme == "http", !allowPlain, !isLoopback(url.host ?? "") {
+            m["endpoint"]?.report("endpoint '\(e)' is plain HTTP to another host: anyone on the path can read and replay the signed requests",
+                                  hint: "use https, or set 'allow_plain_http: true' on the region if the path is trusted (unsafe)")
         }
         var buckets: [String] = []
         if let b = m["bucket"]?.string() { buckets = [b] }

@@ -56,7 +56,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
     /// layout, key and length all as the index says.
     public func describes(shard index: Int, of entry: PackEntry) -> Bool {
         kind == .shard && objectID == entry.id && Int(shardIndex) == index && Int(dataShards) == entry.dataShards
-            && Int(parityShards) == entry.parityShards && keyID == entry.dataKey && Int(plaintextLength) == entry.length
+            && Int(parityShards) == entry.parityShards && keyID == entry.dataKey && plaintextLength == UInt64(clamping: entry.length)
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
@@ -71,6 +71,9 @@ public struct EnvelopeHeader: Sendable, Equatable {
         }
         var len: UInt64 = 0
         for b in bytes[44..<52] { len = len << 8 | UInt64(b) }
+        // No object leafguard writes comes near 1 TiB; a larger claim is damage or an attack,
+        // and refusing it here keeps every Int(…) of the length from trapping.
+        guard len <= 1 << 40 else { throw RepositoryError.malformed("object claims a length of \(len) bytes") }
         return EnvelopeHeader(algorithm: alg, kind: kind, shardIndex: bytes[7], dataShards: bytes[8], parityShards: bytes[9],
                               objectID: ObjectID(Array(bytes[12..<28])), keyID: ObjectID(Array(bytes[28..<44])),
                               plaintextLength: len, nonce: Array(bytes[fixedLength..<(fixedLength + alg.nonceLength)]))

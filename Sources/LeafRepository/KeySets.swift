@@ -41,7 +41,7 @@ enum KeySet {
     /// The ids of the entries of an opened set, with their offsets.
     static func entries(_ plain: SecureBytes) -> [(ObjectID, Int)] {
         plain.withUnsafeBytes { raw in
-            stride(from: 0, to: raw.count, by: entryLength).map { (ObjectID(Array(raw[$0..<($0 + 16)])), $0) }
+            stride(from: 0, to: raw.count - raw.count % entryLength, by: entryLength).map { (ObjectID(Array(raw[$0..<($0 + 16)])), $0) }
         }
     }
 

@@ -44,25 +44,43 @@ public final class Repository: @unchecked Sendable {
                             create: Bool, tolerableFailures: Int = 0) throws -> Repository {
         let keys = decryptKeys.merging([master.version: master]) { a, _ in a }
         var problems: [String] = []
-        var found: [UInt8]?
         var anyReachable = false
+        var copies: [(String, [UInt8])] = []
         for loc in locations {
-            do { found = try loc.get("config"); anyReachable = true; break } catch let e as StorageError {
+            do { copies.append((loc.name, try loc.get("config"))); anyReachable = true } catch let e as StorageError {
                 if e.isNotFound { anyReachable = true } else { problems.append(e.description) }
             }
         }
-        if let bytes = found {
-            let header = try EnvelopeHeader.decode(bytes)
-            // The config names its id key; a repository with a placeholder config finds it
-            // like any data key (alone or in a key set), then opens the real config with it.
-            let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
-            let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
-                                  tolerableFailures: tolerableFailures)
-            let idKey = try repo.dataKey(header.keyID)
-            let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
-            repo.config = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
-            repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
-            return repo
+        // Every copy is one vote: the first that authenticates is the config, and a copy that
+        // is altered, truncated, planted or another repository's is that copy's problem.
+        var wrongKey: RepositoryError?
+        for (source, bytes) in copies {
+            do {
+                let header = try EnvelopeHeader.decode(bytes)
+                guard header.kind == .config else { throw RepositoryError.malformed("not a config object") }
+                // The config names its id key; a repository with a placeholder config finds it
+                // like any data key (alone or in a key set), then opens the real config with it.
+                let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
+                let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
+                                      tolerableFailures: tolerableFailures)
+                let idKey = try repo.dataKey(header.keyID)
+                let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
+                let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
+                guard cfg.id == header.objectID, cfg.idKey == header.keyID else { throw RepositoryError.malformed("config names another repository") }
+                repo.config = cfg
+                repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
+                return repo
+            } catch let e as RepositoryError {
+                if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
+                problems.append("\(source)/config: \(e)")
+            } catch {
+                problems.append("\(source)/config: \(error is SodiumError ? "fails authentication" : "\(error)")")
+            }
+        }
+        if !copies.isEmpty {
+            // "Wrong master key" only when that is why every copy failed.
+            if let wrongKey, problems.count == copies.count, problems.allSatisfy({ $0.contains("master key") }) { throw wrongKey }
+            throw RepositoryError.unreadable(object: "config", problems: problems)
         }
         guard create else {
             // No location folder at all, or folders without a config: nothing was ever stored here.
@@ -183,15 +201,22 @@ public final class Repository: @unchecked Sendable {
     /// Reads the first copy of `name` that `decode` accepts (copies failing authentication are skipped).
     public func readReplicated<T>(_ name: String, _ decode: ([UInt8]) throws -> T) throws -> T {
         var problems: [String] = []
+        var wrongKey: RepositoryError?
         for loc in locations {
-            do { return try decode(try loc.get(name)) } catch let e as RepositoryError {
-                if case .wrongMasterKey = e { throw e }
+            do {
+                let bytes = try loc.get(name)
+                return try decode(bytes)
+            } catch let e as RepositoryError {
+                // One location's copy under an unknown version is that copy's problem: the
+                // others may open. Said as the reason only when no copy does.
+                if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
                 problems.append("\(loc.name): \(e)")
-            } catch { problems.append("\(loc.name): \(error)") }
+            } catch { problems.append("\(loc.name): \(error is SodiumError ? "fails authentication" : "\(error)")") }
         }
         if problems.allSatisfy({ $0.contains("does not exist") }) {
             throw RepositoryError.unreadable(object: name, problems: ["not found in any location"])
         }
+        if let wrongKey, problems.allSatisfy({ $0.contains("master key") || $0.contains("does not exist") }) { throw wrongKey }
         throw RepositoryError.unreadable(object: name, problems: problems)
     }
 

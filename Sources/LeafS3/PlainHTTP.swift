@@ -115,12 +115,18 @@ final class PlainHTTPPool: @unchecked Sendable {
         while headerEnd == nil {
             let before = buffer.count
             guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short") }
+            guard headerEnd != nil || buffer.count <= Self.maximumHeaderBytes + 4 else {
+                throw Failure(description: "response headers longer than \(Self.maximumHeaderBytes) bytes")
+            }
             let from = max(0, before - 3)
             if buffer.count >= 4 { for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break } }
         }
         let lines = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line '\(lines[0])'") }
+        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), statusParts[1].utf8.count == 3,
+              let status = Int(statusParts[1]), (100...599).contains(status) else {
+            throw Failure(description: "bad status line '\(lines[0].prefix(100))'")
+        }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -131,7 +137,10 @@ final class PlainHTTPPool: @unchecked Sendable {
         if isHEAD || status == 204 || status == 304 || (100..<200).contains(status) {
             return Received(status: status, headers: headers, body: [], keepAlive: keepAlive)
         }
-        if let length = headers["content-length"].flatMap(Int.init) {
+        if let text = headers["content-length"] {
+            guard let length = Self.parseLength(text, radix: 10) else {
+                throw Failure(description: "bad Content-Length '\(text.prefix(40))' (a body of at most \(Self.maximumBodyBytes) bytes is accepted)")
+            }
             buffer = rest
             buffer.reserveCapacity(length)
             while buffer.count < length { guard try fill() else { throw Failure(description: "response body cut short") } }
@@ -146,8 +155,11 @@ final class PlainHTTPPool: @unchecked Sendable {
                     if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { lineEnd = i; break } }
                     if lineEnd == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
                 }
-                let sizeText = String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0]
-                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { throw Failure(description: "bad chunk size") }
+                let sizeText = String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
+                guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16),
+                      body.count + size <= Self.maximumBodyBytes else {
+                    throw Failure(description: "bad chunk size '\(sizeText.prefix(40))'")
+                }
                 buffer.removeFirst(lineEnd! + 2)
                 while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
                 if size == 0 { break }
@@ -159,7 +171,24 @@ final class PlainHTTPPool: @unchecked Sendable {
         // Neither: the body runs to the end of the connection.
         buffer = rest
         rest = []
-        while try fill() {}
+        while try fill() {
+            guard buffer.count <= Self.maximumBodyBytes else { throw Failure(description: "response body longer than \(Self.maximumBodyBytes) bytes") }
+        }
         return Received(status: status, headers: headers, body: buffer, keepAlive: false)
+    }
+
+    /// The largest response header block and body accepted: no S3 reply leafguard asks for
+    /// comes near them, and a hostile server cannot make it allocate more.
+    static let maximumHeaderBytes = 64 << 10
+    static let maximumBodyBytes = 1 << 30
+
+    /// A length of 1 to 16 digits in `radix`, at most `maximumBodyBytes`; nil otherwise (a
+    /// sign, a space, an empty text or an overflow is not a length).
+    static func parseLength(_ text: String, radix: Int) -> Int? {
+        let digits = text.utf8
+        guard (1...16).contains(digits.count), digits.allSatisfy({ b in
+            (b >= 48 && b <= 57) || (radix == 16 && ((b >= 65 && b <= 70) || (b >= 97 && b <= 102)))
+        }), let n = Int(text, radix: radix), n <= maximumBodyBytes else { return nil }
+        return n
     }
 }

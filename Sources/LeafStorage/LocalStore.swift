@@ -126,11 +126,18 @@ public struct LocalStore: ObjectStore {
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
+    /// The largest object `get` reads (2 GiB): packs, sets and reports are far smaller, and a
+    /// huge or sparse file planted at an object's name is refused before any allocation.
+    public static let maximumObjectSize: off_t = 2 << 30
+
     public func get(_ key: String) throws -> [UInt8] {
         try validate(key)
         let p = path(key)
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        // Never a blocking open (a FIFO planted at an object's name would hang here), never
+        // through a symbolic link, and only a regular file is read.
+        let fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
+            if errno == ELOOP { throw StorageError.io(location: name, key: key, reason: "is a symbolic link, not an object") }
             if errno == ENOENT {
                 try checkRoot()
                 throw StorageError.notFound(location: name, key: key)
@@ -140,6 +147,10 @@ public struct LocalStore: ObjectStore {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StorageError.io(location: name, key: key, reason: "stat: \(errorText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw StorageError.io(location: name, key: key, reason: "is not a regular file") }
+        guard st.st_size >= 0, st.st_size <= Self.maximumObjectSize else {
+            throw StorageError.io(location: name, key: key, reason: "holds \(st.st_size) bytes, more than any object leafguard writes (\(Self.maximumObjectSize))")
+        }
         let size = Int(st.st_size)
         var out = [UInt8](repeating: 0, count: size)
         var got = 0

@@ -306,6 +306,17 @@ extension S3DeploymentTests {
                     self.send_response(200); self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
                     for part in (b"hello, ", b"chunked world"): self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
                     self.wfile.write(b"0\r\n\r\n")
+                elif "/hostile-" in self.path:
+                    raw = {
+                        "empty-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+                        "huge-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nx",
+                        "negative-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nxxxxx\r\n0\r\n\r\n",
+                        "negative-length": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                        "huge-length": b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000\r\n\r\nxx",
+                        "bad-status": b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+                        "endless-headers": b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 100000 + b"\r\n\r\n",
+                    }[self.path.split("/hostile-")[1]]
+                    self.wfile.write(raw); self.wfile.flush(); self.close_connection = True
                 elif self.path.endswith("/close"):
                     self.send_response(200); self.send_header("Connection", "close"); self.end_headers()
                     self.wfile.write(b"until the end"); self.close_connection = True
@@ -326,6 +337,12 @@ extension S3DeploymentTests {
             #expect(try store.get("chunked") == Array("hello, chunked world".utf8))
             #expect(try store.get("close") == Array("until the end".utf8))
         }
+        // A hostile server's malformed framing is a clear error, never a trap or a huge allocation.
+        client.attempts = 1
+        for name in ["empty-chunk", "huge-chunk", "negative-chunk", "negative-length", "huge-length", "bad-status", "endless-headers"] {
+            #expect(throws: (any Error).self, "\(name)") { _ = try store.get("hostile-" + name) }
+        }
+        #expect(try store.get("length") == Array("with a length".utf8), "the client still works afterwards")
     }
 }
 

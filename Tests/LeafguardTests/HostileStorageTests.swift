@@ -1,0 +1,151 @@
+import Foundation
+import LeafTestSupport
+import Testing
+
+/// An attacker who can write to ONE storage location and holds no key: a location is one
+/// vote, never a veto; no crash, no hang, no huge allocation, and every anomaly reported.
+@Suite struct HostileStorageTests {
+    /// A deployment with two snapshots in both regions.
+    func deployment() throws -> DisasterFixture { try DisasterFixture() }
+
+    func flipByte(_ path: String, at offset: Int? = nil) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[offset ?? bytes.count / 2] ^= 0x5a
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The region still lists, restores, backs up and repairs; the bad copy is named.
+    func expectRegionWorks(_ f: DisasterFixture, _ label: String, badObject: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let list = try f.run(["snapshots", "list"])
+        #expect(list.status == 0, "\(label): snapshots list: \(list.all)", sourceLocation: sourceLocation)
+        let target = f.file("restore-\(label)")
+        let r = try f.run(["restore", "latest", "--to", target])
+        #expect(r.status == 0, "\(label): restore: \(r.all)", sourceLocation: sourceLocation)
+        #expect(sameTree(f.expected.last!.data, target), sourceLocation: sourceLocation)
+        let v = try f.run(["verify", "--read-data", "--region", "primary"])
+        #expect(v.status == 1 && v.stdout.contains(badObject), "\(label): verify names the bad copy: \(v.all)", sourceLocation: sourceLocation)
+        let repair = try f.run(["verify", "--read-data", "--repair", "--region", "primary"])
+        #expect(repair.status == 0, "\(label): repair: \(repair.all)", sourceLocation: sourceLocation)
+        try f.expectVerifyClean(label, sourceLocation: sourceLocation)
+        let b = try f.run(["run", "nightly"])
+        #expect(b.status == 0, "\(label): a backup: \(b.all)", sourceLocation: sourceLocation)
+    }
+
+    @Test func aFlippedByteInOneConfigCopyIsOutvoted() throws {
+        let f = try deployment()
+        try flipByte(f.file("regions/primary/loc0/config"))
+        try expectRegionWorks(f, "config", badObject: "loc0: config")
+    }
+
+    @Test func aFlippedByteInOneKeyCopyIsOutvoted() throws {
+        let f = try deployment()
+        let key = try #require(filesBelow(f.file("regions/primary/loc0/keys")).first)
+        try flipByte(f.file("regions/primary/loc0/keys/" + key))
+        try expectRegionWorks(f, "key", badObject: "keys/" + key)
+    }
+
+    /// A planted copy under a master-key version nobody has is that copy's problem, not
+    /// "the master key given does not open …".
+    @Test func aPlantedKeyUnderAnUnknownVersionIsOutvoted() throws {
+        let f = try deployment()
+        let key = try #require(filesBelow(f.file("regions/primary/loc0/keys")).first)
+        let path = f.file("regions/primary/loc0/keys/" + key)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[28..<32] = [0, 0, 0, 99]  // the wrapping master-key version
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try expectRegionWorks(f, "planted", badObject: "keys/" + key)
+    }
+
+    /// Stored bytes that claim absurd sizes, or are not files at all: no trap, no hang.
+    @Test func hostileShardsNeitherCrashNorHang() throws {
+        let f = try deployment()
+        let shards = filesBelow(f.file("regions/primary/loc0/data"))
+        #expect(shards.count >= 2)
+        // A header whose length field is 2^64-1.
+        let first = f.file("regions/primary/loc0/data/" + shards[0])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: first)))
+        for i in 44..<52 { bytes[i] = 0xff }
+        try Data(bytes).write(to: URL(fileURLWithPath: first))
+        // A 1 TiB sparse file, and a FIFO, at shards' names.
+        let second = f.file("regions/primary/loc1/data/" + (filesBelow(f.file("regions/primary/loc1/data")).first ?? ""))
+        try FileManager.default.removeItem(atPath: second)
+        let fd = open(second, O_WRONLY | O_CREAT, 0o600)
+        #expect(fd >= 0 && ftruncate(fd, 1 << 40) == 0)
+        close(fd)
+        let third = f.file("regions/primary/loc2/data/" + (filesBelow(f.file("regions/primary/loc2/data")).first ?? ""))
+        try FileManager.default.removeItem(atPath: third)
+        #expect(mkfifo(third, 0o600) == 0)
+        let target = f.file("restored")
+        let r = try f.run(["restore", "latest", "--to", target])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(sameTree(f.expected.last!.data, target))
+        let v = try f.run(["verify", "--read-data", "--region", "primary"])
+        #expect(v.status == 1 && v.stdout.contains("PROBLEM"), "\(v.all)")
+        #expect(!v.all.contains("Fatal error"))
+    }
+
+    /// A junk key set and an audit entry claiming sequence 2^63-1: clear errors, no trap.
+    @Test func junkKeySetsAndAuditLinesDoNotTrap() throws {
+        let f = try deployment()
+        let set = "keys/set-" + String(repeating: "ab", count: 16)
+        for i in 0..<6 { FileManager.default.createFile(atPath: f.file("regions/primary/loc\(i)/\(set)"), contents: Data(repeating: 0x41, count: 300)) }
+        let status = try f.run(["keys", "status"])
+        #expect(status.status == 0 || status.status == 1, "\(status.all)")
+        #expect(!status.all.contains("Fatal error"))
+        let r = try f.run(["restore", "latest", "--to", f.file("r")])
+        #expect(r.status == 0, "\(r.all)")
+        // The audit log's last line claims the largest sequence number.
+        let log = f.file("state/audit/audit.log")
+        var lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let last = lines.removeLast()
+        let forged = last.replacingOccurrences(of: #""seq":[0-9]+"#, with: "\"seq\":9223372036854775807", options: .regularExpression)
+        try (lines + [forged]).joined(separator: "\n").appending("\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let run = try f.run(["run", "nightly"])
+        #expect(run.status != 132 && run.status != 134 && !run.all.contains("Fatal error"), "\(run.all)")
+        let v = try f.run(["audit", "verify"])
+        #expect(v.status == 1, "\(v.all)")
+    }
+
+    /// Backup reads only regular files beneath the data folder: a symlink out, a symlink to
+    /// a device and a FIFO where documents should be are reported and not read.
+    @Test func backupReportsLinksAndSpecialFilesWithoutReadingThem() throws {
+        let d = try DeploymentFixture()
+        let docs = filesBelow(d.dir.file("planner-data/documents"))
+        #expect(docs.count >= 3)
+        let secret = d.dir.file("outside-secret.txt")
+        try "not planner data".write(toFile: secret, atomically: true, encoding: .utf8)
+        for (i, target) in [secret, "/dev/zero"].enumerated() {
+            let p = d.dir.file("planner-data/documents/" + docs[i])
+            try FileManager.default.removeItem(atPath: p)
+            try FileManager.default.createSymbolicLink(atPath: p, withDestinationPath: target)
+        }
+        let fifo = d.dir.file("planner-data/documents/" + docs[2])
+        try FileManager.default.removeItem(atPath: fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let r = try leafguard(["run", "backup-only", "--config", d.config])
+        #expect(r.status != 0 || r.all.contains("not a regular file"), "\(r.all)")
+        let list = try leafguard(["snapshots", "list", "--json", "--config", d.config])
+        #expect(list.status == 0, "a snapshot was made: \(list.all)")
+        let restored = d.dir.file("restored")
+        #expect(try leafguard(["restore", "latest", "--to", restored, "--config", d.config]).status == 0)
+        for doc in docs.prefix(3) { #expect(!FileManager.default.fileExists(atPath: restored + "/documents/" + doc), "\(doc) was read") }
+        #expect(filesBelow(restored + "/documents").count == docs.count - 3)
+    }
+
+    /// Plain HTTP goes to loopback only, unless a region says it may.
+    @Test func plainHTTPEndpointsElsewhereAreRefused() throws {
+        let f = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
+            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+            with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6 }"))
+        let p = problems { _ = try f.load() }
+        #expect(p.contains { $0.contains("plain HTTP") && $0.contains("allow_plain_http") }, "\(p)")
+        let allowed = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
+            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+            with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6, allow_plain_http: true }"))
+        #expect(problems { _ = try allowed.load() }.isEmpty)
+        let loopback = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
+            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+            with: "backup:  { backend: s3, endpoint: \"http://127.0.0.1:9000\", region: eu-west-1, bucket: b, locations: 6 }"))
+        #expect(problems { _ = try loopback.load() }.isEmpty)
+    }
+}
