@@ -83,6 +83,43 @@ public struct AuditLog: Sendable {
         return e
     }
 
+    public enum TailState: Equatable { case intact, repaired(bytes: Int) }
+
+    /// Checks the end of the log under the append lock: a last line without its newline
+    /// (a write cut short) is truncated away; a last complete line that is not an entry, or
+    /// a log that cannot be opened, throws naming the log.
+    public func repairTornTail() throws -> TailState {
+        let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return .intact }
+            throw AuditError("cannot open the audit log \(path): \(String(cString: strerror(errno))); nothing was done. Run 'leafguard audit verify'")
+        }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw AuditError("cannot lock the audit log \(path)") }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return .intact }
+        let chunk = Int(min(size, 1 << 16))
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        guard buffer.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, chunk, off_t(size) - off_t(chunk)) }) == chunk else {
+            throw AuditError("cannot read the end of the audit log \(path)")
+        }
+        var state = TailState.intact
+        if buffer.last != UInt8(ascii: "\n") {
+            guard let cut = buffer.lastIndex(of: UInt8(ascii: "\n")) ?? (size <= chunk ? -1 : nil) else {
+                throw AuditError("the audit log \(path) ends in a line longer than 64 KiB; run 'leafguard audit verify'")
+            }
+            let keep = off_t(size) - off_t(chunk) + off_t(cut + 1)
+            guard ftruncate(fd, keep) == 0 else { throw AuditError("cannot repair the audit log \(path): \(String(cString: strerror(errno)))") }
+            fsync(fd)
+            state = .repaired(bytes: Int(off_t(size) - keep))
+            buffer = Array(buffer[0..<(cut + 1)])
+        }
+        if let last = buffer.split(separator: UInt8(ascii: "\n")).last, Self.parse(Array(last)) == nil {
+            throw AuditError("the audit log \(path)'s last line is not an entry (damaged or written by hand); nothing was done. Run 'leafguard audit verify' and restore the log from a copy")
+        }
+        return state
+    }
+
     /// The encoded line (with its newline) for an entry whose `seq` and `prev` are set.
     static func line(for entry: AuditEntry) throws -> [UInt8] {
         let encoder = JSONEncoder()

@@ -72,9 +72,15 @@ public struct Backup: Sendable {
         guard FileManager.default.fileExists(atPath: dbPath) else {
             throw BackupError("no planner database at \(dbPath); is 'data:' in leafguard.yml the planner data directory?")
         }
-        try FileManager.default.createDirectory(atPath: options.scratchDirectory, withIntermediateDirectories: true)
-        let copyPath = options.scratchDirectory + "/planner-\(UUID().uuidString).db"
-        defer { try? FileManager.default.removeItem(atPath: copyPath) }
+        // The copy holds every family's entries in plain text: a 0700 folder, 0600 files,
+        // removed with SQLite's side files on success and failure, and copies a killed run
+        // left behind removed before a new one is made.
+        try FileManager.default.createDirectory(atPath: options.scratchDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        chmod(options.scratchDirectory, 0o700)
+        Self.removeStaleDatabaseCopies(in: options.scratchDirectory)
+        let copyPath = options.scratchDirectory + "/planner-\(getpid())-\(UUID().uuidString).db"
+        defer { for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: copyPath + suffix) } }
 
         // A shared region lock: prune (exclusive) waits for the next run rather than remove
         // packs this backup finds in the index and reuses.
@@ -245,6 +251,16 @@ public struct Backup: Sendable {
             out[name] = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? 0)
         }
         return out
+    }
+
+    /// Removes database copies (and their side files) left by runs whose process is gone.
+    static func removeStaleDatabaseCopies(in folder: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix("planner-") {
+            let parts = name.split(separator: "-")
+            // planner-PID-UUID.db…: a live process's copy stays; one without a pid is from an older version.
+            if parts.count > 2, let pid = Int32(parts[1]), pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
+            try? FileManager.default.removeItem(atPath: folder + "/" + name)
+        }
     }
 
     struct DocumentRow { let id: Int64; let blobPath: String; let size: Int; let sha256: String; var safe = true }

@@ -161,7 +161,12 @@ public struct Hook: Sendable, Equatable {
     }
     public let action: Action
     public let timeout: TimeInterval
-    public init(action: Action, timeout: TimeInterval = 10) { self.action = action; self.timeout = timeout }
+    /// Variables of leafguard's environment the hook may see (`env: [NAME, …]`); it gets
+    /// nothing else of it but PATH, HOME, LANG, TZ and the run's LEAFGUARD_* variables.
+    public let passEnvironment: [String]
+    public init(action: Action, timeout: TimeInterval = 10, passEnvironment: [String] = []) {
+        self.action = action; self.timeout = timeout; self.passEnvironment = passEnvironment
+    }
 }
 
 /// Reads and validates job files against a step catalog.
@@ -323,10 +328,11 @@ public struct JobLoader: Sendable {
             let command = m["command"]?.string()
             let urlText = m["url"]?.string()
             let timeout = durationValue(m["timeout"], positive: true) ?? 10
+            let pass = m["env"]?.sequence()?.compactMap { $0.string() } ?? []
             m.finish()
             switch (command, urlText) {
             case (let c?, nil):
-                return Hook(action: .command(c), timeout: timeout)
+                return Hook(action: .command(c), timeout: timeout, passEnvironment: pass)
             case (nil, let u?):
                 guard let url = URL(string: u), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
                     item.report("'\(u)' is not an http or https URL", hint: "e.g. 'url: https://hc-ping.com/UUID'")

@@ -25,6 +25,20 @@ public struct AuditTrail: Sendable {
         }
     }
 
+    /// Throws unless an entry can be appended: the log (rebuilt from the regions on a new
+    /// host) must end in a well-formed entry. A torn last line — a crash mid-append — is cut
+    /// off and the repair recorded; any other damage stops the caller, naming the log.
+    public func ensureAppendable() throws {
+        try restoreFromRegionsIfMissing()
+        switch try log.repairTornTail() {
+        case .intact: return
+        case .repaired(let bytes):
+            try log.append(AuditEntry(action: "audit.repair", command: "audit", objects: [log.path], outcome: "repaired",
+                                      detail: "removed a torn last line of \(bytes) bytes left by an interrupted write"))
+            logger.warning("repaired the audit log's torn last line", metadata: ["file": "\(log.path)", "bytes": "\(bytes)"])
+        }
+    }
+
     /// The key that seals the log's segments in the regions: from the audit seed the keyring keeps.
     func segmentKey() throws -> SecureBytes {
         try KDF.derive(from: try Deployment(config: config).keyring().auditSeed, id: 2, context: "lgaudlog")

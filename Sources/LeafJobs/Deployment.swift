@@ -80,6 +80,11 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
         }
         let ring = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key,
                                     copies: copies.map(\.copy), passphrase: passphrase)
+        // A copy altered outside leafguard is outvoted (and the state file rewritten from the
+        // newest authentic copy), but never silently.
+        for reason in ring.rejected {
+            Logger(label: "leafguard").warning("a keyring copy was refused", metadata: ["reason": "\(reason)"])
+        }
         for region in config.regions {
             var g = [UInt64?](repeating: nil, count: region.locations)
             for c in copies where c.region == region.name && c.location < g.count { g[c.location] = ring.authenticCopies[c.copy.source] }

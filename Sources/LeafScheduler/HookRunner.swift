@@ -18,7 +18,9 @@ public struct HookRunner: Sendable {
         hooks.map { hook in
             let outcome: String
             switch hook.action {
-            case .command(let command): outcome = runCommand(command, input: summary, environment: environment, timeout: hook.timeout)
+            case .command(let command):
+                outcome = runCommand(command, input: summary, environment: Self.childEnvironment(run: environment, passing: hook.passEnvironment),
+                                     timeout: hook.timeout)
             case .url(let url): outcome = post(summary, to: url, timeout: hook.timeout)
             }
             let ok = outcome.hasPrefix("ok")
@@ -27,31 +29,37 @@ public struct HookRunner: Sendable {
         }
     }
 
+    /// What a child process sees of leafguard's environment: PATH, HOME, LANG, LC_ALL, TZ,
+    /// the variables the hook names, and the run's own variables (LEAFGUARD_JOB, …). Never
+    /// the master key's variable, a passphrase or cloud credentials unless named.
+    static func childEnvironment(run: [String: String], passing names: [String],
+                                 from parent: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var out: [String: String] = [:]
+        for name in ["PATH", "HOME", "LANG", "LC_ALL", "TZ"] + names { if let v = parent[name] { out[name] = v } }
+        if out["PATH"] == nil { out["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        for (k, v) in run where k.hasPrefix("LEAFGUARD_") { out[k] = v }
+        return out
+    }
+
+    /// Runs `command` through /bin/sh in a process group of its own, with only standard
+    /// input (the summary), output and error (/dev/null) open; a timeout stops the whole group.
     func runCommand(_ command: String, input: Data, environment: [String: String], timeout: TimeInterval) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let stdin = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return "failed to start: \(error.localizedDescription)" }
+        let child: ChildProcess
+        do { child = try ChildProcess.spawn("/bin/sh", ["-c", command], environment: environment) } catch {
+            return "failed to start: \(error)"
+        }
         // A hook that does not read its input must not block us: write, then close.
+        let writer = child.stdinWriter
         DispatchQueue.global().async {
-            try? stdin.fileHandleForWriting.write(contentsOf: input)
-            try? stdin.fileHandleForWriting.close()
+            let handle = FileHandle(fileDescriptor: writer, closeOnDealloc: true)
+            try? handle.write(contentsOf: input)
+            try? handle.close()
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(-process.processIdentifier, SIGKILL)
-            process.terminate()
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return "stopped after its \(duration(timeout)) timeout"
+        switch child.wait(timeout: timeout) {
+        case .exited(let status): return status == 0 ? "ok" : "exited with status \(status)"
+        case .signalled(let signal): return "killed by signal \(signal)"
+        case .timedOut: return "stopped after its \(duration(timeout)) timeout"
         }
-        return process.terminationStatus == 0 ? "ok" : "exited with status \(process.terminationStatus)"
     }
 
     func post(_ body: Data, to url: URL, timeout: TimeInterval) -> String {

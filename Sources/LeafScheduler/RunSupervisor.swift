@@ -92,6 +92,9 @@ public struct RunSupervisor: Sendable {
         if job.policy.concurrency != .allow { jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: 0, started: clock.now)) }
 
         // 2. The fire time or retry, claimed once however many ticks race for it.
+        // Never unaudited: a log that cannot be appended to stops the run before it claims
+        // or does anything (a torn last line from a crash is repaired, and that recorded).
+        if !request.dryRun { try audit.ensureAppendable() }
         if !request.dryRun {
             switch request.trigger {
             case .schedule, .catchUp, .after:

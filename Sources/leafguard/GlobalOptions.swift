@@ -41,6 +41,11 @@ struct GlobalOptions: ParsableArguments {
 
     /// Finds and loads the configuration; problems exit with status 2.
     func loadConfig() throws -> LeafguardConfig {
-        try ConfigLoader.load(path: try ConfigLoader.locate(explicit: config))
+        let loaded = try ConfigLoader.load(path: try ConfigLoader.locate(explicit: config))
+        // The state folder holds the keyring, the audit log and the run catalog: the
+        // leafguard user's alone, whatever an older version or an installer left.
+        try? FileManager.default.createDirectory(atPath: loaded.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(loaded.stateDirectory, 0o700)
+        return loaded
     }
 }

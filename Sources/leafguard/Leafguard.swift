@@ -13,10 +13,11 @@ struct Leafguard: AsyncParsableCommand {
         commandName: "leafguard",
         abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
         version: version,
-        subcommands: [Demo.self, Init.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
+        subcommands: [Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
     )
 
     static func main() async {
+        hardenProcess()
         tuneAllocator()
         do {
             // `--read-data` alone means all of it: the parser has no optional-value options.
@@ -67,6 +68,32 @@ struct CommandFailure: Error {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// Before anything else: no core dumps and no backtrace with register contents (a crash
+/// must not write the master key anywhere), files private by default (umask 077: 0600
+/// files, 0700 folders), and not attachable or readable through /proc by other users.
+/// The Swift backtracer reads SWIFT_BACKTRACE when the runtime starts, so leafguard
+/// re-executes itself once with it set.
+func hardenProcess() {
+    #if os(Linux)
+    if getenv("SWIFT_BACKTRACE") == nil {
+        setenv("SWIFT_BACKTRACE", "enable=no", 1)
+        let argv = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", argv)
+        // exec failed: go on without it rather than not at all.
+    }
+    var none = rlimit(rlim_cur: 0, rlim_max: 0)
+    _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &none)
+    _ = glibcPrctl(4, 0, 0, 0, 0)  // PR_SET_DUMPABLE, 0
+    #endif
+    umask(0o077)
+}
+
+#if os(Linux)
+/// prctl(2) with five integer arguments (the C declaration is variadic).
+@_silgen_name("prctl")
+func glibcPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
+#endif
 
 /// glibc adapts its mmap threshold upwards after large frees, which fragments memory when
 /// several threads allocate and free pack-sized buffers (2.6 GB peak was measured). Fixed
