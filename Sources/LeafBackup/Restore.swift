@@ -94,17 +94,16 @@ public struct Restore: Sendable {
         defer { if !moved { try? fm.removeItem(atPath: root) } }
         let result = try write(snapshot, files: files, into: root, index: index, targets: targets, byPack: byPack, t0: t0)
 
-        // Into place: the old content aside, the new in, the old removed.
+        // Into place in one step: a non-empty target is exchanged with the restored folder
+        // (renameat2 RENAME_EXCHANGE), so at every instant the target holds either its old
+        // content or the restored one; the old content, now under the scratch name, is removed
+        // (or, after a kill, by the next restore into the same place).
         if nonEmpty {
-            let old = parent + "/.\(base).leafguard-old-\(getpid())"
-            guard rename(target, old) == 0 else { throw RestoreError("cannot move \(target) aside: \(String(cString: strerror(errno)))") }
-            guard rename(root, target) == 0 else {
-                let why = String(cString: strerror(errno))
-                _ = rename(old, target)
-                throw RestoreError("cannot move the restored folder to \(target): \(why)")
+            guard glibcRenameat2(AT_FDCWD, root, AT_FDCWD, target, 2 /* RENAME_EXCHANGE */) == 0 else {
+                throw RestoreError("cannot move the restored folder into \(target): \(String(cString: strerror(errno)))")
             }
             moved = true
-            try? fm.removeItem(atPath: old)
+            try? fm.removeItem(atPath: root)
         } else {
             if exists { _ = rmdir(target) }
             guard rename(root, target) == 0 else { throw RestoreError("cannot move the restored folder to \(target): \(String(cString: strerror(errno)))") }
@@ -221,6 +220,10 @@ public struct Restore: Sendable {
                              seconds: Date().timeIntervalSince(t0))
     }
 }
+
+/// renameat2(2) (glibc 2.28+), for RENAME_EXCHANGE.
+@_silgen_name("renameat2")
+func glibcRenameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32, _ newpath: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
 
 /// The check restore makes of every path a snapshot names, for tests.
 public enum RestorePathCheck {

@@ -103,6 +103,8 @@ public struct JobDefinition: Sendable {
     public var policy: RunPolicy = RunPolicy()
     public var onSuccess: [Hook] = []
     public var onFailure: [Hook] = []
+    /// Hooks for a run that ended `warned` (every step ran, at least one warned).
+    public var onWarning: [Hook] = []
 
     public init(name: String, file: String, description: String?, schedule: CronExpression?, timeZone: TimeZone,
                 timeZoneName: String, steps: [any StepDefinition]) {
@@ -164,8 +166,10 @@ public struct Hook: Sendable, Equatable {
     /// Variables of leafguard's environment the hook may see (`env: [NAME, …]`); it gets
     /// nothing else of it but PATH, HOME, LANG, TZ and the run's LEAFGUARD_* variables.
     public let passEnvironment: [String]
-    public init(action: Action, timeout: TimeInterval = 10, passEnvironment: [String] = []) {
-        self.action = action; self.timeout = timeout; self.passEnvironment = passEnvironment
+    /// An `on_success` hook that also fires for warned runs (`on: [success, warning]`).
+    public let alsoOnWarning: Bool
+    public init(action: Action, timeout: TimeInterval = 10, passEnvironment: [String] = [], alsoOnWarning: Bool = false) {
+        self.action = action; self.timeout = timeout; self.passEnvironment = passEnvironment; self.alsoOnWarning = alsoOnWarning
     }
 }
 
@@ -196,8 +200,35 @@ public struct JobLoader: Sendable {
         try load(files: jobFiles())
     }
 
+    /// Every valid job, and the problems of the files that are not: one broken file stops
+    /// only itself (and the jobs that run `after` it), never the others.
+    public func loadValid() throws -> (jobs: [JobDefinition], problems: [ConfigProblem]) {
+        var jobs: [JobDefinition] = []
+        var problems: [ConfigProblem] = []
+        for file in try jobFiles() {
+            do {
+                for job in try load(files: [file], checkingDependencies: false) {
+                    if let other = jobs.first(where: { $0.name == job.name }) {
+                        problems.append(ConfigProblem(file: file, message: "job name '\(job.name)' is already used by \(other.file)", hint: "job names must be unique"))
+                    } else { jobs.append(job) }
+                }
+            } catch let e as ConfigurationError { problems += e.problems }
+        }
+        // A job whose `after` names a job that is broken or absent would wait forever: it is
+        // reported with it, and left out until fixed; so, in turn, are jobs after it.
+        while true {
+            let diagnostics = Diagnostics()
+            checkDependencies(jobs, diagnostics: diagnostics)
+            if diagnostics.isEmpty { break }
+            let bad = Set(diagnostics.problems.map(\.file))
+            problems += diagnostics.problems
+            jobs.removeAll { bad.contains($0.file) }
+        }
+        return (jobs, problems)
+    }
+
     /// Loads the given job files; job names must be unique across them.
-    public func load(files: [String]) throws -> [JobDefinition] {
+    public func load(files: [String], checkingDependencies: Bool = true) throws -> [JobDefinition] {
         let diagnostics = Diagnostics()
         var jobs: [JobDefinition] = []
         for file in files {
@@ -216,7 +247,7 @@ public struct JobLoader: Sendable {
                 }
             }
         }
-        checkDependencies(jobs, diagnostics: diagnostics)
+        if checkingDependencies { checkDependencies(jobs, diagnostics: diagnostics) }
         try diagnostics.throwIfAny()
         return jobs
     }
@@ -282,6 +313,7 @@ public struct JobLoader: Sendable {
         let policy = parsePolicy(top)
         let onSuccess = parseHooks(top["on_success"])
         let onFailure = parseHooks(top["on_failure"])
+        let onWarning = parseHooks(top["on_warning"])
         top.finish()
         guard let name, diagnostics.problems.allSatisfy({ $0.file != file }) else { return nil }
         var job = JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz,
@@ -289,6 +321,7 @@ public struct JobLoader: Sendable {
         job.policy = policy
         job.onSuccess = onSuccess
         job.onFailure = onFailure
+        job.onWarning = onWarning
         return job
     }
 
@@ -329,16 +362,18 @@ public struct JobLoader: Sendable {
             let urlText = m["url"]?.string()
             let timeout = durationValue(m["timeout"], positive: true) ?? 10
             let pass = m["env"]?.sequence()?.compactMap { $0.string() } ?? []
+            let on = m["on"]?.sequence()?.compactMap { $0.choice(["success", "warning"]) } ?? []
             m.finish()
+            let alsoOnWarning = on.contains("warning")
             switch (command, urlText) {
             case (let c?, nil):
-                return Hook(action: .command(c), timeout: timeout, passEnvironment: pass)
+                return Hook(action: .command(c), timeout: timeout, passEnvironment: pass, alsoOnWarning: alsoOnWarning)
             case (nil, let u?):
                 guard let url = URL(string: u), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
                     item.report("'\(u)' is not an http or https URL", hint: "e.g. 'url: https://hc-ping.com/UUID'")
                     return nil
                 }
-                return Hook(action: .url(url), timeout: timeout)
+                return Hook(action: .url(url), timeout: timeout, alsoOnWarning: alsoOnWarning)
             default:
                 item.report("a hook is either 'command: …' or 'url: …'", hint: "e.g. '{url: https://hc-ping.com/UUID/fail, timeout: 10s}'")
                 return nil

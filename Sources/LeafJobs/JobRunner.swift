@@ -11,6 +11,8 @@ public struct JobRunResult: Sendable, Codable {
     public let steps: [StepResult]
     /// True when every step succeeded or warned.
     public var succeeded: Bool { steps.allSatisfy { $0.status != .failed && $0.status != .unavailable } }
+    /// True when every step ran and at least one warned: the outcome `warned`, exit status 3.
+    public var warned: Bool { succeeded && steps.contains { $0.status == .warning } }
     /// True when nothing failed except steps this version cannot run yet.
     public var onlyUnavailable: Bool { !succeeded && steps.allSatisfy { $0.status != .failed } }
 }
@@ -61,7 +63,7 @@ public struct JobRunner: Sendable {
             results.append(result)
         }
         let outcome = JobRunResult(job: job.name, started: started, finished: Date(), dryRun: dryRun, steps: results)
-        log.log(level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished", metadata: ["outcome": "\(outcome.succeeded ? "succeeded" : "failed")"])
+        log.log(level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished", metadata: ["outcome": "\(outcome.warned ? "warned" : outcome.succeeded ? "succeeded" : "failed")"])
         return outcome
     }
 }

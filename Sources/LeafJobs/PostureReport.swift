@@ -306,14 +306,30 @@ public struct PostureCollector {
         let runs = all.filter { $0.started.timeIntervalSince1970 >= since }
         let failed = runs.filter { ["failed", "timed-out", "interrupted"].contains($0.outcome) }
         let missed = runs.reduce(0) { $0 + $1.missedCount }
+        let warned = runs.filter { $0.outcome == "warned" }
         p.figures["runs"] = Double(runs.count)
         p.figures["failed_runs"] = Double(failed.count)
+        p.figures["warned_runs"] = Double(warned.count)
         p.figures["missed_runs"] = Double(missed)
-        p.note("last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(missed) scheduled runs missed")
+        p.note("last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(warned.count) warned, \(missed) scheduled runs missed")
         for r in failed.suffix(5) { p.note("failed: \(r.job) at \(iso(r.started)) (\(r.outcome))") }
+        for r in warned.suffix(5) { p.note("warned: \(r.job) at \(iso(r.started)): \(r.summary.prefix(200))") }
         if !failed.isEmpty { p.judge(.warn, "\(failed.count) runs failed in the period") }
+        if !warned.isEmpty { p.judge(.warn, "\(warned.count) runs ended with warnings in the period") }
         if missed > 0 { p.judge(.warn, "\(missed) scheduled runs were missed") }
+        // A scheduler that stopped being called misses nothing it records: the tick's own time says so.
+        let tickFile = deployment.config.stateDirectory + "/tick-last"
+        if let text = try? String(contentsOfFile: tickFile, encoding: .utf8), let last = parseISO(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            p.figures["seconds_since_tick"] = now.timeIntervalSince(last)
+            if now.timeIntervalSince(last) > 600 { p.judge(.warn, "leafguard tick last ran at \(iso(last)): the scheduler has stopped (is the crontab, timer or CronJob still there?)") }
+        }
         return p
+    }
+
+    func parseISO(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text) ?? ISO8601DateFormatter().date(from: text)
     }
 
     // MARK: The run catalog (read-only)

@@ -4,7 +4,10 @@ import LeafSodium
 /// Why a master key could not be had. Never includes key bytes.
 public struct KeyError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// True when the configuration is what is wrong (a variable not set, a key file
+    /// missing or readable by others): exit status 2 rather than 1.
+    public let isConfiguration: Bool
+    public init(_ message: String, configuration: Bool = false) { self.message = message; self.isConfiguration = configuration }
     public var description: String { message }
 }
 
@@ -42,7 +45,7 @@ public enum MasterKeySource: Sendable {
         case .file(let path):
             if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
                let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
-                throw KeyError("master key file \(path) has mode \(String(mode, radix: 8)); run 'chmod 600 \(path)'")
+                throw KeyError("master key file \(path) has mode \(String(mode, radix: 8)); run 'chmod 600 \(path)'", configuration: true)
             }
             // read(2) into a buffer that is wiped once the key is in guarded memory.
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -55,7 +58,7 @@ public enum MasterKeySource: Sendable {
             return MasterKey(version: version, secret: try raw.withUnsafeBytes { try Self.decode(UnsafeRawBufferPointer(rebasing: $0[0..<n]), origin: path) })
         case .environment(let variable):
             guard let value = environment[variable], !value.isEmpty else {
-                throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key")
+                throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key", configuration: true)
             }
             return MasterKey(version: version, secret: try Self.decode(Data(value.utf8), origin: "$\(variable)"))
         case let .passphraseEnvironment(variable, stateDirectory):
@@ -70,7 +73,7 @@ public enum MasterKeySource: Sendable {
     public static func derive(passphraseIn variable: String, parameters params: PassphraseParameters,
                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
         guard let value = environment[variable], !value.isEmpty else {
-            throw KeyError("environment variable \(variable) is not set; it must hold the passphrase")
+            throw KeyError("environment variable \(variable) is not set; it must hold the passphrase", configuration: true)
         }
         var pw = Array(value.utf8)
         defer { Sodium.wipe(&pw) }

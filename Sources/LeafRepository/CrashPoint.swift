@@ -6,11 +6,19 @@ import Foundation
 /// read no such variable.
 public enum CrashPoint {
     #if DEBUG
-    static let afterShards: Int? = ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SHARDS"].flatMap(Int.init)
+    static let afterShards: Int? = (ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SHARDS"]
+        ?? ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"]).flatMap(Int.init)
+    static let stall = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"] != nil
     #else
     static let afterShards: Int? = nil
+    static let stall = false
     #endif
 
-    /// Ends the process at once, as a kill would: exit status 137.
-    static func die() -> Never { _exit(137) }
+    /// Ends the process at once, as a kill would: exit status 137. With
+    /// `LEAFGUARD_STALL_AFTER_SHARDS` instead, the writing thread waits forever there, so a
+    /// test can signal a run that is certainly in the middle of its work.
+    static func die() {
+        if stall { while true { sleep(60) } }
+        _exit(137)
+    }
 }

@@ -4,7 +4,18 @@ import Foundation
 /// a `.prom` file replaced atomically (written beside it, then renamed) so the collector
 /// never reads half of it.
 public enum MetricsFile {
-    public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date) throws {
+    /// What the scheduler knows beyond the catalog: when `tick` last ran, which jobs are
+    /// overdue, how many job files are in error.
+    public struct SchedulerHealth: Sendable {
+        public var lastTick: Date?
+        public var overdue: [String: Bool] = [:]
+        public var brokenJobFiles: Int?
+        public init(lastTick: Date?, overdue: [String: Bool] = [:], brokenJobFiles: Int? = nil) {
+            self.lastTick = lastTick; self.overdue = overdue; self.brokenJobFiles = brokenJobFiles
+        }
+    }
+
+    public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil) throws {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
             lines.append("# HELP \(name) \(help)")
@@ -35,6 +46,14 @@ public enum MetricsFile {
         family("leafguard_job_last_succeeded", "1 if the job's last finished run succeeded, else 0.", succeeded)
         family("leafguard_job_last_bytes", "Bytes the job's last finished run stored, copied or freed.", bytes)
         family("leafguard_job_running", "Runs of the job in progress.", running)
+        if let health {
+            if let t = health.lastTick { family("leafguard_tick_last_seconds", "When leafguard tick last ran, Unix time (alert when it is over 10 minutes old).", [("", t.timeIntervalSince1970)]) }
+            if !health.overdue.isEmpty {
+                family("leafguard_job_overdue", "1 if a fire time of the job passed over 10 minutes ago with no run and no recorded miss.",
+                       health.overdue.sorted { $0.key < $1.key }.map { ("job=\"\(escape($0.key))\"", $0.value ? 1 : 0) })
+            }
+            if let n = health.brokenJobFiles { family("leafguard_job_file_errors", "Problems in job files at the last tick: those jobs do not run.", [("", Double(n))]) }
+        }
         family("leafguard_metrics_written_timestamp_seconds", "When leafguard last wrote this file, Unix time.", [("", now.timeIntervalSince1970)])
         let text = lines.joined(separator: "\n") + "\n"
 

@@ -5,6 +5,9 @@ import LeafSQLite
 /// How a run ended. `running` is the state of a run not yet ended.
 public enum RunOutcome: String, Sendable, Codable, CaseIterable {
     case running, succeeded, failed
+    /// Every step ran, and at least one warned (a document it could not store, say): the
+    /// run's work is done, but someone must look. Exit status 3.
+    case warned
     /// Stopped by its job's `timeout`.
     case timedOut = "timed-out"
     /// Its process died (killed, crashed, host lost) before it ended; found by the next tick or run.
@@ -161,7 +164,7 @@ public final class RunCatalog {
 
     /// The job's latest successful real run.
     public func lastSuccess(job: String) throws -> RunRecord? {
-        try records("WHERE job = ? AND dry_run = 0 AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1", [.text(job)]).first
+        try records("WHERE job = ? AND dry_run = 0 AND outcome IN ('succeeded', 'warned') ORDER BY id DESC LIMIT 1", [.text(job)]).first
     }
 
     /// Every job name with a run on record.

@@ -129,12 +129,13 @@ public struct RunSupervisor: Sendable {
         if let timeout = job.policy.timeout {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
         }
+        if !request.dryRun { startSignalHandlers(request: request, runID: id, ending: ending, logger: log) }
         let result = await JobRunner(config: config, logger: log, progress: progress).run(job, dryRun: request.dryRun, now: started)
         guard ending.claim() else {
             // The watchdog is ending the process; wait for it.
             while true { sleep(60) }
         }
-        let outcome: RunOutcome = result.succeeded ? .succeeded : .failed
+        let outcome: RunOutcome = result.warned ? .warned : (result.succeeded ? .succeeded : .failed)
         try catalog.finish(id: id, outcome: outcome, finished: clock.now, summary: Self.summary(of: result), steps: result.steps)
         for step in result.steps {
             audit.record(AuditEntry(action: "step", command: "run", job: job.name, step: step.step, objects: ["run \(id)"] + step.details.prefix(20),
@@ -195,12 +196,46 @@ public struct RunSupervisor: Sendable {
         thread.start()
     }
 
+    /// SIGINT and SIGTERM (Ctrl-C, `systemctl stop`, a pod's end) stop a run with its record
+    /// written: `interrupted` in the history and the audit log at once, on_failure hooks
+    /// fired, one line saying what the next run reuses; then the process ends (130 or 143).
+    /// Everything a step writes is crash-safe, so any instant is a safe point. A second
+    /// signal while this happens ends the process at once.
+    func startSignalHandlers(request: RunRequest, runID: Int64, ending: EndOnce, logger: Logger) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in
+                // From here on a second signal is not caught: it ends the process.
+                signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
+                guard ending.claim() else { return }
+                let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
+                let summary = "stopped by \(name); what it stored stays consistent, and the next run reuses the data already written"
+                if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
+                    let steps = (try? catalog.run(id: runID))?.steps ?? []
+                    try? catalog.finish(id: runID, outcome: .interrupted, finished: clock.now, summary: summary, steps: steps)
+                    audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
+                                            outcome: RunOutcome.interrupted.rawValue, detail: summary, at: clock.now))
+                    FileHandle.standardError.write(Data("interrupted: job \(request.job.name) run \(runID) \(summary)\n".utf8))
+                    afterRun(catalog: catalog, request: request, runID: runID, outcome: .interrupted, logger: logger)
+                }
+                _exit(128 + sig)
+            }
+            source.resume()
+            Self.signalSourcesLock.lock(); Self.signalSources.append(source); Self.signalSourcesLock.unlock()
+        }
+    }
+
+    /// The signal sources of this process's run, kept for its lifetime.
+    private nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []  // guarded by signalSourcesLock
+    private static let signalSourcesLock = NSLock()
+
     /// Retries, history pruning, the metrics file and hooks: what follows every ended run.
     func afterRun(catalog: RunCatalog, request: RunRequest, runID: Int64, outcome: RunOutcome, logger: Logger) {
         let job = request.job
         if !request.dryRun && request.trigger != .manual {
             do {
-                if outcome != .succeeded && request.attempt <= job.policy.retries {
+                if outcome != .succeeded && outcome != .warned && request.attempt <= job.policy.retries {
                     let next = request.attempt + 1
                     let at = clock.now.addingTimeInterval(job.policy.backoff(beforeAttempt: next))
                     try catalog.scheduleRetry(job: job.name, attempt: next, fire: request.scheduledFor, at: at)
@@ -213,7 +248,14 @@ public struct RunSupervisor: Sendable {
         if !request.dryRun { audit.checkpoint(at: clock.now) }
         do { try catalog.prune(keep: config.historyLimit) } catch { logger.warning("cannot prune history", metadata: ["error": "\(error)"]) }
         writeMetrics(catalog: catalog, jobs: [job.name])
-        let hooks = outcome == .succeeded ? job.onSuccess : job.onFailure
+        // on_success for a clean success (and for a warned run where a hook asks, `on: [success, warning]`),
+        // on_warning for a warned one, on_failure for everything else.
+        let hooks: [Hook]
+        switch outcome {
+        case .succeeded: hooks = job.onSuccess
+        case .warned: hooks = job.onWarning + job.onSuccess.filter(\.alsoOnWarning)
+        default: hooks = job.onFailure
+        }
         if !hooks.isEmpty, !request.dryRun, let record = try? catalog.run(id: runID) {
             let summary = (try? RunSummary(record).json()) ?? Data()
             HookRunner(logger: logger).run(hooks, summary: summary, environment: [
@@ -223,10 +265,26 @@ public struct RunSupervisor: Sendable {
     }
 
     /// Rewrites the Prometheus text file; a failure is logged, never fatal.
-    public func writeMetrics(catalog: RunCatalog, jobs: [String]) {
-        do { try MetricsFile.write(catalog: catalog, jobs: jobs, to: config.metricsFile, now: clock.now) } catch {
+    public func writeMetrics(catalog: RunCatalog, jobs: [String], health: MetricsFile.SchedulerHealth? = nil) {
+        let health = health ?? MetricsFile.SchedulerHealth(lastTick: Self.lastTick(stateDirectory: config.stateDirectory))
+        do { try MetricsFile.write(catalog: catalog, jobs: jobs, to: config.metricsFile, now: clock.now, health: health) } catch {
             logger.warning("cannot write the metrics file", metadata: ["file": "\(config.metricsFile)", "error": "\(error)"])
         }
+    }
+
+    /// `STATE/tick-last`: when `leafguard tick` last ran (ISO 8601).
+    public static func tickFile(stateDirectory: String) -> String { stateDirectory + "/tick-last" }
+
+    public static func recordTick(stateDirectory: String, at: Date) {
+        try? (iso(at) + "\n").write(toFile: tickFile(stateDirectory: stateDirectory), atomically: true, encoding: .utf8)
+    }
+
+    public static func lastTick(stateDirectory: String) -> Date? {
+        guard let text = try? String(contentsOfFile: tickFile(stateDirectory: stateDirectory), encoding: .utf8) else { return nil }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return f.date(from: t) ?? ISO8601DateFormatter().date(from: t)
     }
 
     static func summary(of result: JobRunResult) -> String {

@@ -90,6 +90,14 @@ public enum SchedulePlanner {
 
     /// Fire times after `after` up to and including `upTo`, oldest first (at most `fireLimit`,
     /// the newest kept).
+    /// The oldest fire time of `job` that passed more than `grace` ago with no run started
+    /// and no miss recorded for it: the scheduler is not running (no tick), or is stuck.
+    /// Nil when the job is unscheduled, not tracked yet, or up to date.
+    public static func overdue(job: JobDefinition, state: JobScheduleState?, now: Date, grace: TimeInterval = 600) -> Date? {
+        guard let schedule = job.schedule, let state else { return nil }
+        return schedule.nextFireTimes(after: state.handledFire, count: 1, timeZone: job.timeZone, notAfter: now.addingTimeInterval(-grace)).first
+    }
+
     static func dueFires(_ schedule: CronExpression, timeZone: TimeZone, after: Date, upTo: Date) -> [Date] {
         var out: [Date] = []
         var cursor = after

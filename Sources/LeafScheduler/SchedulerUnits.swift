@@ -26,9 +26,13 @@ public struct SchedulerUnits: Sendable {
             lines.append("#   \(job.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(describe(job))")
         }
         lines += [
+            "# Every line goes to syslog; when tick fails (exit 1: a run failed, 2: a job file or the",
+            "# configuration is in error) cron also mails its last lines to MAILTO: nothing fails unheard.",
             "SHELL=/bin/sh",
+            "MAILTO=root",
             "LEAFGUARD_CONFIG=\(configPath)",
-            "* * * * * \(user) \(binary) tick --log-format json 2>&1 | logger -t leafguard",
+            "* * * * * \(user) out=$(\(binary) tick --log-format json 2>&1); rc=$?; echo \"$out\" | logger -t leafguard; "
+                + "[ $rc -eq 0 ] || { echo \"leafguard tick failed with exit status $rc\"; echo \"$out\" | tail -n 20; }",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

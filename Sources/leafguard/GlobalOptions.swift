@@ -36,6 +36,9 @@ struct GlobalOptions: ParsableArguments {
         _ = logger()
         let config = try loadConfig()
         let region = name ?? config.primaryRegion.name
+        guard config.region(named: region) != nil else {
+            throw ConfigurationError(file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
+        }
         return (config, region, try Deployment(config: config).repository(region))
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafKeys
 
 /// The leafguard command. Exit status: 0 success, 1 a job, step or operation failed,
 /// 2 bad usage or configuration.
@@ -22,6 +23,12 @@ struct Leafguard: AsyncParsableCommand {
         do {
             // `--read-data` alone means all of it: the parser has no optional-value options.
             let arguments = CommandLine.arguments.dropFirst().map { $0 == "--read-data" ? "--read-data=100" : $0 }
+            // An unknown command is named as such (the parser would complain about the first option after it).
+            if let first = arguments.first, !first.hasPrefix("-"), first != "help",
+               !configuration.subcommands.contains(where: { $0._commandName == first }) {
+                printError("error: unknown command '\(first)'; commands: \(configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }.joined(separator: ", "))")
+                Foundation.exit(2)
+            }
             var command = try parseAsRoot(Array(arguments))
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
@@ -41,6 +48,9 @@ struct Leafguard: AsyncParsableCommand {
             return 2
         case let e as ExitCode:
             return e.rawValue
+        case let e as KeyError where e.isConfiguration:
+            printError("error: \(e.message)")
+            return 2
         case let e as CommandFailure:
             if !e.message.isEmpty { printError("error: \(e.message)") }
             return e.status

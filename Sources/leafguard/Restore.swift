@@ -18,8 +18,11 @@ extension Leafguard {
         @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
 
         func run() async throws {
-            let (config, name, repo) = try global.openRegion(region)
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
+            if !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: target), !existing.isEmpty {
+                throw CommandFailure("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", status: 2)
+            }
+            let (config, name, repo) = try global.openRegion(region)
             try await audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
                 try restore(config: config, name: name, repo: repo, target: target)
             }

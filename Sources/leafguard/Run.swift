@@ -9,7 +9,7 @@ extension Leafguard {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run one job now, step by step, stopping at the first failed step.",
-            discussion: "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout.")
+            discussion: "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 3 succeeded with warnings (a step warned: read its details), 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -49,6 +49,7 @@ extension Leafguard {
             case .ran(let record, let result):
                 printRun(result, runID: record.id)
                 if !result.succeeded { throw ExitCode(1) }
+                if result.warned { throw ExitCode(3) }
             case .busy(let holder):
                 throw CommandFailure("job \(job) is already running (\(holder?.description ?? "holder unknown")); its concurrency policy is forbid", status: 75)
             case .alreadyClaimed:
@@ -58,12 +59,16 @@ extension Leafguard {
     }
 }
 
-/// The job named `name`, or a configuration error listing the jobs.
+/// The job named `name`, or a configuration error listing the jobs. Another job file in
+/// error does not stop it (a warning names that file); its own file in error does.
 func findJob(_ name: String, config: LeafguardConfig) throws -> JobDefinition {
-    let jobs = try JobLoader(config: config).loadAll()
+    let (jobs, problems) = try JobLoader(config: config).loadValid()
     guard let definition = jobs.first(where: { $0.name == name }) else {
+        // Its own file may be among the broken ones: those problems say why.
+        if !problems.isEmpty { throw ConfigurationError(problems) }
         throw ConfigurationError(file: config.jobsDirectory, message: "no job named '\(name)'",
                                  hint: "jobs: \(jobs.map(\.name).joined(separator: ", "))")
     }
+    for p in problems { printError("warning: another job file is in error and does not run: \(p)") }
     return definition
 }

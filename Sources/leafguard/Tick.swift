@@ -29,8 +29,15 @@ extension Leafguard {
         func run() async throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let jobs = SchedulePlanner.dependencyOrder(try JobLoader(config: config).loadAll())
             let clock = Clock(now: now.flatMap(parseInstant))
+            RunSupervisor.recordTick(stateDirectory: config.stateDirectory, at: clock.now)
+            // One broken job file stops only its own job: every valid one still runs.
+            let (valid, broken) = try JobLoader(config: config).loadValid()
+            for p in broken {
+                logger.error("job file in error; its job does not run", metadata: ["file": "\(p.file)", "problem": "\(p.description)"])
+                printError("error: \(p)")
+            }
+            let jobs = SchedulePlanner.dependencyOrder(valid)
             let supervisor = RunSupervisor(config: config, logger: logger, clock: clock)
             let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
             for run in try supervisor.reapDeadRuns(catalog) {
@@ -82,7 +89,13 @@ extension Leafguard {
                     }
                 }
             }
-            supervisor.writeMetrics(catalog: catalog, jobs: jobs.map(\.name))
+            var overdue: [String: Bool] = [:]
+            for job in jobs where job.schedule != nil {
+                overdue[job.name] = SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: clock.now) != nil
+            }
+            supervisor.writeMetrics(catalog: catalog, jobs: jobs.map(\.name),
+                                    health: .init(lastTick: clock.now, overdue: overdue, brokenJobFiles: broken.count))
+            if !broken.isEmpty { throw ExitCode(2) }
             if failures > 0 { throw ExitCode(1) }
         }
 

@@ -61,7 +61,7 @@ import Testing
         let byShort = try leafguard(["restore", short, "--to", d.dir.file("out-short"), "--config", d.config])
         #expect(byShort.status == 0, "the short id people see restores: \(byShort.all)")
         let again = try leafguard(["restore", "latest", "--to", d.dir.file("out"), "--config", d.config])
-        #expect(again.status == 1 && again.stderr.contains("--force"))
+        #expect(again.status == 2 && again.stderr.contains("--force"), "a non-empty target is bad usage: \(again.all)")
         let unknown = try leafguard(["restore", "0123abcd", "--to", d.dir.file("x"), "--config", d.config])
         #expect(unknown.status == 1 && unknown.stderr.contains("no snapshot '0123abcd'"))
         let region = try leafguard(["snapshots", "list", "--region", "mars", "--config", d.config])
