@@ -313,9 +313,12 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     /// from the other region): a region that cannot be reached is remembered for a few
     /// minutes, so one dead region costs one round of retries per process, not one per use.
     private func openOrMarkUnreachable(_ region: String) throws -> Repository {
-        do { return try repository(region) } catch RepositoryError.unreadable(let object, let problems) where problems.contains(where: { $0.contains("unavailable") }) {
+        do { return try repository(region) } catch RepositoryError.notInitialized(let r) {
+            throw RepositoryError.notInitialized(region: r)
+        } catch {
+            // Unreachable, unreadable or refused: not tried again for optional uses a while.
             Self.unreachable.lock(); Self.unreachableRegions[config.file + "#" + region] = Date(); Self.unreachable.unlock()
-            throw RepositoryError.unreadable(object: object, problems: problems)
+            throw error
         }
     }
 

@@ -156,3 +156,60 @@ extension KilledPackTests {
         #expect(v.status == 0 && !v.stdout.contains("PROBLEM"), "\(v.all)")
     }
 }
+
+/// The realistic loop: backup + replicate, prune, rotate and re-encrypt, each SIGKILLed at
+/// a random moment of a measured run, the data growing every round. After the next run of
+/// the killed job, `verify --read-data` is clean without --repair and every snapshot each
+/// region lists restores from it. 20 kills by default; LEAFGUARD_LONG_TESTS=1 makes it 100.
+@Suite struct RandomKillTests {
+    @Test func killedAnywhereTheNextRunLeavesEverythingComplete() throws {
+        let wanted = ProcessInfo.processInfo.environment["LEAFGUARD_LONG_TESTS"] == nil ? 20 : 100
+        let d = try DeploymentFixture()
+        let jobs = [
+            "nightly": "steps: [backup, {replicate: {to: backup}}]",
+            "prune": "steps: [{prune: {keep_last: 3}}]",
+            "rotate": "steps: [{rotate-keys: {grace_days: 0}}]",
+            "rekey": "steps: [{reencrypt: {older_than: 0s}}]",
+        ]
+        for (name, body) in jobs { try d.dir.write("jobs/\(name).yml", "name: \(name)\n\(body)\n") }
+        var durations: [String: Double] = [:]
+        for name in ["nightly", "prune", "rotate", "rekey", "nightly"] {
+            try addDocument(to: d, megabytes: 1)
+            let t0 = Date()
+            let r = try leafguard(["run", name, "--config", d.config])
+            #expect(r.status == 0, "\(name): \(r.all)")
+            durations[name] = max(Date().timeIntervalSince(t0), 0.05)
+        }
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0, attempts = 0
+        let order = ["nightly", "nightly", "prune", "rotate", "nightly", "rekey"]
+        while kills < wanted && attempts < wanted * 3 {
+            let name = order[attempts % order.count]
+            attempts += 1
+            try addDocument(to: d, megabytes: 1)
+            let p = try startLeafguard(["run", name, "--config", d.config])
+            usleep(UInt32(Double.random(in: 0.05...0.9, using: &generator) * durations[name]! * 1_000_000))
+            guard p.isRunning else { p.waitUntilExit(); continue }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            kills += 1
+            // The next run of the same job finishes what the killed one left.
+            let next = try leafguard(["run", name, "--config", d.config])
+            #expect(next.status == 0, "round \(attempts), \(name) after a kill: \(next.all)")
+            let v = try leafguard(["verify", "--read-data", "--config", d.config])
+            #expect(v.status == 0 && !v.stdout.contains("PROBLEM"), "round \(attempts), \(name): verify without --repair: \(v.all)")
+            for region in ["primary", "backup"] {
+                let list = try leafguard(["snapshots", "list", "--json", "--region", region, "--config", d.config])
+                let ids = try JSONDecoder().decode([[String: AnyCodable]].self, from: Data(list.stdout.utf8)).compactMap { $0["id"]?.string }
+                #expect(!ids.isEmpty)
+                for id in ids {
+                    let target = d.dir.file("r-\(attempts)-\(region)-\(id)")
+                    let r = try leafguard(["restore", id, "--region", region, "--to", target, "--config", d.config])
+                    #expect(r.status == 0, "round \(attempts), \(name): snapshot \(id) from \(region): \(r.all)")
+                    try? FileManager.default.removeItem(atPath: target)
+                }
+            }
+        }
+        #expect(kills >= wanted, "only \(kills) of \(attempts) attempts killed a run")
+    }
+}
