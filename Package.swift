@@ -75,6 +75,7 @@ let package = Package(
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
             "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3",
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

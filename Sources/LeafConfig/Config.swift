@@ -197,7 +197,14 @@ public enum ConfigLoader {
                                    hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
         }
         top.finish()
-        try diagnostics.throwIfAny()
+        if !diagnostics.isEmpty {
+            // What could be read still checks job files against (`jobs validate` reports both).
+            var error = ConfigurationError(diagnostics.problems)
+            error.salvaged = LeafguardConfig(file: file, dataDirectory: absolute(dataDir ?? ".", relativeTo: base),
+                                             stateDirectory: absolute(stateDir ?? ".", relativeTo: base), masterKey: masterKey ?? .file(path: ""),
+                                             regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+            throw error
+        }
         guard let dataDir, let stateDir, let masterKey, !regions.isEmpty else {
             throw ConfigurationError(file: file, message: "incomplete configuration")
         }

@@ -25,6 +25,9 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
 /// A configuration that cannot be used, with every problem found. Commands exit with status 2.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public let problems: [ConfigProblem]
+    /// The part of a configuration with problems that could be read (its regions and jobs
+    /// folder), for checking job files against; never used to run anything.
+    public var salvaged: LeafguardConfig?
     public init(_ problems: [ConfigProblem]) { self.problems = problems }
     public init(file: String, message: String, hint: String? = nil) {
         problems = [ConfigProblem(file: file, message: message, hint: hint)]

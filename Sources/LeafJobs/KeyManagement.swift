@@ -1,6 +1,7 @@
 import Foundation
 import LeafKeys
 import LeafRepository
+import LeafSodium
 import LeafStorage
 import Logging
 
@@ -113,17 +114,42 @@ public struct KeyManagement: Sendable {
         }
         guard new.count >= 12 else { throw KeyError("the new passphrase in \(newVariable) is shorter than 12 characters") }
         guard new != environment[current] else { throw KeyError("the new passphrase in \(newVariable) is the current one") }
+        // A new passphrase is a new keyring key like any other (a fresh salt is drawn).
+        try changeKey(to: "passphrase-env:" + newVariable, environment: environment)
+    }
+
+    /// Re-seals the keyring under a new keyring key, given as `keys.master` would name it
+    /// (`file:PATH`, `env:VAR`, `passphrase-env:VAR`), in the state folder and in every
+    /// location of every region (each holds the old copy or the new at every moment).
+    /// Afterwards the old key opens no keyring anywhere; leafguard.yml must name the new
+    /// source before the next command. Returns the source's description.
+    @discardableResult
+    public func changeKey(to sourceText: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        let newKey: SecureBytes
+        var parameters: PassphraseParameters?
+        if sourceText.hasPrefix("file:") {
+            newKey = try MasterKeySource.file(path: String(sourceText.dropFirst(5))).load().secret
+        } else if sourceText.hasPrefix("env:") {
+            newKey = try MasterKeySource.environment(variable: String(sourceText.dropFirst(4))).load(environment: environment).secret
+        } else if sourceText.hasPrefix("passphrase-env:") {
+            let variable = String(sourceText.dropFirst(15))
+            guard let text = environment[variable], text.count >= 12 else {
+                throw KeyError("environment variable \(variable) must hold the new passphrase, at least 12 characters", configuration: true)
+            }
+            parameters = PassphraseParameters.fresh()
+            newKey = try MasterKeySource.derive(passphraseIn: variable, parameters: parameters!, environment: environment)
+        } else {
+            throw KeyError("--new-key takes file:PATH, env:VAR or passphrase-env:VAR, not '\(sourceText)'", configuration: true)
+        }
+        let current = try deployment.keyringKey()
+        guard !newKey.isEqual(to: current.secret) else { throw KeyError("the new key is the current keyring key", configuration: true) }
         var ring = try deployment.keyring()
-        let parameters = PassphraseParameters.fresh()
-        let key = try MasterKeySource.derive(passphraseIn: newVariable, parameters: parameters, environment: environment)
-        try ring.changeKeyringKey(to: key, passphrase: parameters)
+        try ring.changeKeyringKey(to: newKey, passphrase: parameters)
         deployment.reloadKeyring(key: true)
-        // The keyring file now holds the salt; the older file would only mislead.
+        try publishNewKeyring(ring, key: MasterKey(version: 1, secret: newKey))
         try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
-        // The regions' copies are re-sealed under the new passphrase too (opened with it from
-        // now on: the configured variable is read again only by the next command).
-        try publishNewKeyring(ring, key: MasterKey(version: 1, secret: key))
-        logger.notice("keyring re-sealed under a new passphrase", metadata: ["keyring": "\(ring.path)"])
+        logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
+        return sourceText
     }
 
     /// Replaces every region's keyring copy with `ring` (just re-sealed under `key`), location

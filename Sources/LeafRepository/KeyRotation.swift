@@ -23,6 +23,8 @@ public struct RewrapResult: Sendable {
     public var copiesWritten = 0
     /// Older key objects removed once the new set was durable everywhere.
     public var objectsRemoved = 0
+    /// Keys left out of the new set because they were to be dropped.
+    public var dropped = 0
     /// Until every key was re-wrapped and the new set durable and read back everywhere.
     public var rewrapSeconds = 0.0
     /// The whole rotation of the region, removal of the superseded objects included.
@@ -78,7 +80,10 @@ extension Repository {
     /// key that could not be read keeps its object. Sets already under the active version
     /// and present in every location count as done, so a rerun after the set was written
     /// only removes what is left.
-    public func rewrapDataKeys(progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> RewrapResult {
+    ///
+    /// Keys in `dropping` (replaced ones nothing needs) are left out of the new set, and a
+    /// set holding any of them is never kept: after it, no object of the region holds them.
+    public func rewrapDataKeys(dropping: Set<ObjectID> = [], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> RewrapResult {
         let t0 = Date()
         let target = master.version
         var present: [String: Int] = [:]
@@ -134,18 +139,26 @@ extension Repository {
         progress?(singles.count, singles.count)
 
         // 3. Which keys the complete target sets already hold, and every key found.
+        for i in sets.indices where sets[i].done && KeySet.entries(sets[i].plain).contains(where: { dropping.contains($0.0) }) {
+            sets[i].done = false  // it holds a key to drop: replaced by a set without it
+        }
         var covered = Set<ObjectID>()
         for s in sets where s.done { for (id, _) in KeySet.entries(s.plain) { covered.insert(id) } }
         var entries: [ObjectID: (SecureBytes, Int)] = [:]
         for s in sets { for (id, offset) in KeySet.entries(s.plain) where entries[id] == nil { entries[id] = (s.plain, offset) } }
+        let dropped = dropping.filter { entries[$0] != nil }.count
         for i in 0..<singles.count where ok.isSet(i) {
             if let id = ObjectID(hex: String(singles[i].dropFirst(5))), entries[id] == nil { entries[id] = (singlesPlain, i * KeySet.entryLength) }
         }
+        for id in dropping { entries[id] = nil }
 
         var result = RewrapResult()
         result.keys = entries.count
         var keep = Set(sets.filter(\.done).map(\.name))
-        if entries.keys.contains(where: { !covered.contains($0) }) {
+        result.dropped = dropped
+        if entries.isEmpty {
+            keep = []
+        } else if entries.keys.contains(where: { !covered.contains($0) }) {
             // 4. One new set of every key, durable and read back in every location.
             let ids = entries.keys.sorted()
             let plain = try SecureBytes(count: ids.count * KeySet.entryLength)
@@ -188,6 +201,7 @@ extension Repository {
         // Leftovers are harmless (their keys are in the new set too); a rerun removes them.
         problems += removalProblems.problems
         result.objectsRemoved = removable.count
+        if !dropping.isEmpty { keySets.forgetAll(); for id in dropping { forgetDataKey(id) } }
         result.seconds = Date().timeIntervalSince(t0)
         if let problem = problems.first {
             throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "\(problems.count) key object(s) were left as they are; rerun the rotation once the region is healthy; nothing was lost"])

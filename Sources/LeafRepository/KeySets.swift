@@ -73,6 +73,18 @@ final class KeySetIndex: @unchecked Sendable {
         return (nil, failures)
     }
 
+    /// Forgets every set read (they were replaced): the next lookup reads them again.
+    func forgetAll() {
+        lock.lock(); sets = [:]; where_ = [:]; built = false; lock.unlock()
+    }
+
+    /// Whether any set of the region holds `id` (reading the sets once).
+    func holds(_ id: ObjectID, in repository: Repository) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if !built { rebuild(repository) }
+        return where_[id] != nil
+    }
+
     private func rebuild(_ repository: Repository) {
         built = true
         failures = []

@@ -8,7 +8,12 @@ import LeafStorage
 /// removes its lock and gives up: at worst both give up, never both proceed.
 public struct RegionLock: Sendable {
     public enum Kind: String, Codable, Sendable { case shared, exclusive }
-    struct Record: Codable { let kind: Kind; let host: String; let pid: Int32; let created: Date }
+    struct Record: Codable {
+        let kind: Kind; let host: String; let pid: Int32; let created: Date
+        /// The holder's start time (clock ticks since boot, /proc/PID/stat field 22) and the
+        /// boot it ran in: a pid reused by another process, or a reboot, is told apart.
+        var start: UInt64?; var boot: String?
+    }
 
     public let id: ObjectID
     let repository: Repository
@@ -18,7 +23,8 @@ public struct RegionLock: Sendable {
 
     public static func acquire(_ kind: Kind, in repository: Repository, now: Date = Date()) throws -> RegionLock {
         let id = ObjectID.random()
-        let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now)
+        let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now,
+                            start: ProcessIdentity.startTime(of: getpid()), boot: ProcessIdentity.bootID)
         let wrapping = try repository.master.wrappingKey()
         let json = [UInt8](try JSON.encoder.encode(record))
         let header = EnvelopeHeader(algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
@@ -30,21 +36,56 @@ public struct RegionLock: Sendable {
                 let h = try EnvelopeHeader.decode(bytes)
                 return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
             }), now.timeIntervalSince(r.created) < staleAfter else { continue }
-            // A lock of a process of this host that no longer exists (killed, crashed) is
-            // left over: removed now rather than blocking the region until it goes stale.
-            if r.host == record.host && r.pid != getpid() && kill(r.pid, 0) != 0 && errno == ESRCH {
+            // A lock of a process of this host that no longer exists (killed, crashed, or its
+            // pid now another process's, or from before a reboot) is left over: removed now
+            // rather than blocking the region until it goes stale.
+            if r.host == record.host && r.pid != getpid() && !ProcessIdentity.isAlive(pid: r.pid, start: r.start, boot: r.boot) {
                 for loc in repository.locations { try? loc.delete(other) }
                 continue
             }
             if kind == .exclusive || r.kind == .exclusive {
                 lock.release()
-                throw RepositoryError.locked(region: repository.region, by: "\(r.kind.rawValue) lock of \(r.host) pid \(r.pid) since \(r.created)")
+                throw RepositoryError.locked(region: repository.region, by: "\(r.kind.rawValue) lock of \(r.host) pid \(r.pid) since \(r.created) (\(other) in every location)")
             }
         }
         return lock
     }
 
+    /// Stores a lock as process `pid` (started at `start`) of this host would have: for tests
+    /// that play a holder whose pid was reused, or a live one.
+    public static func plant(_ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date = Date()) throws {
+        let id = ObjectID.random()
+        let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
+        let json = [UInt8](try JSON.encoder.encode(record))
+        let header = EnvelopeHeader(algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
+                                    plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
+        try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: try repository.master.wrappingKey()))
+    }
+
     public func release() {
         for loc in repository.locations { try? loc.delete("locks/\(id.hex)") }
+    }
+}
+
+/// Who a process is, beyond its pid: its start time and the boot it runs in (Linux /proc).
+public enum ProcessIdentity {
+    public static var bootID: String? {
+        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces).
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// Whether the process that recorded (`pid`, `start`, `boot`) still runs: same boot,
+    /// pid alive, and (when recorded) the same start time.
+    public static func isAlive(pid: Int32, start: UInt64?, boot: String?) -> Bool {
+        if let boot, let now = bootID, boot != now { return false }
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        if let start, let actual = startTime(of: pid), actual != start { return false }
+        return true
     }
 }

@@ -184,11 +184,18 @@ extension Repository {
         if !replacedKeys.isEmpty {
             let stillUsed = Set(try loadIndex().packs.values.map(\.dataKey)).union(sealingKeys(prefixes: ["index/", "snapshots/", "reports/"]))
                 .union([config.idKey])
+            var inSets = Set<ObjectID>()
             for k in replacedKeys where !stillUsed.contains(k) {
                 var removed = false
                 for loc in locations where (try? loc.delete("keys/\(k.hex)")) != nil { removed = true }
-                if removed { result.dataKeysRemoved += 1 }
+                if keySets.holds(k, in: self) { inSets.insert(k) } else if removed { result.dataKeysRemoved += 1 }
                 forgetDataKey(k)
+            }
+            // Keys a rotation gathered into a set: a new set without them, read back in every
+            // location, then the old sets removed; none of the replaced keys is stored any more.
+            if !inSets.isEmpty {
+                let rewrap = try rewrapDataKeys(dropping: inSets)
+                result.dataKeysRemoved += rewrap.dropped
             }
         }
         result.seconds = Date().timeIntervalSince(t0)

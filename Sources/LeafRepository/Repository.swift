@@ -25,7 +25,7 @@ public final class Repository: @unchecked Sendable {
     public private(set) var config: RepositoryConfig
     private var blobKey: SecureBytes!
     private var keyCache: [ObjectID: DataKey] = [:]
-    private let keySets = KeySetIndex()
+    let keySets = KeySetIndex()
     private let lock = NSLock()
 
     /// The largest number of lost copies a replicated object may suffer and still be written.

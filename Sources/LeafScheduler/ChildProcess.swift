@@ -17,6 +17,7 @@ struct ChildProcess {
     struct SpawnError: Error, CustomStringConvertible { let description: String }
 
     static func spawn(_ path: String, _ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+        _ = ignoreBrokenPipes
         markDescriptorsCloseOnExec()
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
@@ -68,6 +69,11 @@ struct ChildProcess {
         let signal = status & 0x7f
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
     }
+
+    /// Writing the summary to a hook that has already exited raises SIGPIPE, whose default
+    /// action ends leafguard in the middle of its hooks (seen in CI as exit status 13). Ignored
+    /// once per process; the write then fails with EPIPE, which the writer drops.
+    static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// Sets FD_CLOEXEC on every open descriptor above standard error.
     static func markDescriptorsCloseOnExec() {

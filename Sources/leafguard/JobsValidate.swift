@@ -16,15 +16,27 @@ extension Leafguard.Jobs {
 
         func run() async throws {
             _ = global.logger()
-            let config = try global.loadConfig()
+            // leafguard.yml's problems and every job file's, together: one pass fixes them all.
+            let config: LeafguardConfig
+            var problems: [ConfigProblem] = []
+            do { config = try global.loadConfig() } catch let e as ConfigurationError {
+                guard let salvaged = e.salvaged else { throw e }
+                problems = e.problems
+                config = salvaged
+            }
+            if problems.isEmpty { print("\(config.file): ok") }
             let loader = JobLoader(config: config)
             let cwd = FileManager.default.currentDirectoryPath
-            let jobs = files.isEmpty ? try loader.loadAll() : try loader.load(files: files.map { absolute($0, relativeTo: cwd) })
-            print("\(config.file): ok")
-            for j in jobs {
-                let schedule = j.schedule.map { "schedule \"\($0)\" \(j.timeZoneName)" } ?? "on demand"
-                print("\(j.file): ok: job \(j.name), \(j.steps.count) step(s), \(schedule)")
+            do {
+                let jobs = files.isEmpty ? try loader.loadAll() : try loader.load(files: files.map { absolute($0, relativeTo: cwd) })
+                for j in jobs {
+                    let schedule = j.schedule.map { "schedule \"\($0)\" \(j.timeZoneName)" } ?? "on demand"
+                    print("\(j.file): ok: job \(j.name), \(j.steps.count) step(s), \(schedule)")
+                }
+            } catch let e as ConfigurationError {
+                problems += e.problems
             }
+            if !problems.isEmpty { throw ConfigurationError(problems) }
         }
     }
 }

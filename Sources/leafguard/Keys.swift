@@ -8,7 +8,7 @@ import LeafRepository
 extension Leafguard {
     /// `leafguard keys …`.
     struct Keys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, Rotate.self, Retire.self, ChangePassphrase.self, AddDataKeys.self])
+        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, List.self, Rotate.self, Retire.self, ChangeKey.self, ChangePassphrase.self, AddDataKeys.self])
     }
 }
 
@@ -117,25 +117,35 @@ extension Leafguard.Keys {
     /// `leafguard keys retire VERSION [--wipe-after 30d]`.
     struct Retire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Retire a decrypt-only master-key version; refused while any data key in any region is wrapped by it.")
+            abstract: "Retire a decrypt-only master-key version (or every one); refused while any data key in any region is wrapped by it.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The version to retire.") var version: UInt32
+        @Argument(help: "The version to retire.") var version: UInt32?
+        @Flag(help: "Retire every decrypt-only version (after a leak: 'keys rotate' first, so that none wraps anything).")
+        var allInactive = false
         @Option(help: "Wipe the version's key material after this long (e.g. 30d; 0s wipes it now).") var wipeAfter = "30d"
 
         func validate() throws {
             guard parseDuration(wipeAfter) != nil else { throw ValidationError("--wipe-after '\(wipeAfter)' is not a duration such as 30d") }
+            guard (version == nil) != (!allInactive) else { throw ValidationError("give a version or --all-inactive, not both or neither") }
         }
 
         func run() async throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
-            do {
-                try await audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(version)"]) {
-                    try keys.retire(version, grace: parseDuration(wipeAfter)!)
-                }
-            } catch let e as KeyError { throw CommandFailure(e.message) }
-            print("master-key version \(version) retired; its material is wiped after \(wipeAfter)")
+            let versions: [UInt32]
+            if let version { versions = [version] } else {
+                versions = try keys.deployment.keyring().records.filter { $0.state == .decryptOnly }.map(\.version)
+                if versions.isEmpty { print("no decrypt-only version to retire"); return }
+            }
+            for v in versions {
+                do {
+                    try await audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(v)"]) {
+                        try keys.retire(v, grace: parseDuration(wipeAfter)!)
+                    }
+                } catch let e as KeyError { throw CommandFailure(e.message) }
+                print("master-key version \(v) retired; its material is wiped after \(wipeAfter)")
+            }
         }
     }
 }
@@ -187,11 +197,96 @@ extension Leafguard.Keys {
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
             do {
-                try await audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"]) {
+                try await audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"], checkpoint: false) {
                     try keys.changePassphrase(newVariable: newPassphraseEnv)
                 }
             } catch let e as KeyError { throw CommandFailure(e.message) }
             print("keyring re-sealed under the new passphrase; set \(config.masterKey.description.replacingOccurrences(of: "passphrase-env:", with: "")) to it before the next run")
+        }
+    }
+}
+
+extension Leafguard.Keys {
+    /// `leafguard keys list [--json]`: every data key of every region and what it seals.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every data key: id, algorithm, wrapping master-key version, first use, what it seals, which regions hold it.",
+            discussion: "A key that may have leaked is replaced by a job with '- reencrypt: {data_key: ID}'; afterwards it is listed nowhere.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Row: Encodable {
+            let id: String
+            let algorithm: String
+            let masterVersion: UInt32?
+            let firstSealed: Date?
+            let seals: [String: Int]
+            let regions: [String: [String]]
+        }
+
+        func run() async throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            let deployment = Deployment(config: config)
+            var rows: [String: Row] = [:]
+            for region in config.regionNames {
+                let repo: Repository
+                do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
+                for k in try repo.dataKeyList() {
+                    let old = rows[k.id]
+                    var seals = old?.seals ?? [:]
+                    if old == nil { seals = k.seals }
+                    var regions = old?.regions ?? [:]
+                    regions[region] = k.storedIn
+                    rows[k.id] = Row(id: k.id, algorithm: old?.algorithm ?? k.algorithm, masterVersion: [old?.masterVersion, k.masterVersion].compactMap { $0 }.min(),
+                                     firstSealed: old?.firstSealed ?? k.firstSealed, seals: seals, regions: regions)
+                }
+            }
+            let sorted = rows.values.sorted { ($0.firstSealed ?? .distantPast, $0.id) < ($1.firstSealed ?? .distantPast, $1.id) }
+            if json {
+                let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]; e.dateEncodingStrategy = .iso8601
+                print(String(decoding: try e.encode(sorted), as: UTF8.self))
+                return
+            }
+            print("DATA KEY                          ALG                  MASTER  FIRST SEALED          SEALS                              REGIONS")
+            for r in sorted {
+                let seals = r.seals.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                let regions = r.regions.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.joined(separator: "+")))" }.joined(separator: ", ")
+                print(r.id.padding(toLength: 34, withPad: " ", startingAt: 0) + r.algorithm.padding(toLength: 21, withPad: " ", startingAt: 0)
+                      + (r.masterVersion.map { "v\($0)" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
+                      + (r.firstSealed.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0)
+                      + (seals.isEmpty ? "nothing" : seals).padding(toLength: 35, withPad: " ", startingAt: 0) + regions)
+            }
+        }
+    }
+}
+
+extension Leafguard.Keys {
+    /// `leafguard keys change-key --new-key SOURCE`.
+    struct ChangeKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "change-key",
+            abstract: "Re-seal the keyring under a new key (file:PATH, env:VAR or passphrase-env:VAR) in the state folder and every region.",
+            discussion: "For a key that may have leaked: afterwards the old key opens no keyring anywhere. Then set keys.master in "
+                + "leafguard.yml to the new source, rotate, retire the old versions and re-encrypt (docs/keys.md, the leak playbook).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The new keyring key, written as keys.master will name it (a relative file: path is relative to leafguard.yml's folder).")
+        var newKey: String
+
+        func run() async throws {
+            let logger = global.logger()
+            let config = try global.loadConfig()
+            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            // The same text goes into keys.master next, so a relative path means what it will mean there.
+            var source = newKey
+            if source.hasPrefix("file:") {
+                source = "file:" + absolute(String(source.dropFirst(5)), relativeTo: (config.file as NSString).deletingLastPathComponent)
+            }
+            // The checkpoint comes with the next command: the configured key opens nothing now.
+            try await audited(config, action: "key.change", command: "keys change-key", objects: ["keyring"], checkpoint: false) {
+                do { try keys.changeKey(to: source) } catch let e as KeyError where !e.isConfiguration { throw CommandFailure(e.message) }
+            }
+            print("keyring re-sealed under \(newKey) in the state folder and every region; set 'keys.master: \(newKey)' in \(config.file) before the next command")
         }
     }
 }

@@ -97,6 +97,9 @@ func hardenProcess() {
     _ = glibcPrctl(4, 0, 0, 0, 0)  // PR_SET_DUMPABLE, 0
     #endif
     umask(0o077)
+    // A hook that exits without reading its standard input must not kill leafguard:
+    // writes to a closed pipe fail with EPIPE instead (children get the default back).
+    signal(SIGPIPE, SIG_IGN)
 }
 
 #if os(Linux)

@@ -21,6 +21,20 @@ import Testing
         #expect(ok.stdout.contains("job backup-only"))
     }
 
+    /// A broken leafguard.yml and a broken job file: one `jobs validate` names both.
+    @Test func validateReportsTheConfigurationAndEveryJobFileTogether() throws {
+        let d = try DeploymentFixture()
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8)
+        try d.dir.write("leafguard.yml", yml + "histroy: {keep: 10}\n")
+        let bad = try d.dir.write("jobs/broken.yml", "name: broken\nsteps:\n  - replicate: {to: nowhere}\n  - backupp\n")
+        let r = try leafguard(["jobs", "validate", "--config", d.config])
+        #expect(r.status == 2, "\(r.all)")
+        #expect(r.stderr.contains("\(d.config):") && r.stderr.contains("histroy"), "\(r.all)")
+        #expect(r.stderr.contains("\(bad):3:21: region 'nowhere' does not exist"), "\(r.all)")
+        #expect(r.stderr.contains("\(bad):4:5: unknown step 'backupp'"), "\(r.all)")
+        #expect(!r.stdout.contains("\(d.config): ok"))
+    }
+
     @Test func brokenYAMLAndMissingConfigExitTwo() throws {
         let d = try DeploymentFixture()
         try d.dir.write("leafguard.yml", "data: [\n")

@@ -1,5 +1,8 @@
 import Foundation
+import LeafConfig
+import LeafScheduler
 import LeafTestSupport
+import Logging
 import Testing
 
 /// Backups never stop silently: a broken file stops only itself, a warning is its own
@@ -58,6 +61,19 @@ import Testing
         #expect(report.status <= 1)
         let json = try String(contentsOfFile: d.dir.file("report/posture.json"), encoding: .utf8)
         #expect(json.contains("warned_runs") && json.contains("ended with warnings"), "the runner promise counts warned runs")
+    }
+
+    /// A hook that exits without reading its summary: leafguard goes on to the next hook
+    /// (it was killed by SIGPIPE in the middle of its hooks, exit status 13, seen in CI).
+    /// 4 MiB of input cannot fit the pipe, so the write always meets a closed pipe.
+    @Test func aHookThatIgnoresItsInputDoesNotKillTheRun() throws {
+        let dir = TemporaryDirectory()
+        let runner = HookRunner(logger: Logger(label: "test"))
+        let lines = runner.run([Hook(action: .command("exit 0")),
+                                Hook(action: .command("touch \(dir.file("second-ran"))"))],
+                               summary: Data(repeating: 0x41, count: 4 << 20), environment: [:])
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasSuffix(": ok") }, "\(lines)")
+        #expect(FileManager.default.fileExists(atPath: dir.file("second-ran")))
     }
 
     /// SIGINT or SIGTERM during a backup: `interrupted` recorded at once (no later run

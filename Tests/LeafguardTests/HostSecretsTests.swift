@@ -1,4 +1,5 @@
 import Foundation
+import LeafRepository
 import LeafTestSupport
 import Testing
 
@@ -121,5 +122,92 @@ import Testing
         #expect(after.status == 0, "\(after.all)")
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("\"audit.repair\""))
         #expect(try leafguard(["audit", "verify", "--config", d.config]).status == 0)
+    }
+}
+
+/// Region locks know their holder: a pid now another process's is taken over at once; a
+/// live holder is named.
+@Suite struct LockHolderTests {
+    @Test func aLockWhosePidWasReusedIsTakenOver() throws {
+        let f = try BackupFixture()
+        try f.backup()
+        let repo = try f.repository(create: false)
+        // pid 1 is alive, but it is not the process that took this lock (another start time).
+        let real = try #require(ProcessIdentity.startTime(of: 1))
+        try RegionLock.plant(.exclusive, pid: 1, start: real + 12345, in: repo)
+        let lock = try RegionLock.acquire(.shared, in: repo)
+        lock.release()
+        #expect(repo.listReplicated(prefix: "locks/").isEmpty, "the reused pid's lock was removed")
+        // The real pid 1, alive: the lock holds, and the error names it.
+        try RegionLock.plant(.exclusive, pid: 1, start: real, in: repo)
+        #expect { _ = try RegionLock.acquire(.shared, in: repo) } throws: { "\($0)".contains("pid 1") }
+    }
+}
+
+/// A leak contained: an attacker copied the key file, the keyring and a region; the
+/// operator runs the documented playbook (change-key, rotate, retire, re-encrypt).
+@Suite struct LeakPlaybookTests {
+    func keyIDs(_ d: DeploymentFixture) throws -> Set<String> {
+        let r = try leafguard(["keys", "list", "--json", "--config", d.config])
+        #expect(r.status == 0, "\(r.all)")
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+        return Set(rows.compactMap { $0["id"] as? String })
+    }
+
+    @Test func afterThePlaybookTheLeakedMaterialOpensNothing() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        try d.dir.write("jobs/rekey.yml", "name: rekey\nsteps: [{reencrypt: {older_than: 0s}}]\n")
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        // The attacker's copies.
+        let loot = d.dir.file("loot")
+        try FileManager.default.createDirectory(atPath: loot, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: d.dir.file("keys/master.key"), toPath: loot + "/master.key")
+        try FileManager.default.copyItem(atPath: d.dir.file("state/keys/keyring.json"), toPath: loot + "/keyring.json")
+        try FileManager.default.copyItem(atPath: d.dir.file("regions/primary"), toPath: loot + "/primary")
+        let leaked = try keyIDs(d)
+
+        // The playbook, as docs/operations.md's key-leaked runbook gives it, command by command.
+        let work = d.dir.file("operator")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        var env = ProcessInfo.processInfo.environment
+        env["LEAFGUARD_CONFIG"] = d.config
+        env["PATH"] = (leafguardExecutable as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        let commands = try RunbookTests.commands("key-leaked")
+        #expect(commands.contains { $0.contains("keys change-key") } && commands.contains { $0.contains("reencrypt") })
+        for command in commands {
+            let r = try runCommand("/bin/sh", ["-c", command], environment: env, currentDirectory: work)
+            #expect(r.status == 0, "`\(command)` exited \(r.status): \(r.all)")
+        }
+        #expect(sameTree(d.dir.file("planner-data"), work + "/restored-planner"), "the runbook's restore gave back the data")
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8)
+        #expect(yml.contains("master: file:new-master.key"), "\(yml)")
+        let status = try leafguard(["keys", "status", "--config", d.config])
+        #expect(!status.stdout.contains("decrypt-only"), "every old version is retired: \(status.all)")
+
+        // The leaked key opens no keyring copy anywhere, nor leafguard with it.
+        let oldConfig = yml.replacingOccurrences(of: "file:new-master.key", with: "file:loot/master.key")
+        try d.dir.write("old.yml", oldConfig)
+        chmod(loot + "/master.key", 0o600)
+        try FileManager.default.removeItem(atPath: d.dir.file("state"))
+        let withOld = try leafguard(["snapshots", "list", "--config", d.dir.file("old.yml")])
+        #expect(withOld.status != 0, "the leaked key still opens the deployment: \(withOld.all)")
+        let byHand = try runCommand("/usr/bin/python3", [packageRoot + "/docs/recover.py", d.dir.file("regions/primary"), loot + "/master.key", d.dir.file("by-hand"),
+                                                         "--keyring", loot + "/keyring.json"])
+        #expect(byHand.status != 0, "the leaked key and keyring still open the current region: \(byHand.all)")
+        // No data key the attacker copied is still in use (the identity key, which seals only
+        // the config and names blobs, stays: it cannot be replaced without storing everything anew).
+        let current = try keyIDs(d)
+        let stillUsed = leaked.intersection(current)
+        #expect(stillUsed.count <= 1, "copied data keys still in use: \(stillUsed)")
+        // And everything restores with the new key, from both regions.
+        for region in ["primary", "backup"] {
+            let r = try leafguard(["restore", "latest", "--region", region, "--to", d.dir.file("after-\(region)"), "--config", d.config])
+            #expect(r.status == 0, "\(region): \(r.all)")
+            #expect(sameTree(d.dir.file("planner-data"), d.dir.file("after-\(region)")))
+        }
     }
 }
