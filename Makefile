@@ -11,7 +11,7 @@ APT_PACKAGES := pkg-config libsodium-dev libarchive-dev libsqlite3-dev libisal-d
                 libzstd-dev libarchive-tools sqlite3 python3 python3-cryptography zstd
 DEMO_DIR ?= demo
 
-.PHONY: deps test-deps build release demo test bench clean
+.PHONY: deps test-deps build release demo test fuzz bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,8 +35,14 @@ demo: release
 	.build/release/leafguard demo --dir $(DEMO_DIR)
 
 test: test-deps
+	python3 .ci/check-imports
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# libFuzzer over every decoder of outside bytes, FUZZ_SECONDS per target (docs/fuzzing.md).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
 
 # Side-by-side figures against restic and borg (installs them); see bench/README.md.
 bench: release
@@ -47,4 +53,4 @@ bench: release
 	bench/reencrypt.sh
 
 clean:
-	rm -rf .build $(DEMO_DIR)
+	rm -rf .build .build-fuzz $(DEMO_DIR)

@@ -44,11 +44,11 @@ let package = Package(
             "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafBackup", dependencies: [
-            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafSodium", "LeafStorage",
+            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafCompliance", dependencies: ["LeafSQLite"], swiftSettings: swiftSettings),
         .target(name: "LeafDemo", dependencies: [
-            "LeafSQLite", "LeafSodium", "LeafDigest",
+            "LeafSQLite", "LeafSodium", "LeafDigest", "LeafKeys",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
@@ -63,14 +63,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
+            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
         // Shared test helpers (temporary folders, child processes).
-        .target(name: "LeafTestSupport", dependencies: ["LeafSQLite"], path: "Tests/LeafTestSupport",
+        .target(name: "LeafTestSupport", dependencies: [], path: "Tests/LeafTestSupport",
                 swiftSettings: swiftSettings),
+        // Fuzz targets (Fuzz/Targets): a replay tool in ordinary builds, a libFuzzer binary
+        // when `make fuzz` builds it with -sanitize=fuzzer,address -D LEAFGUARD_LIBFUZZER.
+        .systemLibrary(name: "CFuzz", path: "Fuzz/CFuzz"),
+        .executableTarget(name: "leafguard-fuzz", dependencies: [
+            "CFuzz", "LeafArchive", "LeafAudit", "LeafBackup", "LeafCompliance", "LeafConfig", "LeafCron",
+            "LeafJobs", "LeafKeys", "LeafRepository", "LeafS3", "LeafSodium",
+        ], path: "Fuzz/Targets", swiftSettings: swiftSettings),
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",

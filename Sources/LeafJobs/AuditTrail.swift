@@ -111,7 +111,10 @@ public struct AuditTrail: Sendable {
             let signer = try signer()
             guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).write(log: log, signer: signer, at: at) else { return [] }
             storeSegments()
-            return ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
+            let stored = ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
+            // With the checkpoint, each region's signed head: what it should hold from now on.
+            RegionHeads(deployment: Deployment(config: config), signer: signer).update(logger: logger, now: at)
+            return stored
         } catch {
             logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"])
             return []

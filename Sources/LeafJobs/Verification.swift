@@ -1,6 +1,8 @@
 import Foundation
+import LeafAudit
 import LeafConfig
 import LeafRepository
+import Logging
 
 /// Runs verify on regions for the `verify` step and `leafguard verify`, choosing which
 /// packs to read so that successive runs cover the whole repository: the given percentage
@@ -18,7 +20,9 @@ public struct Verification: Sendable {
     /// - Parameters:
     ///   - regions: the regions to check (default: every configured region holding a repository).
     ///   - readPercent: 0 checks structure only; 100 reads everything.
-    public func run(regions: [String]?, readPercent: Int, repair: Bool, now: Date = Date()) throws -> [RegionReport] {
+    ///   - acceptLoss: with `repair`, snapshots and indexes the signed head records but no
+    ///     region holds any more are dropped from the head (the loss is then in the audit log).
+    public func run(regions: [String]?, readPercent: Int, repair: Bool, acceptLoss: Bool = false, now: Date = Date()) throws -> [RegionReport] {
         let config = deployment.config
         let names = regions ?? config.regionNames
         var out: [RegionReport] = []
@@ -48,10 +52,37 @@ public struct Verification: Sendable {
                 for i in keyringProblems.indices { keyringProblems[i].repaired = true }
             }
             report.problems += keyringProblems
+            report.problems += vanished(from: repo, repair: repair, acceptLoss: acceptLoss, others: others)
             for id in chosen { lastRead[id.hex] = now.timeIntervalSince1970 }
             try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
             try JSONEncoder().encode(lastRead).write(to: URL(fileURLWithPath: ledger), options: .atomic)
             out.append(RegionReport(region: name, report: report))
+        }
+        return out
+    }
+
+    /// Snapshots and indexes the region's signed head records that no location holds
+    /// (deleted or rolled back outside leafguard): `missing-snapshot` / `missing-index`.
+    /// A repair copies each back from another region that holds an authentic copy.
+    func vanished(from repo: Repository, repair: Bool, acceptLoss: Bool, others: [Repository]) -> [VerifyProblem] {
+        let logger = Logger(label: "leafguard.verify")
+        guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
+              let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger) else { return [] }
+        var out: [VerifyProblem] = []
+        for (prefix, ids, kind) in [("snapshots/", missing.snapshots, "missing-snapshot"), ("index/", missing.indexes, "missing-index")] {
+            for id in ids {
+                let name = prefix + id
+                var p = VerifyProblem(location: repo.region, object: name, kind: kind, snapshots: prefix == "snapshots/" ? [RegionHeads.short(id)] : [],
+                                      repaired: false, detail: "recorded in the signed head \(missing.head.sequence) of \(missing.head.at) but in no location (deleted or rolled back outside leafguard)")
+                if repair, let bytes = others.lazy.compactMap({ try? $0.readAuthenticCopy(name) }).first, (try? repo.putReplicated(name, bytes)) != nil {
+                    p.repaired = true
+                    p.detail += "; copied back from another region"
+                } else if repair && acceptLoss, (try? repo.removeOnPurpose([name])) != nil {
+                    p.repaired = true
+                    p.detail += "; no region holds it: the loss is accepted and the head forgets it"
+                }
+                out.append(p)
+            }
         }
         return out
     }

@@ -3,7 +3,7 @@ import LeafSodium
 
 /// What a sealed object is. Stored in its header and bound into its associated data.
 public enum ObjectKind: UInt8, Sendable {
-    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5, lock = 6, report = 7, keySet = 8
+    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5, lock = 6, report = 7, keySet = 8, tombstone = 9
 }
 
 /// The fixed header in front of every sealed object (all integers big-endian):

@@ -150,3 +150,54 @@ enum JSON {
         return d
     }()
 }
+
+extension PackEntry {
+    /// Whether the numbers of a decoded entry can be used as they are: shard counts the
+    /// erasure code accepts, one distinct location per shard, lengths that are not negative
+    /// and fit a pack. An index is authenticated, but its reader must still be total: a
+    /// compromised client's index must not trap the next restore.
+    public func checkUsable() throws {
+        guard (1...32).contains(dataShards), (0...32).contains(parityShards) else {
+            throw RepositoryError.malformed("pack \(id.hex): \(dataShards)+\(parityShards) shards")
+        }
+        guard locations.count == dataShards + parityShards, Set(locations).count == locations.count,
+              locations.allSatisfy({ (0..<256).contains($0) }) else {
+            throw RepositoryError.malformed("pack \(id.hex): locations \(locations.prefix(40)) do not name one location per shard")
+        }
+        guard (0...PackEntry.maximumLength).contains(length), blobs.allSatisfy({ (0...PackEntry.maximumLength).contains($0.length) }) else {
+            throw RepositoryError.malformed("pack \(id.hex): length out of range")
+        }
+        if let nonces, nonces.count != locations.count { throw RepositoryError.malformed("pack \(id.hex): \(nonces.count) nonces for \(locations.count) shards") }
+        if let sealedAt, !sealedAt.isFinite { throw RepositoryError.malformed("pack \(id.hex): sealed_at is not a number") }
+    }
+
+    /// The largest pack (or blob) an index may describe: far above what a backup writes.
+    public static let maximumLength = 1 << 36
+}
+
+extension IndexManifest {
+    /// Decodes an index object's plaintext and checks every entry (`PackEntry.checkUsable`).
+    public static func decode(_ json: [UInt8]) throws -> IndexManifest {
+        let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(json))
+        for p in manifest.packs { try p.checkUsable() }
+        return manifest
+    }
+}
+
+extension SnapshotManifest {
+    /// Decodes a snapshot object's plaintext and checks its numbers (sizes, chunk size,
+    /// modes, times) before anything is sized or indexed by them; paths are checked by
+    /// restore before anything is written.
+    public static func decode(_ json: [UInt8]) throws -> SnapshotManifest {
+        let s = try JSON.decoder.decode(SnapshotManifest.self, from: Data(json))
+        guard (1...(1 << 30)).contains(s.databaseChunkSize) else { throw RepositoryError.malformed("snapshot \(s.id.hex): chunk size \(s.databaseChunkSize)") }
+        for f in [s.database] + s.documents {
+            guard f.size >= 0, f.size <= Int64(PackEntry.maximumLength) * 1024, f.modified.isFinite,
+                  f.mode.map({ (0...0o7777).contains($0) }) ?? true else {
+                throw RepositoryError.malformed("snapshot \(s.id.hex): file \(f.path.prefix(200)) has impossible size, time or mode")
+            }
+        }
+        guard s.totalBytes >= 0, s.addedBytes >= 0 else { throw RepositoryError.malformed("snapshot \(s.id.hex): negative byte counts") }
+        return s
+    }
+}

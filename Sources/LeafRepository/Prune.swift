@@ -42,11 +42,11 @@ extension Repository {
         report.bytesFreed = removed.reduce(0) { $0 + $1.storedBytes }
         if dryRun { return report }
 
-        for s in report.forgotten { for loc in locations { try? loc.delete("snapshots/\(s.id.hex)") } }
+        try removeOnPurpose(report.forgotten.map { "snapshots/\($0.id.hex)" })
         if !removed.isEmpty || indexNames.count > 1 {
             let key = try newDataKey()
             _ = try writeIndex(IndexManifest(packs: keptPacks.sorted { $0.id < $1.id }), key: key)
-            for name in indexNames { for loc in locations { try? loc.delete(name) } }
+            try removeOnPurpose(indexNames)
         }
         for p in removed {
             for i in 0..<(p.dataShards + p.parityShards) {

@@ -143,7 +143,7 @@ extension Repository {
             let kept = index.packs.values.filter { !oldIDs.contains($0.id) }.sorted { $0.id < $1.id }
             let key = try newDataKey()
             let name = "index/" + (try writeIndex(IndexManifest(packs: kept), key: key)).hex
-            for old in indexNames where old != name { for loc in locations { try? loc.delete(old) } }
+            try removeOnPurpose(indexNames.filter { $0 != name })
         }
 
         // 3. Snapshots and reports sealed by a replaced key, re-sealed in place.

@@ -47,7 +47,7 @@ extension Repository {
         let indexNames = listReplicated(prefix: "index/")
         for name in indexNames {
             guard let id = ObjectID(hex: String(name.dropFirst(6))) else { continue }
-            let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(try readSealed(name, kind: .index, id: id)))
+            let manifest = try IndexManifest.decode(try readSealed(name, kind: .index, id: id))
             let packs = manifest.packs
             let failures = ReplicationState()
             // Threads of their own: each waits on the network or the disk most of the time,

@@ -226,7 +226,7 @@ public final class Repository: @unchecked Sendable {
     public func readAuthenticCopy(_ name: String) throws -> [UInt8] {
         try readReplicated(name) { bytes in
             let h = try EnvelopeHeader.decode(bytes)
-            let key = (h.kind == .dataKey || h.kind == .lock || h.kind == .keySet) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
+            let key = (h.kind == .dataKey || h.kind == .lock || h.kind == .keySet || h.kind == .tombstone) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
             _ = try Envelope.open(bytes, header: h, key: key)
             return bytes
         }
@@ -274,7 +274,7 @@ public final class Repository: @unchecked Sendable {
         for name in listReplicated(prefix: "index/") {
             guard let id = ObjectID(hex: String(name.dropFirst(6))) else { continue }
             let json = try readSealed(name, kind: .index, id: id)
-            let manifest = try JSON.decoder.decode(IndexManifest.self, from: Data(json))
+            let manifest = try IndexManifest.decode(json)
             for p in manifest.packs {
                 packs[p.id] = p
                 for b in p.blobs where blobs[b.id] == nil { blobs[b.id] = p.id }
@@ -294,7 +294,7 @@ public final class Repository: @unchecked Sendable {
 
     public func loadSnapshot(_ id: ObjectID) throws -> SnapshotManifest {
         let json = try readSealed("snapshots/\(id.hex)", kind: .snapshot, id: id)
-        return try JSON.decoder.decode(SnapshotManifest.self, from: Data(json))
+        return try SnapshotManifest.decode(json)
     }
 
     /// Every snapshot, oldest first.
@@ -321,4 +321,45 @@ public final class Repository: @unchecked Sendable {
         guard matches.count == 1 else { throw RepositoryError.ambiguousSnapshot(text, matches: matches.count) }
         return try loadSnapshot(matches[0])
     }
+}
+
+/// What leafguard itself is about to remove from a region (prune, reencrypt, an accepted
+/// loss): written to every location before the removal, sealed under the master key's
+/// wrapping key like a lock (kind 9), so that no one without the key can make a deletion
+/// look intended. The region's signed head (LeafJobs' RegionHeads) forgets these names
+/// and keeps reporting anything else that vanished.
+struct Tombstone: Codable { let names: [String]; let created: Date }
+
+extension Repository {
+    public static let tombstonePrefix = "tombstones/"
+
+    /// Records `names` (snapshots and indexes) in a tombstone in every location, then
+    /// removes them from every location. Nothing is removed when the tombstone cannot be
+    /// stored.
+    public func removeOnPurpose(_ names: [String]) throws {
+        guard !names.isEmpty else { return }
+        let id = ObjectID.random()
+        let json = [UInt8](try JSON.encoder.encode(Tombstone(names: names.sorted(), created: Date())))
+        let header = EnvelopeHeader(algorithm: .preferred, kind: .tombstone, objectID: id, keyID: .masterVersion(master.version),
+                                    plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
+        try putReplicated(Self.tombstonePrefix + id.hex, try Envelope.seal(json, header: header, key: try master.wrappingKey()))
+        for name in names { for loc in locations { try? loc.delete(name) } }
+    }
+
+    /// Every authentic tombstone of the region (name → the snapshot and index names it
+    /// holds); a copy that does not open is skipped.
+    public func tombstones() -> [(name: String, removes: [String])] {
+        listReplicated(prefix: Self.tombstonePrefix).compactMap { name in
+            try? readReplicated(name) { bytes -> (String, [String]) in
+                let h = try EnvelopeHeader.decode(bytes)
+                guard h.kind == .tombstone, Self.tombstonePrefix + h.objectID.hex == name else { throw RepositoryError.malformed("\(name) is not a tombstone") }
+                let key = try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID)
+                let t = try JSON.decoder.decode(Tombstone.self, from: Data(try Envelope.open(bytes, header: h, key: key)))
+                return (name, t.names.filter { $0.hasPrefix("snapshots/") || $0.hasPrefix("index/") })
+            }
+        }
+    }
+
+    /// Removes a tombstone whose removals are done and recorded in a head.
+    public func removeTombstone(_ name: String) { for loc in locations { try? loc.delete(name) } }
 }

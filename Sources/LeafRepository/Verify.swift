@@ -150,7 +150,7 @@ extension Repository {
         // Stray files: anything in a location that is not a leafguard object name.
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
-            for n in names where !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("reports/")) {
+            for n in names where !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("heads/") || n.hasPrefix("tombstones/") || n.hasPrefix("reports/")) {
                 report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
                                                      detail: "not a leafguard object; left untouched"))
             }

@@ -29,7 +29,7 @@ final class PlainHTTPPool: @unchecked Sendable {
             let (fd, reused) = try connection()
             do {
                 try send(fd, head, body)
-                let r = try receive(fd, isHEAD: isHEAD)
+                let r = try Self.receive(fd, isHEAD: isHEAD, timeout: timeout)
                 if r.keepAlive { release(fd) } else { close(fd) }
                 return (r.status, r.headers, r.body)
             } catch let e as Failure where reused && attempt == 0 && e.description.hasPrefix("closed") {
@@ -96,9 +96,11 @@ final class PlainHTTPPool: @unchecked Sendable {
         }
     }
 
-    private struct Received { var status: Int; var headers: [String: String]; var body: [UInt8]; var keepAlive: Bool }
+    struct Received { var status: Int; var headers: [String: String]; var body: [UInt8]; var keepAlive: Bool }
 
-    private func receive(_ fd: Int32, isHEAD: Bool) throws -> Received {
+    /// Reads one response from `fd`. Static and free of the pool's state so the fuzzer
+    /// (Fuzz/) can feed it any bytes through a socket pair.
+    static func receive(_ fd: Int32, isHEAD: Bool, timeout: TimeInterval) throws -> Received {
         var buffer = [UInt8]()
         buffer.reserveCapacity(64 << 10)
         var chunk = [UInt8](repeating: 0, count: 256 << 10)
@@ -115,11 +117,12 @@ final class PlainHTTPPool: @unchecked Sendable {
         while headerEnd == nil {
             let before = buffer.count
             guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short") }
-            guard headerEnd != nil || buffer.count <= Self.maximumHeaderBytes + 4 else {
-                throw Failure(description: "response headers longer than \(Self.maximumHeaderBytes) bytes")
-            }
+            // Search what arrived first: one read may bring the headers and much of the body.
             let from = max(0, before - 3)
             if buffer.count >= 4 { for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break } }
+            guard (headerEnd ?? buffer.count) <= Self.maximumHeaderBytes else {
+                throw Failure(description: "response headers longer than \(Self.maximumHeaderBytes) bytes")
+            }
         }
         let lines = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
@@ -142,7 +145,7 @@ final class PlainHTTPPool: @unchecked Sendable {
                 throw Failure(description: "bad Content-Length '\(text.prefix(40))' (a body of at most \(Self.maximumBodyBytes) bytes is accepted)")
             }
             buffer = rest
-            buffer.reserveCapacity(length)
+            buffer.reserveCapacity(min(length, 16 << 20))  // a claimed length is not yet bytes received
             while buffer.count < length { guard try fill() else { throw Failure(description: "response body cut short") } }
             return Received(status: status, headers: headers, body: Array(buffer.prefix(length)), keepAlive: keepAlive)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeafAudit
 import LeafConfig
 import LeafJobs
 import LeafRepository
@@ -51,4 +52,18 @@ struct GlobalOptions: ParsableArguments {
         chmod(loaded.stateDirectory, 0o700)
         return loaded
     }
+}
+
+/// Snapshots or indexes the region's signed head records but no location holds: a
+/// warning on standard error (not a failure: what is there still restores). Returns the
+/// missing snapshot ids.
+@discardableResult
+func warnAboutVanishedObjects(_ config: LeafguardConfig, _ repo: Repository, logger: Logger) -> [String] {
+    let deployment = Deployment(config: config)
+    guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
+          let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger) else { return [] }
+    logger.warning("objects have vanished from the region", metadata: [
+        "region": "\(repo.region)", "problem": "\(missing.summary)",
+        "next": "run 'leafguard verify --repair' (copies them back from another region; see docs/operations.md)"])
+    return missing.snapshots
 }

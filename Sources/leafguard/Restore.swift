@@ -30,6 +30,11 @@ extension Leafguard {
 
         func restore(config: LeafguardConfig, name: String, repo: Repository, target: String) throws {
             let manifest = try repo.resolveSnapshot(snapshot)
+            let vanished = warnAboutVanishedObjects(config, repo, logger: global.logger())
+            if snapshot == "latest", let newer = vanished.filter({ $0 > manifest.id.hex }).max() {
+                printError("warning: the newest snapshot recorded for '\(name)' (\(RegionHeads.short(newer))) is in no location of it; "
+                           + "restoring the newest one present, \(manifest.id.short); another region may still hold \(RegionHeads.short(newer)) (--region)")
+            }
             let progress = Progress()
             progress.begin()
             var restore = LeafBackup.Restore(repository: repo) { phase, done, total in

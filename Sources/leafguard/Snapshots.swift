@@ -32,7 +32,8 @@ extension Leafguard.Snapshots {
         }
 
         func run() async throws {
-            let (_, name, repo) = try global.openRegion(region)
+            let (config, name, repo) = try global.openRegion(region)
+            warnAboutVanishedObjects(config, repo, logger: global.logger())
             let rows = try repo.snapshots().map {
                 Row(id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
                     bytes: $0.totalBytes, added_bytes: $0.addedBytes, problems: $0.problems.count)

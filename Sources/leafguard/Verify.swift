@@ -15,22 +15,25 @@ extension Leafguard {
                 help: ArgumentHelp("Also authenticate PCT % of the packs, least recently read first; a bare --read-data reads all.", valueName: "PCT"))
         var readData: Int = 0
         @Flag(help: "Rebuild missing or corrupt shards from parity or the other region, writing before removing.") var repair = false
+        @Flag(help: "With --repair: snapshots and indexes that vanished from every region are dropped from the region's signed head (recorded in the audit log).")
+        var acceptLoss = false
 
         func validate() throws {
             guard (0...100).contains(readData) else { throw ValidationError("--read-data takes a percentage from 0 to 100") }
+            guard !acceptLoss || repair else { throw ValidationError("--accept-loss is a kind of repair: give --repair too") }
         }
 
         func run() async throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            try await audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : [])) {
+            try await audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])) {
                 try verify(config)
             }
         }
 
         func verify(_ config: LeafguardConfig) throws {
             let reports = try Verification(deployment: Deployment(config: config))
-                .run(regions: region.map { [$0] }, readPercent: readData, repair: repair)
+                .run(regions: region.map { [$0] }, readPercent: readData, repair: repair, acceptLoss: acceptLoss)
             var unrepaired = 0
             for r in reports {
                 let rep = r.report

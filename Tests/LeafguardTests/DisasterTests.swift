@@ -20,6 +20,7 @@ struct DisasterFixture {
                 .write(toFile: d.config, atomically: true, encoding: .utf8)
         }
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        try d.dir.write("jobs/scan.yml", "name: scan\nsteps: [{scan: {formats: [json]}}]\n")
         for round in 0..<3 {
             if round > 0 {
                 try addDocument(to: d, megabytes: 1)

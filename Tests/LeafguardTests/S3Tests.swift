@@ -1,5 +1,5 @@
 import Foundation
-import LeafS3
+@testable import LeafS3
 import LeafStorage
 import LeafTestSupport
 import Testing
@@ -292,6 +292,25 @@ extension S3DeploymentTests {
 /// The plain-HTTP client against a server that frames its answers every way HTTP/1.1
 /// allows: a length, chunks, or closing the connection; and that drops idle connections.
 @Suite struct PlainHTTPTests {
+    /// Headers and a large body arriving in one read are a response, not "headers longer
+    /// than 64 KiB" (seen under load in the S3 conformance suite). The whole response is in
+    /// the socket before the first read, so that read holds both.
+    @Test func headersAndBodyInOneReadAreAccepted() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { close(fds[0]) }
+        var size: Int32 = 4 << 20
+        _ = setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        let body = [UInt8](repeating: 0x61, count: 300_000)
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        let sent = response.withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(fds[1])
+        #expect(sent == response.count)
+        let r = try PlainHTTPPool.receive(fds[0], isHEAD: false, timeout: 5)
+        #expect(r.status == 200 && r.body == body)
+    }
+
     @Test func everyResponseFramingIsRead() throws {
         let port = Int.random(in: 20_000...60_000)
         let server = Process()

@@ -1,0 +1,53 @@
+import Foundation
+import LeafDigest
+import LeafSodium
+
+/// What a region should hold: every snapshot and index leafguard stored there and did not
+/// remove itself, signed with the audit key (the checkpoint's two-line form). A copy of
+/// each region's newest head lives in every location of every region and in the state
+/// folder, so deleting or rolling back snapshots or indexes in every location of one region
+/// is noticed from the other region, the state folder, or both — also on a new host.
+public struct RegionHead: Codable, Sendable, Equatable {
+    public var format = "leafguard-region-head-v1"
+    /// The repository's id (hex): a head of another repository says nothing about this one.
+    public var repository: String
+    public var region: String
+    /// One more than the head it follows; the highest authentic one is the newest.
+    public var sequence: UInt64
+    public var at: String
+    /// Snapshot and index ids (hex), sorted.
+    public var snapshots: [String]
+    public var indexes: [String]
+
+    public init(repository: String, region: String, sequence: UInt64, at: Date, snapshots: [String], indexes: [String]) {
+        self.repository = repository; self.region = region; self.sequence = sequence
+        self.at = ISO8601DateFormatter().string(from: at)
+        self.snapshots = snapshots.sorted(); self.indexes = indexes.sorted()
+    }
+
+    /// The object name: `heads/REGION-SEQUENCE`, zero-padded so names sort by sequence.
+    public var name: String { Self.prefix(region) + String(format: "%016llu", sequence) }
+    public static func prefix(_ region: String) -> String { "heads/\(region)-" }
+
+    /// The largest head accepted: far more ids than a region holds (each id is 32 characters).
+    public static let maximumBytes = 64 << 20
+
+    public func signed(by signer: AuditSigner) throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let body = [UInt8](try e.encode(self))
+        return body + [UInt8(ascii: "\n")] + Array((signer.sign(body).hexString + "\n").utf8)
+    }
+
+    /// Reads a signed head and checks its signature; nil for anything else (a copy that does
+    /// not verify is one vote less, never an error that stops a command).
+    public static func open(_ bytes: [UInt8], publicKey: [UInt8]) -> RegionHead? {
+        guard bytes.count <= maximumBytes else { return nil }
+        let lines = bytes.split(separator: UInt8(ascii: "\n"))
+        guard lines.count == 2, let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
+              Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey),
+              let head = try? JSONDecoder().decode(RegionHead.self, from: Data(lines[0])),
+              head.format == "leafguard-region-head-v1" else { return nil }
+        return head
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import LeafAudit
+import LeafConfig
+import LeafRepository
+import Logging
+
+/// Keeps each region's signed head (`RegionHead`: the snapshots and indexes it should hold)
+/// and checks a region against it. A head is written at the end of every audited command,
+/// with the checkpoint: the previous head, minus what leafguard removed on purpose (the
+/// region's tombstones: prune, reencrypt, an accepted loss), plus what the region lists now. Something that vanished any other
+/// way stays in the head and is reported by verify, `snapshots list` and `restore latest`
+/// until it is back (verify --repair copies it from another region) or the loss is accepted.
+public struct RegionHeads: Sendable {
+    public let deployment: Deployment
+    public let signer: AuditSigner
+    /// Heads kept per region in each location (older ones are removed).
+    static let kept = 3
+
+    public init(deployment: Deployment, signer: AuditSigner) { self.deployment = deployment; self.signer = signer }
+
+    var config: LeafguardConfig { deployment.config }
+
+    /// A snapshot's short id as `snapshots list` shows it (bytes 6 to 9: the random part).
+    public static func short(_ hex: String) -> String { ObjectID(hex: hex)?.short ?? String(hex.prefix(8)) }
+    func statePath(_ region: String) -> String { config.stateDirectory + "/heads/" + region }
+
+    /// The newest authentic head of `region` for `repository` (hex id) among the state
+    /// folder's copy and every reachable region's copies.
+    public func newest(of region: String, repository: String, logger: Logger) -> RegionHead? {
+        let key = signer.pair.publicKey
+        var candidates: [RegionHead] = []
+        if let data = FileManager.default.contents(atPath: statePath(region)), let h = RegionHead.open([UInt8](data), publicKey: key) {
+            candidates.append(h)
+        }
+        _ = deployment.forEachRepository(logger: logger, "read the heads of '\(region)'") { repo in
+            for name in repo.listReplicated(prefix: RegionHead.prefix(region)).suffix(Self.kept) {
+                if let h = try? repo.readReplicated(name, { bytes -> RegionHead in
+                    guard let h = RegionHead.open(bytes, publicKey: key) else { throw RepositoryError.malformed("\(name) is not a signed head") }
+                    return h
+                }) { candidates.append(h) }
+            }
+        }
+        return candidates.filter { $0.repository == repository && $0.region == region }.max { $0.sequence < $1.sequence }
+    }
+
+    /// Writes a new head for every reachable region whose contents changed, into the state
+    /// folder and every location of every reachable region. Returns the regions written.
+    @discardableResult
+    public func update(logger: Logger, now: Date = Date()) -> [String] {
+        var written: [String] = []
+        var heads: [(RegionHead, [UInt8], spent: [String])] = []
+        _ = deployment.forEachRepository(logger: logger, "record what the region holds") { repo in
+            let region = repo.region
+            let previous = newest(of: region, repository: repo.config.id.hex, logger: logger)
+            let tombstones = repo.tombstones()
+            let removed = Set(tombstones.flatMap(\.removes))
+            func ids(_ prefix: String) -> (listed: Set<String>, removed: Set<String>) {
+                (Set(repo.listReplicated(prefix: prefix).map { String($0.dropFirst(prefix.count)) }),
+                 Set(removed.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }))
+            }
+            let s = ids("snapshots/"), i = ids("index/")
+            let snapshots = Set(previous?.snapshots ?? []).subtracting(s.removed).union(s.listed)
+            let indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
+            // A tombstone whose removals are all done is spent once a head without them is stored.
+            let listed = s.listed.map { "snapshots/" + $0 } + i.listed.map { "index/" + $0 }
+            let spent = tombstones.filter { Set($0.removes).isDisjoint(with: listed) }.map(\.name)
+            if let previous, Set(previous.snapshots) == snapshots, Set(previous.indexes) == indexes {
+                spent.forEach(repo.removeTombstone)
+                return
+            }
+            let head = RegionHead(repository: repo.config.id.hex, region: region, sequence: (previous?.sequence ?? 0) + 1, at: now,
+                                  snapshots: Array(snapshots), indexes: Array(indexes))
+            heads.append((head, try head.signed(by: signer), spent))
+        }
+        for (head, bytes, spent) in heads {
+            do {
+                try FileManager.default.createDirectory(atPath: config.stateDirectory + "/heads", withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+                try Data(bytes).write(to: URL(fileURLWithPath: statePath(head.region)), options: .atomic)
+            } catch {
+                logger.warning("cannot keep the region head in the state folder", metadata: ["region": "\(head.region)", "error": "\(error)"])
+            }
+            let stored = deployment.forEachRepository(logger: logger, "store the head of '\(head.region)'") { repo in
+                guard repo.config.id.hex == head.repository else { return }
+                try repo.putReplicated(head.name, bytes)
+                for old in repo.listReplicated(prefix: RegionHead.prefix(head.region)).dropLast(Self.kept) {
+                    for loc in repo.locations { try? loc.delete(old) }
+                }
+            }
+            if stored.contains(head.region), let repo = try? deployment.repository(head.region) { spent.forEach(repo.removeTombstone) }
+            if !stored.isEmpty { written.append(head.region) }
+        }
+        return written
+    }
+
+    /// What `repo`'s region should hold by its newest head and does not hold in any location.
+    public struct Missing: Sendable {
+        public let head: RegionHead
+        public let snapshots: [String]
+        public let indexes: [String]
+        public var isEmpty: Bool { snapshots.isEmpty && indexes.isEmpty }
+        public var summary: String {
+            var parts: [String] = []
+            if !snapshots.isEmpty { parts.append("\(snapshots.count) snapshot(s) (\(snapshots.map(RegionHeads.short).joined(separator: ", ")))") }
+            if !indexes.isEmpty { parts.append("\(indexes.count) index(es)") }
+            return "\(parts.joined(separator: " and ")) recorded in the signed head \(head.sequence) of \(head.at) are in no location of '\(head.region)' (deleted or rolled back outside leafguard)"
+        }
+    }
+
+    public func missing(in repo: Repository, logger: Logger) -> Missing? {
+        guard let head = newest(of: repo.region, repository: repo.config.id.hex, logger: logger) else { return nil }
+        let snapshots = Set(repo.listReplicated(prefix: "snapshots/").map { String($0.dropFirst(10)) })
+        let indexes = Set(repo.listReplicated(prefix: "index/").map { String($0.dropFirst(6)) })
+        let m = Missing(head: head, snapshots: head.snapshots.filter { !snapshots.contains($0) }, indexes: head.indexes.filter { !indexes.contains($0) })
+        return m.isEmpty ? nil : m
+    }
+}
