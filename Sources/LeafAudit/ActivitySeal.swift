@@ -109,6 +109,13 @@ public struct ActivitySealer: Sendable {
                           entries: Array(bytes[(nl2 + 1)...]))
     }
 
+    /// Whether one stored copy of a seal is whole and signed by `publicKey` (its row list
+    /// matches the signed hash): what verify asks of every location's copy.
+    public static func isAuthenticCopy(_ bytes: [UInt8], name: String, publicKey: [UInt8]) -> Bool {
+        guard let s = parse(bytes), let sig = s.signature, Signature.verify(sig, of: s.signedPart, publicKey: publicKey) else { return false }
+        return s.header.name == name && SHA256.hash(s.entries).hexString == s.header.entriesSHA256 && s.entries.count == s.header.count * entrySize
+    }
+
     /// Compares every sealed row with the database now, and checks the seals themselves.
     public func verify(database path: String, publicKey: [UInt8]) throws -> ActivityVerification {
         var v = ActivityVerification()

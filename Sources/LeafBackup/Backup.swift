@@ -107,6 +107,8 @@ public struct Backup: Sendable {
         let adopted = options.recoverInterruptedRun ? try repository.adoptUnindexedPacks(known: Set(index.packs.keys), key: key) : []
         for p in adopted { for b in p.blobs { known.insert(b.id) } }
         if options.recoverInterruptedRun {
+            // Indexes, snapshots and keys a killed run stored in some locations only: completed.
+            repository.completePartialObjects()
             // Key objects a killed run left in some locations only: completed or removed.
             var packs = index.packs
             for p in adopted { packs[p.id] = p }

@@ -143,9 +143,13 @@ public struct AuditTrail: Sendable {
 
     /// Copies a signed object (and the public key) to every region that holds a repository.
     public func storeInRegions(_ name: String, _ bytes: [UInt8], publicKey: String) -> [String] {
-        Deployment(config: config).forEachRepository(logger: logger, "store \(name)") { repo in
+        let deployment = Deployment(config: config)
+        let signed = try? SignedObjects(keyring: deployment.keyring())
+        return deployment.forEachRepository(logger: logger, "store \(name)") { repo in
             try repo.putReplicated("audit/audit-signing.pub", Array("ed25519 \(publicKey) leafguard-audit\n".utf8))
             try repo.putReplicated(name, bytes)
+            // Copies a killed checkpoint or a newly added location lacks.
+            signed?.completeCopies(in: repo)
         }
     }
 

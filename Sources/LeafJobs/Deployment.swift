@@ -158,7 +158,7 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
         var problems: [String] = []
         for (i, loc) in try locations(of: region).enumerated() where i >= known.count || known[i] != ring.generation {
             do {
-                if let local = loc as? LocalStore { try local.create() }
+                try loc.prepare()
                 try loc.replace(Self.keyringObject, bytes)
                 try loc.sync()
                 guard try loc.holds(Self.keyringObject, exactly: bytes) else { throw StepError("the copy read back differs") }

@@ -2,6 +2,8 @@ import Foundation
 import LeafAudit
 import LeafConfig
 import LeafRepository
+import LeafSodium
+import LeafStorage
 import Logging
 
 /// Runs verify on regions for the `verify` step and `leafguard verify`, choosing which
@@ -53,6 +55,7 @@ public struct Verification: Sendable {
             }
             report.problems += keyringProblems
             report.problems += vanished(from: repo, repair: repair, acceptLoss: acceptLoss, others: others)
+            report.problems += signedCopies(in: repo, repair: repair)
             for id in chosen { lastRead[id.hex] = now.timeIntervalSince1970 }
             try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
             try JSONEncoder().encode(lastRead).write(to: URL(fileURLWithPath: ledger), options: .atomic)
@@ -80,6 +83,34 @@ public struct Verification: Sendable {
                 } else if repair && acceptLoss, (try? repo.removeOnPurpose([name])) != nil {
                     p.repaired = true
                     p.detail += "; no region holds it: the loss is accepted and the head forgets it"
+                }
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    /// Every location's copy of the audit objects and region heads, which are signed (or
+    /// sealed under the audit key) rather than sealed like the repository's objects: a copy
+    /// that is missing, altered, truncated or planted is named (`missing-copy`,
+    /// `corrupt-copy`) and, with repair, replaced by an authentic copy from another location.
+    func signedCopies(in repo: Repository, repair: Bool) -> [VerifyProblem] {
+        guard let check = try? SignedObjects(keyring: deployment.keyring()) else { return [] }
+        let authentic = check.isAuthentic
+        var out: [VerifyProblem] = []
+        for name in repo.listReplicated(prefix: "audit/") + repo.listReplicated(prefix: "heads/") {
+            var copies: [(loc: any ObjectStore, bytes: [UInt8]?)] = []
+            for loc in repo.locations { copies.append((loc, try? loc.get(name))) }
+            let good = copies.compactMap(\.bytes).first { authentic(name, $0) }
+            // An object in only some locations that no location holds authentically is not ours to judge.
+            guard let good else { continue }
+            for (loc, bytes) in copies where bytes.map({ !authentic(name, $0) }) ?? true {
+                let kind = bytes == nil ? "missing-copy" : "corrupt-copy"
+                var p = VerifyProblem(location: loc.name, object: name, kind: kind, snapshots: [], repaired: false,
+                                      detail: bytes == nil ? "a copy of a signed audit object is missing" : "the copy's signature or seal does not verify; the other copies are used")
+                if repair {
+                    p.repaired = (try? (bytes == nil ? loc.put(name, good) : loc.replace(name, good))) != nil
+                    if p.repaired { try? loc.sync() }
                 }
                 out.append(p)
             }

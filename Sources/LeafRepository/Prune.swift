@@ -24,6 +24,12 @@ extension Repository {
         precondition(!policy.keepsNothing, "a policy that keeps nothing is rejected when jobs load")
         let lock = dryRun ? nil : try RegionLock.acquire(.exclusive, in: self, now: now)
         defer { lock?.release() }
+        if !dryRun {
+            // What a killed run left in some locations only (under the exclusive lock, so no
+            // other writer's fresh key can be mistaken for a leftover).
+            completePartialObjects()
+            settlePartialDataKeys(needed: try neededDataKeys())
+        }
         var report = PruneReport()
         report.dryRun = dryRun
         let snaps = try snapshots()

@@ -108,6 +108,36 @@ extension Repository {
         return needed
     }
 
+    /// Indexes, snapshots and archived reports a killed run left in some locations only,
+    /// completed to every location from an authentic copy. What a tombstone names is being
+    /// removed, not written, and is left alone; data keys are settled by
+    /// `settlePartialDataKeys`, which knows which are needed. Never removes anything, so it
+    /// is safe beside a concurrent writer (whose own later put of the same object then
+    /// finds it there, which counts as written). Returns how many were completed.
+    @discardableResult
+    public func completePartialObjects() -> Int {
+        var listed: [Set<String>?] = []
+        for loc in locations {
+            // A location that cannot be listed is skipped: nothing is known to be missing there.
+            let names = try? ["index/", "snapshots/", "reports/"].flatMap { try loc.list(prefix: $0) }
+            listed.append(names.map(Set.init))
+        }
+        let removing = Set(tombstones().flatMap(\.removes))
+        var counts: [String: Int] = [:]
+        for names in listed.compactMap({ $0 }) { for n in names { counts[n, default: 0] += 1 } }
+        let reachable = listed.compactMap { $0 }.count
+        var completed = 0
+        for (name, n) in counts.sorted(by: { $0.key < $1.key }) where n < reachable && !removing.contains(name) {
+            guard let bytes = try? readAuthenticCopy(name) else { continue }
+            var wrote = false
+            for (i, loc) in locations.enumerated() where listed[i].map({ !$0.contains(name) }) ?? false {
+                if (try? loc.put(name, bytes)) != nil { wrote = true }
+            }
+            if wrote { completed += 1 }
+        }
+        return completed
+    }
+
     /// Single data-key objects a killed run left in some locations only: completed to every
     /// location when something needs the key (`needed`, plus `keep`: the running session's
     /// own), removed where they are when nothing does. Returns (completed, removed).

@@ -56,9 +56,15 @@ extension Repository {
             throw RepositoryError.malformed("data key \(k.hex) is the repository's identity key, which names blobs and seals only the config; it cannot be replaced without storing everything anew")
         }
         // Locations added to the region since the last backup start out as empty folders.
-        if !dryRun { for loc in locations { if let local = loc as? LocalStore { try local.create() } } }
+        if !dryRun { for loc in locations { try loc.prepare() } }
         let lock = dryRun ? nil : try RegionLock.acquire(.exclusive, in: self, now: selection.now)
         defer { lock?.release() }
+        if !dryRun {
+            // What a killed run left in some locations only (under the exclusive lock, so no
+            // other writer's fresh key can be mistaken for a leftover).
+            completePartialObjects()
+            settlePartialDataKeys(needed: try neededDataKeys())
+        }
         var result = ReencryptResult()
         result.layout = "\(dataShards)+\(parityShards)"
 

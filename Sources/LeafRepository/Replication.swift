@@ -28,7 +28,8 @@ extension Repository {
     public func replicate(to target: [any ObjectStore], workers: Int = 8,
                           progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws -> ReplicationResult {
         try checkSameRepository(target)
-        for loc in target { if let local = loc as? LocalStore { try local.create() } }
+        for loc in target { try loc.prepare() }
+        completePartialObjects()  // a killed run's objects reach every source location before they are copied
         let result = ReplicationState()
 
         // 1. Identity: config, key sets and the wrapped keys something stored needs (checked

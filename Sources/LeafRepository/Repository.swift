@@ -89,7 +89,7 @@ public final class Repository: @unchecked Sendable {
             }
             throw RepositoryError.unreadable(object: "config", problems: problems)
         }
-        for loc in locations { if let local = loc as? LocalStore { try local.create() } }
+        for loc in locations { try loc.prepare() }
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.
         let idKey = try DataKey.generate()
         let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)

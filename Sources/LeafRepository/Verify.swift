@@ -46,7 +46,7 @@ extension Repository {
         // A remote location that cannot be listed would look empty below: say so first. (A
         // local location's missing folder is a lost location: the checks below find every
         // object it lacks, and repair rebuilds them.)
-        for loc in locations where !(loc is LocalStore) {
+        for loc in locations where loc.capabilities.isRemote {
             do { _ = try loc.list(prefix: "snapshots/") } catch {
                 report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: "unlistable", snapshots: [], repaired: false,
                                                      detail: "cannot list the location, so its objects cannot be checked: \(error)"))
@@ -71,7 +71,7 @@ extension Repository {
                 }
             }
         }
-        if repair { for loc in locations { if let l = loc as? LocalStore { try? l.create() } } }
+        if repair { for loc in locations { try? loc.prepare() } }
 
         // Replicated objects: an authentic copy in every location.
         for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") + listReplicated(prefix: "reports/") {

@@ -5,6 +5,7 @@ import LeafStorage
 /// written with `If-None-Match: *`, so S3 itself refuses to overwrite one; `replace` is the
 /// only write without it.
 public struct S3Store: ObjectStore {
+    public var capabilities: StoreCapabilities { .objectService }
     public let name: String
     public let client: S3Client
     public let location: S3Location

@@ -26,6 +26,10 @@ public struct LocalStore: ObjectStore {
     }
 
     /// Creates the root folder if it is missing.
+    public var capabilities: StoreCapabilities { .localFolder }
+
+    public func prepare() throws { try create() }
+
     public func create() throws {
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw StorageError.unavailable(location: name, reason: "cannot create \(root): \(error.localizedDescription)")

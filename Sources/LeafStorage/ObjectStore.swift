@@ -53,6 +53,33 @@ public protocol ObjectStore: Sendable {
     func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool
     /// Makes every replacement and batch removal so far durable.
     func sync() throws
+    /// What this backend is and what its operations cost: callers ask instead of downcasting.
+    var capabilities: StoreCapabilities { get }
+    /// Makes the location ready to receive objects (a local folder is created; a bucket must
+    /// already exist, so a remote store does nothing). Called before a repository is written.
+    func prepare() throws
+}
+
+/// What a store is, for the decisions that depend on it.
+public struct StoreCapabilities: Sendable, Equatable {
+    /// Reached over a network: a failed listing is a problem of its own (a local folder
+    /// that is gone is a lost location, found object by object).
+    public var isRemote: Bool
+    /// `replace` is atomic for readers (rename(2), or an S3 PUT).
+    public var atomicReplace: Bool
+    /// One listing costs a request per 1,000 names (S3) rather than a directory read.
+    public var listingIsPaged: Bool
+
+    public init(isRemote: Bool, atomicReplace: Bool, listingIsPaged: Bool) {
+        self.isRemote = isRemote; self.atomicReplace = atomicReplace; self.listingIsPaged = listingIsPaged
+    }
+
+    public static let localFolder = StoreCapabilities(isRemote: false, atomicReplace: true, listingIsPaged: false)
+    public static let objectService = StoreCapabilities(isRemote: true, atomicReplace: true, listingIsPaged: true)
+}
+
+extension ObjectStore {
+    public func prepare() throws {}
 }
 
 /// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.

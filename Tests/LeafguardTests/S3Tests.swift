@@ -62,8 +62,13 @@ import Testing
         try c.createBucket(shared)
         try c.createBucket(own)
         // A location as a prefix of a shared bucket, and a location as a bucket of its own.
-        try checkObjectStoreConformance(S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: shared, prefix: "loc0/")))
-        try checkObjectStoreConformance(S3Store(name: "s3/own", client: c, location: S3Location(bucket: own, prefix: "")))
+        try checkObjectStoreConformance { part in S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: shared, prefix: "loc0/\(part)/")) }
+        // A bucket of its own: the first part at the bucket's root, the others below it.
+        var first = true
+        try checkObjectStoreConformance { part in
+            defer { first = false }
+            return S3Store(name: "s3/own", client: c, location: S3Location(bucket: own, prefix: first ? "" : "\(part)/"))
+        }
         // Large objects go up in parts (here: 12 MiB in parts of 5 MiB), and are never overwritten either.
         var multipart = S3Store(name: "s3/loc2", client: c, location: S3Location(bucket: shared, prefix: "loc2/"))
         multipart.multipartThreshold = 6 << 20

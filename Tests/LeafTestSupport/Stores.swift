@@ -1,0 +1,138 @@
+import Foundation
+import LeafStorage
+
+/// An `ObjectStore` in memory: the contract without a disk, for tests of what is above
+/// storage. It keeps the contract (the conformance suite runs it), so what passes on it
+/// passes on the real stores.
+public final class MemoryStore: ObjectStore, @unchecked Sendable {  // state guarded by `lock`
+    public let name: String
+    private let lock = NSLock()
+    private var objects: [String: [UInt8]] = [:]
+
+    public init(name: String) { self.name = name }
+
+    public var capabilities: StoreCapabilities { StoreCapabilities(isRemote: false, atomicReplace: true, listingIsPaged: false) }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T { lock.lock(); defer { lock.unlock() }; return try body() }
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws {
+        try validate(key)
+        try locked {
+            guard objects[key] == nil else { throw StorageError.alreadyExists(location: name, key: key) }
+            objects[key] = bytes
+        }
+    }
+
+    public func get(_ key: String) throws -> [UInt8] {
+        try validate(key)
+        return try locked {
+            guard let b = objects[key] else { throw StorageError.notFound(location: name, key: key) }
+            return b
+        }
+    }
+
+    public func size(of key: String) throws -> Int? { try validate(key); return locked { objects[key]?.count } }
+    public func list(prefix: String) throws -> [String] { locked { objects.keys.filter { $0.hasPrefix(prefix) }.sorted() } }
+
+    public func delete(_ key: String) throws {
+        try validate(key)
+        try locked { guard objects.removeValue(forKey: key) != nil else { throw StorageError.notFound(location: name, key: key) } }
+    }
+
+    public func replace(_ key: String, _ bytes: [UInt8]) throws { try validate(key); locked { objects[key] = bytes } }
+
+    public func delete(many keys: [String]) throws {
+        for k in keys { try validate(k) }
+        locked { for k in keys { objects.removeValue(forKey: k) } }
+    }
+
+    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool { try validate(key); return locked { objects[key] == bytes } }
+    public func sync() throws {}
+
+    /// Every object, for a test to damage or inspect directly.
+    public var contents: [String: [UInt8]] {
+        get { locked { objects } }
+        set { locked { objects = newValue } }
+    }
+}
+
+/// Wraps a store and injects faults by rule: fail the Nth call of an operation, corrupt or
+/// truncate what a read returns, slow every call, or disappear altogether. What root-only
+/// tmpfs and bind mounts did for the fault tests, without root.
+public final class FaultyStore: ObjectStore, @unchecked Sendable {  // state guarded by `lock`
+    public enum Operation: String, Sendable, CaseIterable { case put, get, size, list, delete, replace, deleteMany, holds, sync }
+    public enum Fault: Sendable, Equatable {
+        /// Calls number `n`, `n+every`, … (1-based) of `operation` throw `unavailable`.
+        case fail(Operation, nth: Int, every: Int = 0)
+        /// Reads of names with this prefix return the bytes with one byte flipped.
+        case corruptReads(prefix: String)
+        /// Reads of names with this prefix return the first half of the bytes.
+        case truncateReads(prefix: String)
+        /// Every call waits this long first.
+        case slow(seconds: Double)
+        /// Every call throws `unavailable`, as a location that is gone.
+        case disappeared
+    }
+
+    public let inner: any ObjectStore
+    private let lock = NSLock()
+    private var faultList: [Fault]
+    private var calls: [Operation: Int] = [:]
+
+    public init(_ inner: any ObjectStore, faults: [Fault] = []) { self.inner = inner; self.faultList = faults }
+
+    public var name: String { inner.name }
+    public var capabilities: StoreCapabilities { inner.capabilities }
+    public var faults: [Fault] {
+        get { lock.lock(); defer { lock.unlock() }; return faultList }
+        set { lock.lock(); faultList = newValue; lock.unlock() }
+    }
+    /// How many times each operation was called.
+    public func count(_ op: Operation) -> Int { lock.lock(); defer { lock.unlock() }; return calls[op] ?? 0 }
+
+    private func enter(_ op: Operation) throws {
+        lock.lock()
+        calls[op, default: 0] += 1
+        let n = calls[op] ?? 0
+        let active = faultList
+        lock.unlock()
+        for f in active {
+            switch f {
+            case .disappeared: throw StorageError.unavailable(location: name, reason: "injected: the location is gone")
+            case .slow(let s): usleep(UInt32(s * 1_000_000))
+            case let .fail(o, nth, every) where o == op:
+                if n == nth || (every > 0 && n > nth && (n - nth) % every == 0) {
+                    throw StorageError.unavailable(location: name, reason: "injected: \(op.rawValue) call \(n) failed")
+                }
+            default: break
+            }
+        }
+    }
+
+    private func damaged(_ key: String, _ bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        for f in faults {
+            switch f {
+            case .corruptReads(let p) where key.hasPrefix(p) && !out.isEmpty: out[out.count / 2] ^= 0x5a
+            case .truncateReads(let p) where key.hasPrefix(p): out = Array(out.prefix(out.count / 2))
+            default: break
+            }
+        }
+        return out
+    }
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws { try enter(.put); try inner.put(key, bytes) }
+    public func get(_ key: String) throws -> [UInt8] { try enter(.get); return damaged(key, try inner.get(key)) }
+    public func size(of key: String) throws -> Int? { try enter(.size); return try inner.size(of: key) }
+    public func list(prefix: String) throws -> [String] { try enter(.list); return try inner.list(prefix: prefix) }
+    public func delete(_ key: String) throws { try enter(.delete); try inner.delete(key) }
+    public func replace(_ key: String, _ bytes: [UInt8]) throws { try enter(.replace); try inner.replace(key, bytes) }
+    public func delete(many keys: [String]) throws { try enter(.deleteMany); try inner.delete(many: keys) }
+    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
+        try enter(.holds)
+        guard let current = try? get(key) else { return false }
+        return current == bytes
+    }
+    public func sync() throws { try enter(.sync); try inner.sync() }
+    public func prepare() throws { try inner.prepare() }
+}
