@@ -77,8 +77,14 @@ public enum MasterKeySource: Sendable {
         }
         var pw = Array(value.utf8)
         defer { Sodium.wipe(&pw) }
-        return try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
-                                       memLimitKiB: params.memLimitKiB, variant: .argon2id)
+        // One Argon2id run (256 MiB, about a second) per passphrase and parameters per
+        // process: a command opens the keyring from several places.
+        let cacheKey = try DerivedKeyCache.shared.key(password: pw, parameters: params)
+        if let known = DerivedKeyCache.shared.lookup(cacheKey) { return known }
+        let derived = try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
+                                              memLimitKiB: params.memLimitKiB, variant: .argon2id)
+        DerivedKeyCache.shared.store(derived, for: cacheKey)
+        return derived
     }
 
     /// 32 raw bytes, or base64 of 32 bytes with optional trailing whitespace, decoded
@@ -177,4 +183,26 @@ public struct PassphraseParameters: Codable, Sendable {
         chmod(path, 0o600)
         return p
     }
+}
+
+/// Keys stretched from a passphrase in this process, by (parameters, a keyed hash of the
+/// passphrase under a random key of this process): never the passphrase itself, and the
+/// keys stay in guarded memory (SecureBytes) like every other secret.
+final class DerivedKeyCache: @unchecked Sendable {  // state guarded by `lock`
+    static let shared = DerivedKeyCache()
+    private let lock = NSLock()
+    private var keys: [[UInt8]: SecureBytes] = [:]
+    private var hashKey: SecureBytes?
+
+    func key(password: [UInt8], parameters p: PassphraseParameters) throws -> [UInt8] {
+        lock.lock(); defer { lock.unlock() }
+        if hashKey == nil { hashKey = try SecureBytes.random(count: 32) }
+        guard let hashKey else { throw KeyError("cannot key the derivation cache") }
+        var input = p.salt + Array("\(p.opsLimit):\(p.memLimitKiB):".utf8) + password
+        defer { Sodium.wipe(&input) }
+        return KeyedHash.hash(input, key: hashKey)
+    }
+
+    func lookup(_ key: [UInt8]) -> SecureBytes? { lock.lock(); defer { lock.unlock() }; return keys[key] }
+    func store(_ value: SecureBytes, for key: [UInt8]) { lock.lock(); keys[key] = value; lock.unlock() }
 }

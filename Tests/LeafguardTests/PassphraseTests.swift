@@ -1,10 +1,27 @@
 import Foundation
+@testable import LeafKeys
+import LeafSodium
 import LeafTestSupport
 import Testing
 
 /// A passphrase as the master-key source: a wrong one opens nothing, and changing it
 /// re-seals the keyring file alone.
 @Suite struct PassphraseTests {
+    /// One Argon2id run per passphrase and parameters per process (a command opens the
+    /// keyring from several places; it was 8 runs, 7.7 s, for a restore): the same inputs
+    /// give the very same derived key object; another passphrase or salt derives anew.
+    @Test func aPassphraseIsStretchedOncePerProcess() throws {
+        let p = PassphraseParameters(salt: [UInt8](repeating: 9, count: 16), opsLimit: 1, memLimitKiB: 8 * 1024)
+        let env = ["A": "correct horse battery staple 1", "B": "correct horse battery staple 2"]
+        let first = try MasterKeySource.derive(passphraseIn: "A", parameters: p, environment: env)
+        let again = try MasterKeySource.derive(passphraseIn: "A", parameters: p, environment: env)
+        #expect(first === again, "derived once, then taken from the cache")
+        let other = try MasterKeySource.derive(passphraseIn: "B", parameters: p, environment: env)
+        #expect(!other.isEqual(to: first))
+        let salted = PassphraseParameters(salt: [UInt8](repeating: 8, count: 16), opsLimit: 1, memLimitKiB: 8 * 1024)
+        #expect(!(try MasterKeySource.derive(passphraseIn: "A", parameters: salted, environment: env)).isEqual(to: first))
+    }
+
     @Test func aWrongPassphraseOpensNothingAndAChangeRewritesOnlyTheKeyring() throws {
         let d = try DeploymentFixture()
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
