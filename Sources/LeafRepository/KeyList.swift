@@ -32,21 +32,21 @@ extension Repository {
                 for (key, offset) in KeySet.entries(plain.value) {
                     let algorithm = (try? KeySet.dataKey(in: plain.value, at: offset))?.algorithm.name ?? "?"
                     keys[key, default: Entry()].stored.insert("key set")
-                    keys[key]!.algorithm = algorithm
-                    keys[key]!.version = min(keys[key]!.version ?? .max, version ?? .max)
+                    keys[key, default: Entry()].algorithm = algorithm
+                    keys[key, default: Entry()].version = min(keys[key]?.version ?? .max, version ?? .max)
                 }
             } else if let id = ObjectID(hex: String(name.dropFirst(5))) {
                 let header = try? readReplicated(name) { try EnvelopeHeader.decode($0) }
                 keys[id, default: Entry()].stored.insert("own object")
                 if let h = header {
-                    keys[id]!.version = min(keys[id]!.version ?? .max, h.keyID.asMasterVersion)
-                    if let k = try? dataKey(id) { keys[id]!.algorithm = k.algorithm.name }
+                    keys[id, default: Entry()].version = min(keys[id]?.version ?? .max, h.keyID.asMasterVersion)
+                    if let k = try? dataKey(id) { keys[id, default: Entry()].algorithm = k.algorithm.name }
                 }
             }
         }
         for p in try loadIndex().packs.values {
             keys[p.dataKey, default: Entry()].seals["packs", default: 0] += 1
-            if let t = p.sealedAt { keys[p.dataKey]!.first = min(keys[p.dataKey]!.first ?? t, t) }
+            if let t = p.sealedAt { keys[p.dataKey, default: Entry()].first = min(keys[p.dataKey]?.first ?? t, t) }
         }
         for (prefix, kind) in [("index/", "indexes"), ("snapshots/", "snapshots"), ("reports/", "reports")] {
             for name in listReplicated(prefix: prefix) {

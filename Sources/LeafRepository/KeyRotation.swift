@@ -65,7 +65,8 @@ extension Repository {
         }
         for versions in versionsOf.values {
             // A key is counted under the oldest version any copy still needs.
-            census.byVersion[versions.min()!, default: 0] += 1
+            guard let oldest = versions.min() else { continue }
+            census.byVersion[oldest, default: 0] += 1
             if versions.count > 1 { census.mixed += 1 }
         }
         return census
@@ -164,7 +165,7 @@ extension Repository {
             let plain = try SecureBytes(count: ids.count * KeySet.entryLength)
             plain.withUnsafeMutableBytes { out in
                 for (n, id) in ids.enumerated() {
-                    let (src, offset) = entries[id]!
+                    guard let (src, offset) = entries[id] else { continue }  // ids are entries' own keys
                     src.withUnsafeBytes { out.baseAddress!.advanced(by: n * KeySet.entryLength)
                         .copyMemory(from: $0.baseAddress!.advanced(by: offset), byteCount: KeySet.entryLength) }
                 }

@@ -149,7 +149,8 @@ extension Repository {
         if shards.prefix(entry.dataShards).contains(where: { $0 == nil }) {
             try rs.reconstruct(&shards)
         }
-        let data = shards.prefix(entry.dataShards).map { $0! }
+        let data = shards.prefix(entry.dataShards).compactMap { $0 }
+        guard data.count == entry.dataShards else { throw RepositoryError.malformed("pack \(entry.id.hex): reconstruction left a data shard missing") }
         return (rs.join(Array(data), length: entry.length), report)
     }
 }

@@ -74,12 +74,13 @@ extension Repository {
                 nonces.append(hexEncode(h.nonce))
                 continue
             }
-            if encoded == nil { encoded = plaintext.withUnsafeBytes { rs.encode($0) } }
+            let shards = encoded ?? plaintext.withUnsafeBytes { rs.encode($0) }
+            encoded = shards
             let nonce = Sodium.randomBytes(key.algorithm.nonceLength)
             let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
                                         dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
                                         objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
-            let sealed = try Envelope.seal(encoded![i], header: header, key: key.secret)
+            let sealed = try Envelope.seal(shards[i], header: header, key: key.secret)
             let location = locations[candidates.first ?? (Int(entry.id.bytes[0]) + i) % locations.count]
             if (try? location.size(of: name)) ?? nil != nil { try replaceShard(name, at: location, with: sealed, corrupt: true) } else { try location.put(name, sealed) }
             guard try location.holds(name, exactly: sealed) else {

@@ -128,10 +128,11 @@ extension Repository {
                 // The source lacks this shard: rebuilt from the others (under its recorded
                 // nonce, or a fresh one where none is recorded) and written back to the source
                 // first, so the pack is complete in both regions, never copied short.
-                if rebuilt == nil { rebuilt = try rebuildShards(entry, key: key, others: []) }
-                bytes = rebuilt![i]
+                let all = try rebuilt ?? rebuildShards(entry, key: key, others: [])
+                rebuilt = all
+                bytes = all[i]
                 let home = locations[shardLocations(entry, i).first ?? 0]
-                if (try? home.size(of: name)) ?? nil != nil { try? replaceShard(name, at: home, with: rebuilt![i], corrupt: true) } else { try? home.put(name, rebuilt![i]) }
+                if (try? home.size(of: name)) ?? nil != nil { try? replaceShard(name, at: home, with: all[i], corrupt: true) } else { try? home.put(name, all[i]) }
                 result.rebuiltOne()
             }
             guard let bytes else { continue }

@@ -124,7 +124,8 @@ final class PlainHTTPPool: @unchecked Sendable {
                 throw Failure(description: "response headers longer than \(Self.maximumHeaderBytes) bytes")
             }
         }
-        let lines = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
+        guard let headerEnd else { throw Failure(description: "response cut short") }
+        let lines = String(decoding: buffer[0..<headerEnd], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), statusParts[1].utf8.count == 3,
               let status = Int(statusParts[1]), (100...599).contains(status) else {
@@ -135,7 +136,7 @@ final class PlainHTTPPool: @unchecked Sendable {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        var rest = Array(buffer[(headerEnd! + 4)...])
+        var rest = Array(buffer[(headerEnd + 4)...])
         let keepAlive = headers["connection"]?.lowercased() != "close" && !lines[0].hasPrefix("HTTP/1.0")
         if isHEAD || status == 204 || status == 304 || (100..<200).contains(status) {
             return Received(status: status, headers: headers, body: [], keepAlive: keepAlive)
@@ -153,17 +154,19 @@ final class PlainHTTPPool: @unchecked Sendable {
             var body: [UInt8] = []
             buffer = rest
             while true {
-                var lineEnd: Int?
-                while lineEnd == nil {
-                    if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { lineEnd = i; break } }
-                    if lineEnd == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
+                var found: Int?
+                while found == nil {
+                    if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break } }
+                    if found == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
+                    guard found != nil || buffer.count <= Self.maximumHeaderBytes else { throw Failure(description: "chunk-size line longer than \(Self.maximumHeaderBytes) bytes") }
                 }
-                let sizeText = String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
+                guard let lineEnd = found else { throw Failure(description: "chunked body cut short") }
+                let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
                 guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16),
                       body.count + size <= Self.maximumBodyBytes else {
                     throw Failure(description: "bad chunk size '\(sizeText.prefix(40))'")
                 }
-                buffer.removeFirst(lineEnd! + 2)
+                buffer.removeFirst(lineEnd + 2)
                 while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
                 if size == 0 { break }
                 body.append(contentsOf: buffer[0..<size])
