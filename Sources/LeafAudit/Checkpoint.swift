@@ -26,6 +26,15 @@ public struct AuditSigner: Sendable {
 
     public func sign(_ message: [UInt8]) -> [UInt8] { Signature.sign(message, with: pair) }
 
+    /// The signed form of checkpoints and region heads: two lines, the value's JSON (sorted
+    /// keys), then the hex Ed25519 signature of exactly those bytes.
+    public func signedDocument<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let body = [UInt8](try e.encode(value))
+        return body + [UInt8(ascii: "\n")] + Array((sign(body).hexString + "\n").utf8)
+    }
+
     /// Writes the public key file (0644: it is public) if it is missing or different.
     public func publish(stateDirectory: String) throws {
         let path = stateDirectory + "/keys/audit-signing.pub"
@@ -54,12 +63,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     public var name: String { "audit/checkpoint-\(String(format: "%012d", length))" }
 
     /// Two lines: the checkpoint's JSON, then the hex Ed25519 signature of exactly those bytes.
-    public func signed(by signer: AuditSigner) throws -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        let body = [UInt8](try e.encode(self))
-        return body + [UInt8(ascii: "\n")] + Array((signer.sign(body).hexString + "\n").utf8)
-    }
+    public func signed(by signer: AuditSigner) throws -> [UInt8] { try signer.signedDocument(self) }
 
     /// Reads a signed checkpoint and checks its signature against `publicKey`.
     public static func open(_ bytes: [UInt8], publicKey: [UInt8]) throws -> Checkpoint {

@@ -32,12 +32,7 @@ public struct RegionHead: Codable, Sendable, Equatable {
     /// The largest head accepted: far more ids than a region holds (each id is 32 characters).
     public static let maximumBytes = 64 << 20
 
-    public func signed(by signer: AuditSigner) throws -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        let body = [UInt8](try e.encode(self))
-        return body + [UInt8(ascii: "\n")] + Array((signer.sign(body).hexString + "\n").utf8)
-    }
+    public func signed(by signer: AuditSigner) throws -> [UInt8] { try signer.signedDocument(self) }
 
     /// Reads a signed head and checks its signature; nil for anything else (a copy that does
     /// not verify is one vote less, never an error that stops a command).
