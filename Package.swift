@@ -34,36 +34,37 @@ let package = Package(
         .target(name: "LeafDigest", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
 
         // Domain modules, one job each.
+        .target(name: "LeafTime", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
         .target(name: "LeafConfig", dependencies: [
-            "LeafCron", "LeafCompliance", .product(name: "Yams", package: "Yams"),
+            "LeafCron", "LeafCompliance", "LeafTime", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
-        .target(name: "LeafKeys", dependencies: ["LeafSodium"], swiftSettings: swiftSettings),
+        .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
         .target(name: "LeafRepository", dependencies: [
-            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive",
+            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafBackup", dependencies: [
             "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest",
         ], swiftSettings: swiftSettings),
-        .target(name: "LeafCompliance", dependencies: ["LeafSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LeafCompliance", dependencies: ["LeafSQLite", "LeafTime"], swiftSettings: swiftSettings),
         .target(name: "LeafDemo", dependencies: [
             "LeafSQLite", "LeafSodium", "LeafDigest", "LeafKeys",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium", "LeafTime",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafAudit", dependencies: [
             "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafScheduler", dependencies: [
-            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit",
+            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository",
+            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository", "LeafTime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -81,7 +82,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     ],

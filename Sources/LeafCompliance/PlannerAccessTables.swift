@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafSQLite
 
 /// What the compliance rules need of the planner's account tables, read in one pass each
@@ -136,12 +137,11 @@ struct PlannerAccessTables {
 
     static func read(_ db: Database) throws -> PlannerAccessTables {
         var t = PlannerAccessTables()
-        let iso = ISO8601DateFormatter()
         func seconds(_ s: Statement, _ col: Int) -> Double {
             guard s.columnType(col) != .null else { return .nan }
             return s.withColumnBytes(col) { raw in
                 ComplianceScanner.fastISOSeconds(raw)
-                    ?? iso.date(from: String(decoding: raw, as: UTF8.self))?.timeIntervalSince1970 ?? .nan
+                    ?? Timestamp.parse(String(decoding: raw, as: UTF8.self))?.timeIntervalSince1970 ?? .nan
             }
         }
         func each(_ table: String, _ sql: String, _ body: (Statement) throws -> Void) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 
 /// The scan's outputs, one function per format.
 public enum ComplianceOutput {
@@ -48,7 +49,7 @@ public enum ComplianceOutput {
     /// would cost more than the scan), else from compliance.json; nil if none or unreadable.
     public static func previous(in directory: String) -> ComplianceReport? {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .timestamp
         if let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
            let m = try? d.decode(PreviousScan.self, from: data), let summary = m.summary, let totals = m.totals {
             return ComplianceReport(asOf: m.asOf, totals: totals, summary: summary, findings: [], rowsRead: [:])

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafCompliance
 
 /// Where the master key comes from (`keys.master`).
@@ -230,8 +231,7 @@ public enum ConfigLoader {
         let reason = m.required("reason", hint: "why the risk is accepted")?.string()
         var expires: Date?
         if let v = m.required("expires", hint: "a date such as 2027-03-31; exceptions must end"), let text = v.string() {
-            let f = ISO8601DateFormatter()
-            expires = f.date(from: text) ?? f.date(from: text + "T00:00:00Z")
+            expires = Timestamp.parseInstantOrDay(text)
             if expires == nil { v.report("'\(text)' is not a date", hint: "write 2027-03-31 or 2027-03-31T00:00:00Z") }
         }
         m.finish()

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafKeys
 import LeafRepository
 import LeafSodium
@@ -174,7 +175,7 @@ public struct KeyManagement: Sendable {
 
     func loadCheckpoint() throws -> RotationCheckpoint? {
         guard let data = FileManager.default.contents(atPath: rotationFile) else { return nil }
-        let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601
+        let d = JSONDecoder(); d.dateDecodingStrategy = .timestamp
         return try d.decode(RotationCheckpoint.self, from: data)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafAudit
 import LeafCompliance
 import LeafConfig
@@ -230,7 +231,7 @@ public struct PostureCollector {
         var mfa = PromiseEvidence(id: "mfa-passwords", title: "MFA and strong passwords")
         var access = PromiseEvidence(id: "least-privilege", title: "Least-privilege access for additional users")
         let previous = ComplianceOutput.previous(in: scanDirectory)
-        guard let scan = previous, let asOf = ISO8601DateFormatter().date(from: scan.asOf) else {
+        guard let scan = previous, let asOf = Timestamp.parse(scan.asOf) else {
             for i in [0, 1] { var p = i == 0 ? mfa : access; p.judge(.fail, "no compliance scan in \(scanDirectory)"); if i == 0 { mfa = p } else { access = p } }
             return [mfa, access]
         }
@@ -327,9 +328,7 @@ public struct PostureCollector {
     }
 
     func parseISO(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+        Timestamp.parse(text)
     }
 
     // MARK: The run catalog (read-only)

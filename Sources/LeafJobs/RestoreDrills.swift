@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 
 /// One restore drill as `STATE/drills/history.jsonl` records it: evidence that a region's
 /// data restores, and the recovery time actually achieved.
@@ -39,7 +40,7 @@ public struct DrillHistory: Sendable {
     public func all() -> [DrillRecord] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .timestamp
         return text.split(separator: "\n").compactMap { try? d.decode(DrillRecord.self, from: Data($0.utf8)) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafSodium
 
 /// A master-key version's lifecycle.
@@ -377,7 +378,7 @@ struct KeyringFile: Codable {
     }
     static var decoder: JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .timestamp
         return d
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafErasure
 import LeafSodium
 
@@ -121,38 +122,17 @@ public struct RepositoryConfig: Codable, Sendable {
 }
 
 enum JSON {
-    /// ISO 8601 with fractional seconds, so snapshots taken within one second still order.
-    static func formatter() -> ISO8601DateFormatter {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }
+    /// Dates with milliseconds, so snapshots taken within one second still order; read
+    /// back through `Timestamp.parse`, which keeps hostile text away from ICU.
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
-        e.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(formatter().string(from: date))
-        }
+        e.dateEncodingStrategy = .fractionalTimestamp
         e.outputFormatting = [.sortedKeys]
         return e
     }()
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .custom { decoder in
-            let c = try decoder.singleValueContainer()
-            let s = try c.decode(String.self)
-            // ICU's parser dies of SIGFPE on some hostile strings (a fraction of a hundred
-            // digits, found by the snapshot fuzz target): only the shape leafguard writes,
-            // bounded, reaches it.
-            guard s.utf8.count <= 40, s.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || Array("-:T.Z+".utf8).contains($0) }) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "bad date \(s.prefix(60))")
-            }
-            let plain = ISO8601DateFormatter()
-            guard let date = formatter().date(from: s) ?? plain.date(from: s) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "bad date \(s)")
-            }
-            return date
-        }
+        d.dateDecodingStrategy = .timestamp
         return d
     }()
 }

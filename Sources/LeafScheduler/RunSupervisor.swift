@@ -1,4 +1,5 @@
 import Foundation
+import LeafTime
 import LeafAudit
 import LeafConfig
 import LeafJobs
@@ -281,10 +282,7 @@ public struct RunSupervisor: Sendable {
 
     public static func lastTick(stateDirectory: String) -> Date? {
         guard let text = try? String(contentsOfFile: tickFile(stateDirectory: stateDirectory), encoding: .utf8) else { return nil }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return f.date(from: t) ?? ISO8601DateFormatter().date(from: t)
+        return Timestamp.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     static func summary(of result: JobRunResult) -> String {

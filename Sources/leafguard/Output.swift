@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeafTime
 import LeafAudit
 import LeafConfig
 import LeafJobs
@@ -54,16 +55,7 @@ func audited<T>(_ config: LeafguardConfig, action: String, command: String, obje
 }
 
 /// An ISO 8601 instant, with or without fractional seconds.
-func parseInstant(_ text: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    if let d = f.date(from: text) { return d }
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: text)
-}
+func parseInstant(_ text: String) -> Date? { Timestamp.parse(text) }
 
 /// An instant as ISO 8601 with milliseconds, the form `--now` and `--scheduled-for` take.
-func isoFractional(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: date)
-}
+func isoFractional(_ date: Date) -> String { Timestamp.fractional(date) }

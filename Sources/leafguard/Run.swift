@@ -3,6 +3,7 @@ import Foundation
 import LeafConfig
 import LeafJobs
 import LeafScheduler
+import LeafTime
 
 extension Leafguard {
     /// `leafguard run JOB [--dry-run]`: runs one job now, under its lock, recorded in history.

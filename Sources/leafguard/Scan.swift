@@ -22,7 +22,7 @@ extension Leafguard {
             for f in format.split(separator: ",") where !["json", "csv", "html", "md"].contains(String(f)) {
                 throw ValidationError("--format '\(f)' is not one of json, csv, html, md")
             }
-            if let a = asOf, ISO8601DateFormatter().date(from: a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
+            if let a = asOf, parseInstant(a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
         }
 
         func run() async throws {
@@ -32,7 +32,7 @@ extension Leafguard {
         }
 
         func scan(_ config: LeafguardConfig) throws {
-            let when = asOf.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
+            let when = asOf.flatMap(parseInstant) ?? Date()
             let report: ComplianceReport
             do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db", settings: config.complianceSettings,
                                                 exceptions: config.complianceExceptions).scan(asOf: when) } catch let e as ComplianceError {

@@ -3,6 +3,7 @@ import Foundation
 import LeafConfig
 import LeafJobs
 import LeafScheduler
+import LeafTime
 
 extension Leafguard {
     /// `leafguard tick [--now T]`: what cron, a systemd timer or a Kubernetes CronJob calls
