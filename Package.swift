@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "leafguard",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "leafguard", targets: ["leafguard"]),
     ],
@@ -35,23 +35,24 @@ let package = Package(
 
         // Domain modules, one job each.
         .target(name: "LeafTime", swiftSettings: swiftSettings),
+        .target(name: "LeafConcurrency", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
         .target(name: "LeafConfig", dependencies: [
             "LeafCron", "LeafCompliance", "LeafTime", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
-        .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime"], swiftSettings: swiftSettings),
+        .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
         .target(name: "LeafRepository", dependencies: [
-            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime",
+            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime", "LeafConcurrency",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafBackup", dependencies: [
-            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest",
+            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafConcurrency",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafCompliance", dependencies: ["LeafSQLite", "LeafTime"], swiftSettings: swiftSettings),
         .target(name: "LeafDemo", dependencies: [
             "LeafSQLite", "LeafSodium", "LeafDigest", "LeafKeys",
         ], swiftSettings: swiftSettings),
-        .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium"], swiftSettings: swiftSettings),
+        .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
             "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium", "LeafTime",
             .product(name: "Logging", package: "swift-log"),

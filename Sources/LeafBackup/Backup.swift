@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafDigest
 import LeafRepository
 import LeafSQLite
@@ -142,13 +143,18 @@ public struct Backup: Sendable {
             let dbSize = try readChunks(of: copyPath, chunkSize: max(chunkSize, (4 << 20) / chunkSize * chunkSize)) { buffer in
                 let count = (buffer.count + chunkSize - 1) / chunkSize
                 let chunks = (0..<count).map { Array(buffer[($0 * chunkSize)..<min(buffer.count, ($0 + 1) * chunkSize)]) }
-                let digests = DigestSlots(count: count)
-                DispatchQueue.concurrentPerform(iterations: 3) { part in
+                let digests = Locked([[UInt8]](repeating: [], count: count))
+                parallelForEach(3, width: 3) { part in
                     if part == 2 { dbHasher.update(buffer); return }
                     var i = part
-                    while i < count { digests.set(i, SHA256.hash(chunks[i])); i += 2 }
+                    while i < count {
+                        let digest = SHA256.hash(chunks[i])
+                        digests.withLock { $0[i] = digest }
+                        i += 2
+                    }
                 }
-                for (i, chunk) in chunks.enumerated() { dbBlobs.append(try addBlob(chunk, digest: digests.get(i), compress: true)) }
+                let chunkDigests = digests.value
+                for (i, chunk) in chunks.enumerated() { dbBlobs.append(try addBlob(chunk, digest: chunkDigests[i], compress: true)) }
             }
             let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHasher.finalize().hexString,
                                       modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
@@ -345,16 +351,9 @@ func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Voi
     return total
 }
 
-/// Per-chunk digests filled in by concurrent workers.
-final class DigestSlots: @unchecked Sendable {
-    private var slots: [[UInt8]]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ d: [UInt8]) { lock.lock(); slots[i] = d; lock.unlock() }
-    func get(_ i: Int) -> [UInt8] { lock.lock(); defer { lock.unlock() }; return slots[i] }
-}
-
 /// A running SHA-256 of a whole file, fed buffer by buffer from a worker thread.
+/// `@unchecked Sendable` because it owns an OpenSSL context (a C resource): one worker at a
+/// time feeds it, and `parallelForEach` returns before the next buffer is handed out.
 final class WholeFileHasher: @unchecked Sendable {
     private var hasher = SHA256()
     func update(_ bytes: [UInt8]) { hasher.update(bytes) }

@@ -1,11 +1,12 @@
 import Foundation
+import LeafConcurrency
 import LeafArchive
 import LeafRepository
 
 /// Collects blobs into packs and writes each full pack on a worker thread: tar (through
 /// zstd when the blobs compress), Reed-Solomon, seal, store. At most `workers + 1` packs
 /// are in memory at once, which bounds peak memory whatever the data size.
-final class PackPipeline: @unchecked Sendable {
+final class PackPipeline: Sendable {
     struct Pending {
         var blobs: [(BlobID, [UInt8])] = []
         var bytes = 0
@@ -19,65 +20,72 @@ final class PackPipeline: @unchecked Sendable {
     let parityShards: Int
     let checkpointEvery: Int
 
-    private var compressible = Pending()
-    private var stored = Pending()
-    private let lock = NSLock()
-    private var completed: [PackEntry] = []
-    private var unindexed: [PackEntry] = []
-    private var firstError: (any Error)?
-    private let slots: DispatchSemaphore
-    private let group = DispatchGroup()
-    private let queue = DispatchQueue(label: "leafguard.packs", attributes: .concurrent)
-    private(set) var indexIDs: [ObjectID] = []
+    /// The packs being filled, touched by the caller's thread only (`add`, `finish`).
+    private struct Filling {
+        var compressible = Pending()
+        var stored = Pending()
+        var indexIDs: [ObjectID] = []
+    }
+    /// What the workers report.
+    private struct Written {
+        var completed: [PackEntry] = []
+        var unindexed: [PackEntry] = []
+        var firstError: (any Error)?
+        var blobBytes: Int64 = 0
+        var storedBytes: Int64 = 0
+    }
+    private let filling = Locked(Filling())
+    private let written = Locked(Written())
+    private let work: BoundedWork
+    var indexIDs: [ObjectID] { filling.withLock { $0.indexIDs } }
     /// Plaintext bytes of blobs written, and bytes stored (all shards, sealed).
-    private(set) var blobBytes: Int64 = 0
-    private(set) var storedBytes: Int64 = 0
+    var blobBytes: Int64 { written.withLock { $0.blobBytes } }
+    var storedBytes: Int64 { written.withLock { $0.storedBytes } }
 
     init(repository: Repository, key: DataKey, packSize: Int, zstdLevel: Int, dataShards: Int, parityShards: Int,
          workers: Int, checkpointEvery: Int = 16) {
         self.repository = repository; self.key = key; self.packSize = packSize; self.zstdLevel = zstdLevel
         self.dataShards = dataShards; self.parityShards = parityShards; self.checkpointEvery = checkpointEvery
-        slots = DispatchSemaphore(value: workers)
+        work = BoundedWork(width: workers, label: "leafguard.packs")
     }
 
     /// Adds a blob; a full pack goes to a worker. Throws the first worker error.
     func add(_ id: BlobID, _ bytes: [UInt8], compress: Bool) throws {
         try checkError()
-        if compress {
-            compressible.blobs.append((id, bytes)); compressible.bytes += bytes.count
-            if compressible.bytes >= packSize { submit(&compressible, compress: true) }
-        } else {
-            stored.blobs.append((id, bytes)); stored.bytes += bytes.count
-            if stored.bytes >= packSize { submit(&stored, compress: false) }
+        let full: Pending? = filling.withLock { f in
+            if compress {
+                f.compressible.blobs.append((id, bytes)); f.compressible.bytes += bytes.count
+                if f.compressible.bytes >= packSize { defer { f.compressible = Pending() }; return f.compressible }
+            } else {
+                f.stored.blobs.append((id, bytes)); f.stored.bytes += bytes.count
+                if f.stored.bytes >= packSize { defer { f.stored = Pending() }; return f.stored }
+            }
+            return nil
         }
+        if let full { submit(full, compress: compress) }
         try checkpointIfDue()
     }
 
     private func checkError() throws {
-        lock.lock(); defer { lock.unlock() }
-        if let e = firstError { throw e }
+        if let e = written.withLock({ $0.firstError }) { throw e }
     }
 
-    private func submit(_ pending: inout Pending, compress: Bool) {
-        let work = pending
-        pending = Pending()
-        guard !work.blobs.isEmpty else { return }
-        slots.wait()
-        group.enter()
-        queue.async { [self] in
-            defer { slots.signal(); group.leave() }
+    private func submit(_ pending: Pending, compress: Bool) {
+        guard !pending.blobs.isEmpty else { return }
+        work.submit { [self] in
             do {
-                let entry = try write(work, compress: compress)
-                lock.lock()
-                completed.append(entry); unindexed.append(entry)
+                let entry = try write(pending, compress: compress)
+                let count = written.withLock { w in
+                    w.completed.append(entry); w.unindexed.append(entry)
+                    w.blobBytes += Int64(pending.bytes)
+                    w.storedBytes += entry.storedBytes
+                    return w.completed.count
+                }
                 // Pack buffers freed among long-lived small allocations strand heap pages;
                 // handing free pages back every few packs keeps peak memory flat.
-                if completed.count % 32 == 0 { releaseFreeHeapPages() }
-                blobBytes += Int64(work.bytes)
-                storedBytes += entry.storedBytes
-                lock.unlock()
+                if count % 32 == 0 { releaseFreeHeapPages() }
             } catch {
-                lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
+                written.withLock { if $0.firstError == nil { $0.firstError = error } }
             }
         }
     }
@@ -94,27 +102,39 @@ final class PackPipeline: @unchecked Sendable {
     /// Writes an index for completed packs once enough have accumulated, so an interrupted
     /// run's work is found and reused by the next one.
     private func checkpointIfDue() throws {
-        lock.lock()
-        let due = unindexed.count >= checkpointEvery
-        let batch = due ? unindexed : []
-        if due { unindexed.removeAll() }
-        lock.unlock()
-        if due { indexIDs.append(try repository.writeIndex(IndexManifest(packs: batch), key: key)) }
+        let batch: [PackEntry] = written.withLock { w in
+            guard w.unindexed.count >= checkpointEvery else { return [] }
+            defer { w.unindexed.removeAll() }
+            return w.unindexed
+        }
+        if !batch.isEmpty { try writeIndex(batch) }
+    }
+
+    private func writeIndex(_ batch: [PackEntry]) throws {
+        let id = try repository.writeIndex(IndexManifest(packs: batch), key: key)
+        filling.withLock { $0.indexIDs.append(id) }
     }
 
     /// Flushes partial packs, waits for every worker, and indexes what remains.
     func finish() throws -> [PackEntry] {
-        submit(&compressible, compress: true)
-        submit(&stored, compress: false)
-        group.wait()
+        let (compressible, stored) = filling.withLock { f in
+            defer { f.compressible = Pending(); f.stored = Pending() }
+            return (f.compressible, f.stored)
+        }
+        submit(compressible, compress: true)
+        submit(stored, compress: false)
+        work.wait()
         try checkError()
-        lock.lock(); let batch = unindexed; unindexed.removeAll(); lock.unlock()
-        if !batch.isEmpty { indexIDs.append(try repository.writeIndex(IndexManifest(packs: batch), key: key)) }
+        let (batch, completed) = written.withLock { w in
+            defer { w.unindexed.removeAll() }
+            return (w.unindexed, w.completed)
+        }
+        if !batch.isEmpty { try writeIndex(batch) }
         return completed
     }
 
     /// Waits for in-flight work without indexing, after an error elsewhere.
-    func abandon() { group.wait() }
+    func abandon() { work.wait() }
 }
 
 #if os(Linux)

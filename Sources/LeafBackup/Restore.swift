@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafArchive
 import LeafDigest
 import LeafRepository
@@ -147,15 +148,10 @@ public struct Restore: Sendable {
         let targetsByBlob = targets, blobsByPack = byPack
         let state = RestoreState()
         let packs = Array(byPack.keys)
-        let queue = DispatchQueue(label: "leafguard.restore", attributes: .concurrent)
-        let group = DispatchGroup()
-        let slots = DispatchSemaphore(value: workers)
+        let work = BoundedWork(width: workers, label: "leafguard.restore")
         for pid in packs {
             if state.failed { break }
-            slots.wait()
-            group.enter()
-            queue.async {
-                defer { slots.signal(); group.leave() }
+            work.submit {
                 do {
                     guard let entry = index.packs[pid] else { return }
                     let (bytes, report) = try repository.readPack(entry, alsoFrom: otherRegions)
@@ -185,7 +181,7 @@ public struct Restore: Sendable {
                 }
             }
         }
-        group.wait()
+        work.wait()
         if let e = state.error { throw e }
 
         // Check: every document's SHA-256, then the database.
@@ -230,19 +226,25 @@ public enum RestorePathCheck {
     public static func check(_ path: String) throws { try Restore.checkPath(path) }
 }
 
-final class RestoreState: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var bytes: Int64 = 0
-    private(set) var repaired: [String] = []
-    private(set) var error: (any Error)?
-    private var verifiedFiles = Set<Int>()
-    func verified(_ i: Int) { lock.lock(); verifiedFiles.insert(i); lock.unlock() }
-    func isVerified(_ i: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return verifiedFiles.contains(i) }
-    var failed: Bool { lock.lock(); defer { lock.unlock() }; return error != nil }
-    func record(written: Int64, repaired r: [String]) {
-        lock.lock(); bytes += written; repaired += r; lock.unlock()
+/// What the restore workers share.
+final class RestoreState: Sendable {
+    private struct State {
+        var bytes: Int64 = 0
+        var repaired: [String] = []
+        var error: (any Error)?
+        var verifiedFiles = Set<Int>()
     }
-    func fail(_ e: any Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    private let state = Locked(State())
+    var bytes: Int64 { state.withLock { $0.bytes } }
+    var repaired: [String] { state.withLock { $0.repaired } }
+    var error: (any Error)? { state.withLock { $0.error } }
+    func verified(_ i: Int) { state.withLock { _ = $0.verifiedFiles.insert(i) } }
+    func isVerified(_ i: Int) -> Bool { state.withLock { $0.verifiedFiles.contains(i) } }
+    var failed: Bool { state.withLock { $0.error != nil } }
+    func record(written: Int64, repaired r: [String]) {
+        state.withLock { $0.bytes += written; $0.repaired += r }
+    }
+    func fail(_ e: any Error) { state.withLock { if $0.error == nil { $0.error = e } } }
 }
 
 func pwriteAll(_ path: String, _ data: [UInt8], at offset: Int64) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafSodium
 
 /// Why a master key could not be had. Never includes key bytes.
@@ -188,21 +189,22 @@ public struct PassphraseParameters: Codable, Sendable {
 /// Keys stretched from a passphrase in this process, by (parameters, a keyed hash of the
 /// passphrase under a random key of this process): never the passphrase itself, and the
 /// keys stay in guarded memory (SecureBytes) like every other secret.
-final class DerivedKeyCache: @unchecked Sendable {  // state guarded by `lock`
+final class DerivedKeyCache: Sendable {
     static let shared = DerivedKeyCache()
-    private let lock = NSLock()
-    private var keys: [[UInt8]: SecureBytes] = [:]
-    private var hashKey: SecureBytes?
+    private let keys = Locked<[[UInt8]: SecureBytes]>([:])
+    private let hashKey = Locked<SecureBytes?>(nil)
 
     func key(password: [UInt8], parameters p: PassphraseParameters) throws -> [UInt8] {
-        lock.lock(); defer { lock.unlock() }
-        if hashKey == nil { hashKey = try SecureBytes.random(count: 32) }
-        guard let hashKey else { throw KeyError("cannot key the derivation cache") }
+        let hashKey = try self.hashKey.withLock { k in
+            if k == nil { k = try SecureBytes.random(count: 32) }
+            guard let k else { throw KeyError("cannot key the derivation cache") }
+            return k
+        }
         var input = p.salt + Array("\(p.opsLimit):\(p.memLimitKiB):".utf8) + password
         defer { Sodium.wipe(&input) }
         return KeyedHash.hash(input, key: hashKey)
     }
 
-    func lookup(_ key: [UInt8]) -> SecureBytes? { lock.lock(); defer { lock.unlock() }; return keys[key] }
-    func store(_ value: SecureBytes, for key: [UInt8]) { lock.lock(); keys[key] = value; lock.unlock() }
+    func lookup(_ key: [UInt8]) -> SecureBytes? { keys.withLock { $0[key] } }
+    func store(_ value: SecureBytes, for key: [UInt8]) { keys.withLock { $0[key] = value } }
 }

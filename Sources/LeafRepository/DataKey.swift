@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafSodium
 
 /// A data key: the 32-byte key that seals packs, indexes and snapshots of one writer
@@ -7,13 +8,12 @@ import LeafSodium
 /// Nonces for a sealing key come from a counter, and a sealing key is never reused by
 /// another session, so no nonce repeats under a key. Keys loaded from a repository
 /// only open data.
-public final class DataKey: @unchecked Sendable, CustomStringConvertible {
+public final class DataKey: Sendable, CustomStringConvertible {
     public let id: ObjectID
     public let secret: SecureBytes
     public let algorithm: AEADAlgorithm
     private let canSeal: Bool
-    private var counter: UInt64 = 0
-    private let lock = NSLock()
+    private let counter = Locked<UInt64>(0)
 
     init(id: ObjectID, secret: SecureBytes, algorithm: AEADAlgorithm, canSeal: Bool) {
         self.id = id; self.secret = secret; self.algorithm = algorithm; self.canSeal = canSeal
@@ -27,7 +27,7 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible {
     /// The next nonce: a big-endian counter in the last 8 bytes.
     public func nextNonce() -> [UInt8] {
         precondition(canSeal, "a data key loaded from a repository is never used to seal")
-        lock.lock(); counter += 1; let c = counter; lock.unlock()
+        let c = counter.withLock { $0 += 1; return $0 }
         var n = [UInt8](repeating: 0, count: algorithm.nonceLength)
         for i in 0..<8 { n[n.count - 1 - i] = UInt8(c >> (8 * UInt64(i)) & 0xff) }
         return n

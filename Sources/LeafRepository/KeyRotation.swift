@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafKeys
 import LeafSodium
 import LeafStorage
@@ -119,7 +120,7 @@ extension Repository {
         let singlesPlain = try SecureBytes(count: singles.count * KeySet.entryLength)
         let ok = ConcurrentFlags(count: singles.count)
         let workers = 8
-        onThreads(workers) { [self] w in
+        parallelForEach(workers, width: workers) { [self] w in
             var i = w
             while i < singles.count {
                 defer { i += workers }
@@ -193,7 +194,7 @@ extension Repository {
         let stores = locations
         // Removal waits on the file system (discard, journal): several threads per location.
         let parts = removable.count > 1000 ? 3 : 1
-        onThreads(stores.count * parts) { t in
+        parallelForEach(stores.count * parts, width: stores.count * parts) { t in
             let l = t / parts, part = t % parts
             let mine = stride(from: part, to: removable.count, by: parts).map { removable[$0] }
             do { try stores[l].delete(many: mine) } catch { removalProblems.fail("\(stores[l].name): \(error)") }
@@ -212,12 +213,12 @@ extension Repository {
 }
 
 /// Which slots a concurrent loop filled, and the first problems it met.
-private final class ConcurrentFlags: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flags: [Bool]
-    private(set) var problems: [String] = []
-    init(count: Int) { flags = Array(repeating: false, count: count) }
-    func set(_ i: Int) { lock.lock(); flags[i] = true; lock.unlock() }
-    func isSet(_ i: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return flags[i] }
-    func fail(_ p: String) { lock.lock(); problems.append(p); lock.unlock() }
+private final class ConcurrentFlags: Sendable {
+    private struct State { var flags: [Bool]; var problems: [String] = [] }
+    private let state: Locked<State>
+    init(count: Int) { state = Locked(State(flags: Array(repeating: false, count: count))) }
+    func set(_ i: Int) { state.withLock { $0.flags[i] = true } }
+    func isSet(_ i: Int) -> Bool { state.withLock { $0.flags[i] } }
+    func fail(_ p: String) { state.withLock { $0.problems.append(p) } }
+    var problems: [String] { state.withLock { $0.problems } }
 }

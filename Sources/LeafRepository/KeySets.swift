@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafSodium
 import LeafStorage
 
@@ -57,38 +58,43 @@ enum KeySet {
 
 /// The data keys of a region's key sets, opened once and kept in guarded memory; rebuilt
 /// when a key is not found (a rotation may have written a new set since).
-final class KeySetIndex: @unchecked Sendable {
-    private let lock = NSLock()
-    private var sets: [String: SecureBytes] = [:]
-    private var where_: [ObjectID: (String, Int)] = [:]
-    /// Sets that could not be opened, with why: (name, master version or nil, problem).
-    private var failures: [(String, UInt32?, String)] = []
-    private var built = false
+final class KeySetIndex: Sendable {
+    private struct State {
+        var sets: [String: SecureBytes] = [:]
+        var where_: [ObjectID: (String, Int)] = [:]
+        /// Sets that could not be opened, with why: (name, master version or nil, problem).
+        var failures: [(String, UInt32?, String)] = []
+        var built = false
+    }
+    /// Held while the sets are read, on purpose: concurrent lookups wait for one reading.
+    private let state = Locked(State())
 
     /// Finds `id` in the region's sets, (re)reading them when `refresh` or on first use.
     func find(_ id: ObjectID, in repository: Repository, refresh: Bool) throws -> (DataKey?, [(String, UInt32?, String)]) {
-        lock.lock(); defer { lock.unlock() }
-        if !built || refresh { rebuild(repository) }
-        if let (name, offset) = where_[id], let plain = sets[name] { return (try KeySet.dataKey(in: plain, at: offset), []) }
-        return (nil, failures)
+        try state.withLock { s in
+            if !s.built || refresh { Self.rebuild(&s, repository) }
+            if let (name, offset) = s.where_[id], let plain = s.sets[name] { return (try KeySet.dataKey(in: plain, at: offset), []) }
+            return (nil, s.failures)
+        }
     }
 
     /// Forgets every set read (they were replaced): the next lookup reads them again.
     func forgetAll() {
-        lock.lock(); sets = [:]; where_ = [:]; built = false; lock.unlock()
+        state.withLock { $0 = State() }
     }
 
     /// Whether any set of the region holds `id` (reading the sets once).
     func holds(_ id: ObjectID, in repository: Repository) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if !built { rebuild(repository) }
-        return where_[id] != nil
+        state.withLock { s in
+            if !s.built { Self.rebuild(&s, repository) }
+            return s.where_[id] != nil
+        }
     }
 
-    private func rebuild(_ repository: Repository) {
-        built = true
-        failures = []
-        for name in repository.listReplicated(prefix: KeySet.prefix) where sets[name] == nil {
+    private static func rebuild(_ s: inout State, _ repository: Repository) {
+        s.built = true
+        s.failures = []
+        for name in repository.listReplicated(prefix: KeySet.prefix) where s.sets[name] == nil {
             guard let id = ObjectID(hex: String(name.dropFirst(KeySet.prefix.count))) else { continue }
             var version: UInt32?
             do {
@@ -96,25 +102,13 @@ final class KeySetIndex: @unchecked Sendable {
                     version = try? EnvelopeHeader.decode(bytes).keyID.asMasterVersion
                     return try KeySet.open(bytes, id: id) { v in try repository.wrappingKey(version: v, dataKey: id) }
                 }
-                sets[name] = plain
-                for (key, offset) in KeySet.entries(plain) { where_[key] = (name, offset) }
+                s.sets[name] = plain
+                for (key, offset) in KeySet.entries(plain) { s.where_[key] = (name, offset) }
             } catch RepositoryError.wrongMasterKey(let v, _) {
-                failures.append((name, v, "wrapped by master key version \(v), which this keyring cannot open"))
+                s.failures.append((name, v, "wrapped by master key version \(v), which this keyring cannot open"))
             } catch {
-                failures.append((name, version, "\(error)"))
+                s.failures.append((name, version, "\(error)"))
             }
         }
     }
-}
-
-/// Runs `body(0..<count)` on `count` threads of its own and waits for all of them. For
-/// work that waits on the file system (a removal with discard, a small read): dispatch's
-/// concurrentPerform runs one thread per core, and two cores leave the disk idle.
-func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    for i in 0..<count {
-        let t = Thread { body(i); done.signal() }
-        t.start()
-    }
-    for _ in 0..<count { done.wait() }
 }

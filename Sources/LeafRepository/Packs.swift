@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafErasure
 import LeafSodium
 import LeafStorage
@@ -42,20 +43,20 @@ extension Repository {
         }
         let placed = (0..<sealed.count).map { (start + $0) % locations.count }
         // The shards go to different locations: write them at once so their fsyncs overlap.
-        let errors = ShardWriteErrors(count: sealed.count)
+        let errors = Locked([(any Error)?](repeating: nil, count: sealed.count))
         let shards = sealed
         if let k = CrashPoint.afterShards {
             // Debug builds only: one at a time, and the process dies once k are durable.
             for i in shards.indices {
-                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.withLock { $0[i] = error } }
                 if i + 1 == k { CrashPoint.die() }
             }
         } else {
-            DispatchQueue.concurrentPerform(iterations: shards.count) { i in
-                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.set(i, error) }
+            parallelForEach(shards.count, width: shards.count) { [locations] i in
+                do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.withLock { $0[i] = error } }
             }
         }
-        for (i, e) in errors.all.enumerated() {
+        for (i, e) in errors.value.enumerated() {
             guard let e else { continue }
             if case StorageError.alreadyExists = e {
                 // A pack id is random and new: an existing shard means a bug or an attack; never overwrite it.
@@ -155,11 +156,3 @@ extension Repository {
     }
 }
 
-/// First error per shard from concurrent writes.
-final class ShardWriteErrors: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [(any Error)?]
-    init(count: Int) { errors = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ e: any Error) { lock.lock(); errors[i] = e; lock.unlock() }
-    var all: [(any Error)?] { lock.lock(); defer { lock.unlock() }; return errors }
-}

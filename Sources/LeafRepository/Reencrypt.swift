@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafStorage
 
 /// Which data `reencrypt` rewrites.
@@ -115,7 +116,7 @@ extension Repository {
                 let part = Array(todo[start..<min(start + batch, todo.count)])
                 // Threads of their own: each waits on fsync for part of its time, and
                 // dispatch would run only one per core.
-                onThreads(max(1, min(workers, part.count))) { [self] w in
+                parallelForEach(max(1, min(workers, part.count)), width: workers) { [self] w in
                     var i = w
                     while i < part.count {
                         defer { i += workers }
@@ -262,19 +263,26 @@ extension Repository {
 }
 
 /// Progress and outcome of the concurrent pack rewrites of one batch.
-private final class ReencryptState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var packs: [PackEntry] = []
-    var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return packs.isEmpty }
-    private var read: Int64 = 0
-    private var written: Int64 = 0
-    private var problem: String?
-    var bytesRead: Int64 { lock.lock(); defer { lock.unlock() }; return read }
-    var bytesWritten: Int64 { lock.lock(); defer { lock.unlock() }; return written }
-    var firstProblem: String? { lock.lock(); defer { lock.unlock() }; return problem }
-    func done(_ p: PackEntry, read r: Int64, written w: Int64) {
-        lock.lock(); packs.append(p); read += r; written += w; lock.unlock()
+private final class ReencryptState: Sendable {
+    private struct State {
+        var packs: [PackEntry] = []
+        var read: Int64 = 0
+        var written: Int64 = 0
+        var problem: String?
     }
-    func fail(_ p: String) { lock.lock(); if problem == nil { problem = p }; lock.unlock() }
-    func takePacks() -> [PackEntry] { lock.lock(); defer { packs = []; lock.unlock() }; return packs.sorted { $0.id < $1.id } }
+    private let state = Locked(State())
+    var isEmpty: Bool { state.withLock { $0.packs.isEmpty } }
+    var bytesRead: Int64 { state.withLock { $0.read } }
+    var bytesWritten: Int64 { state.withLock { $0.written } }
+    var firstProblem: String? { state.withLock { $0.problem } }
+    func done(_ p: PackEntry, read r: Int64, written w: Int64) {
+        state.withLock { $0.packs.append(p); $0.read += r; $0.written += w }
+    }
+    func fail(_ p: String) { state.withLock { if $0.problem == nil { $0.problem = p } } }
+    func takePacks() -> [PackEntry] {
+        state.withLock { s in
+            defer { s.packs = [] }
+            return s.packs.sorted { $0.id < $1.id }
+        }
+    }
 }

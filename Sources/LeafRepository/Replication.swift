@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafErasure
 import LeafSodium
 import LeafStorage
@@ -53,7 +54,7 @@ extension Repository {
             let failures = ReplicationState()
             // Threads of their own: each waits on the network or the disk most of the time,
             // and dispatch would run only one per core (two requests in flight here).
-            onThreads(max(1, min(workers, packs.count))) { [self] w in
+            parallelForEach(max(1, min(workers, packs.count)), width: workers) { [self] w in
                 var p = w
                 while p < packs.count {
                     do { try copyPack(packs[p], to: target, result: result) } catch { failures.problem("pack \(packs[p].id.hex): \(error)") }
@@ -147,17 +148,19 @@ extension Repository {
     }
 }
 
-final class ReplicationState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var r = ReplicationResult()
-    var snapshots: Int { get { lock.lock(); defer { lock.unlock() }; return r.snapshotsCopied }
-                         set { lock.lock(); r.snapshotsCopied = newValue; lock.unlock() } }
-    var bytes: Int64 { lock.lock(); defer { lock.unlock() }; return r.bytesCopied }
-    var problems: [String] { lock.lock(); defer { lock.unlock() }; return r.problems }
-    func copied(_ n: Int) { lock.lock(); r.shardsCopied += 1; r.bytesCopied += Int64(n); lock.unlock() }
-    func rebuiltOne() { lock.lock(); r.shardsRebuilt += 1; lock.unlock() }
-    func metadata() { lock.lock(); r.metadataCopied += 1; lock.unlock() }
-    func problem(_ p: String) { lock.lock(); r.problems.append(p); lock.unlock() }
+/// The counts and problems of one replication, from concurrent pack copies.
+final class ReplicationState: Sendable {
+    private let r = Locked(ReplicationResult())
+    var snapshots: Int {
+        get { r.withLock { $0.snapshotsCopied } }
+        set { r.withLock { $0.snapshotsCopied = newValue } }
+    }
+    var bytes: Int64 { r.withLock { $0.bytesCopied } }
+    var problems: [String] { r.withLock { $0.problems } }
+    func copied(_ n: Int) { r.withLock { $0.shardsCopied += 1; $0.bytesCopied += Int64(n) } }
+    func rebuiltOne() { r.withLock { $0.shardsRebuilt += 1 } }
+    func metadata() { r.withLock { $0.metadataCopied += 1 } }
+    func problem(_ p: String) { r.withLock { $0.problems.append(p) } }
     func merge(_ o: ReplicationState) { for p in o.problems { problem(p) } }
-    func snapshot() -> ReplicationResult { lock.lock(); defer { lock.unlock() }; return r }
+    func snapshot() -> ReplicationResult { r.value }
 }

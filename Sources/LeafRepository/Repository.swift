@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafErasure
 import LeafKeys
 import LeafSodium
@@ -15,27 +16,28 @@ import LeafStorage
 ///     index/<id>                 index objects (copy in every location)
 ///     snapshots/<id>             snapshot manifests (copy in every location)
 ///     data/<id[0..2]>/<id>.<i>   shard i of pack <id> (one location each)
-public final class Repository: @unchecked Sendable {
+public final class Repository: Sendable {
     public let region: String
     public let locations: [any ObjectStore]
     /// The active master-key version: it wraps new data keys.
     public let master: MasterKey
     /// Every master-key version that may unwrap data keys (the active one included).
     public let decryptKeys: [UInt32: MasterKey]
-    public private(set) var config: RepositoryConfig
-    private var blobKey: SecureBytes!
-    private var keyCache: [ObjectID: DataKey] = [:]
+    public let config: RepositoryConfig
+    /// The key that names blobs (`crypto_kdf(id key, 1, "lgblobid")`).
+    private let blobKey: SecureBytes
+    private let keyCache: Locked<[ObjectID: DataKey]>
     let keySets = KeySetIndex()
-    private let lock = NSLock()
 
     /// The largest number of lost copies a replicated object may suffer and still be written.
-    public var tolerableFailures: Int
+    public let tolerableFailures: Int
 
     private init(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
-                 tolerableFailures: Int) {
+                 blobKey: SecureBytes, knownKeys: [DataKey] = [], tolerableFailures: Int) {
         self.region = region; self.locations = locations; self.master = master
         self.decryptKeys = decryptKeys.merging([master.version: master]) { a, _ in a }
-        self.config = config; self.tolerableFailures = tolerableFailures
+        self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
+        keyCache = Locked(Dictionary(knownKeys.map { ($0.id, $0) }) { a, _ in a })
     }
 
     /// Opens the repository in `locations`, creating it when `create` is true and no
@@ -61,15 +63,16 @@ public final class Repository: @unchecked Sendable {
                 // The config names its id key; a repository with a placeholder config finds it
                 // like any data key (alone or in a key set), then opens the real config with it.
                 let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
-                let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
-                                      tolerableFailures: tolerableFailures)
-                let idKey = try repo.dataKey(header.keyID)
+                // It names no blob: its blob key is a throwaway.
+                let finder = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
+                                        blobKey: try .random(count: 32), tolerableFailures: tolerableFailures)
+                let idKey = try finder.dataKey(header.keyID)
                 let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
                 let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
                 guard cfg.id == header.objectID, cfg.idKey == header.keyID else { throw RepositoryError.malformed("config names another repository") }
-                repo.config = cfg
-                repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
-                return repo
+                return Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
+                                  blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), knownKeys: [idKey],
+                                  tolerableFailures: tolerableFailures)
             } catch let e as RepositoryError {
                 if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
                 problems.append("\(source)/config: \(e)")
@@ -94,8 +97,7 @@ public final class Repository: @unchecked Sendable {
         let idKey = try DataKey.generate()
         let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)
         let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                              tolerableFailures: tolerableFailures)
-        repo.blobKey = try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid")
+                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), tolerableFailures: tolerableFailures)
         try repo.storeDataKey(idKey)
         let header = EnvelopeHeader(algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
                                     plaintextLength: 0, nonce: idKey.nextNonce())
@@ -126,7 +128,7 @@ public final class Repository: @unchecked Sendable {
     public func newDataKey() throws -> DataKey {
         let key = try DataKey.generate()
         try storeDataKey(key)
-        lock.lock(); keyCache[key.id] = key; lock.unlock()
+        keyCache.withLock { $0[key.id] = key }
         return key
     }
 
@@ -138,17 +140,15 @@ public final class Repository: @unchecked Sendable {
     /// Loads (and caches) the data key `id`: from its own object `keys/<id>` or, once a
     /// rotation has gathered it, from a key set.
     public func dataKey(_ id: ObjectID) throws -> DataKey {
-        lock.lock()
-        if let k = keyCache[id] { lock.unlock(); return k }
-        lock.unlock()
+        if let k = keyCache.withLock({ $0[id] }) { return k }
         let key = try findDataKey(id)
-        lock.lock(); keyCache[id] = key; lock.unlock()
+        keyCache.withLock { $0[id] = key }
         return key
     }
 
     /// Drops a data key from the cache (its objects were removed).
     func forgetDataKey(_ id: ObjectID) {
-        lock.lock(); keyCache[id] = nil; lock.unlock()
+        keyCache.withLock { $0[id] = nil }
     }
 
     private func findDataKey(_ id: ObjectID) throws -> DataKey {

@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,16 +9,16 @@ import Glibc
 /// headers and body and one read loop: FoundationNetworking on Linux moves a body through
 /// libcurl in small callbacks and an event loop, which cost as much CPU as the server
 /// spent storing the data. `https://` endpoints keep using URLSession (TLS).
-final class PlainHTTPPool: @unchecked Sendable {
+final class PlainHTTPPool: Sendable {
     let host: String
     let port: Int
     let timeout: TimeInterval
-    private let lock = NSLock()
-    private var idle: [Int32] = []
+    /// Kept-alive connections, free for the next request.
+    private let idle = Locked<[Int32]>([])
 
     init(host: String, port: Int, timeout: TimeInterval) { self.host = host; self.port = port; self.timeout = timeout }
 
-    deinit { for fd in idle { close(fd) } }
+    deinit { for fd in idle.value { close(fd) } }
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
@@ -43,9 +44,7 @@ final class PlainHTTPPool: @unchecked Sendable {
     }
 
     private func connection() throws -> (Int32, Bool) {
-        lock.lock()
-        if let fd = idle.popLast() { lock.unlock(); return (fd, true) }
-        lock.unlock()
+        if let fd = idle.withLock({ $0.popLast() }) { return (fd, true) }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -74,7 +73,7 @@ final class PlainHTTPPool: @unchecked Sendable {
     }
 
     private func release(_ fd: Int32) {
-        lock.lock(); idle.append(fd); lock.unlock()
+        idle.withLock { $0.append(fd) }
     }
 
     private func send(_ fd: Int32, _ head: [UInt8], _ body: [UInt8]) throws {

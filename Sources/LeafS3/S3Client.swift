@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LeafConcurrency
 import LeafDigest
 
 /// Where a location's objects live in S3: a bucket, and a prefix inside it.
@@ -166,14 +167,14 @@ public final class S3Client: @unchecked Sendable {
         if hasBody { request.httpBody = Data(body) }
 
         let done = DispatchSemaphore(value: 0)
-        let box = ResponseBox()
+        let box = Locked<(Data?, HTTPURLResponse?, (any Error)?)>((nil, nil, nil))
         let task = session.dataTask(with: request) { data, response, error in
-            box.set(data, response as? HTTPURLResponse, error)
+            box.set((data, response as? HTTPURLResponse, error))
             done.signal()
         }
         task.resume()
         done.wait()
-        let (data, response, error) = box.get()
+        let (data, response, error) = box.value
         if let error { throw S3Error.transport(error.localizedDescription, request: name) }
         guard let response else { throw S3Error.transport("no response", request: name) }
         var received: [String: String] = [:]
@@ -187,13 +188,6 @@ public final class S3Client: @unchecked Sendable {
         return .status(code: r.status, awsCode: xmlValue("Code", in: text) ?? "", message: xmlValue("Message", in: text) ?? "",
                        request: "\(method) s3://\(bucket)/\(key)")
     }
-}
-
-private final class ResponseBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: (Data?, HTTPURLResponse?, (any Error)?) = (nil, nil, nil)
-    func set(_ d: Data?, _ r: HTTPURLResponse?, _ e: (any Error)?) { lock.lock(); value = (d, r, e); lock.unlock() }
-    func get() -> (Data?, HTTPURLResponse?, (any Error)?) { lock.lock(); defer { lock.unlock() }; return value }
 }
 
 /// The text of the first `<name>…</name>` element, XML entities decoded.

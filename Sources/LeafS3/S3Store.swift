@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafStorage
 
 /// An `ObjectStore` on S3: one location is a bucket, or a prefix in a bucket. Objects are
@@ -60,20 +61,22 @@ public struct S3Store: ObjectStore {
         }
         do {
             let count = (bytes.count + partSize - 1) / partSize
-            let etags = PartTags(count: count)
+            let etags = Locked([String](repeating: "", count: count))
+            let firstError = Locked<(any Error)?>(nil)
             let size = partSize
-            DispatchQueue.concurrentPerform(iterations: min(4, count)) { w in
+            parallelForEach(min(4, count), width: 4) { w in
                 for part in stride(from: w, to: count, by: 4) {
                     let body = Array(bytes[(part * size)..<min(bytes.count, (part + 1) * size)])
                     do {
                         let r = try request("PUT", object, query: [("partNumber", String(part + 1)), ("uploadId", uploadID)], body: body)
                         try check(r, "PUT part \(part + 1) of", key)
-                        etags.set(part, r.headers["etag"] ?? "")
-                    } catch { etags.fail(error) }
+                        let tag = r.headers["etag"] ?? ""
+                        etags.withLock { $0[part] = tag }
+                    } catch { firstError.withLock { $0 = $0 ?? error } }
                 }
             }
-            if let e = etags.error { throw e }
-            let parts = etags.all.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+            if let e = firstError.value { throw e }
+            let parts = etags.value.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
             let done = try request("POST", object, query: [("uploadId", uploadID)], headers: ["if-none-match": "*"],
                                    body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8))
             if done.status == 412 || done.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
@@ -138,13 +141,13 @@ public struct S3Store: ObjectStore {
 
     public func delete(many keys: [String]) throws {
         for key in keys { try validate(key) }
-        let failures = Failures()
-        DispatchQueue.concurrentPerform(iterations: min(8, max(1, keys.count))) { w in
+        let firstError = Locked<(any Error)?>(nil)
+        parallelForEach(min(8, max(1, keys.count)), width: 8) { w in
             for i in stride(from: w, to: keys.count, by: 8) {
-                do { try check(try request("DELETE", objectKey(keys[i])), "DELETE", keys[i]) } catch { failures.add(error) }
+                do { try check(try request("DELETE", objectKey(keys[i])), "DELETE", keys[i]) } catch { firstError.withLock { $0 = $0 ?? error } }
             }
         }
-        if let e = failures.first { throw e }
+        if let e = firstError.value { throw e }
     }
 
     public func replace(_ key: String, _ bytes: [UInt8]) throws {
@@ -158,21 +161,4 @@ public struct S3Store: ObjectStore {
 
     /// S3 acknowledges a write once it is durable: nothing to flush.
     public func sync() throws {}
-}
-
-private final class Failures: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var first: (any Error)?
-    func add(_ e: any Error) { lock.lock(); if first == nil { first = e }; lock.unlock() }
-}
-
-/// ETags of uploaded parts, by part.
-private final class PartTags: @unchecked Sendable {
-    private let lock = NSLock()
-    private var tags: [String]
-    private(set) var error: (any Error)?
-    init(count: Int) { tags = Array(repeating: "", count: count) }
-    func set(_ i: Int, _ tag: String) { lock.lock(); tags[i] = tag; lock.unlock() }
-    func fail(_ e: any Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return tags }
 }
