@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "LeafConcurrency", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
         .target(name: "LeafConfig", dependencies: [
-            "LeafCron", "LeafCompliance", "LeafTime", .product(name: "Yams", package: "Yams"),
+            "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
@@ -54,18 +54,18 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium", "LeafTime",
+            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium", "LeafTime", "LeafConcurrency",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "LeafAudit", dependencies: [
             "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
         ], swiftSettings: swiftSettings),
         .target(name: "LeafScheduler", dependencies: [
-            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime",
+            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime", "LeafConcurrency",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository", "LeafTime",
+            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository", "LeafTime", "LeafConcurrency",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "LeafguardTests", dependencies: [
             "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
             "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime",
+            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime", "LeafConcurrency",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     ],

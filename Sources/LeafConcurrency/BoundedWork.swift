@@ -4,25 +4,29 @@ import Dispatch
 /// `width` items (and the memory they hold) are in flight; `wait` returns once every
 /// submitted item has finished.
 ///
-/// The threads come from a concurrent dispatch queue, which on Linux grows past the core
-/// count when workers wait on the disk or the network (`concurrentPerform` runs one thread
-/// per core, and on two cores leaves the disk idle). This is the one helper for parallel
-/// work: no other code starts threads or builds its own queue, group and semaphore.
+/// Each item runs on a serial queue of its own. On Linux a serial queue targets
+/// libdispatch's overcommit pool, which gives every runnable queue a thread at once, so
+/// `width` items that wait on the disk or the network really are in flight together. A
+/// concurrent queue (or `concurrentPerform`) draws from the pool sized to the core count,
+/// which adds threads for blocked workers only when its monitor notices, and on two cores
+/// kept three S3 requests in flight where eight were asked for. This is the one helper for
+/// parallel work: no other code starts threads or builds its own queue, group and semaphore.
 public final class BoundedWork: Sendable {
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
-    private let queue: DispatchQueue
+    private let label: String
 
     public init(width: Int, label: String = "leafguard.work") {
         slots = DispatchSemaphore(value: max(1, width))
-        queue = DispatchQueue(label: label, attributes: .concurrent)
+        self.label = label
     }
 
     /// Runs `body` on a worker as soon as one is free; waits until then.
     public func submit(_ body: @escaping @Sendable () -> Void) {
         slots.wait()
         group.enter()
-        queue.async { [slots, group] in
+        // A queue per item is a few hundred bytes; items here are packs, shards and files.
+        DispatchQueue(label: label).async { [slots, group] in
             defer { slots.signal(); group.leave() }
             body()
         }

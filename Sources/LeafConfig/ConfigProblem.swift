@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 
 /// One thing wrong with a configuration or job file, located to the line and column.
 public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
@@ -36,10 +37,11 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects problems while a file is read, so one run reports all of them.
-public final class Diagnostics: @unchecked Sendable {
-    public private(set) var problems: [ConfigProblem] = []
+public final class Diagnostics: Sendable {
+    private let found = Locked<[ConfigProblem]>([])
+    public var problems: [ConfigProblem] { found.value }
     public init() {}
-    public func add(_ p: ConfigProblem) { problems.append(p) }
+    public func add(_ p: ConfigProblem) { found.withLock { $0.append(p) } }
     public var isEmpty: Bool { problems.isEmpty }
     public func throwIfAny() throws { if !problems.isEmpty { throw ConfigurationError(problems) } }
 }

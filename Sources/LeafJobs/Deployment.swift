@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import LeafConfig
 import LeafKeys
 import LeafRepository
@@ -14,14 +15,19 @@ import Logging
 /// The keyring is read from the state folder *and* from the `keyring` object in every
 /// location of every region, and the newest copy that authenticates wins: the state folder
 /// is a cache, and a new host with only leafguard.yml and the key opens everything.
-public final class Deployment: @unchecked Sendable {  // every mutable member is behind `lock`
+public final class Deployment: Sendable {
     public let config: LeafguardConfig
-    private let lock = NSLock()
-    private var cachedKey: MasterKey?
-    private var cachedRing: Keyring?
-    /// Per region, per location: the generation of the keyring copy there, nil when it is
-    /// missing or does not authenticate. Filled when the keyring is loaded.
-    private var copyGenerations: [String: [UInt64?]] = [:]
+    /// What is loaded once and kept. The lock is held while the key is derived and the
+    /// keyring read, so concurrent first uses wait for one derivation rather than each
+    /// running their own.
+    private struct Loaded {
+        var key: MasterKey?
+        var ring: Keyring?
+        /// Per region, per location: the generation of the keyring copy there, nil when it
+        /// is missing or does not authenticate. Filled when the keyring is loaded.
+        var copyGenerations: [String: [UInt64?]] = [:]
+    }
+    private let loaded = Locked(Loaded())
 
     public init(config: LeafguardConfig) { self.config = config }
 
@@ -34,12 +40,11 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     /// key that unlocks the keyring after it. A passphrase is stretched with the parameters
     /// the newest keyring copy records (the state folder's, else a region's).
     public func keyringKey() throws -> MasterKey {
-        lock.lock(); defer { lock.unlock() }
-        return try keyringKeyLocked(copies: nil)
+        try loaded.withLock { l throws in try keyringKey(&l) }
     }
 
-    private func keyringKeyLocked(copies: [(region: String, location: Int, copy: KeyringCopy)]?) throws -> MasterKey {
-        if let k = cachedKey { return k }
+    private func keyringKey(_ l: inout Loaded) throws -> MasterKey {
+        if let k = l.key { return k }
         let key: MasterKey
         switch config.masterKey {
         case .file(let path): key = try MasterKeySource.file(path: path).load()
@@ -50,13 +55,13 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
             // region copy claiming the highest generation.
             var parameters = try Keyring.storedPassphraseParameters(stateDirectory: config.stateDirectory)
             if parameters == nil {
-                let all = copies ?? regionKeyringCopies()
+                let all = regionKeyringCopies()
                 let newest = all.max { (Keyring.claimedGeneration($0.copy.bytes) ?? 0) < (Keyring.claimedGeneration($1.copy.bytes) ?? 0) }
                 parameters = newest.flatMap { Keyring.passphraseParameters(in: $0.copy.bytes) }
             }
             key = try source.load(passphrase: parameters)
         }
-        cachedKey = key
+        l.key = key
         return key
     }
 
@@ -65,12 +70,15 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     /// newest authentic copy in the regions; the configured key alone before the
     /// deployment's first keyring was saved.
     public func keyring() throws -> Keyring {
-        lock.lock(); defer { lock.unlock() }
-        if let r = cachedRing { return r }
-        let key = try keyringKeyLocked(copies: nil)
+        try loaded.withLock { l throws in try keyring(&l) }
+    }
+
+    private func keyring(_ l: inout Loaded) throws -> Keyring {
+        if let r = l.ring { return r }
+        let key = try keyringKey(&l)
         if FileManager.default.fileExists(atPath: Keyring.path(stateDirectory: config.stateDirectory)),
            let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key) {
-            cachedRing = ring
+            l.ring = ring
             return ring
         }
         let copies = regionKeyringCopies()
@@ -88,9 +96,9 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
         for region in config.regions {
             var g = [UInt64?](repeating: nil, count: region.locations)
             for c in copies where c.region == region.name && c.location < g.count { g[c.location] = ring.authenticCopies[c.copy.source] }
-            copyGenerations[region.name] = g
+            l.copyGenerations[region.name] = g
         }
-        cachedRing = ring
+        l.ring = ring
         return ring
     }
 
@@ -111,22 +119,23 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
     /// The authentic generation of each location's keyring copy in `region` (nil: missing or
     /// not authentic), read once per region and kept.
     private func copyGenerations(in region: RegionConfig) throws -> [UInt64?] {
-        lock.lock()
-        if let known = copyGenerations[region.name] { lock.unlock(); return known }
-        lock.unlock()
+        if let known = loaded.withLock({ $0.copyGenerations[region.name] }) { return known }
         let key = try keyringKey()
         var g = [UInt64?](repeating: nil, count: region.locations)
         for c in keyringCopies(in: region) where c.location < g.count {
             g[c.location] = Keyring.authenticatedGeneration(of: c.copy.bytes, keyringKey: key)
         }
-        lock.lock(); copyGenerations[region.name] = g; lock.unlock()
+        loaded.withLock { $0.copyGenerations[region.name] = g }
         return g
     }
 
     /// Forgets the loaded keyring (and, when `key` is set, the keyring key): the next use
     /// reads them again. For after a change made through another `Keyring` value.
     public func reloadKeyring(key: Bool = false) {
-        lock.lock(); cachedRing = nil; if key { cachedKey = nil }; lock.unlock()
+        loaded.withLock { l in
+            l.ring = nil
+            if key { l.key = nil }
+        }
     }
 
     /// The active master-key version.
@@ -150,7 +159,7 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
             // copy, say): adopt it rather than roll the region back.
             let key = try keyringKey()
             let adopted = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key, copies: keyringCopies(in: region).map(\.copy))
-            lock.lock(); cachedRing = adopted; lock.unlock()
+            loaded.withLock { $0.ring = adopted }
             ring = adopted
             known = try copyGenerations(in: region)
         }
@@ -162,7 +171,7 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
                 try loc.replace(Self.keyringObject, bytes)
                 try loc.sync()
                 guard try loc.holds(Self.keyringObject, exactly: bytes) else { throw StepError("the copy read back differs") }
-                lock.lock(); copyGenerations[regionName]?[i] = ring.generation; lock.unlock()
+                loaded.withLock { $0.copyGenerations[regionName]?[i] = ring.generation }
             } catch { problems.append("\(loc.name): \(error)") }
         }
         if !problems.isEmpty {
@@ -317,17 +326,15 @@ public final class Deployment: @unchecked Sendable {  // every mutable member is
             throw RepositoryError.notInitialized(region: r)
         } catch {
             // Unreachable, unreadable or refused: not tried again for optional uses a while.
-            Self.unreachable.lock(); Self.unreachableRegions[config.file + "#" + region] = Date(); Self.unreachable.unlock()
+            Self.unreachableRegions.withLock { $0[config.file + "#" + region] = Date() }
             throw error
         }
     }
 
-    private nonisolated(unsafe) static var unreachableRegions: [String: Date] = [:]  // guarded by `unreachable`
-    private static let unreachable = NSLock()
+    private static let unreachableRegions = Locked<[String: Date]>([:])
 
     static func unreachableSince(_ config: LeafguardConfig, _ region: String) -> Date? {
-        unreachable.lock(); defer { unreachable.unlock() }
-        guard let at = unreachableRegions[config.file + "#" + region], Date().timeIntervalSince(at) < 300 else { return nil }
+        guard let at = unreachableRegions.value[config.file + "#" + region], Date().timeIntervalSince(at) < 300 else { return nil }
         return at
     }
 }

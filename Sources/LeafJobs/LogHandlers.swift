@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 import Logging
 
 /// How log lines are written to standard error.
@@ -51,13 +52,13 @@ private func timestamp() -> String {
 
 /// Installs the process-wide log handler once.
 public enum LogSetup {
-    nonisolated(unsafe) private static var done = false
-    private static let lock = NSLock()
+    private static let done = Locked(false)
 
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
-        lock.lock(); defer { lock.unlock() }
-        guard !done else { return }
-        done = true
-        LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0, level: level, format: format) }
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0, level: level, format: format) }
+        }
     }
 }

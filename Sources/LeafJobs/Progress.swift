@@ -1,42 +1,47 @@
 import Foundation
+import LeafConcurrency
 
 /// Progress on standard error for work longer than a second, only when standard error is
 /// a terminal; silent otherwise so cron mail and logs stay clean.
-public final class Progress: @unchecked Sendable {
+public final class Progress: Sendable {
     private let enabled: Bool
-    private let lock = NSLock()
-    private var started = Date()
-    private var lastDraw = Date.distantPast
-    private var drewSomething = false
+    private struct Line {
+        var started = Date()
+        var lastDraw = Date.distantPast
+        var drewSomething = false
+    }
+    private let line = Locked(Line())
 
     public init(enabled: Bool = isatty(STDERR_FILENO) == 1) { self.enabled = enabled }
 
     /// Starts timing a new task.
     public func begin() {
-        lock.lock(); started = Date(); lastDraw = .distantPast; lock.unlock()
+        line.withLock { $0.started = Date(); $0.lastDraw = .distantPast }
     }
 
     /// Redraws the progress line at most ten times a second, after the first second.
     public func update(_ label: String, done: Int64, total: Int64?, unit: String = "B") {
         guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        let now = Date()
-        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        var line = "\r\u{1B}[2K\(label): \(Progress.format(done, unit: unit))"
-        if let total, total > 0 {
-            line += " / \(Progress.format(total, unit: unit)) (\(Int(Double(done) * 100 / Double(total)))%)"
+        line.withLock { l in
+            let now = Date()
+            guard now.timeIntervalSince(l.started) > 1, now.timeIntervalSince(l.lastDraw) > 0.1 else { return }
+            l.lastDraw = now
+            var text = "\r\u{1B}[2K\(label): \(Progress.format(done, unit: unit))"
+            if let total, total > 0 {
+                text += " / \(Progress.format(total, unit: unit)) (\(Int(Double(done) * 100 / Double(total)))%)"
+            }
+            FileHandle.standardError.write(Data(text.utf8))
+            l.drewSomething = true
         }
-        FileHandle.standardError.write(Data(line.utf8))
-        drewSomething = true
     }
 
     /// Clears the progress line.
     public func end() {
         guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        if drewSomething { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
-        drewSomething = false
+        line.withLock { l in
+            if l.drewSomething { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            l.drewSomething = false
+        }
     }
 
     public static func format(_ n: Int64, unit: String) -> String {

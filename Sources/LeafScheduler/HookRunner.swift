@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LeafConcurrency
 import LeafConfig
 import Logging
 
@@ -48,13 +49,16 @@ public struct HookRunner: Sendable {
         do { child = try ChildProcess.spawn("/bin/sh", ["-c", command], environment: environment) } catch {
             return "failed to start: \(error)"
         }
-        // A hook that does not read its input must not block us: write, then close.
+        // A hook that does not read its input must not block us: written on a worker,
+        // which ends when the child has read it, exited (EPIPE) or been stopped.
         let writer = child.stdinWriter
-        DispatchQueue.global().async {
+        let feeding = BoundedWork(width: 1, label: "leafguard.hook-input")
+        feeding.submit {
             let handle = FileHandle(fileDescriptor: writer, closeOnDealloc: true)
             try? handle.write(contentsOf: input)
             try? handle.close()
         }
+        defer { feeding.wait() }
         switch child.wait(timeout: timeout) {
         case .exited(let status): return status == 0 ? "ok" : "exited with status \(status)"
         case .signalled(let signal): return "killed by signal \(signal)"
@@ -69,11 +73,11 @@ public struct HookRunner: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("leafguard", forHTTPHeaderField: "User-Agent")
         let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
+        let result = Locked("failed: no response")
         let task = URLSession.shared.dataTask(with: request) { _, response, error in
-            if let error { box.value = "failed: \(error.localizedDescription)" }
+            if let error { result.set("failed: \(error.localizedDescription)") }
             else if let http = response as? HTTPURLResponse {
-                box.value = (200..<300).contains(http.statusCode) ? "ok (HTTP \(http.statusCode))" : "failed: HTTP \(http.statusCode)"
+                result.set((200..<300).contains(http.statusCode) ? "ok (HTTP \(http.statusCode))" : "failed: HTTP \(http.statusCode)")
             }
             done.signal()
         }
@@ -82,12 +86,8 @@ public struct HookRunner: Sendable {
             task.cancel()
             return "failed: no answer within \(duration(timeout))"
         }
-        return box.value
+        return result.value
     }
-}
-
-private final class ResultBox: @unchecked Sendable {
-    var value = "failed: no response"
 }
 
 extension Hook {

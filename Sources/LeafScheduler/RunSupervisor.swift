@@ -1,6 +1,7 @@
 import Foundation
 import LeafTime
 import LeafAudit
+import LeafConcurrency
 import LeafConfig
 import LeafJobs
 import Logging
@@ -179,13 +180,16 @@ public struct RunSupervisor: Sendable {
     /// half-way, and everything they write is crash-safe (an interrupted backup is resumed
     /// or cleaned up by the next one).
     func startWatchdog(timeout: TimeInterval, request: RunRequest, runID: Int64, ending: EndOnce, logger: Logger) {
-        let thread = Thread {
-            Thread.sleep(forTimeInterval: timeout)
+        // A timer on a serial queue of its own: such queues get a thread of their own when
+        // they fire (libdispatch's overcommit pool), however busy the steps keep the cores.
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "leafguard.watchdog"))
+        timer.schedule(deadline: .now() + timeout)
+        timer.setEventHandler { [self] in
             guard ending.claim() else { return }
             logger.error("run timed out", metadata: ["timeout": "\(duration(timeout))"])
             if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
                 let steps = (try? catalog.run(id: runID))?.steps ?? []
-                try? catalog.finish(id: runID, outcome: .timedOut, finished: clock.now,
+                _ = try? catalog.finish(id: runID, outcome: .timedOut, finished: clock.now,
                                     summary: "stopped after its timeout of \(duration(timeout))", steps: steps)
                 audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
                                         outcome: RunOutcome.timedOut.rawValue, detail: "stopped after its timeout of \(duration(timeout))", at: clock.now))
@@ -194,7 +198,8 @@ public struct RunSupervisor: Sendable {
             FileHandle.standardError.write(Data("error: job \(request.job.name) timed out after \(duration(timeout)); stopped\n".utf8))
             _exit(124)
         }
-        thread.start()
+        timer.resume()
+        Self.keepForTheRun(timer)
     }
 
     /// SIGINT and SIGTERM (Ctrl-C, `systemctl stop`, a pod's end) stop a run with its record
@@ -214,7 +219,7 @@ public struct RunSupervisor: Sendable {
                 let summary = "stopped by \(name); what it stored stays consistent, and the next run reuses the data already written"
                 if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
                     let steps = (try? catalog.run(id: runID))?.steps ?? []
-                    try? catalog.finish(id: runID, outcome: .interrupted, finished: clock.now, summary: summary, steps: steps)
+                    _ = try? catalog.finish(id: runID, outcome: .interrupted, finished: clock.now, summary: summary, steps: steps)
                     audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
                                             outcome: RunOutcome.interrupted.rawValue, detail: summary, at: clock.now))
                     FileHandle.standardError.write(Data("interrupted: job \(request.job.name) run \(runID) \(summary)\n".utf8))
@@ -223,13 +228,15 @@ public struct RunSupervisor: Sendable {
                 _exit(128 + sig)
             }
             source.resume()
-            Self.signalSourcesLock.lock(); Self.signalSources.append(source); Self.signalSourcesLock.unlock()
+            Self.keepForTheRun(source)
         }
     }
 
-    /// The signal sources of this process's run, kept for its lifetime.
-    private nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []  // guarded by signalSourcesLock
-    private static let signalSourcesLock = NSLock()
+    /// The watchdog timer and signal sources of this process's run: a source that is
+    /// released is cancelled, and these must live as long as the process.
+    private static func keepForTheRun(_ source: any DispatchSourceProtocol) {
+        _ = Unmanaged.passRetained(source as AnyObject)
+    }
 
     /// Retries, history pruning, the metrics file and hooks: what follows every ended run.
     func afterRun(catalog: RunCatalog, request: RunRequest, runID: Int64, outcome: RunOutcome, logger: Logger) {
@@ -302,14 +309,14 @@ public struct RunSupervisor: Sendable {
 }
 
 /// Makes sure exactly one of the normal end and the timeout watchdog ends a run.
-final class EndOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var taken = false
+final class EndOnce: Sendable {
+    private let taken = Locked(false)
     func claim() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if taken { return false }
-        taken = true
-        return true
+        taken.withLock { taken in
+            if taken { return false }
+            taken = true
+            return true
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeafConcurrency
 import LeafConfig
 import LeafJobs
 import LeafKeys
@@ -163,20 +164,16 @@ extension Leafguard.Keys {
         func run() async throws {
             let repo = try Deployment(config: try global.loadConfig()).repository(region, create: true)
             let workers = 4
-            let failures = Failures()
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let firstFailure = Locked<String?>(nil)
+            parallelForEach(workers, width: workers) { w in
                 for _ in stride(from: w, to: count, by: workers) {
-                    do { try repo.storeDataKey(try DataKey.generate()) } catch { failures.add("\(error)") }
+                    do { try repo.storeDataKey(try DataKey.generate()) } catch {
+                        firstFailure.withLock { if $0 == nil { $0 = "\(error)" } }
+                    }
                 }
             }
-            if let first = failures.first { throw CommandFailure(first) }
+            if let first = firstFailure.value { throw CommandFailure(first) }
             print("stored \(count) data keys in '\(region)'")
-        }
-
-        final class Failures: @unchecked Sendable {
-            private let lock = NSLock()
-            private(set) var first: String?
-            func add(_ s: String) { lock.lock(); if first == nil { first = s }; lock.unlock() }
         }
     }
 }
