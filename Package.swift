@@ -71,7 +71,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         // Shared test helpers (temporary folders, child processes).
-        .target(name: "LeafTestSupport", dependencies: ["LeafStorage"], path: "Tests/LeafTestSupport",
+        .target(name: "LeafTestSupport", dependencies: ["LeafStorage", "LeafConcurrency"], path: "Tests/LeafTestSupport",
                 swiftSettings: swiftSettings),
         // Fuzz targets (Fuzz/Targets): a replay tool in ordinary builds, a libFuzzer binary
         // when `make fuzz` builds it with -sanitize=fuzzer,address -D LEAFGUARD_LIBFUZZER.

@@ -5,6 +5,7 @@ import LeafKeys
 import LeafRepository
 import LeafS3
 import LeafStorage
+import LeafTime
 import Logging
 
 /// A configuration turned into the things commands and steps use: the master key, the
@@ -29,7 +30,10 @@ public final class Deployment: Sendable {
     }
     private let loaded = Locked(Loaded())
 
-    public init(config: LeafguardConfig) { self.config = config }
+    /// The time the repositories it opens record (pack seal times, locks, tombstones).
+    public let clock: Clock
+
+    public init(config: LeafguardConfig, clock: Clock = Clock()) { self.config = config; self.clock = clock }
 
     public var scratchDirectory: String { config.stateDirectory + "/tmp" }
 
@@ -220,13 +224,13 @@ public final class Deployment: Sendable {
         let repo: Repository
         do {
             repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
-                                       decryptKeys: ring.decryptable, create: false)
+                                       decryptKeys: ring.decryptable, create: false, clock: clock)
         } catch RepositoryError.notInitialized where create {
             if let (id, from, rebuild) = try knownRepository(except: regionName) {
                 throw RepositoryError.regionLost(region: regionName, repository: id, knownFrom: from, rebuildFrom: rebuild)
             }
             repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
-                                       decryptKeys: ring.decryptable, create: true)
+                                       decryptKeys: ring.decryptable, create: true, clock: clock)
         }
         try checkIdentity(repo)
         if create { try publishKeyring(to: regionName) }

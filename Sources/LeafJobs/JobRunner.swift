@@ -27,7 +27,7 @@ public struct JobRunner: Sendable {
         self.config = config; self.logger = logger; self.progress = progress
     }
 
-    public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date = Date()) async -> JobRunResult {
+    public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date = Date()) -> JobRunResult {
         var results: [StepResult] = []
         let started = Date()
         var log = logger
@@ -49,7 +49,7 @@ public struct JobRunner: Sendable {
             }
             progress.begin()
             do {
-                result = try await step.run(in: context)
+                result = try step.run(in: context)
             } catch {
                 result = StepResult(step: name, status: .failed, summary: "\(error)")
             }

@@ -39,7 +39,7 @@ public struct StepContext: Sendable {
 
 /// A step that runs. Steps throw for failures they cannot describe as a result.
 public protocol JobStep: StepDefinition {
-    func run(in context: StepContext) async throws -> StepResult
+    func run(in context: StepContext) throws -> StepResult
 }
 
 /// A step failed in a way that names what to do next.

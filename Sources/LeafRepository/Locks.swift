@@ -21,7 +21,8 @@ public struct RegionLock: Sendable {
     /// Locks older than this are left over from a crashed process and are ignored.
     public static let staleAfter: TimeInterval = 6 * 3600
 
-    public static func acquire(_ kind: Kind, in repository: Repository, now: Date = Date()) throws -> RegionLock {
+    public static func acquire(_ kind: Kind, in repository: Repository, now: Date? = nil) throws -> RegionLock {
+        let now = now ?? repository.clock.now
         let id = ObjectID.random()
         let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now,
                             start: ProcessIdentity.startTime(of: getpid()), boot: ProcessIdentity.bootID)
@@ -53,7 +54,8 @@ public struct RegionLock: Sendable {
 
     /// Stores a lock as process `pid` (started at `start`) of this host would have: for tests
     /// that play a holder whose pid was reused, or a live one.
-    public static func plant(_ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date = Date()) throws {
+    public static func plant(_ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date? = nil) throws {
+        let now = now ?? repository.clock.now
         let id = ObjectID.random()
         let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
         let json = [UInt8](try JSON.encoder.encode(record))

@@ -66,7 +66,7 @@ extension Repository {
         }
         return (PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
                           dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces,
-                          sealedAt: Date().timeIntervalSince1970.rounded()), shards)
+                          sealedAt: clock.now.timeIntervalSince1970.rounded()), shards)
     }
 
     /// Where shard i may be: the location the index records, then this region's own

@@ -20,7 +20,8 @@ extension Repository {
     /// first: forgotten snapshots, then a new index of the kept packs, then the old
     /// indexes, then the shards of packs nothing needs. A pack of which any blob is still
     /// needed is kept whole.
-    public func prune(policy: RetentionPolicy, dryRun: Bool, now: Date = Date()) throws -> PruneReport {
+    public func prune(policy: RetentionPolicy, dryRun: Bool, now: Date? = nil) throws -> PruneReport {
+        let now = now ?? clock.now
         precondition(!policy.keepsNothing, "a policy that keeps nothing is rejected when jobs load")
         let lock = dryRun ? nil : try RegionLock.acquire(.exclusive, in: self, now: now)
         defer { lock?.release() }

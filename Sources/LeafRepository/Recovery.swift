@@ -88,7 +88,7 @@ extension Repository {
             }
             nonces.append(hexEncode(nonce))
         }
-        return (nonces, Date().timeIntervalSince1970)
+        return (nonces, clock.now.timeIntervalSince1970)
     }
 
     /// The data keys something stored needs: the id key, every indexed pack's key, and the

@@ -4,6 +4,7 @@ import LeafErasure
 import LeafKeys
 import LeafSodium
 import LeafStorage
+import LeafTime
 
 /// One region's repository: its locations, the master key that opens its data keys, and
 /// the read and write paths for every object kind.
@@ -31,10 +32,13 @@ public final class Repository: Sendable {
 
     /// The largest number of lost copies a replicated object may suffer and still be written.
     public let tolerableFailures: Int
+    /// The time recorded in what this repository writes: pack seal times (which re-encryption
+    /// by age reads), the config's creation, tombstones, locks and prune's default instant.
+    public let clock: Clock
 
     private init(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
-                 blobKey: SecureBytes, knownKeys: [DataKey] = [], tolerableFailures: Int) {
-        self.region = region; self.locations = locations; self.master = master
+                 blobKey: SecureBytes, knownKeys: [DataKey] = [], tolerableFailures: Int, clock: Clock) {
+        self.region = region; self.locations = locations; self.master = master; self.clock = clock
         self.decryptKeys = decryptKeys.merging([master.version: master]) { a, _ in a }
         self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
         keyCache = Locked(Dictionary(knownKeys.map { ($0.id, $0) }) { a, _ in a })
@@ -43,7 +47,7 @@ public final class Repository: Sendable {
     /// Opens the repository in `locations`, creating it when `create` is true and no
     /// location holds a config yet. A wrong master key fails here, before anything is written.
     public static func open(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey] = [:],
-                            create: Bool, tolerableFailures: Int = 0) throws -> Repository {
+                            create: Bool, tolerableFailures: Int = 0, clock: Clock = Clock()) throws -> Repository {
         let keys = decryptKeys.merging([master.version: master]) { a, _ in a }
         var problems: [String] = []
         var anyReachable = false
@@ -65,14 +69,14 @@ public final class Repository: Sendable {
                 let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
                 // It names no blob: its blob key is a throwaway.
                 let finder = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
-                                        blobKey: try .random(count: 32), tolerableFailures: tolerableFailures)
+                                        blobKey: try .random(count: 32), tolerableFailures: tolerableFailures, clock: clock)
                 let idKey = try finder.dataKey(header.keyID)
                 let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
                 let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
                 guard cfg.id == header.objectID, cfg.idKey == header.keyID else { throw RepositoryError.malformed("config names another repository") }
                 return Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
                                   blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), knownKeys: [idKey],
-                                  tolerableFailures: tolerableFailures)
+                                  tolerableFailures: tolerableFailures, clock: clock)
             } catch let e as RepositoryError {
                 if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
                 problems.append("\(source)/config: \(e)")
@@ -95,9 +99,10 @@ public final class Repository: Sendable {
         for loc in locations { try loc.prepare() }
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.
         let idKey = try DataKey.generate()
-        let cfg = RepositoryConfig(id: .random(), created: Date(), idKey: idKey.id)
+        let cfg = RepositoryConfig(id: .random(), created: clock.now, idKey: idKey.id)
         let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), tolerableFailures: tolerableFailures)
+                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), tolerableFailures: tolerableFailures,
+                              clock: clock)
         try repo.storeDataKey(idKey)
         let header = EnvelopeHeader(algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
                                     plaintextLength: 0, nonce: idKey.nextNonce())
@@ -339,7 +344,7 @@ extension Repository {
     public func removeOnPurpose(_ names: [String]) throws {
         guard !names.isEmpty else { return }
         let id = ObjectID.random()
-        let json = [UInt8](try JSON.encoder.encode(Tombstone(names: names.sorted(), created: Date())))
+        let json = [UInt8](try JSON.encoder.encode(Tombstone(names: names.sorted(), created: clock.now)))
         let header = EnvelopeHeader(algorithm: .preferred, kind: .tombstone, objectID: id, keyID: .masterVersion(master.version),
                                     plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
         try putReplicated(Self.tombstonePrefix + id.hex, try Envelope.seal(json, header: header, key: try master.wrappingKey()))

@@ -61,22 +61,27 @@ struct S3Response {
 
 /// Signed S3 requests over HTTP, retried with exponential backoff and full jitter on 5xx,
 /// throttling (429, SlowDown) and transport errors (refused, reset, timeout).
-public final class S3Client: @unchecked Sendable {
+public final class S3Client: Sendable {
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
     /// Attempts per request, and the backoff's base and cap in seconds. Throttling comes
     /// in bursts: eight attempts wait up to about 13 s in all before giving up.
-    public var attempts = 8
-    public var backoffBase = 0.1
-    public var backoffCap = 4.0
-    public var timeout: TimeInterval = 60
+    public let attempts: Int
+    public let backoffBase: Double
+    public let backoffCap: Double
+    public let timeout: TimeInterval
 
     /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
     private let plain: PlainHTTPPool?
 
-    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16) {
+    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, attempts: Int = 8,
+                backoffBase: Double = 0.1, backoffCap: Double = 4.0, timeout: TimeInterval = 60) {
         self.endpoint = endpoint
+        self.attempts = max(1, attempts)
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+        self.timeout = timeout
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
         if endpoint.url.scheme == "http", endpoint.pathStyle, let host = endpoint.url.host {
             plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, timeout: 60)

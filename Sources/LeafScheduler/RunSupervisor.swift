@@ -43,9 +43,16 @@ public struct RunSupervisor: Sendable {
     public let logger: Logger
     public let clock: Clock
     public let progress: LeafJobs.Progress
+    /// Whether the run owns its process (`leafguard run`): then SIGINT and SIGTERM stop it
+    /// with its record written, and its timeout ends the process. A run inside another
+    /// program (a test, SupervisorRunLauncher) owns neither the signals nor the process, so
+    /// it installs no handler and no watchdog: its job's timeout is not enforced.
+    public let ownsTheProcess: Bool
 
-    public init(config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress()) {
+    public init(config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress(),
+                ownsTheProcess: Bool = true) {
         self.config = config; self.logger = logger; self.clock = clock; self.progress = progress
+        self.ownsTheProcess = ownsTheProcess
     }
 
     var audit: AuditTrail { AuditTrail(config: config, logger: logger) }
@@ -74,7 +81,7 @@ public struct RunSupervisor: Sendable {
         return reaped
     }
 
-    public func execute(_ request: RunRequest) async throws -> SupervisedOutcome {
+    public func execute(_ request: RunRequest) throws -> SupervisedOutcome {
         let job = request.job
         let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
         try reapDeadRuns(catalog, job: job.name)
@@ -128,11 +135,11 @@ public struct RunSupervisor: Sendable {
         audit.record(AuditEntry(action: "job.start", command: "run", job: job.name, objects: ["run \(id)"], outcome: "started",
                                 detail: "trigger \(request.trigger.rawValue), attempt \(request.attempt)\(request.dryRun ? ", dry run" : "")", at: started))
         let ending = EndOnce()
-        if let timeout = job.policy.timeout {
+        if ownsTheProcess, let timeout = job.policy.timeout {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
         }
-        if !request.dryRun { startSignalHandlers(request: request, runID: id, ending: ending, logger: log) }
-        let result = await JobRunner(config: config, logger: log, progress: progress).run(job, dryRun: request.dryRun, now: started)
+        if ownsTheProcess && !request.dryRun { startSignalHandlers(request: request, runID: id, ending: ending, logger: log) }
+        let result = JobRunner(config: config, logger: log, progress: progress).run(job, dryRun: request.dryRun, now: started)
         guard ending.claim() else {
             // The watchdog is ending the process; wait for it.
             while true { sleep(60) }

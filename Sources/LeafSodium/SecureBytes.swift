@@ -6,6 +6,11 @@ import Foundation
 ///
 /// A secret is never a `[UInt8]`, `String` or `Data`, is not `Codable`, and prints
 /// as `<redacted>`. Read it only through `withUnsafeBytes`.
+///
+/// `@unchecked Sendable` because it owns C memory the compiler cannot see into: the bytes
+/// are filled by whoever creates the value (a KDF, a decryption, a file read), before it
+/// is shared, and only read afterwards, and concurrent reads of unchanging memory are
+/// safe; `sodium_free` runs in `deinit`, when no one else holds it.
 public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     private let pointer: UnsafeMutableRawPointer
     /// The number of secret bytes.

@@ -6,7 +6,7 @@ import LeafJobs
 
 extension Leafguard {
     /// `leafguard audit …`.
-    struct Audit: AsyncParsableCommand {
+    struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "leafguard's tamper-evident audit log, and the seals of the planner's activity log.",
             subcommands: [Verify.self, Show.self, VerifyActivity.self, Checkpoint.self])
@@ -15,12 +15,12 @@ extension Leafguard {
 
 extension Leafguard.Audit {
     /// `leafguard audit verify`.
-    struct Verify: AsyncParsableCommand {
+    struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every entry's hash and link, and the log against its newest signed checkpoint (state folder and regions). Exit 1 on any problem.")
         @OptionGroup var global: GlobalOptions
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let trail = AuditTrail(config: config, logger: logger)
@@ -50,7 +50,7 @@ extension Leafguard.Audit {
     }
 
     /// `leafguard audit show [--since T] [--job NAME] [--json]`.
-    struct Show: AsyncParsableCommand {
+    struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print audit entries, oldest first.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only entries at or after this instant (ISO 8601).") var since: String?
@@ -61,7 +61,7 @@ extension Leafguard.Audit {
             if let since, parseInstant(since) == nil { throw ValidationError("--since '\(since)' is not ISO 8601") }
         }
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let start = since.flatMap(parseInstant)
@@ -77,7 +77,7 @@ extension Leafguard.Audit {
     }
 
     /// `leafguard audit verify-activity`.
-    struct VerifyActivity: AsyncParsableCommand {
+    struct VerifyActivity: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Compare the planner's activity log with its seals: rows changed, deleted or inserted among sealed rows, by id. Exit 1 if any.")
         @OptionGroup var global: GlobalOptions
@@ -89,7 +89,7 @@ extension Leafguard.Audit {
             let intact: Bool
         }
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let trail = AuditTrail(config: config, logger: logger)
@@ -120,11 +120,11 @@ extension Leafguard.Audit {
     }
 
     /// `leafguard audit checkpoint`.
-    struct Checkpoint: AsyncParsableCommand {
+    struct Checkpoint: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sign a checkpoint of the audit log now and store it in the state folder and every region.")
         @OptionGroup var global: GlobalOptions
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let stored = AuditTrail(config: config, logger: logger).checkpoint()

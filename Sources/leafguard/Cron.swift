@@ -6,14 +6,14 @@ import LeafScheduler
 
 extension Leafguard {
     /// `leafguard cron …`.
-    struct Cron: AsyncParsableCommand {
+    struct Cron: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cron expressions.", subcommands: [Next.self, Print.self])
     }
 }
 
 extension Leafguard.Cron {
     /// `leafguard cron next "EXPR" [--after T] [--count N] [--tz ZONE]`.
-    struct Next: AsyncParsableCommand {
+    struct Next: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the next fire times of a cron expression, ISO 8601 with UTC offset, one a line.")
 
@@ -28,7 +28,7 @@ extension Leafguard.Cron {
             if let after, parseInstant(after) == nil { throw ValidationError("--after '\(after)' is not ISO 8601, e.g. 2026-03-29T00:30:00Z") }
         }
 
-        func run() async throws {
+        func run() throws {
             let cron: CronExpression
             do { cron = try CronExpression(expression) } catch let e as CronError {
                 throw CommandFailure("invalid cron expression: \(e.message)", status: 2)
@@ -46,7 +46,7 @@ extension Leafguard.Cron {
 
 extension Leafguard.Cron {
     /// `leafguard cron print [--format crontab|systemd|kubernetes] [--out DIR]`.
-    struct Print: AsyncParsableCommand {
+    struct Print: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the crontab (or systemd units, or Kubernetes CronJobs) that run the configured jobs.")
 
@@ -64,7 +64,7 @@ extension Leafguard.Cron {
             }
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
             let jobs = try JobLoader(config: config).loadAll()

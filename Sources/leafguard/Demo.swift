@@ -7,7 +7,7 @@ import LeafScheduler
 
 extension Leafguard {
     /// `leafguard demo`: a complete sample deployment, then every job once.
-    struct Demo: AsyncParsableCommand {
+    struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a sample deployment (planner data, key, config, jobs) and run every job once.")
 
@@ -28,7 +28,7 @@ extension Leafguard {
             guard accounts >= 1 && accounts <= 1_000_000 else { throw ValidationError("--accounts must be between 1 and 1000000") }
         }
 
-        func run() async throws {
+        func run() throws {
             LogSetup.bootstrap(format: LogFormat(rawValue: logFormat) ?? .human, level: .init(rawValue: logLevel) ?? .warning)
             let cwd = FileManager.default.currentDirectoryPath
             let directory = absolute(dir, relativeTo: cwd)
@@ -65,7 +65,7 @@ extension Leafguard {
             var failed = false
             let supervisor = RunSupervisor(config: config, logger: logger)
             for job in jobs {
-                guard case .ran(let record, let result) = try await supervisor.execute(RunRequest(job: job)) else {
+                guard case .ran(let record, let result) = try supervisor.execute(RunRequest(job: job)) else {
                     print("job \(job.name): already running elsewhere; not run"); failed = true; continue
                 }
                 printRun(result, runID: record.id)

@@ -5,7 +5,7 @@ import LeafScheduler
 
 extension Leafguard {
     /// `leafguard history [JOB] [--limit N] [--json]`.
-    struct History: AsyncParsableCommand {
+    struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show past runs, newest first: trigger, start, duration, outcome, and each step's result.")
 
@@ -18,7 +18,7 @@ extension Leafguard {
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
             if let job { _ = try findJob(job, config: config) }

@@ -5,7 +5,7 @@ import LeafJobs
 
 extension Leafguard {
     /// `leafguard init [--force]`: creates the deployment's repository.
-    struct Init: AsyncParsableCommand {
+    struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create the repository in the primary region and give every other region its identity.",
             discussion: "Refused when any region already holds a repository or the state folder knows one: a lost region is rebuilt "
@@ -14,10 +14,10 @@ extension Leafguard {
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Start a new repository although the state folder knows one that no region holds.") var force = false
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            let repo = try await audited(config, action: "init", command: "init", objects: force ? ["force"] : []) {
+            let repo = try audited(config, action: "init", command: "init", objects: force ? ["force"] : []) {
                 do { return try Deployment(config: config).initialize(force: force) } catch let e as StepError { throw CommandFailure(e.message, status: 1) }
             }
             print("repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"
@@ -27,7 +27,7 @@ extension Leafguard {
 
     /// `leafguard replicate --from REGION --to REGION`: the replicate step as a command, the
     /// way to rebuild a lost region.
-    struct Replicate: AsyncParsableCommand {
+    struct Replicate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy to a region everything another holds that it lacks: rebuilds a wholly or partly lost region.",
             discussion: "Copies the keyring, config, keys, packs (rebuilding shards the source lacks), indexes, snapshots, archived "
@@ -41,18 +41,18 @@ extension Leafguard {
             guard from != to else { throw ValidationError("--from and --to name the same region '\(from)'") }
         }
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             for name in [from, to] where config.region(named: name) == nil {
                 throw ConfigurationError(file: config.file, message: "region '\(name)' is not defined; defined: \(config.regionNames.joined(separator: ", "))")
             }
-            let outcome = try await audited(config, action: "replicate", command: "replicate", objects: ["from \(from)", "to \(to)"]) {
+            let outcome = try audited(config, action: "replicate", command: "replicate", objects: ["from \(from)", "to \(to)"]) {
                 let progress = Progress()
                 progress.begin()
                 defer { progress.end() }
                 let context = StepContext(config: config, job: "replicate", dryRun: false, logger: logger, progress: progress)
-                return try await ReplicateStep(from: from, to: to).run(in: context)
+                return try ReplicateStep(from: from, to: to).run(in: context)
             }
             print(outcome.summary)
             for d in outcome.details.prefix(50) { print("  - \(d)") }

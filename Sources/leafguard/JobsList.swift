@@ -6,7 +6,7 @@ import LeafScheduler
 
 extension Leafguard.Jobs {
     /// `leafguard jobs list [--json]`.
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List jobs: schedule, time zone, last run and its outcome, next run, steps.")
 
@@ -27,7 +27,7 @@ extension Leafguard.Jobs {
             let overdueSince: String?
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
             let catalog = try RunCatalog(stateDirectory: config.stateDirectory)

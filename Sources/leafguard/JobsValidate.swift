@@ -5,7 +5,7 @@ import LeafJobs
 
 extension Leafguard.Jobs {
     /// `leafguard jobs validate [FILE…]`: checks the configuration and job files.
-    struct Validate: AsyncParsableCommand {
+    struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the configuration and job files; exit 2 naming file, line and column of each problem.")
 
@@ -14,7 +14,7 @@ extension Leafguard.Jobs {
         @Argument(help: "Job files to check (default: every file in the jobs folder).")
         var files: [String] = []
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             // leafguard.yml's problems and every job file's, together: one pass fixes them all.
             let config: LeafguardConfig

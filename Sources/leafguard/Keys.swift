@@ -8,20 +8,20 @@ import LeafRepository
 
 extension Leafguard {
     /// `leafguard keys …`.
-    struct Keys: AsyncParsableCommand {
+    struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, List.self, Rotate.self, Retire.self, ChangeKey.self, ChangePassphrase.self, AddDataKeys.self])
     }
 }
 
 extension Leafguard.Keys {
     /// `leafguard keys init [FILE]`: a new random master key file, mode 0600.
-    struct Init: AsyncParsableCommand {
+    struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a random 32-byte master key file with mode 0600; never overwrites one.")
 
         @Argument(help: "Path of the new key file.") var file: String
 
-        func run() async throws {
+        func run() throws {
             let path = absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
             do { try MasterKeySource.createKeyFile(at: path) } catch let e as KeyError { throw CommandFailure(e.message) }
             print("created \(path) (mode 0600). Keep a copy offline: without it no backup can be restored.")
@@ -31,7 +31,7 @@ extension Leafguard.Keys {
 
 extension Leafguard.Keys {
     /// `leafguard keys status [--json]`.
-    struct Status: AsyncParsableCommand {
+    struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List master-key versions (state, created, rotated, retired) and how many data keys each wraps per region.")
         @OptionGroup var global: GlobalOptions
@@ -57,7 +57,7 @@ extension Leafguard.Keys {
             let unreachable: [String]
         }
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let deployment = Deployment(config: config)
@@ -91,18 +91,18 @@ extension Leafguard.Keys {
     }
 
     /// `leafguard keys rotate`.
-    struct Rotate: AsyncParsableCommand {
+    struct Rotate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Activate a new master-key version and re-wrap every data key in every region under it (finishes an interrupted rotation instead, if there is one).")
         @OptionGroup var global: GlobalOptions
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
             let progress = Progress()
             progress.begin()
-            let report = try await audited(config, action: "key.rotate", command: "keys rotate", objects: ["master-key versions"]) {
+            let report = try audited(config, action: "key.rotate", command: "keys rotate", objects: ["master-key versions"]) {
                 try keys.rotate { region, done, total in progress.update("re-wrapping data keys in \(region)", done: Int64(done), total: Int64(total)) }
             }
             progress.end()
@@ -116,7 +116,7 @@ extension Leafguard.Keys {
     }
 
     /// `leafguard keys retire VERSION [--wipe-after 30d]`.
-    struct Retire: AsyncParsableCommand {
+    struct Retire: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Retire a decrypt-only master-key version (or every one); refused while any data key in any region is wrapped by it.")
         @OptionGroup var global: GlobalOptions
@@ -130,7 +130,7 @@ extension Leafguard.Keys {
             guard (version == nil) != (!allInactive) else { throw ValidationError("give a version or --all-inactive, not both or neither") }
         }
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
@@ -141,7 +141,7 @@ extension Leafguard.Keys {
             }
             for v in versions {
                 do {
-                    try await audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(v)"]) {
+                    try audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(v)"]) {
                         try keys.retire(v, grace: parseDuration(wipeAfter)!)
                     }
                 } catch let e as KeyError { throw CommandFailure(e.message) }
@@ -155,13 +155,13 @@ extension Leafguard.Keys {
     /// `leafguard keys add-data-keys COUNT [--region R]`: stores COUNT new data keys the way
     /// a backup does (each wrapped alone, a copy in every location). Hidden: it exists for
     /// bench/key-rotation.sh, which needs a region with as many keys as years of backups.
-    struct AddDataKeys: AsyncParsableCommand {
+    struct AddDataKeys: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add-data-keys", abstract: "Store COUNT new data keys (for benchmarks).", shouldDisplay: false)
         @OptionGroup var global: GlobalOptions
         @Argument var count: Int
         @Option var region = "primary"
 
-        func run() async throws {
+        func run() throws {
             let repo = try Deployment(config: try global.loadConfig()).repository(region, create: true)
             let workers = 4
             let firstFailure = Locked<String?>(nil)
@@ -180,7 +180,7 @@ extension Leafguard.Keys {
 
 extension Leafguard.Keys {
     /// `leafguard keys change-passphrase --new-passphrase-env VAR`.
-    struct ChangePassphrase: AsyncParsableCommand {
+    struct ChangePassphrase: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-passphrase",
             abstract: "Re-seal the keyring under a new passphrase (keys.master: passphrase-env:VAR); no data key or stored object changes.",
@@ -189,12 +189,12 @@ extension Leafguard.Keys {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Environment variable holding the new passphrase.") var newPassphraseEnv: String
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
             do {
-                try await audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"], checkpoint: false) {
+                try audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"], checkpoint: false) {
                     try keys.changePassphrase(newVariable: newPassphraseEnv)
                 }
             } catch let e as KeyError { throw CommandFailure(e.message) }
@@ -205,7 +205,7 @@ extension Leafguard.Keys {
 
 extension Leafguard.Keys {
     /// `leafguard keys list [--json]`: every data key of every region and what it seals.
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List every data key: id, algorithm, wrapping master-key version, first use, what it seals, which regions hold it.",
             discussion: "A key that may have leaked is replaced by a job with '- reencrypt: {data_key: ID}'; afterwards it is listed nowhere.")
@@ -221,7 +221,7 @@ extension Leafguard.Keys {
             let regions: [String: [String]]
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
             let deployment = Deployment(config: config)
@@ -260,7 +260,7 @@ extension Leafguard.Keys {
 
 extension Leafguard.Keys {
     /// `leafguard keys change-key --new-key SOURCE`.
-    struct ChangeKey: AsyncParsableCommand {
+    struct ChangeKey: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-key",
             abstract: "Re-seal the keyring under a new key (file:PATH, env:VAR or passphrase-env:VAR) in the state folder and every region.",
@@ -270,7 +270,7 @@ extension Leafguard.Keys {
         @Option(help: "The new keyring key, written as keys.master will name it (a relative file: path is relative to leafguard.yml's folder).")
         var newKey: String
 
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
@@ -280,7 +280,7 @@ extension Leafguard.Keys {
                 source = "file:" + absolute(String(source.dropFirst(5)), relativeTo: (config.file as NSString).deletingLastPathComponent)
             }
             // The checkpoint comes with the next command: the configured key opens nothing now.
-            try await audited(config, action: "key.change", command: "keys change-key", objects: ["keyring"], checkpoint: false) {
+            try audited(config, action: "key.change", command: "keys change-key", objects: ["keyring"], checkpoint: false) {
                 do { try keys.changeKey(to: source) } catch let e as KeyError where !e.isConfiguration { throw CommandFailure(e.message) }
             }
             print("keyring re-sealed under \(newKey) in the state folder and every region; set 'keys.master: \(newKey)' in \(config.file) before the next command")

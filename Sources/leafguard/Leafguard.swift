@@ -7,7 +7,7 @@ import LeafKeys
 /// The leafguard command. Exit status: 0 success, 1 a job, step or operation failed,
 /// 2 bad usage or configuration.
 @main
-struct Leafguard: AsyncParsableCommand {
+struct Leafguard: ParsableCommand {
     static let version = LeafguardVersion.current
 
     static let configuration = CommandConfiguration(
@@ -17,7 +17,7 @@ struct Leafguard: AsyncParsableCommand {
         subcommands: [Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
     )
 
-    static func main() async {
+    static func main() {
         hardenProcess()
         tuneAllocator()
         do {
@@ -30,11 +30,7 @@ struct Leafguard: AsyncParsableCommand {
                 Foundation.exit(2)
             }
             var command = try parseAsRoot(Array(arguments))
-            if var async = command as? any AsyncParsableCommand {
-                try await async.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch {
             Foundation.exit(Self.status(for: error))
         }

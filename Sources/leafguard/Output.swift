@@ -35,12 +35,12 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
 
 /// Runs `body` and records it in the audit log with its outcome (the error, if it threw).
 func audited<T>(_ config: LeafguardConfig, action: String, command: String, objects: [String], checkpoint: Bool = true,
-                _ body: () async throws -> T) async throws -> T {
+                _ body: () throws -> T) throws -> T {
     let trail = AuditTrail(config: config, logger: Logger(label: "leafguard"))
     // Never unaudited: a log that cannot take the entry stops the command before its work.
     do { try trail.ensureAppendable() } catch { throw CommandFailure("\(error)") }
     do {
-        let value = try await body()
+        let value = try body()
         trail.record(AuditEntry(action: action, command: command, objects: objects, outcome: "succeeded"))
         // Every audited command ends with a signed checkpoint in the regions: cutting the
         // log's last entries is caught, on this host and on a new one.

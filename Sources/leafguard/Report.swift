@@ -5,7 +5,7 @@ import LeafJobs
 
 extension Leafguard {
     /// `leafguard report [--out DIR] [--format json,html,md] [--fail-on fail|warn]`.
-    struct Report: AsyncParsableCommand {
+    struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The posture report: each promise of the security page with its live evidence and a pass, warn or fail verdict.")
 
@@ -23,13 +23,13 @@ extension Leafguard {
             }
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
             let base = (config.file as NSString).deletingLastPathComponent
             let scanDir = absolute(scan ?? "reports/compliance", relativeTo: scan == nil ? base : FileManager.default.currentDirectoryPath)
             let when = now.flatMap(parseInstant) ?? Date()
-            let report = try await audited(config, action: "report", command: "report", objects: [out.map { "to \($0)" } ?? "standard output"]) {
+            let report = try audited(config, action: "report", command: "report", objects: [out.map { "to \($0)" } ?? "standard output"]) {
                 PostureCollector(deployment: Deployment(config: config), now: when, scanDirectory: scanDir).collect()
             }
             let formats = format.split(separator: ",").map(String.init)

@@ -6,7 +6,7 @@ import LeafRepository
 
 extension Leafguard {
     /// `leafguard reports …`: scans archived in the regions.
-    struct Reports: AsyncParsableCommand {
+    struct Reports: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Past compliance reports, kept encrypted in the regions.",
                                                         subcommands: [List.self, Get.self])
     }
@@ -14,7 +14,7 @@ extension Leafguard {
 
 extension Leafguard.Reports {
     /// `leafguard reports list [--region R] [--json]`.
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List archived reports, oldest first.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Region to read (default: primary).") var region: String?
@@ -22,7 +22,7 @@ extension Leafguard.Reports {
 
         struct Row: Encodable { let id: String; let kind: String; let created: Date; let asOf: String; let figures: [String: Int]; let files: [String] }
 
-        func run() async throws {
+        func run() throws {
             let (_, _, repo) = try global.openRegion(region)
             let rows = try repo.reportIDs().map { id -> Row in
                 let r = try repo.loadReport(id)
@@ -38,21 +38,21 @@ extension Leafguard.Reports {
     }
 
     /// `leafguard reports get ID --to DIR`.
-    struct Get: AsyncParsableCommand {
+    struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write an archived report's files into a folder.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The report id (or a unique prefix).") var id: String
         @Option(help: "Folder to write into.") var to: String
         @Option(help: "Region to read (default: primary).") var region: String?
 
-        func run() async throws {
+        func run() throws {
             let (config, _, repo) = try global.openRegion(region)
             let matches = repo.reportIDs().filter { $0.hex.hasPrefix(id.lowercased()) }
             guard matches.count == 1 else {
                 throw CommandFailure(matches.isEmpty ? "no archived report '\(id)'; see 'leafguard reports list'" : "'\(id)' matches \(matches.count) reports; give more of the id")
             }
             let dir = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
-            try await audited(config, action: "report.get", command: "reports get", objects: ["report \(matches[0].hex)", "to \(dir)"]) {
+            try audited(config, action: "report.get", command: "reports get", objects: ["report \(matches[0].hex)", "to \(dir)"]) {
                 let report = try repo.loadReport(matches[0])
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 for (name, data) in try report.contents().sorted(by: { $0.key < $1.key }) {

@@ -7,7 +7,7 @@ import LeafRepository
 
 extension Leafguard {
     /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force]`.
-    struct Restore: AsyncParsableCommand {
+    struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild a planner data directory from a snapshot, checking every document and the database.")
 
@@ -17,13 +17,13 @@ extension Leafguard {
         @Option(help: "Region to restore from (default: primary).") var region: String?
         @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
 
-        func run() async throws {
+        func run() throws {
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
             if !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: target), !existing.isEmpty {
                 throw CommandFailure("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", status: 2)
             }
             let (config, name, repo) = try global.openRegion(region)
-            try await audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
+            try audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
                 try restore(config: config, name: name, repo: repo, target: target)
             }
         }

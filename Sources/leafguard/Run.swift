@@ -7,7 +7,7 @@ import LeafTime
 
 extension Leafguard {
     /// `leafguard run JOB [--dry-run]`: runs one job now, under its lock, recorded in history.
-    struct Run: AsyncParsableCommand {
+    struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run one job now, step by step, stopping at the first failed step.",
             discussion: "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 3 succeeded with warnings (a step warned: read its details), 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout.")
@@ -20,33 +20,31 @@ extension Leafguard {
         @Flag(help: "Check the job and say what each step would do, changing nothing.")
         var dryRun = false
 
-        // Set by `leafguard tick` for the runs it starts.
-        @Option(help: .hidden) var trigger: String = RunTrigger.manual.rawValue
-        @Option(help: .hidden) var scheduledFor: String?
-        @Option(help: .hidden) var attempt: Int = 1
-        @Option(help: .hidden) var missed: Int = 0
-        @Option(help: .hidden) var missedFirst: String?
-        @Option(help: .hidden) var missedLast: String?
-        @Option(help: .hidden) var now: String?
+        // Set by `leafguard tick` (ProcessRunLauncher): the run's ScheduledRun is on standard input.
+        @Flag(help: .hidden) var scheduled = false
+
+        @Option(help: "Act as if it were this instant (ISO 8601), for drills and tests.")
+        var now: String?
 
         func validate() throws {
-            guard RunTrigger(rawValue: trigger) != nil else { throw ValidationError("unknown trigger '\(trigger)'") }
             if let now, parseInstant(now) == nil { throw ValidationError("--now '\(now)' is not ISO 8601") }
         }
 
-        var missedFires: MissedFires? {
-            guard missed > 0, let f = missedFirst.flatMap(parseInstant), let l = missedLast.flatMap(parseInstant) else { return nil }
-            return MissedFires(count: missed, first: f, last: l)
-        }
-
-        func run() async throws {
+        func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
             let definition = try findJob(job, config: config)
-            let supervisor = RunSupervisor(config: config, logger: logger, clock: Clock(now: now.flatMap(parseInstant)))
-            let request = RunRequest(job: definition, trigger: RunTrigger(rawValue: trigger)!, scheduledFor: scheduledFor.flatMap(parseInstant),
-                                     attempt: attempt, dryRun: dryRun, missed: missedFires)
-            switch try await supervisor.execute(request) {
+            var request = RunRequest(job: definition, dryRun: dryRun)
+            var clock = Clock(now: now.flatMap(parseInstant))
+            if scheduled {
+                let planned = try ScheduledRun.decode(FileHandle.standardInput.readToEnd() ?? Data())
+                guard planned.job == job else { throw CommandFailure("the scheduled run on standard input is for job \(planned.job), not \(job)", status: 2) }
+                request = planned.request(for: definition)
+                request.dryRun = dryRun
+                clock = Clock(now: planned.now)
+            }
+            let supervisor = RunSupervisor(config: config, logger: logger, clock: clock)
+            switch try supervisor.execute(request) {
             case .ran(let record, let result):
                 printRun(result, runID: record.id)
                 if !result.succeeded { throw ExitCode(1) }

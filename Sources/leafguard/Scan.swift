@@ -7,7 +7,7 @@ import Logging
 
 extension Leafguard {
     /// `leafguard scan [--as-of T] [--out DIR] [--format json,csv,html,md] [--fail-on SEVERITY]`.
-    struct Scan: AsyncParsableCommand {
+    struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Scan planner accounts for MFA, password-policy and access compliance (shared/planner/compliance-rules.md).")
 
@@ -25,10 +25,10 @@ extension Leafguard {
             if let a = asOf, parseInstant(a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            try await audited(config, action: "scan", command: "scan", objects: out.map { ["to \($0)"] } ?? ["standard output"]) { try scan(config) }
+            try audited(config, action: "scan", command: "scan", objects: out.map { ["to \($0)"] } ?? ["standard output"]) { try scan(config) }
         }
 
         func scan(_ config: LeafguardConfig) throws {

@@ -4,10 +4,10 @@ import Foundation
 extension Leafguard {
     /// `leafguard self-check`: prints what `hardenProcess` set, read back from the kernel
     /// (hidden: for the tests and for an operator checking a host).
-    struct SelfCheck: AsyncParsableCommand {
+    struct SelfCheck: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "self-check", abstract: "Print the process hardening in force.", shouldDisplay: false)
 
-        func run() async throws {
+        func run() throws {
             let limits = (try? String(contentsOfFile: "/proc/self/limits", encoding: .utf8)) ?? ""
             let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map { String($0) } ?? "?"
             let mask = umask(0o077)

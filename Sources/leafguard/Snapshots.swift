@@ -5,14 +5,14 @@ import LeafRepository
 
 extension Leafguard {
     /// `leafguard snapshots …`.
-    struct Snapshots: AsyncParsableCommand {
+    struct Snapshots: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List snapshots.", subcommands: [List.self])
     }
 }
 
 extension Leafguard.Snapshots {
     /// `leafguard snapshots list [--region R] [--json]`.
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a region's snapshots, oldest first.")
 
         @OptionGroup var global: GlobalOptions
@@ -31,7 +31,7 @@ extension Leafguard.Snapshots {
             let problems: Int
         }
 
-        func run() async throws {
+        func run() throws {
             let (config, name, repo) = try global.openRegion(region)
             warnAboutVanishedObjects(config, repo, logger: global.logger())
             let rows = try repo.snapshots().map {

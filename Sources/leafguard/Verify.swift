@@ -5,7 +5,7 @@ import LeafJobs
 
 extension Leafguard {
     /// `leafguard verify [--region R] [--read-data[=PCT]] [--repair]`.
-    struct Verify: AsyncParsableCommand {
+    struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check structure, authenticate data, and optionally repair; exit 1 while a problem remains unrepaired.")
 
@@ -23,10 +23,10 @@ extension Leafguard {
             guard !acceptLoss || repair else { throw ValidationError("--accept-loss is a kind of repair: give --repair too") }
         }
 
-        func run() async throws {
+        func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            try await audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])) {
+            try audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])) {
                 try verify(config)
             }
         }

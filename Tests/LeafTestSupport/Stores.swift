@@ -1,23 +1,21 @@
 import Foundation
+import LeafConcurrency
 import LeafStorage
 
 /// An `ObjectStore` in memory: the contract without a disk, for tests of what is above
 /// storage. It keeps the contract (the conformance suite runs it), so what passes on it
 /// passes on the real stores.
-public final class MemoryStore: ObjectStore, @unchecked Sendable {  // state guarded by `lock`
+public final class MemoryStore: ObjectStore, Sendable {
     public let name: String
-    private let lock = NSLock()
-    private var objects: [String: [UInt8]] = [:]
+    private let objects = Locked<[String: [UInt8]]>([:])
 
     public init(name: String) { self.name = name }
 
     public var capabilities: StoreCapabilities { StoreCapabilities(isRemote: false, atomicReplace: true, listingIsPaged: false) }
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T { lock.lock(); defer { lock.unlock() }; return try body() }
-
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
-        try locked {
+        try objects.withLock { (objects: inout [String: [UInt8]]) throws(StorageError) in
             guard objects[key] == nil else { throw StorageError.alreadyExists(location: name, key: key) }
             objects[key] = bytes
         }
@@ -25,41 +23,39 @@ public final class MemoryStore: ObjectStore, @unchecked Sendable {  // state gua
 
     public func get(_ key: String) throws -> [UInt8] {
         try validate(key)
-        return try locked {
-            guard let b = objects[key] else { throw StorageError.notFound(location: name, key: key) }
-            return b
-        }
+        guard let b = objects.withLock({ $0[key] }) else { throw StorageError.notFound(location: name, key: key) }
+        return b
     }
 
-    public func size(of key: String) throws -> Int? { try validate(key); return locked { objects[key]?.count } }
-    public func list(prefix: String) throws -> [String] { locked { objects.keys.filter { $0.hasPrefix(prefix) }.sorted() } }
+    public func size(of key: String) throws -> Int? { try validate(key); return objects.withLock { $0[key]?.count } }
+    public func list(prefix: String) throws -> [String] { objects.withLock { $0.keys.filter { $0.hasPrefix(prefix) }.sorted() } }
 
     public func delete(_ key: String) throws {
         try validate(key)
-        try locked { guard objects.removeValue(forKey: key) != nil else { throw StorageError.notFound(location: name, key: key) } }
+        guard objects.withLock({ $0.removeValue(forKey: key) }) != nil else { throw StorageError.notFound(location: name, key: key) }
     }
 
-    public func replace(_ key: String, _ bytes: [UInt8]) throws { try validate(key); locked { objects[key] = bytes } }
+    public func replace(_ key: String, _ bytes: [UInt8]) throws { try validate(key); objects.withLock { $0[key] = bytes } }
 
     public func delete(many keys: [String]) throws {
         for k in keys { try validate(k) }
-        locked { for k in keys { objects.removeValue(forKey: k) } }
+        objects.withLock { for k in keys { $0.removeValue(forKey: k) } }
     }
 
-    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool { try validate(key); return locked { objects[key] == bytes } }
+    public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool { try validate(key); return objects.withLock { $0[key] == bytes } }
     public func sync() throws {}
 
     /// Every object, for a test to damage or inspect directly.
     public var contents: [String: [UInt8]] {
-        get { locked { objects } }
-        set { locked { objects = newValue } }
+        get { objects.value }
+        set { objects.set(newValue) }
     }
 }
 
 /// Wraps a store and injects faults by rule: fail the Nth call of an operation, corrupt or
 /// truncate what a read returns, slow every call, or disappear altogether. What root-only
 /// tmpfs and bind mounts did for the fault tests, without root.
-public final class FaultyStore: ObjectStore, @unchecked Sendable {  // state guarded by `lock`
+public final class FaultyStore: ObjectStore, Sendable {
     public enum Operation: String, Sendable, CaseIterable { case put, get, size, list, delete, replace, deleteMany, holds, sync }
     public enum Fault: Sendable, Equatable {
         /// Calls number `n`, `n+every`, … (1-based) of `operation` throw `unavailable`.
@@ -75,28 +71,23 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {  // state gua
     }
 
     public let inner: any ObjectStore
-    private let lock = NSLock()
-    private var faultList: [Fault]
-    private var calls: [Operation: Int] = [:]
+    private let faultList: Locked<[Fault]>
+    private let calls = Locked<[Operation: Int]>([:])
 
-    public init(_ inner: any ObjectStore, faults: [Fault] = []) { self.inner = inner; self.faultList = faults }
+    public init(_ inner: any ObjectStore, faults: [Fault] = []) { self.inner = inner; self.faultList = Locked(faults) }
 
     public var name: String { inner.name }
     public var capabilities: StoreCapabilities { inner.capabilities }
     public var faults: [Fault] {
-        get { lock.lock(); defer { lock.unlock() }; return faultList }
-        set { lock.lock(); faultList = newValue; lock.unlock() }
+        get { faultList.value }
+        set { faultList.set(newValue) }
     }
     /// How many times each operation was called.
-    public func count(_ op: Operation) -> Int { lock.lock(); defer { lock.unlock() }; return calls[op] ?? 0 }
+    public func count(_ op: Operation) -> Int { calls.withLock { $0[op] ?? 0 } }
 
     private func enter(_ op: Operation) throws {
-        lock.lock()
-        calls[op, default: 0] += 1
-        let n = calls[op] ?? 0
-        let active = faultList
-        lock.unlock()
-        for f in active {
+        let n = calls.withLock { $0[op, default: 0] += 1; return $0[op] ?? 0 }
+        for f in faults {
             switch f {
             case .disappeared: throw StorageError.unavailable(location: name, reason: "injected: the location is gone")
             case .slow(let s): usleep(UInt32(s * 1_000_000))

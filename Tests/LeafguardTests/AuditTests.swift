@@ -1,5 +1,6 @@
 import Foundation
 import LeafAudit
+import LeafConcurrency
 import LeafKeys
 import LeafSodium
 import LeafSQLite
@@ -114,13 +115,10 @@ import Testing
         #expect(try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex == (try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex))
     }
 
-    @Test func concurrentAppendsKeepOneChain() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            for t in 0..<8 {
-                group.addTask {
-                    for i in 0..<25 { _ = try? self.log.append(AuditEntry(action: "step", command: "test", objects: ["\(t)-\(i)"], outcome: "ok")) }
-                }
-            }
+    @Test func concurrentAppendsKeepOneChain() throws {
+        let state = self.state   // a log opened per append, as separate runs would
+        parallelForEach(8, width: 8) { t in
+            for i in 0..<25 { _ = try? AuditLog(stateDirectory: state).append(AuditEntry(action: "step", command: "test", objects: ["\(t)-\(i)"], outcome: "ok")) }
         }
         let v = try log.verify(checkpoint: nil)
         #expect(v.intact && v.entries == 200, "\(v.problems.prefix(3))")

@@ -46,9 +46,9 @@ import Testing
 @Suite(.serialized) struct S3StoreTests {
     static let env = ["AWS_ACCESS_KEY_ID": "leafguard-test", "AWS_SECRET_ACCESS_KEY": "leafguard-test-secret"]
 
-    func client(_ server: MotoServer, region: String = "eu-west-1") throws -> S3Client {
+    func client(_ server: MotoServer, region: String = "eu-west-1", attempts: Int = 8) throws -> S3Client {
         S3Client(endpoint: S3Endpoint(url: URL(string: server.endpoint)!, region: region, pathStyle: true),
-                 credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"))
+                 credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"), attempts: attempts)
     }
 
     /// Against the server `.ci/run` started ($LEAFGUARD_S3_ENDPOINT), else one of its own.
@@ -90,10 +90,9 @@ import Testing
         #expect { try missing.put("config", [1]) } throws: { "\($0)".contains("no-such-bucket") && "\($0)".contains("does not exist") }
         #expect { try missing.size(of: "config") } throws: { "\($0)".contains("does not exist") }
         try c.createBucket("region-b")
-        let store = S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "region-b", prefix: ""))
-        try store.put("config", [1, 2])
+        try S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "region-b", prefix: "")).put("config", [1, 2])
+        let store = S3Store(name: "s3/loc0", client: try client(server, attempts: 2), location: S3Location(bucket: "region-b", prefix: ""))
         server.stop()
-        c.attempts = 2
         #expect { try store.get("config") } throws: { e in
             guard case StorageError.unavailable(let l, let reason) = e else { return false }
             return l == "s3/loc0" && reason.contains("after 2 attempts")
@@ -353,18 +352,20 @@ extension S3DeploymentTests {
         try server.run()
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         for _ in 0..<100 where !MotoServer.answers(port) { usleep(50_000) }
-        let client = S3Client(endpoint: S3Endpoint(url: URL(string: "http://127.0.0.1:\(port)")!, region: "us-east-1", pathStyle: true),
-                              credentials: try AWSCredentials(accessKeyID: "a", secretAccessKey: "b"))
-        let store = S3Store(name: "plain", client: client, location: S3Location(bucket: "bucket", prefix: ""))
+        let endpoint = S3Endpoint(url: URL(string: "http://127.0.0.1:\(port)")!, region: "us-east-1", pathStyle: true)
+        let credentials = try AWSCredentials(accessKeyID: "a", secretAccessKey: "b")
+        let store = S3Store(name: "plain", client: S3Client(endpoint: endpoint, credentials: credentials),
+                            location: S3Location(bucket: "bucket", prefix: ""))
         for _ in 0..<3 {   // kept-alive connections are reused, closed ones replaced
             #expect(try store.get("length") == Array("with a length".utf8))
             #expect(try store.get("chunked") == Array("hello, chunked world".utf8))
             #expect(try store.get("close") == Array("until the end".utf8))
         }
         // A hostile server's malformed framing is a clear error, never a trap or a huge allocation.
-        client.attempts = 1
+        let once = S3Store(name: "plain", client: S3Client(endpoint: endpoint, credentials: credentials, attempts: 1),
+                           location: S3Location(bucket: "bucket", prefix: ""))
         for name in ["empty-chunk", "huge-chunk", "negative-chunk", "negative-length", "huge-length", "bad-status", "endless-headers"] {
-            #expect(throws: (any Error).self, "\(name)") { _ = try store.get("hostile-" + name) }
+            #expect(throws: (any Error).self, "\(name)") { _ = try once.get("hostile-" + name) }
         }
         #expect(try store.get("length") == Array("with a length".utf8), "the client still works afterwards")
     }

@@ -119,35 +119,6 @@ import Glibc
         #expect(try catalog(d).runningRuns().isEmpty)
     }
 
-    @Test func downtimeOfThreeDaysUnderEachCatchUpPolicy() throws {
-        let d = try deployment()
-        try d.dir.write("jobs/seal.yml", "name: seal\nschedule: \"0 * * * *\"\ncatch_up: none\nsteps: [backup]\n")
-        #expect(try leafguard(["tick", "--now", "2026-03-01T12:00:30Z", "--config", d.config]).status == 0)
-        let t = try leafguard(["tick", "--now", "2026-03-04T12:30:00Z", "--config", d.config])
-        #expect(t.status == 0, "\(t.all)")
-        let nightly = try catalog(d).history(job: "nightly")
-        try #require(nightly.map(\.outcome) == [.succeeded, .missed])
-        #expect(nightly[0].trigger == .catchUp && nightly[1].summary.hasPrefix("2 runs"))
-        let seal = try catalog(d).history(job: "seal")
-        try #require(seal.map(\.outcome) == [.missed])
-        #expect(seal[0].summary.hasPrefix("72 runs") && seal[0].summary.contains("catch_up: none"), "\(seal[0].summary)")
-    }
-
-    @Test func afterRunsTheDependentJobInTheSameTick() throws {
-        let d = try deployment()
-        try d.dir.write("jobs/check.yml", "name: check\nafter: [nightly]\nsteps: [{verify: {read_data: 100}}]\n")
-        #expect(try leafguard(["tick", "--now", "2026-03-01T00:00:00Z", "--config", d.config]).status == 0)
-        let tick = try leafguard(["tick", "--now", "2026-03-01T02:30:10Z", "--config", d.config])
-        #expect(tick.status == 0, "\(tick.all)")
-        let c = try catalog(d)
-        let nightly = try #require(try c.lastSuccess(job: "nightly"))
-        let check = try #require(try c.lastSuccess(job: "check"))
-        #expect(check.trigger == .after && check.started >= nightly.finished!)
-        // Nothing new from nightly: check does not run again.
-        #expect(try leafguard(["tick", "--now", "2026-03-01T02:40:00Z", "--config", d.config]).status == 0)
-        #expect(try c.history(job: "check").count == 1)
-    }
-
     @Test func hooksGetTheRunSummaryAndNeverChangeTheOutcome() throws {
         let d = try deployment()
         let receiver = try HTTPReceiver()

@@ -14,7 +14,7 @@ public struct BackupStep: JobStep {
         region = r
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let deployment = Deployment(config: context.config)
         if context.dryRun {
             _ = try deployment.masterKey()

@@ -38,7 +38,7 @@ public struct PruneStep: JobStep {
                         timeZone: timeZone)
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let deployment = Deployment(config: context.config)
         let dry = dryRun || context.dryRun
         var lines: [String] = []

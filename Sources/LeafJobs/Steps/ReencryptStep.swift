@@ -35,7 +35,7 @@ public struct ReencryptStep: JobStep {
         }
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let deployment = Deployment(config: context.config)
         let layout = shards ?? context.config.shards
         let selection = ReencryptSelection(olderThan: olderThan, dataKey: dataKey, now: context.now)

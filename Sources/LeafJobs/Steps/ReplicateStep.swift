@@ -20,7 +20,7 @@ public struct ReplicateStep: JobStep {
         self.to = to; self.from = from
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let deployment = Deployment(config: context.config)
         let source = try deployment.repository(from)
         guard let target = context.config.region(named: to) else { throw StepError("region '\(to)' is not configured") }

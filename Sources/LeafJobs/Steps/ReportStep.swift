@@ -23,7 +23,7 @@ public struct ReportStep: JobStep {
         } else { failOn = nil }
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let report = PostureCollector(deployment: Deployment(config: context.config), now: context.now, scanDirectory: scanDirectory).collect()
         let written = context.dryRun ? [] : try PostureOutput.write(report, formats: formats, to: out)
         var figures: [String: Double] = ["verdict": Double(Verdict.allCases.firstIndex(of: report.verdict)!)]

@@ -21,7 +21,7 @@ public struct RestoreDrillStep: JobStep {
         randomSnapshot = which == "random"
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let history = DrillHistory(stateDirectory: context.config.stateDirectory)
         let names = context.config.regionNames
         let target = region ?? {

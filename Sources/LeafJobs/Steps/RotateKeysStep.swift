@@ -14,7 +14,7 @@ public struct RotateKeysStep: JobStep {
         graceDays = p["grace_days"]?.int(in: 0...3650) ?? 30
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let deployment = Deployment(config: context.config)
         if context.dryRun {
             let ring = try deployment.keyring()

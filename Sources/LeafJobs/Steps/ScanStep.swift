@@ -20,7 +20,7 @@ public struct ScanStep: JobStep {
         if p["fail_on"] != nil && failOn == nil { return nil }
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let scanner = ComplianceScanner(databasePath: context.config.dataDirectory + "/planner.db",
                                         settings: context.config.complianceSettings, exceptions: context.config.complianceExceptions)
         let report = try scanner.scan(asOf: context.now)

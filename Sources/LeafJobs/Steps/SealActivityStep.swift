@@ -9,7 +9,7 @@ public struct SealActivityStep: JobStep {
 
     public init?(parameters p: StepParameters) {}
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         let database = context.config.dataDirectory + "/planner.db"
         guard FileManager.default.fileExists(atPath: database) else { throw StepError("the planner database \(database) does not exist") }
         if context.dryRun { return StepResult(step: Self.name, status: .succeeded, summary: "would seal new activity-log rows of \(database)") }

@@ -16,7 +16,7 @@ public struct VerifyStep: JobStep {
         repair = p["repair"]?.bool() ?? false
     }
 
-    public func run(in context: StepContext) async throws -> StepResult {
+    public func run(in context: StepContext) throws -> StepResult {
         if context.dryRun {
             return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would verify \(region ?? "every region")")
         }

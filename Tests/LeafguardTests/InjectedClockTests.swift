@@ -1,0 +1,30 @@
+import Foundation
+import LeafBackup
+import LeafRepository
+import LeafTime
+import Testing
+
+/// The repository records the time of the clock it is given, not the host's: what
+/// re-encryption by age, pruning and lock staleness read can be set by a test.
+@Suite struct InjectedClockTests {
+    @Test func packsAreSealedAtTheRepositorysClockAndReencryptionByAgeReadsIt() throws {
+        let f = try BackupFixture()
+        let past = Date(timeIntervalSince1970: 1_700_000_000)   // 2023-11-14
+        let then = try Repository.open(region: "primary", locations: f.locations(), master: f.master, create: true, clock: Clock(now: past))
+        _ = try Backup(repository: then, dataDirectory: f.dataDirectory, options: f.options()).run()
+        #expect(abs(then.config.created.timeIntervalSince(past)) < 600)
+        let packs = try then.loadIndex().packs.values
+        #expect(!packs.isEmpty)
+        for p in packs { #expect(abs((p.sealedAt ?? 0) - past.timeIntervalSince1970) < 600, "pack \(p.id.hex) sealed at \(p.sealedAt ?? 0)") }
+
+        // Opened today, the packs are three years old: a year's limit selects every one, and
+        // the packs written anew carry today's seal time, so a second pass selects none.
+        let today = try f.repository(create: false)
+        let year: TimeInterval = 365 * 86400
+        let first = try today.reencrypt(ReencryptSelection(olderThan: year, now: today.clock.now), dataShards: 4, parityShards: 2)
+        #expect(first.packsSelected == packs.count && first.packsRewritten == packs.count, "\(first)")
+        for p in try today.loadIndex().packs.values { #expect(abs((p.sealedAt ?? 0) - Date().timeIntervalSince1970) < 600) }
+        let second = try today.reencrypt(ReencryptSelection(olderThan: year, now: today.clock.now), dataShards: 4, parityShards: 2)
+        #expect(second.packsSelected == 0, "\(second)")
+    }
+}
