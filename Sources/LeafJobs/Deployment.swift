@@ -196,6 +196,9 @@ public final class Deployment: Sendable {
         StepError("region '\(name)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
     }
 
+    /// Requests in flight at once to one S3 region, over all its locations.
+    static let s3RequestsPerRegion = 16
+
     /// The storage locations of a region, in order.
     public func locations(of region: RegionConfig) throws -> [any ObjectStore] {
         switch region.backend {
@@ -205,11 +208,15 @@ public final class Deployment: Sendable {
             let credentials = try AWSCredentials.load(profile: s.profile)
             let endpoint = s.endpoint.flatMap(URL.init(string:)).map { S3Endpoint(url: $0, region: s.region, pathStyle: s.pathStyle) }
                 ?? S3Endpoint.aws(region: s.region)
-            // One client (one connection pool) for the whole region.
-            let client = S3Client(endpoint: endpoint, credentials: credentials)
+            // One client (one connection pool) and one request limit for the whole region;
+            // each location retries its own transient failures, outside the limit, so a
+            // request waiting out its backoff holds no slot.
+            let client = S3Client(endpoint: endpoint, credentials: credentials, maxConnections: Self.s3RequestsPerRegion)
+            let limit = RequestLimit(width: Self.s3RequestsPerRegion)
             return (0..<region.locations).map { i in
                 let (bucket, prefix) = s.location(i)
-                return S3Store(name: "\(region.name)/loc\(i)", client: client, location: S3Location(bucket: bucket, prefix: prefix))
+                let store = S3Store(name: "\(region.name)/loc\(i)", client: client, location: S3Location(bucket: bucket, prefix: prefix))
+                return RetryingStore(LimitedStore(store, limit: limit), policy: .standard)
             }
         }
     }

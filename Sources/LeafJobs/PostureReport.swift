@@ -334,7 +334,7 @@ public struct PostureCollector {
     // MARK: The run catalog (read-only)
 
     struct CatalogRun {
-        let job: String; let started: Date; let outcome: String; let steps: String; let summary: String
+        let job: String; let started: Date; let outcome: String; let steps: [StepResult]; let summary: String
         /// A `missed` entry stands for the count its summary starts with ("3 missed: …").
         var missedCount: Int { outcome == "missed" ? (Int(summary.prefix { $0.isNumber }) ?? 1) : 0 }
     }
@@ -346,13 +346,15 @@ public struct PostureCollector {
               let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE dry_run = 0 ORDER BY id") else { return [] }
         return rows.compactMap { r in
             guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
-            return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: r[3].text ?? "", summary: r[4].text ?? "")
+            // The steps as the run recorded them (a record the catalog cannot decode names none).
+            let steps = r[3].text.flatMap { try? JSONDecoder().decode([StepResult].self, from: Data($0.utf8)) } ?? []
+            return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: steps, summary: r[4].text ?? "")
         }
     }
 
     /// The newest finished run that had a step of this kind.
     func lastRun(step: String, in runs: [CatalogRun]) -> CatalogRun? {
-        runs.last { $0.outcome != "running" && $0.steps.contains("\"step\":\"\(step)\"") }
+        runs.last { $0.outcome != "running" && $0.steps.contains { $0.step == step } }
     }
 
     func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }

@@ -47,7 +47,7 @@ public struct Verification: Sendable {
             // The keyring: a current, authentic copy in every location.
             var keyringProblems: [VerifyProblem] = []
             for loc in (try? deployment.staleKeyringCopies(in: name)) ?? [] {
-                keyringProblems.append(VerifyProblem(location: loc, object: Deployment.keyringObject, kind: "missing-copy", snapshots: [], repaired: false,
+                keyringProblems.append(VerifyProblem(location: loc, object: Deployment.keyringObject, kind: .missingCopy, snapshots: [], repaired: false,
                                                      detail: "the keyring copy is missing, out of date or does not authenticate"))
             }
             if repair && !keyringProblems.isEmpty, (try? deployment.publishKeyring(to: name)) != nil {
@@ -72,7 +72,7 @@ public struct Verification: Sendable {
         guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
               let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger) else { return [] }
         var out: [VerifyProblem] = []
-        for (prefix, ids, kind) in [("snapshots/", missing.snapshots, "missing-snapshot"), ("index/", missing.indexes, "missing-index")] {
+        for (prefix, ids, kind) in [("snapshots/", missing.snapshots, VerifyProblem.Kind.missingSnapshot), ("index/", missing.indexes, .missingIndex)] {
             for id in ids {
                 let name = prefix + id
                 var p = VerifyProblem(location: repo.region, object: name, kind: kind, snapshots: prefix == "snapshots/" ? [RegionHeads.short(id)] : [],
@@ -105,7 +105,7 @@ public struct Verification: Sendable {
             // An object in only some locations that no location holds authentically is not ours to judge.
             guard let good else { continue }
             for (loc, bytes) in copies where bytes.map({ !authentic(name, $0) }) ?? true {
-                let kind = bytes == nil ? "missing-copy" : "corrupt-copy"
+                let kind: VerifyProblem.Kind = bytes == nil ? .missingCopy : .corruptCopy
                 var p = VerifyProblem(location: loc.name, object: name, kind: kind, snapshots: [], repaired: false,
                                       detail: bytes == nil ? "a copy of a signed audit object is missing" : "the copy's signature or seal does not verify; the other copies are used")
                 if repair {

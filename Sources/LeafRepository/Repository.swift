@@ -49,17 +49,13 @@ public final class Repository: Sendable {
     public static func open(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey] = [:],
                             create: Bool, tolerableFailures: Int = 0, clock: Clock = Clock()) throws -> Repository {
         let keys = decryptKeys.merging([master.version: master]) { a, _ in a }
-        var problems: [String] = []
-        var anyReachable = false
+        var votes = CopyVotes()
         var copies: [(String, [UInt8])] = []
         for loc in locations {
-            do { copies.append((loc.name, try loc.get("config"))); anyReachable = true } catch let e as StorageError {
-                if e.isNotFound { anyReachable = true } else { problems.append(e.description) }
-            }
+            do { copies.append((loc.name, try loc.get("config"))) } catch let e as StorageError { votes.storage(e) }
         }
         // Every copy is one vote: the first that authenticates is the config, and a copy that
         // is altered, truncated, planted or another repository's is that copy's problem.
-        var wrongKey: RepositoryError?
         for (source, bytes) in copies {
             do {
                 let header = try EnvelopeHeader.decode(bytes)
@@ -77,24 +73,19 @@ public final class Repository: Sendable {
                 return Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
                                   blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), knownKeys: [idKey],
                                   tolerableFailures: tolerableFailures, clock: clock)
-            } catch let e as RepositoryError {
-                if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
-                problems.append("\(source)/config: \(e)")
             } catch {
-                problems.append("\(source)/config: \(error is SodiumError ? "fails authentication" : "\(error)")")
+                votes.failed(error, prefix: "\(source)/config")
             }
         }
         if !copies.isEmpty {
             // "Wrong master key" only when that is why every copy failed.
-            if let wrongKey, problems.count == copies.count, problems.allSatisfy({ $0.contains("master key") }) { throw wrongKey }
-            throw RepositoryError.unreadable(object: "config", problems: problems)
+            if let wrongKey = votes.wrongKey, votes.wrongKeyCopies == copies.count, votes.unreachable == 0 { throw wrongKey }
+            throw RepositoryError.unreadable(object: "config", problems: votes.problems)
         }
         guard create else {
             // No location folder at all, or folders without a config: nothing was ever stored here.
-            if anyReachable || problems.allSatisfy({ $0.contains("does not exist") }) {
-                throw RepositoryError.notInitialized(region: region)
-            }
-            throw RepositoryError.unreadable(object: "config", problems: problems)
+            if votes.missingObjects > 0 || votes.unreachable == 0 { throw RepositoryError.notInitialized(region: region) }
+            throw RepositoryError.unreadable(object: "config", problems: votes.problems)
         }
         for loc in locations { try loc.prepare() }
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.
@@ -162,8 +153,10 @@ public final class Repository: Sendable {
             return try readReplicated("keys/\(id.hex)") { bytes in
                 try DataKey.unwrap(bytes, expectedID: id) { v in try self.wrappingKey(version: v, dataKey: id) }
             }
+        } catch RepositoryError.notFoundAnywhere {
+            // Not alone: perhaps in a set.
         } catch RepositoryError.unreadable(_, let p) {
-            if p != ["not found in any location"] { problems += p }
+            problems += p
         }
         // Not alone: in a set. Sets read before a rotation wrote a new one are read again.
         for refresh in [false, true] {
@@ -176,7 +169,8 @@ public final class Repository: Sendable {
                 problems += failures.map { "\($0.0): \($0.2)" }
             }
         }
-        throw RepositoryError.unreadable(object: "keys/\(id.hex)", problems: problems.isEmpty ? ["not found in any location"] : problems)
+        if problems.isEmpty { throw RepositoryError.notFoundAnywhere(object: "keys/\(id.hex)") }
+        throw RepositoryError.unreadable(object: "keys/\(id.hex)", problems: problems)
     }
 
     /// The wrapping key of master-key version `version`, if this repository holds it.
@@ -205,24 +199,20 @@ public final class Repository: Sendable {
 
     /// Reads the first copy of `name` that `decode` accepts (copies failing authentication are skipped).
     public func readReplicated<T>(_ name: String, _ decode: ([UInt8]) throws -> T) throws -> T {
-        var problems: [String] = []
-        var wrongKey: RepositoryError?
+        var votes = CopyVotes()
         for loc in locations {
             do {
                 let bytes = try loc.get(name)
                 return try decode(bytes)
-            } catch let e as RepositoryError {
+            } catch {
                 // One location's copy under an unknown version is that copy's problem: the
                 // others may open. Said as the reason only when no copy does.
-                if case .wrongMasterKey = e { wrongKey = wrongKey ?? e }
-                problems.append("\(loc.name): \(e)")
-            } catch { problems.append("\(loc.name): \(error is SodiumError ? "fails authentication" : "\(error)")") }
+                votes.failed(error, prefix: loc.name)
+            }
         }
-        if problems.allSatisfy({ $0.contains("does not exist") }) {
-            throw RepositoryError.unreadable(object: name, problems: ["not found in any location"])
-        }
-        if let wrongKey, problems.allSatisfy({ $0.contains("master key") || $0.contains("does not exist") }) { throw wrongKey }
-        throw RepositoryError.unreadable(object: name, problems: problems)
+        if votes.absent == votes.count { throw RepositoryError.notFoundAnywhere(object: name) }
+        if let wrongKey = votes.wrongKey, votes.onlyWrongKeyOrAbsent { throw wrongKey }
+        throw RepositoryError.unreadable(object: name, problems: votes.problems)
     }
 
     /// The bytes of the first copy of a replicated object that authenticates (data keys and
@@ -367,4 +357,55 @@ extension Repository {
 
     /// Removes a tombstone whose removals are done and recorded in a head.
     public func removeTombstone(_ name: String) { for loc in locations { try? loc.delete(name) } }
+}
+
+/// The failed copies of one object, one vote per location, counted by kind so that what is
+/// said about the object follows from the kinds and never from the words of a message.
+struct CopyVotes {
+    private(set) var problems: [String] = []
+    private(set) var count = 0
+    /// Locations that answered that the object is not there.
+    private(set) var missingObjects = 0
+    /// Locations that are not there themselves (no folder, no bucket).
+    private(set) var missingLocations = 0
+    /// Locations that could not be asked (unavailable, I/O errors, transient failures).
+    private(set) var unreachable = 0
+    /// Copies wrapped by a master-key version this keyring does not hold.
+    private(set) var wrongKeyCopies = 0
+    private(set) var wrongKey: RepositoryError?
+
+    var absent: Int { missingObjects + missingLocations }
+
+    /// A location's answer to the read itself, said as the store said it; an object that
+    /// is simply not there is counted but is no problem of its own.
+    mutating func storage(_ e: StorageError) {
+        tally(e)
+        if !e.isNotFound { problems.append(e.description) }
+    }
+
+    /// A copy that could not be read or did not open.
+    mutating func failed(_ error: any Error, prefix: String) {
+        switch error {
+        case let e as StorageError:
+            tally(e)
+        case let e as RepositoryError:
+            count += 1
+            if case .wrongMasterKey = e { wrongKey = wrongKey ?? e; wrongKeyCopies += 1 }
+        default:
+            count += 1
+        }
+        problems.append("\(prefix): \(error is SodiumError ? "fails authentication" : "\(error)")")
+    }
+
+    private mutating func tally(_ e: StorageError) {
+        count += 1
+        switch e {
+        case .notFound: missingObjects += 1
+        case .missingLocation: missingLocations += 1
+        default: unreachable += 1
+        }
+    }
+
+    /// Every failed copy is under an unknown master key or not there at all.
+    var onlyWrongKeyOrAbsent: Bool { wrongKeyCopies > 0 && wrongKeyCopies + absent == count }
 }

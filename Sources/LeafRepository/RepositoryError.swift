@@ -8,6 +8,8 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
     case snapshotNotFound(String)
     case ambiguousSnapshot(String, matches: Int)
     case unreadable(object: String, problems: [String])
+    /// No location holds the object at all.
+    case notFoundAnywhere(object: String)
     case insufficientLocations(region: String, written: Int, needed: Int, problems: [String])
     case locked(region: String, by: String)
     /// Two regions (or a region and the state folder) hold different repositories.
@@ -29,6 +31,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
         case .snapshotNotFound(let s): return "no snapshot '\(s)'; 'leafguard snapshots list' shows the ids"
         case let .ambiguousSnapshot(s, n): return "'\(s)' matches \(n) snapshots; give more of the id"
         case let .unreadable(o, p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")
+        case let .notFoundAnywhere(o): return "\(o) cannot be read from any location: not found in any location"
         case let .locked(r, by): return "region '\(r)' is busy (\(by)); try again when it finishes"
         case let .insufficientLocations(r, w, n, p):
             return "region '\(r)': wrote \(w) of \(n) needed copies: " + p.joined(separator: "; ")

@@ -7,14 +7,34 @@ import LeafStorage
 public struct VerifyProblem: Sendable, Codable, Equatable {
     public let location: String
     public let object: String
-    /// `missing`, `corrupt`, `unreadable-pack`, `missing-blob`, `missing-copy`, `stray` or `unlistable`.
-    public let kind: String
+    /// What is wrong; its raw value is the word verify prints and its JSON holds.
+    public enum Kind: String, Sendable, Codable, CustomStringConvertible {
+        /// A shard is not where the index places it, or a copy of a replicated object is gone.
+        case missing
+        /// A shard does not authenticate.
+        case corrupt
+        case missingCopy = "missing-copy"
+        /// A copy of a replicated object is there but does not authenticate.
+        case corruptCopy = "corrupt-copy"
+        /// A snapshot names a blob no index holds.
+        case missingBlob = "missing-blob"
+        /// Recorded in the region's signed head but in no location.
+        case missingSnapshot = "missing-snapshot"
+        case missingIndex = "missing-index"
+        /// An object no index or snapshot refers to: a note, not a problem.
+        case stray
+        /// A location that cannot be listed.
+        case unlistable
+
+        public var description: String { rawValue }
+    }
+    public let kind: Kind
     /// Short ids of the snapshots that need the object.
     public let snapshots: [String]
     public var repaired: Bool
     public var detail: String
 
-    public init(location: String, object: String, kind: String, snapshots: [String], repaired: Bool, detail: String) {
+    public init(location: String, object: String, kind: Kind, snapshots: [String], repaired: Bool, detail: String) {
         self.location = location; self.object = object; self.kind = kind; self.snapshots = snapshots
         self.repaired = repaired; self.detail = detail
     }
@@ -27,7 +47,7 @@ public struct VerifyReport: Sendable {
     public var packsRead = 0
     public var shardsChecked = 0
     public var problems: [VerifyProblem] = []
-    public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && $0.kind != "stray" } }
+    public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && $0.kind != .stray } }
 }
 
 extension Repository {
@@ -48,7 +68,7 @@ extension Repository {
         // object it lacks, and repair rebuilds them.)
         for loc in locations where loc.capabilities.isRemote {
             do { _ = try loc.list(prefix: "snapshots/") } catch {
-                report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: "unlistable", snapshots: [], repaired: false,
+                report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: .unlistable, snapshots: [], repaired: false,
                                                      detail: "cannot list the location, so its objects cannot be checked: \(error)"))
             }
         }
@@ -62,7 +82,7 @@ extension Repository {
             for f in [s.database] + s.documents {
                 for b in f.blobs {
                     guard let p = index.blobs[b] else {
-                        report.problems.append(VerifyProblem(location: region, object: "blob \(b.hex.prefix(16))…", kind: "missing-blob",
+                        report.problems.append(VerifyProblem(location: region, object: "blob \(b.hex.prefix(16))…", kind: .missingBlob,
                                                              snapshots: [s.id.short], repaired: false,
                                                              detail: "\(f.path) needs a blob no index lists"))
                         continue
@@ -77,21 +97,21 @@ extension Repository {
         for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") + listReplicated(prefix: "reports/") {
             var good: [UInt8]?
             for loc in locations {
-                let kind: String, detail: String
+                let kind: VerifyProblem.Kind, detail: String
                 switch Result(catching: { try loc.size(of: name) }) {
                 case .success(nil):
-                    kind = "missing-copy"; detail = "a copy of a replicated object is missing"
+                    kind = .missingCopy; detail = "a copy of a replicated object is missing"
                 case .success(.some):
-                    guard let bytes = try? loc.get(name) else { kind = "corrupt-copy"; detail = "the copy cannot be read"; break }
+                    guard let bytes = try? loc.get(name) else { kind = .corruptCopy; detail = "the copy cannot be read"; break }
                     if copyIsAuthentic(bytes, name: name) { good = good ?? bytes; continue }
-                    kind = "corrupt-copy"; detail = "the copy does not authenticate (altered, truncated or planted); the other copies are used"
+                    kind = .corruptCopy; detail = "the copy does not authenticate (altered, truncated or planted); the other copies are used"
                 case .failure(let e):
-                    kind = "missing-copy"; detail = "cannot be checked: \(e)"
+                    kind = .missingCopy; detail = "cannot be checked: \(e)"
                 }
                 var p = VerifyProblem(location: loc.name, object: name, kind: kind, snapshots: [], repaired: false, detail: detail)
                 if repair, let bytes = good ?? (try? readAuthenticCopy(name)) {
-                    p.repaired = (try? (kind == "corrupt-copy" ? loc.replace(name, bytes) : loc.put(name, bytes))) != nil
-                    if p.repaired && kind == "corrupt-copy" { try? loc.sync() }
+                    p.repaired = (try? (kind == .corruptCopy ? loc.replace(name, bytes) : loc.put(name, bytes))) != nil
+                    if p.repaired && kind == .corruptCopy { try? loc.sync() }
                 }
                 report.problems.append(p)
             }
@@ -103,12 +123,12 @@ extension Repository {
             let read = toRead.contains(entry.id)
             if read { report.packsRead += 1 }
             let key = try dataKey(entry.dataKey)
-            var bad: [(Int, String, String)] = []  // shard, kind, detail
+            var bad: [(Int, VerifyProblem.Kind, String)] = []  // shard, kind, detail
             for i in 0..<(entry.dataShards + entry.parityShards) {
                 let name = Self.shardName(entry.id, i)
                 let candidates = shardLocations(entry, i)
                 guard let loc = candidates.first(where: { (try? locations[$0].size(of: name)) ?? nil != nil }) else {
-                    bad.append((i, "missing", "not in \(candidates.map { locations[$0].name }.joined(separator: " or "))"))
+                    bad.append((i, .missing, "not in \(candidates.map { locations[$0].name }.joined(separator: " or "))"))
                     continue
                 }
                 guard read else { continue }
@@ -119,7 +139,7 @@ extension Repository {
                     guard h.describes(shard: i, of: entry) else { throw RepositoryError.malformed("header does not match the index") }
                     _ = try Envelope.open(bytes, header: h, key: key.secret)
                 } catch {
-                    bad.append((i, "corrupt", error is SodiumError ? "fails authentication" : "\(error)"))
+                    bad.append((i, .corrupt, error is SodiumError ? "fails authentication" : "\(error)"))
                 }
             }
             guard !bad.isEmpty else { continue }
@@ -137,7 +157,7 @@ extension Repository {
                     p.detail += "; the rebuilt shard does not authenticate, not written"
                 } else if let rebuilt {
                     do {
-                        try replaceShard(name, at: locations[locIndex], with: rebuilt[i], corrupt: kind == "corrupt")
+                        try replaceShard(name, at: locations[locIndex], with: rebuilt[i], corrupt: kind == .corrupt)
                         p.repaired = true
                     } catch { p.detail += "; repair failed: \(error)" }
                 } else if repair {
@@ -151,7 +171,7 @@ extension Repository {
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
             for n in names where !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("heads/") || n.hasPrefix("tombstones/") || n.hasPrefix("reports/")) {
-                report.problems.append(VerifyProblem(location: loc.name, object: n, kind: "stray", snapshots: [], repaired: false,
+                report.problems.append(VerifyProblem(location: loc.name, object: n, kind: .stray, snapshots: [], repaired: false,
                                                      detail: "not a leafguard object; left untouched"))
             }
         }

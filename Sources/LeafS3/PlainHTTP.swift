@@ -20,7 +20,12 @@ final class PlainHTTPPool: Sendable {
 
     deinit { for fd in idle.value { close(fd) } }
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        /// The connection was closed before any byte of a response came: on a kept-alive
+        /// connection, the server had closed it while idle, and the request may go again.
+        var closedBeforeResponse = false
+    }
 
     /// Sends one request and reads its response. `head` is the request line and headers,
     /// ending with the blank line. A connection that fails before any response byte was
@@ -33,7 +38,7 @@ final class PlainHTTPPool: Sendable {
                 let r = try Self.receive(fd, isHEAD: isHEAD, timeout: timeout)
                 if r.keepAlive { release(fd) } else { close(fd) }
                 return (r.status, r.headers, r.body)
-            } catch let e as Failure where reused && attempt == 0 && e.description.hasPrefix("closed") {
+            } catch let e as Failure where reused && attempt == 0 && e.closedBeforeResponse {
                 close(fd)  // a kept connection the server had closed: once more on a new one
             } catch {
                 close(fd)
@@ -88,7 +93,10 @@ final class PlainHTTPPool: Sendable {
                     if b.count > bodyDone { parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress! + bodyDone), iov_len: b.count - bodyDone)) }
                     let n = writev(fd, parts, Int32(parts.count))
                     if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw Failure(description: (errno == EPIPE || errno == ECONNRESET ? "closed: " : "") + "send: \(String(cString: strerror(errno)))") }
+                    guard n > 0 else {
+                        let closed = errno == EPIPE || errno == ECONNRESET
+                        throw Failure(description: (closed ? "closed: " : "") + "send: \(String(cString: strerror(errno)))", closedBeforeResponse: closed)
+                    }
                     sent += n
                 }
             }
@@ -115,7 +123,7 @@ final class PlainHTTPPool: Sendable {
         var headerEnd: Int?
         while headerEnd == nil {
             let before = buffer.count
-            guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short") }
+            guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short", closedBeforeResponse: before == 0) }
             // Search what arrived first: one read may bring the headers and much of the body.
             let from = max(0, before - 3)
             if buffer.count >= 4 { for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break } }

@@ -57,30 +57,26 @@ struct S3Response {
     let status: Int
     let headers: [String: String]
     let body: [UInt8]
+
+    /// A server error or throttling (429, 503, 400 SlowDown): worth asking again later.
+    var isTransientFailure: Bool {
+        status >= 500 || status == 429 || (status == 400 && String(decoding: body, as: UTF8.self).contains("SlowDown"))
+    }
 }
 
-/// Signed S3 requests over HTTP, retried with exponential backoff and full jitter on 5xx,
-/// throttling (429, SlowDown) and transport errors (refused, reset, timeout).
+/// Signed S3 requests over HTTP, one attempt each: retries are the job of RetryingStore,
+/// which S3Store's transient failures (5xx, throttling, transport errors) feed.
 public final class S3Client: Sendable {
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
-    /// Attempts per request, and the backoff's base and cap in seconds. Throttling comes
-    /// in bursts: eight attempts wait up to about 13 s in all before giving up.
-    public let attempts: Int
-    public let backoffBase: Double
-    public let backoffCap: Double
     public let timeout: TimeInterval
 
     /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
     private let plain: PlainHTTPPool?
 
-    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, attempts: Int = 8,
-                backoffBase: Double = 0.1, backoffCap: Double = 4.0, timeout: TimeInterval = 60) {
+    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, timeout: TimeInterval = 60) {
         self.endpoint = endpoint
-        self.attempts = max(1, attempts)
-        self.backoffBase = backoffBase
-        self.backoffCap = backoffCap
         self.timeout = timeout
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
         if endpoint.url.scheme == "http", endpoint.pathStyle, let host = endpoint.url.host {
@@ -95,31 +91,11 @@ public final class S3Client: Sendable {
         session = URLSession(configuration: config)
     }
 
-    /// Sends one request (retrying what is worth retrying) and returns the final response.
-    /// Any status outside 2xx that is not retried, or still failing after the last attempt,
-    /// is returned too: callers decide what 404 or 412 mean.
+    /// Sends one request and returns the response, whatever its status: callers decide what
+    /// 404 or 412 mean. Throws `S3Error.transport` when no response came.
     func send(_ method: String, bucket: String, key: String, query: [(String, String)] = [], headers extra: [String: String] = [:],
               body: [UInt8] = []) throws -> S3Response {
-        let name = "\(method) s3://\(bucket)/\(key)"
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let r = try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body)
-                let throttled = r.status == 429 || r.status == 503 || (r.status == 400 && String(decoding: r.body, as: UTF8.self).contains("SlowDown"))
-                if (r.status >= 500 || throttled) && attempt < attempts { sleepBackoff(attempt); continue }
-                return r
-            } catch let e as S3Error {
-                if attempt >= attempts { throw S3Error.transport("\(e) (after \(attempt) attempts)", request: name) }
-                sleepBackoff(attempt)
-            }
-        }
-    }
-
-    /// Full jitter: a random wait up to base × 2^attempt, capped.
-    private func sleepBackoff(_ attempt: Int) {
-        let ceiling = min(backoffCap, backoffBase * pow(2, Double(attempt - 1)))
-        usleep(UInt32(Double.random(in: 0...ceiling) * 1_000_000))
+        try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body)
     }
 
     private func sendOnce(_ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],

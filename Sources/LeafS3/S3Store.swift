@@ -4,7 +4,9 @@ import LeafStorage
 
 /// An `ObjectStore` on S3: one location is a bucket, or a prefix in a bucket. Objects are
 /// written with `If-None-Match: *`, so S3 itself refuses to overwrite one; `replace` is the
-/// only write without it.
+/// only write without it. Each request is sent once: a server error, throttling or a lost
+/// connection is `StorageError.transient`, for a RetryingStore around it to retry (the
+/// Deployment wraps every S3 location so).
 public struct S3Store: ObjectStore {
     public var capabilities: StoreCapabilities { .objectService }
     public let name: String
@@ -23,17 +25,23 @@ public struct S3Store: ObjectStore {
 
     private func fail(_ e: any Error, _ key: String) -> StorageError {
         if let s = e as? S3Error, s.awsCode == "NoSuchBucket" {
-            return .unavailable(location: name, reason: "bucket \(location.bucket) does not exist: \(s)")
+            return .missingLocation(location: name, reason: "bucket \(location.bucket) does not exist: \(s)")
         }
-        if let s = e as? S3Error, case .transport = s { return .unavailable(location: name, reason: "\(s)") }
+        if let s = e as? S3Error, case .transport = s { return .transient(location: name, key: key, reason: "\(s)") }
         return .io(location: name, key: key, reason: "\(e)")
     }
 
+    /// One request; a response worth asking again for (5xx, throttling) is thrown as transient.
     private func request(_ method: String, _ key: String, query: [(String, String)] = [], headers: [String: String] = [:],
                          body: [UInt8] = []) throws -> S3Response {
-        do { return try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body) } catch {
+        let r: S3Response
+        do { r = try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body) } catch {
             throw fail(error, key)
         }
+        if r.isTransientFailure {
+            throw StorageError.transient(location: name, key: key, reason: "\(client.error(r, method, location.bucket, key))")
+        }
+        return r
     }
 
     private func check(_ r: S3Response, _ method: String, _ key: String) throws {
@@ -111,10 +119,10 @@ public struct S3Store: ObjectStore {
         return r.headers["content-length"].flatMap { Int($0) } ?? 0
     }
 
-    /// Throws `unavailable` when the bucket does not exist.
+    /// Throws `missingLocation` when the bucket does not exist.
     private func checkBucket() throws {
         let r = try request("HEAD", "")
-        if r.status == 404 { throw StorageError.unavailable(location: name, reason: "bucket \(location.bucket) does not exist") }
+        if r.status == 404 { throw StorageError.missingLocation(location: name, reason: "bucket \(location.bucket) does not exist") }
         try check(r, "HEAD", "")
     }
 

@@ -17,16 +17,15 @@ public struct HookRunner: Sendable {
     @discardableResult
     public func run(_ hooks: [Hook], summary: Data, environment: [String: String]) -> [String] {
         hooks.map { hook in
-            let outcome: String
+            let outcome: HookOutcome
             switch hook.action {
             case .command(let command):
                 outcome = runCommand(command, input: summary, environment: Self.childEnvironment(run: environment, passing: hook.passEnvironment),
                                      timeout: hook.timeout)
             case .url(let url): outcome = post(summary, to: url, timeout: hook.timeout)
             }
-            let ok = outcome.hasPrefix("ok")
-            logger.log(level: ok ? .info : .warning, "hook finished", metadata: ["hook": "\(hook.label)", "result": "\(outcome)"])
-            return "\(hook.label): \(outcome)"
+            logger.log(level: outcome.succeeded ? .info : .warning, "hook finished", metadata: ["hook": "\(hook.label)", "result": "\(outcome.text)"])
+            return "\(hook.label): \(outcome.text)"
         }
     }
 
@@ -44,10 +43,10 @@ public struct HookRunner: Sendable {
 
     /// Runs `command` through /bin/sh in a process group of its own, with only standard
     /// input (the summary), output and error (/dev/null) open; a timeout stops the whole group.
-    func runCommand(_ command: String, input: Data, environment: [String: String], timeout: TimeInterval) -> String {
+    func runCommand(_ command: String, input: Data, environment: [String: String], timeout: TimeInterval) -> HookOutcome {
         let child: ChildProcess
         do { child = try ChildProcess.spawn("/bin/sh", ["-c", command], environment: environment) } catch {
-            return "failed to start: \(error)"
+            return .failed("failed to start: \(error)")
         }
         // A hook that does not read its input must not block us: written on a worker,
         // which ends when the child has read it, exited (EPIPE) or been stopped.
@@ -60,33 +59,46 @@ public struct HookRunner: Sendable {
         }
         defer { feeding.wait() }
         switch child.wait(timeout: timeout) {
-        case .exited(let status): return status == 0 ? "ok" : "exited with status \(status)"
-        case .signalled(let signal): return "killed by signal \(signal)"
-        case .timedOut: return "stopped after its \(duration(timeout)) timeout"
+        case .exited(let status): return status == 0 ? .ok("ok") : .failed("exited with status \(status)")
+        case .signalled(let signal): return .failed("killed by signal \(signal)")
+        case .timedOut: return .failed("stopped after its \(duration(timeout)) timeout")
         }
     }
 
-    func post(_ body: Data, to url: URL, timeout: TimeInterval) -> String {
+    func post(_ body: Data, to url: URL, timeout: TimeInterval) -> HookOutcome {
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = "POST"
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("leafguard", forHTTPHeaderField: "User-Agent")
         let done = DispatchSemaphore(value: 0)
-        let result = Locked("failed: no response")
+        let result = Locked(HookOutcome.failed("failed: no response"))
         let task = URLSession.shared.dataTask(with: request) { _, response, error in
-            if let error { result.set("failed: \(error.localizedDescription)") }
+            if let error { result.set(.failed("failed: \(error.localizedDescription)")) }
             else if let http = response as? HTTPURLResponse {
-                result.set((200..<300).contains(http.statusCode) ? "ok (HTTP \(http.statusCode))" : "failed: HTTP \(http.statusCode)")
+                result.set((200..<300).contains(http.statusCode) ? .ok("ok (HTTP \(http.statusCode))") : .failed("failed: HTTP \(http.statusCode)"))
             }
             done.signal()
         }
         task.resume()
         if done.wait(timeout: .now() + timeout + 1) == .timedOut {
             task.cancel()
-            return "failed: no answer within \(duration(timeout))"
+            return .failed("failed: no answer within \(duration(timeout))")
         }
         return result.value
+    }
+}
+
+/// How one hook went: whether it succeeded, and the words for the run's history.
+enum HookOutcome: Sendable {
+    case ok(String)
+    case failed(String)
+
+    var succeeded: Bool { if case .ok = self { return true }; return false }
+    var text: String {
+        switch self {
+        case .ok(let t), .failed(let t): return t
+        }
     }
 }
 

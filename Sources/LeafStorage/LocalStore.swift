@@ -21,7 +21,7 @@ public struct LocalStore: ObjectStore {
     private func checkRoot() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw StorageError.unavailable(location: name, reason: "folder \(root) does not exist")
+            throw StorageError.missingLocation(location: name, reason: "folder \(root) does not exist")
         }
     }
 

@@ -5,20 +5,36 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
     case notFound(location: String, key: String)
     case alreadyExists(location: String, key: String)
     case unavailable(location: String, reason: String)
+    /// The location itself is not there: its folder or bucket does not exist (never
+    /// created, or gone). A repository whose every location is so was never made here.
+    case missingLocation(location: String, reason: String)
     case io(location: String, key: String, reason: String)
+    /// A failure that may pass if the call is made again: throttling, a server error, a
+    /// dropped connection. RetryingStore retries these; past its last attempt it reports the
+    /// location `unavailable`.
+    case transient(location: String, key: String, reason: String)
     case invalidKey(String)
 
     public var description: String {
         switch self {
         case let .notFound(l, k): return "\(l): \(k) does not exist"
         case let .alreadyExists(l, k): return "\(l): \(k) already exists and is never overwritten"
-        case let .unavailable(l, r): return "\(l) is unavailable: \(r)"
+        case let .unavailable(l, r), let .missingLocation(l, r): return "\(l) is unavailable: \(r)"
         case let .io(l, k, r): return "\(l): \(k): \(r)"
+        case let .transient(l, k, r): return "\(l): \(k): \(r)"
         case .invalidKey(let k): return "invalid object name '\(k)'"
         }
     }
 
     public var isNotFound: Bool { if case .notFound = self { return true }; return false }
+    public var isTransient: Bool { if case .transient = self { return true }; return false }
+    /// The object is not there, or its whole location is not: nothing to read either way.
+    public var isAbsent: Bool {
+        switch self {
+        case .notFound, .missingLocation: return true
+        default: return false
+        }
+    }
 }
 
 /// One storage location: a flat namespace of immutable objects.

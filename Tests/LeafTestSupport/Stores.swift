@@ -60,6 +60,11 @@ public final class FaultyStore: ObjectStore, Sendable {
     public enum Fault: Sendable, Equatable {
         /// Calls number `n`, `n+every`, … (1-based) of `operation` throw `unavailable`.
         case fail(Operation, nth: Int, every: Int = 0)
+        /// Those calls throw `transient` before reaching the store (throttling, a 503).
+        case flaky(Operation, nth: Int, every: Int = 0)
+        /// Those calls reach the store and do their work, then throw `transient`: the
+        /// answer was lost on the way back (a connection reset after the write).
+        case answerLost(Operation, nth: Int, every: Int = 0)
         /// Reads of names with this prefix return the bytes with one byte flipped.
         case corruptReads(prefix: String)
         /// Reads of names with this prefix return the first half of the bytes.
@@ -85,19 +90,34 @@ public final class FaultyStore: ObjectStore, Sendable {
     /// How many times each operation was called.
     public func count(_ op: Operation) -> Int { calls.withLock { $0[op] ?? 0 } }
 
-    private func enter(_ op: Operation) throws {
+    /// Counts the call and applies the faults that act before it; returns whether the
+    /// call's answer is to be lost after it ran.
+    private func enter(_ op: Operation) throws -> Bool {
         let n = calls.withLock { $0[op, default: 0] += 1; return $0[op] ?? 0 }
+        func hits(_ nth: Int, _ every: Int) -> Bool { n == nth || (every > 0 && n > nth && (n - nth) % every == 0) }
+        var loseAnswer = false
         for f in faults {
             switch f {
             case .disappeared: throw StorageError.unavailable(location: name, reason: "injected: the location is gone")
             case .slow(let s): usleep(UInt32(s * 1_000_000))
-            case let .fail(o, nth, every) where o == op:
-                if n == nth || (every > 0 && n > nth && (n - nth) % every == 0) {
-                    throw StorageError.unavailable(location: name, reason: "injected: \(op.rawValue) call \(n) failed")
-                }
+            case let .fail(o, nth, every) where o == op && hits(nth, every):
+                throw StorageError.unavailable(location: name, reason: "injected: \(op.rawValue) call \(n) failed")
+            case let .flaky(o, nth, every) where o == op && hits(nth, every):
+                throw StorageError.transient(location: name, key: "", reason: "injected: \(op.rawValue) call \(n) throttled")
+            case let .answerLost(o, nth, every) where o == op && hits(nth, every):
+                loseAnswer = true
             default: break
             }
         }
+        return loseAnswer
+    }
+
+    /// Runs the call on the inner store; a lost answer becomes `transient` after it ran.
+    private func call<T>(_ op: Operation, _ body: () throws -> T) throws -> T {
+        let loseAnswer = try enter(op)
+        let result = try body()
+        if loseAnswer { throw StorageError.transient(location: name, key: "", reason: "injected: the answer to \(op.rawValue) was lost") }
+        return result
     }
 
     private func damaged(_ key: String, _ bytes: [UInt8]) -> [UInt8] {
@@ -112,18 +132,19 @@ public final class FaultyStore: ObjectStore, Sendable {
         return out
     }
 
-    public func put(_ key: String, _ bytes: [UInt8]) throws { try enter(.put); try inner.put(key, bytes) }
-    public func get(_ key: String) throws -> [UInt8] { try enter(.get); return damaged(key, try inner.get(key)) }
-    public func size(of key: String) throws -> Int? { try enter(.size); return try inner.size(of: key) }
-    public func list(prefix: String) throws -> [String] { try enter(.list); return try inner.list(prefix: prefix) }
-    public func delete(_ key: String) throws { try enter(.delete); try inner.delete(key) }
-    public func replace(_ key: String, _ bytes: [UInt8]) throws { try enter(.replace); try inner.replace(key, bytes) }
-    public func delete(many keys: [String]) throws { try enter(.deleteMany); try inner.delete(many: keys) }
+    public func put(_ key: String, _ bytes: [UInt8]) throws { try call(.put) { try inner.put(key, bytes) } }
+    public func get(_ key: String) throws -> [UInt8] { try call(.get) { damaged(key, try inner.get(key)) } }
+    public func size(of key: String) throws -> Int? { try call(.size) { try inner.size(of: key) } }
+    public func list(prefix: String) throws -> [String] { try call(.list) { try inner.list(prefix: prefix) } }
+    public func delete(_ key: String) throws { try call(.delete) { try inner.delete(key) } }
+    public func replace(_ key: String, _ bytes: [UInt8]) throws { try call(.replace) { try inner.replace(key, bytes) } }
+    public func delete(many keys: [String]) throws { try call(.deleteMany) { try inner.delete(many: keys) } }
     public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
-        try enter(.holds)
-        guard let current = try? get(key) else { return false }
-        return current == bytes
+        try call(.holds) {
+            // Through this store's own get, and so through the faults of reads.
+            do { return try get(key) == bytes } catch StorageError.notFound { return false }
+        }
     }
-    public func sync() throws { try enter(.sync); try inner.sync() }
+    public func sync() throws { try call(.sync) { try inner.sync() } }
     public func prepare() throws { try inner.prepare() }
 }

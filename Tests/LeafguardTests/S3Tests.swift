@@ -46,9 +46,9 @@ import Testing
 @Suite(.serialized) struct S3StoreTests {
     static let env = ["AWS_ACCESS_KEY_ID": "leafguard-test", "AWS_SECRET_ACCESS_KEY": "leafguard-test-secret"]
 
-    func client(_ server: MotoServer, region: String = "eu-west-1", attempts: Int = 8) throws -> S3Client {
+    func client(_ server: MotoServer, region: String = "eu-west-1") throws -> S3Client {
         S3Client(endpoint: S3Endpoint(url: URL(string: server.endpoint)!, region: region, pathStyle: true),
-                 credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"), attempts: attempts)
+                 credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"))
     }
 
     /// Against the server `.ci/run` started ($LEAFGUARD_S3_ENDPOINT), else one of its own.
@@ -91,7 +91,8 @@ import Testing
         #expect { try missing.size(of: "config") } throws: { "\($0)".contains("does not exist") }
         try c.createBucket("region-b")
         try S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: "region-b", prefix: "")).put("config", [1, 2])
-        let store = S3Store(name: "s3/loc0", client: try client(server, attempts: 2), location: S3Location(bucket: "region-b", prefix: ""))
+        let store = RetryingStore(S3Store(name: "s3/loc0", client: try client(server), location: S3Location(bucket: "region-b", prefix: "")),
+                                  policy: RetryPolicy(attempts: 2, base: 0))
         server.stop()
         #expect { try store.get("config") } throws: { e in
             guard case StorageError.unavailable(let l, let reason) = e else { return false }
@@ -362,7 +363,7 @@ extension S3DeploymentTests {
             #expect(try store.get("close") == Array("until the end".utf8))
         }
         // A hostile server's malformed framing is a clear error, never a trap or a huge allocation.
-        let once = S3Store(name: "plain", client: S3Client(endpoint: endpoint, credentials: credentials, attempts: 1),
+        let once = S3Store(name: "plain", client: S3Client(endpoint: endpoint, credentials: credentials),
                            location: S3Location(bucket: "bucket", prefix: ""))
         for name in ["empty-chunk", "huge-chunk", "negative-chunk", "negative-length", "huge-length", "bad-status", "endless-headers"] {
             #expect(throws: (any Error).self, "\(name)") { _ = try once.get("hostile-" + name) }

@@ -139,7 +139,7 @@ import Testing
         #expect(!before.isEmpty && before.allSatisfy { $0.location == "primary/loc3" }, "the lost write is named: \(before)")
         let repaired = try repo.verify(readPacks: { $0 }, repair: true)
         #expect(repaired.unrepaired.isEmpty, "\(repaired.problems)")
-        #expect(try repo.verify(readPacks: { $0 }, repair: false).problems.filter { $0.kind != "stray" }.isEmpty)
+        #expect(try repo.verify(readPacks: { $0 }, repair: false).problems.filter { $0.kind != .stray }.isEmpty)
         _ = try Restore(repository: repo).run(try repo.resolveSnapshot(second.snapshot.id.hex), to: f.dir.file("restored"), force: false)
         #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
     }

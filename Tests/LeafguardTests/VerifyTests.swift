@@ -18,8 +18,8 @@ import Testing
         try FileManager.default.removeItem(atPath: f.locationRoot(2))
         try FileManager.default.removeItem(atPath: f.locationRoot(5))
         let found = try f.repository(create: false).verify(readPacks: readAll)
-        #expect(found.unrepaired.contains { $0.kind == "missing" && $0.location == "primary/loc2" && !$0.snapshots.isEmpty })
-        #expect(found.unrepaired.contains { $0.kind == "missing-copy" && $0.object == "config" })
+        #expect(found.unrepaired.contains { $0.kind == .missing && $0.location == "primary/loc2" && !$0.snapshots.isEmpty })
+        #expect(found.unrepaired.contains { $0.kind == .missingCopy && $0.object == "config" })
         let repaired = try f.repository(create: false).verify(readPacks: readAll, repair: true)
         #expect(!repaired.problems.isEmpty && repaired.unrepaired.isEmpty)
         let after = try f.repository(create: false).verify(readPacks: readAll)
@@ -40,7 +40,7 @@ import Testing
         let structureOnly = try f.repository(create: false).verify()
         #expect(structureOnly.problems.isEmpty, "a present shard passes the structure check")
         let found = try f.repository(create: false).verify(readPacks: readAll)
-        #expect(found.unrepaired.filter { $0.kind == "corrupt" }.count == 2)
+        #expect(found.unrepaired.filter { $0.kind == .corrupt }.count == 2)
         let repaired = try f.repository(create: false).verify(readPacks: readAll, repair: true)
         #expect(repaired.unrepaired.isEmpty)
         for (path, original) in originals { #expect(FileManager.default.contents(atPath: path) == original) }
@@ -52,7 +52,7 @@ import Testing
         try f.backup()
         try f.dir.write("regions/primary/loc3/notes.txt", "someone's file")
         let r = try f.repository(create: false).verify(readPacks: readAll, repair: true)
-        #expect(r.problems.map(\.kind) == ["stray"])
+        #expect(r.problems.map(\.kind) == [.stray])
         #expect(r.unrepaired.isEmpty)
         #expect(FileManager.default.fileExists(atPath: f.dir.file("regions/primary/loc3/notes.txt")))
     }
@@ -107,7 +107,7 @@ import Testing
             try Data(bytes).write(to: URL(fileURLWithPath: f.locationRoot(i) + "/" + name))
         }
         let r = try f.repository(create: false).verify(repair: true)
-        #expect(r.problems.contains { $0.kind == "missing-copy" && $0.location == "primary/loc0" && $0.repaired })
+        #expect(r.problems.contains { $0.kind == .missingCopy && $0.location == "primary/loc0" && $0.repaired })
         #expect(FileManager.default.contents(atPath: f.locationRoot(0) + "/" + name) == original)
     }
 }

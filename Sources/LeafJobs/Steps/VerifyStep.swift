@@ -34,7 +34,7 @@ public struct VerifyStep: JobStep {
                       "packs_read": Double(reports.reduce(0) { $0 + $1.report.packsRead }),
                       "problems": Double(all.count), "unrepaired": Double(unrepaired.count)],
             details: all.map { region, p in
-                "\(p.repaired ? "repaired" : (p.kind == "stray" ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
+                "\(p.repaired ? "repaired" : (p.kind == .stray ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
                     + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))")
             })
     }
