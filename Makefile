@@ -36,6 +36,7 @@ demo: release
 
 test: test-deps
 	python3 .ci/check-imports
+	.ci/check-house-rules
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

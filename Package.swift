@@ -4,14 +4,14 @@ import PackageDescription
 // C libraries come from the system (Debian -dev packages); each is wrapped once
 // by a Swift module, and no other module imports the C module.
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "leafguard",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "leafguard", targets: ["leafguard"]),
+        .executable(name: "leafguard", targets: ["leafguard"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,55 +37,79 @@ let package = Package(
         .target(name: "LeafTime", swiftSettings: swiftSettings),
         .target(name: "LeafConcurrency", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
-        .target(name: "LeafConfig", dependencies: [
-            "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", .product(name: "Yams", package: "Yams"),
-        ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafConfig",
+            dependencies: [
+                "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", .product(name: "Yams", package: "Yams"),
+            ], swiftSettings: swiftSettings),
         .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", swiftSettings: swiftSettings),
-        .target(name: "LeafRepository", dependencies: [
-            "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime", "LeafConcurrency",
-        ], swiftSettings: swiftSettings),
-        .target(name: "LeafBackup", dependencies: [
-            "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafConcurrency",
-        ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafRepository",
+            dependencies: [
+                "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime", "LeafConcurrency",
+            ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafBackup",
+            dependencies: [
+                "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafConcurrency",
+            ], swiftSettings: swiftSettings),
         .target(name: "LeafCompliance", dependencies: ["LeafSQLite", "LeafTime"], swiftSettings: swiftSettings),
-        .target(name: "LeafDemo", dependencies: [
-            "LeafSQLite", "LeafSodium", "LeafDigest", "LeafKeys",
-        ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafDemo",
+            dependencies: [
+                "LeafSQLite", "LeafSodium", "LeafDigest", "LeafKeys",
+            ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium", "LeafConcurrency"], swiftSettings: swiftSettings),
-        .target(name: "LeafJobs", dependencies: [
-            "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafSodium", "LeafTime", "LeafConcurrency",
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: swiftSettings),
-        .target(name: "LeafAudit", dependencies: [
-            "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
-        ], swiftSettings: swiftSettings),
-        .target(name: "LeafScheduler", dependencies: [
-            "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime", "LeafConcurrency",
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: swiftSettings),
-        .executableTarget(name: "leafguard", dependencies: [
-            "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository", "LeafTime", "LeafConcurrency",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafJobs",
+            dependencies: [
+                "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite",
+                "LeafSodium", "LeafTime", "LeafConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafAudit",
+            dependencies: [
+                "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
+            ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafScheduler",
+            dependencies: [
+                "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime", "LeafConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "leafguard",
+            dependencies: [
+                "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository",
+                "LeafTime", "LeafConcurrency",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
 
         // Shared test helpers (temporary folders, child processes).
-        .target(name: "LeafTestSupport", dependencies: ["LeafStorage", "LeafConcurrency"], path: "Tests/LeafTestSupport",
-                swiftSettings: swiftSettings),
+        .target(
+            name: "LeafTestSupport", dependencies: ["LeafStorage", "LeafConcurrency"], path: "Tests/LeafTestSupport",
+            swiftSettings: swiftSettings),
         // Fuzz targets (Fuzz/Targets): a replay tool in ordinary builds, a libFuzzer binary
         // when `make fuzz` builds it with -sanitize=fuzzer,address -D LEAFGUARD_LIBFUZZER.
         .systemLibrary(name: "CFuzz", path: "Fuzz/CFuzz"),
-        .executableTarget(name: "leafguard-fuzz", dependencies: [
-            "CFuzz", "LeafArchive", "LeafAudit", "LeafBackup", "LeafCompliance", "LeafConfig", "LeafCron",
-            "LeafJobs", "LeafKeys", "LeafRepository", "LeafS3", "LeafSodium",
-        ], path: "Fuzz/Targets", swiftSettings: swiftSettings),
-        .testTarget(name: "LeafguardTests", dependencies: [
-            "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
-            "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-            "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime", "LeafConcurrency",
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "leafguard-fuzz",
+            dependencies: [
+                "CFuzz", "LeafArchive", "LeafAudit", "LeafBackup", "LeafCompliance", "LeafConfig", "LeafCron",
+                "LeafJobs", "LeafKeys", "LeafRepository", "LeafS3", "LeafSodium",
+            ], path: "Fuzz/Targets", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LeafguardTests",
+            dependencies: [
+                "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
+                "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
+                "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime",
+                "LeafConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import CFuzz
 // Every decoder of bytes leafguard did not just write, as a libFuzzer target.
 //
 //   make fuzz                          builds with -sanitize=fuzzer,address and runs each
@@ -10,21 +11,22 @@
 // A target returns normally for every input: a thrown error is the expected answer to bad
 // bytes; a trap, a hang or an out-of-memory is a defect.
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-import CFuzz
 import LeafArchive
-@testable import LeafAudit
 import LeafBackup
-@testable import LeafCompliance
-@testable import LeafConfig
 import LeafCron
 import LeafJobs
+import LeafSodium
+
+@testable import LeafAudit
+@testable import LeafCompliance
+@testable import LeafConfig
 @testable import LeafKeys
 @testable import LeafRepository
 @testable import LeafS3
-import LeafSodium
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fixed key: stored objects do not open under it, but everything before the tag check
 /// runs, and inputs the fuzzer forges under it run the rest.
@@ -39,7 +41,8 @@ let scratch: String = {
     return dir
 }()
 
-let jobConfig: LeafguardConfig? = try? ConfigLoader.parse("""
+let jobConfig: LeafguardConfig? = try? ConfigLoader.parse(
+    """
     data: data
     state: state
     keys: {master: env:FUZZ_KEY}
@@ -79,8 +82,9 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
         _ = Keyring.claimedGeneration(bytes)
         _ = Keyring.passphraseParameters(in: bytes)
         _ = Keyring.authenticatedGeneration(of: bytes, keyringKey: MasterKey(version: 1, secret: fixedKey))
-        _ = try? Keyring.open(stateDirectory: scratch + "/none", keyringKey: MasterKey(version: 1, secret: fixedKey),
-                              copies: [KeyringCopy(source: "fuzz", bytes: bytes)])
+        _ = try? Keyring.open(
+            stateDirectory: scratch + "/none", keyringKey: MasterKey(version: 1, secret: fixedKey),
+            copies: [KeyringCopy(source: "fuzz", bytes: bytes)])
     },
     // A key file (keys.master: file:PATH).
     "keyfile": { bytes in _ = try? MasterKeySource.decode(Data(bytes), origin: "fuzz") },
@@ -157,25 +161,26 @@ nonisolated(unsafe) var selected: (@Sendable ([UInt8]) -> Void)?
         selected = target
         args.remove(at: 1)
         #if LEAFGUARD_LIBFUZZER
-        var argc = Int32(args.count)
-        let cStrings = args.map { strdup($0) } + [nil]
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = UnsafeMutablePointer(mutating: cStrings)
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) })
+            var argc = Int32(args.count)
+            let cStrings = args.map { strdup($0) } + [nil]
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = UnsafeMutablePointer(mutating: cStrings)
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) })
         #else
-        // Replay: every file named (or every file in a folder named) once.
-        var count = 0
-        for path in args.dropFirst() {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            let files = isDirectory.boolValue
-                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
-            for file in files {
-                guard let data = FileManager.default.contents(atPath: file) else { continue }
-                target([UInt8](data))
-                count += 1
+            // Replay: every file named (or every file in a folder named) once.
+            var count = 0
+            for path in args.dropFirst() {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+                let files =
+                    isDirectory.boolValue
+                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+                for file in files {
+                    guard let data = FileManager.default.contents(atPath: file) else { continue }
+                    target([UInt8](data))
+                    count += 1
+                }
             }
-        }
-        print("\(name): \(count) input(s) replayed")
+            print("\(name): \(count) input(s) replayed")
         #endif
     }
 

@@ -2,8 +2,9 @@ import Foundation
 import LeafArchive
 import LeafConfig
 import LeafJobs
-@testable import LeafRepository
 import LeafSodium
+
+@testable import LeafRepository
 
 /// Seed corpora for every target: real objects of a deployment (`leafguard demo --dir D`
 /// makes one), decrypted manifests for the plaintext readers, and a few hand-written
@@ -16,8 +17,9 @@ enum Seeds {
         func seed(_ target: String, _ bytes: [UInt8]) throws {
             let dir = out + "/" + target
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            counts[target, default: 0] += 1
-            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/seed-\(counts[target]!)"))
+            let n = counts[target, default: 0] + 1
+            counts[target] = n
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/seed-\(n)"))
         }
         func files(_ dir: String, limit: Int = 12) -> [String] {
             ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().prefix(limit).map { dir + "/" + $0 }
@@ -80,20 +82,24 @@ enum Seeds {
         }
 
         // What an S3 endpoint answers.
-        let list = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
+        let list =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
             + "<IsTruncated>true</IsTruncated><NextContinuationToken>abc</NextContinuationToken><Contents><Key>p/index/1</Key><Size>10</Size></Contents>"
             + "<Contents><Key>p/keys/2</Key></Contents></ListBucketResult>"
         let error = "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The key does not exist</Message></Error>"
         try seed("s3xml", Array(list.utf8))
         try seed("s3xml", Array(error.utf8))
         try seed("http", Array("HTTP/1.1 200 OK\r\nContent-Length: \(list.utf8.count)\r\nContent-Type: application/xml\r\n\r\n\(list)".utf8))
-        try seed("http", Array("HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n\(String(error.utf8.count, radix: 16))\r\n\(error)\r\n0\r\n\r\n".utf8))
+        try seed(
+            "http", Array("HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n\(String(error.utf8.count, radix: 16))\r\n\(error)\r\n0\r\n\r\n".utf8))
         try seed("http", Array("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".utf8))
         try seed("http", Array("HTTP/1.0 200 OK\r\n\r\nbody to the end".utf8))
 
         // Credentials as the planner stores them (compliance-rules.md).
-        for c in ["$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$2b$12$abcdefghijklmnopqrstuu5ZIm8GAf3Y5lYk7tQmUH0c0ioBO4u",
-                  "pbkdf2_sha256$600000$salt$hash", "sha1$abc$def", "plain:password"] {
+        for c in [
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$2b$12$abcdefghijklmnopqrstuu5ZIm8GAf3Y5lYk7tQmUH0c0ioBO4u",
+            "pbkdf2_sha256$600000$salt$hash", "sha1$abc$def", "plain:password",
+        ] {
             try seed("credential", Array(c.utf8))
         }
         for (target, n) in counts.sorted(by: { $0.key < $1.key }) { print("\(target): \(n) seed(s)") }

@@ -3,7 +3,9 @@ import Foundation
 
 /// An error libarchive reported, with its message.
 public struct ArchiveError: Error, CustomStringConvertible, Equatable {
+    /// libarchive's own words for what failed.
     public let message: String
+    /// The message, marked as an archive error.
     public var description: String { "archive error: \(message)" }
 }
 
@@ -34,12 +36,15 @@ public final class TarWriter {
         // No padding to 10 KiB blocks: the archive ends right after its end-of-archive marker.
         try check(archive_write_set_bytes_in_last_block(a, 1))
         let ctx = Unmanaged.passUnretained(sink).toOpaque()
-        try check(archive_write_open2(a, ctx, nil, { _, ctx, buf, len in
-            guard let ctx, let buf else { return -1 }
-            let s = Unmanaged<Sink>.fromOpaque(ctx).takeUnretainedValue()
-            s.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buf, count: len))
-            return len
-        }, nil, nil))
+        try check(
+            archive_write_open2(
+                a, ctx, nil,
+                { _, ctx, buf, len in
+                    guard let ctx, let buf else { return -1 }
+                    let s = Unmanaged<Sink>.fromOpaque(ctx).takeUnretainedValue()
+                    s.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buf, count: len))
+                    return len
+                }, nil, nil))
     }
 
     deinit { archive_write_free(archive) }
@@ -54,19 +59,20 @@ public final class TarWriter {
         defer { archive_entry_free(e) }
         archive_entry_set_pathname(e, name)
         archive_entry_set_size(e, la_int64_t(bytes.count))
-        archive_entry_set_filetype(e, 0o100000 /* AE_IFREG */)
+        archive_entry_set_filetype(e, 0o100000)  // AE_IFREG
         archive_entry_set_perm(e, 0o600)
         archive_entry_set_mtime(e, time_t(modified.timeIntervalSince1970), 0)
         try check(archive_write_header(archive, e))
         var offset = 0
-        while offset < bytes.count {
-            let n = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
+        while offset < bytes.count, let base = bytes.baseAddress {
+            let n = archive_write_data(archive, base + offset, bytes.count - offset)
             if n < 0 { try check(Int32(n)) }
             if n == 0 { throw ArchiveError(message: "write made no progress") }
             offset += n
         }
     }
 
+    /// Appends one regular file named `name` holding `bytes` (mode 0600).
     public func add(name: String, bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try add(name: name, bytes: $0) }
     }
@@ -102,7 +108,7 @@ public enum TarReader {
                 var data = [UInt8](repeating: 0, count: size)
                 var got = 0
                 while got < size {
-                    let n = data.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress! + got, size - got) }
+                    let n = data.withUnsafeMutableBytes { raw in raw.baseAddress.map { archive_read_data(a, $0 + got, size - got) } ?? 0 }
                     if n < 0 { throw fail() }
                     if n == 0 { throw ArchiveError(message: "entry \(name) is truncated") }
                     got += n

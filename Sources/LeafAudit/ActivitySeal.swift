@@ -57,7 +57,9 @@ public struct ActivitySealer: Sendable {
         let db = try Database(path: "file:\(path)?mode=ro", mode: .readOnly)
         let lastID = last.map { $0.header.toID } ?? Int64.min
         var entries: [UInt8] = []
-        var count = 0, first: Int64 = 0, lastRow: Int64 = 0
+        var count = 0
+        var first: Int64 = 0
+        var lastRow: Int64 = 0
         try db.transaction("DEFERRED") {
             let s = try db.prepare("SELECT \(Self.columns) FROM activity_log WHERE id > ? ORDER BY id")
             try s.bind([.integer(lastID)])
@@ -73,10 +75,11 @@ public struct ActivitySealer: Sendable {
         guard count > 0 else { return nil }
         let prevHead = last?.header.head ?? Self.genesis
         let entriesDigest = SHA256.hash(entries).hexString
-        let header = ActivitySealHeader(seq: (last?.header.seq ?? 0) + 1, fromID: first, toID: lastRow, count: count,
-                                        entriesSHA256: entriesDigest, prevHead: prevHead,
-                                        head: SHA256.hash(Array((prevHead + entriesDigest).utf8)).hexString,
-                                        sealedAt: ISO8601DateFormatter().string(from: at), publicKey: signer.publicKeyHex)
+        let header = ActivitySealHeader(
+            seq: (last?.header.seq ?? 0) + 1, fromID: first, toID: lastRow, count: count,
+            entriesSHA256: entriesDigest, prevHead: prevHead,
+            head: SHA256.hash(Array((prevHead + entriesDigest).utf8)).hexString,
+            sealedAt: ISO8601DateFormatter().string(from: at), publicKey: signer.publicKeyHex)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         let json = [UInt8](try e.encode(header))
@@ -105,8 +108,9 @@ public struct ActivitySealer: Sendable {
         guard let nl1 = bytes.firstIndex(of: 0x0A), let nl2 = bytes[(nl1 + 1)...].firstIndex(of: 0x0A) else { return nil }
         let json = Array(bytes[..<nl1])
         guard let header = try? JSONDecoder().decode(ActivitySealHeader.self, from: Data(json)) else { return nil }
-        return LoadedSeal(header: header, signedPart: json, signature: [UInt8](hexString: String(decoding: bytes[(nl1 + 1)..<nl2], as: UTF8.self)),
-                          entries: Array(bytes[(nl2 + 1)...]))
+        return LoadedSeal(
+            header: header, signedPart: json, signature: [UInt8](hexString: String(decoding: bytes[(nl1 + 1)..<nl2], as: UTF8.self)),
+            entries: Array(bytes[(nl2 + 1)...]))
     }
 
     /// Whether one stored copy of a seal is whole and signed by `publicKey` (its row list

@@ -1,7 +1,8 @@
 import Foundation
 import LeafDigest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One audit entry: who did what, when, to which objects, and how it ended.
@@ -25,8 +26,10 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     /// The hash of the entry before (64 zeros for the first).
     public var prev: String
 
-    public init(action: String, command: String, job: String? = nil, step: String? = nil, objects: [String] = [],
-                outcome: String, detail: String = "", at: Date = Date()) {
+    public init(
+        action: String, command: String, job: String? = nil, step: String? = nil, objects: [String] = [],
+        outcome: String, detail: String = "", at: Date = Date()
+    ) {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         seq = 0; self.at = f.string(from: at)
@@ -83,7 +86,10 @@ public struct AuditLog: Sendable {
         return e
     }
 
-    public enum TailState: Equatable { case intact, repaired(bytes: Int) }
+    public enum TailState: Equatable {
+        case intact
+        case repaired(bytes: Int)
+    }
 
     /// Checks the end of the log under the append lock: a last line without its newline
     /// (a write cut short) is truncated away; a last complete line that is not an entry, or
@@ -115,7 +121,9 @@ public struct AuditLog: Sendable {
             buffer = Array(buffer[0..<(cut + 1)])
         }
         if let last = buffer.split(separator: UInt8(ascii: "\n")).last, Self.parse(Array(last)) == nil {
-            throw AuditError("the audit log \(path)'s last line is not an entry (damaged or written by hand); nothing was done. Run 'leafguard audit verify' and restore the log from a copy")
+            throw AuditError(
+                "the audit log \(path)'s last line is not an entry (damaged or written by hand); nothing was done. Run 'leafguard audit verify' and restore the log from a copy"
+            )
         }
         return state
     }
@@ -159,9 +167,10 @@ public struct AuditLog: Sendable {
         let body = Array(line[..<(line.count - suffixLength)])
         let hash = String(decoding: line[(line.count - 66)..<(line.count - 2)], as: UTF8.self)
         guard String(decoding: line[(line.count - suffixLength)..<(line.count - 66)], as: UTF8.self) == ",\"hash\":\"",
-              let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(body + [UInt8(ascii: "}")])),
-              // A sequence number no log reaches is not an entry (and would overflow below).
-              (1..<(1 << 53)).contains(entry.seq) else { return nil }
+            let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(body + [UInt8(ascii: "}")])),
+            // A sequence number no log reaches is not an entry (and would overflow below).
+            (1..<(1 << 53)).contains(entry.seq)
+        else { return nil }
         return (entry, hash, body)
     }
 
@@ -178,8 +187,9 @@ public struct AuditLog: Sendable {
 
     /// Writes a log rebuilt from the regions where there is none (0600, synced).
     public static func writeRestored(_ bytes: [UInt8], to path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AuditError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -201,7 +211,9 @@ public struct AuditLog: Sendable {
         }
         var problems: [String] = []
         var prev = Self.genesis
-        var count = 0, expected = 1, lastSeq = 0
+        var count = 0
+        var expected = 1
+        var lastSeq = 0
         var hashAtCheckpoint: String?
         // Links are checked by sequence number, so one moved entry is reported once.
         var hashes: [Int: String] = [0: Self.genesis]
@@ -218,9 +230,10 @@ public struct AuditLog: Sendable {
             if Self.linkHash(prev: entry.prev, body: body) != hash {
                 problems.append("entry \(seq) (line \(lineNumber)): modified — its contents do not match its hash")
             } else if seq > expected {
-                problems.append(seq == expected + 1
-                    ? "entry \(expected) is missing (deleted, or moved): line \(lineNumber) holds entry \(seq)"
-                    : "entries \(expected)…\(seq - 1) are missing (deleted, or moved): line \(lineNumber) holds entry \(seq)")
+                problems.append(
+                    seq == expected + 1
+                        ? "entry \(expected) is missing (deleted, or moved): line \(lineNumber) holds entry \(seq)"
+                        : "entries \(expected)…\(seq - 1) are missing (deleted, or moved): line \(lineNumber) holds entry \(seq)")
             } else if seq < expected {
                 problems.append("entry \(seq) (line \(lineNumber)): out of order or inserted — entry \(expected) was expected")
             } else if let before = hashes[seq - 1], entry.prev != before {

@@ -72,7 +72,8 @@ public struct Checkpoint: Codable, Sendable, Equatable {
             throw AuditError("not a checkpoint")
         }
         guard let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
-              Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey) else {
+            Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey)
+        else {
             throw AuditError("checkpoint \(c.length) (\(c.at)) is not signed by this deployment's audit key \(publicKey.hexString.prefix(16))…")
         }
         return c

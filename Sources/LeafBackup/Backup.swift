@@ -59,8 +59,10 @@ public struct Backup: Sendable {
     /// Called with (phase, bytes done, bytes total) as work proceeds.
     public let progress: @Sendable (String, Int64, Int64) -> Void
 
-    public init(repository: Repository, dataDirectory: String, options: BackupOptions,
-                progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }) {
+    public init(
+        repository: Repository, dataDirectory: String, options: BackupOptions,
+        progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }
+    ) {
         self.repository = repository; self.dataDirectory = dataDirectory; self.options = options; self.progress = progress
     }
 
@@ -76,8 +78,9 @@ public struct Backup: Sendable {
         // The copy holds every family's entries in plain text: a 0700 folder, 0600 files,
         // removed with SQLite's side files on success and failure, and copies a killed run
         // left behind removed before a new one is made.
-        try FileManager.default.createDirectory(atPath: options.scratchDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: options.scratchDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         chmod(options.scratchDirectory, 0o700)
         Self.removeStaleDatabaseCopies(in: options.scratchDirectory)
         let copyPath = options.scratchDirectory + "/planner-\(getpid())-\(UUID().uuidString).db"
@@ -116,8 +119,9 @@ public struct Backup: Sendable {
             repository.settlePartialDataKeys(needed: try repository.neededDataKeys(index: packs), keep: [key.id])
         }
         phase("load index and last snapshot")
-        let pipeline = PackPipeline(repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
-                                    dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)
+        let pipeline = PackPipeline(
+            repository: repository, key: key, packSize: options.packSize, zstdLevel: options.zstdLevel,
+            dataShards: options.dataShards, parityShards: options.parityShards, workers: options.workers)
         var blobsAdded = 0
         var unchanged = 0
         do {
@@ -156,8 +160,9 @@ public struct Backup: Sendable {
                 let chunkDigests = digests.value
                 for (i, chunk) in chunks.enumerated() { dbBlobs.append(try addBlob(chunk, digest: chunkDigests[i], compress: true)) }
             }
-            let dbFile = SnapshotFile(path: "planner.db", size: dbSize, sha256: dbHasher.finalize().hexString,
-                                      modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
+            let dbFile = SnapshotFile(
+                path: "planner.db", size: dbSize, sha256: dbHasher.finalize().hexString,
+                modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
             phase("database chunks")
 
             // 4. Every document the database names, checked against documents.sha256.
@@ -167,8 +172,10 @@ public struct Backup: Sendable {
                 let rel = "documents/" + doc.blobPath
                 let path = dataDirectory + "/" + rel
                 guard doc.safe else {
-                    problems.append(SnapshotProblem(path: rel, problem: "unsafe-path",
-                                                    detail: "documents row \(doc.id) names a path outside documents/ (absolute, '..' or empty parts); not read"))
+                    problems.append(
+                        SnapshotProblem(
+                            path: rel, problem: "unsafe-path",
+                            detail: "documents row \(doc.id) names a path outside documents/ (absolute, '..' or empty parts); not read"))
                     continue
                 }
                 var st = stat()
@@ -177,15 +184,19 @@ public struct Backup: Sendable {
                     continue
                 }
                 if let what = nonRegular(st) ?? symbolicLinkOnTheWay(dataDirectory, rel) {
-                    problems.append(SnapshotProblem(path: rel, problem: "not-a-file", detail: "documents row \(doc.id) names \(what), not a regular file; not read"))
+                    problems.append(
+                        SnapshotProblem(path: rel, problem: "not-a-file", detail: "documents row \(doc.id) names \(what), not a regular file; not read"))
                     continue
                 }
                 let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
                 if let prev = previousFiles[rel], prev.size == Int64(st.st_size), prev.modified == mtime,
-                   prev.sha256 == doc.sha256.lowercased(), prev.blobs.allSatisfy({ known.contains($0) }) {
+                    prev.sha256 == doc.sha256.lowercased(), prev.blobs.allSatisfy({ known.contains($0) })
+                {
                     // Unchanged since the last snapshot (documents are immutable once written).
-                    files.append(SnapshotFile(path: prev.path, size: prev.size, sha256: prev.sha256, modified: prev.modified,
-                                              mode: Int(st.st_mode & 0o7777), blobs: prev.blobs))
+                    files.append(
+                        SnapshotFile(
+                            path: prev.path, size: prev.size, sha256: prev.sha256, modified: prev.modified,
+                            mode: Int(st.st_mode & 0o7777), blobs: prev.blobs))
                     unchanged += 1
                     done += prev.size
                     continue
@@ -212,8 +223,10 @@ public struct Backup: Sendable {
                 }
                 let digest = (chunked ? whole.finalize() : (singleDigest ?? SHA256.hash([UInt8]()))).hexString
                 if digest != doc.sha256.lowercased() {
-                    problems.append(SnapshotProblem(path: rel, problem: "altered",
-                                                    detail: "SHA-256 is \(digest), documents row \(doc.id) records \(doc.sha256)"))
+                    problems.append(
+                        SnapshotProblem(
+                            path: rel, problem: "altered",
+                            detail: "SHA-256 is \(digest), documents row \(doc.id) records \(doc.sha256)"))
                 }
                 files.append(SnapshotFile(path: rel, size: size, sha256: digest, modified: mtime, mode: Int(st.st_mode & 0o7777), blobs: blobs))
             }
@@ -229,9 +242,10 @@ public struct Backup: Sendable {
                 addedBytes: pipeline.blobBytes)
             try repository.writeSnapshot(snapshot, key: key)
             phase("snapshot")
-            return BackupResult(snapshot: snapshot, packsWritten: packs.count, blobsAdded: blobsAdded,
-                                bytesAdded: pipeline.blobBytes, bytesStored: pipeline.storedBytes,
-                                filesUnchanged: unchanged, packsRecovered: adopted.count, phases: phases, seconds: Date().timeIntervalSince(t0))
+            return BackupResult(
+                snapshot: snapshot, packsWritten: packs.count, blobsAdded: blobsAdded,
+                bytesAdded: pipeline.blobBytes, bytesStored: pipeline.storedBytes,
+                filesUnchanged: unchanged, packsRecovered: adopted.count, phases: phases, seconds: Date().timeIntervalSince(t0))
         } catch {
             pipeline.abandon()
             throw error
@@ -279,7 +293,9 @@ public struct Backup: Sendable {
         return try db.query("SELECT id, blob_path, size, sha256 FROM documents ORDER BY blob_path").compactMap { r in
             guard let id = r[0].int, let p = r[1].text, let sha = r[3].text else { return nil }
             // A blob_path escaping documents/ is never followed: it is reported.
-            let safe = !(p.isEmpty || p.hasPrefix("/") || p.contains("\0") || p.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty })
+            let safe =
+                !(p.isEmpty || p.hasPrefix("/") || p.contains("\0")
+                || p.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty })
             return DocumentRow(id: id, blobPath: p, size: Int(r[2].int ?? 0), sha256: sha, safe: safe)
         }
     }
@@ -333,8 +349,8 @@ func readChunks(of path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Voi
         var failure: String?
         var got = 0
         let buf = [UInt8](unsafeUninitializedCapacity: want) { raw, count in
-            while got < want {
-                let n = read(fd, raw.baseAddress! + got, want - got)
+            while got < want, let base = raw.baseAddress {
+                let n = read(fd, base + got, want - got)
                 if n < 0 { if errno == EINTR { continue }; failure = String(cString: strerror(errno)); break }
                 if n == 0 { break }
                 got += n

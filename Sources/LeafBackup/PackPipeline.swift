@@ -1,6 +1,6 @@
 import Foundation
-import LeafConcurrency
 import LeafArchive
+import LeafConcurrency
 import LeafRepository
 
 /// Collects blobs into packs and writes each full pack on a worker thread: tar (through
@@ -42,8 +42,10 @@ final class PackPipeline: Sendable {
     var blobBytes: Int64 { written.withLock { $0.blobBytes } }
     var storedBytes: Int64 { written.withLock { $0.storedBytes } }
 
-    init(repository: Repository, key: DataKey, packSize: Int, zstdLevel: Int, dataShards: Int, parityShards: Int,
-         workers: Int, checkpointEvery: Int = 16) {
+    init(
+        repository: Repository, key: DataKey, packSize: Int, zstdLevel: Int, dataShards: Int, parityShards: Int,
+        workers: Int, checkpointEvery: Int = 16
+    ) {
         self.repository = repository; self.key = key; self.packSize = packSize; self.zstdLevel = zstdLevel
         self.dataShards = dataShards; self.parityShards = parityShards; self.checkpointEvery = checkpointEvery
         work = BoundedWork(width: workers, label: "leafguard.packs")
@@ -94,9 +96,10 @@ final class PackPipeline: Sendable {
         let tar = try TarWriter(zstdLevel: compress ? zstdLevel : nil, expectedSize: compress ? work.bytes / 2 : work.bytes + work.blobs.count * 1536)
         for (id, bytes) in work.blobs { try tar.add(name: id.hex, bytes: bytes) }
         let pack = try tar.finish()
-        return try repository.writePack(id: .random(), pack: pack, compressed: compress,
-                                        blobs: work.blobs.map { PackEntry.Blob(id: $0.0, length: $0.1.count) },
-                                        dataShards: dataShards, parityShards: parityShards, key: key)
+        return try repository.writePack(
+            id: .random(), pack: pack, compressed: compress,
+            blobs: work.blobs.map { PackEntry.Blob(id: $0.0, length: $0.1.count) },
+            dataShards: dataShards, parityShards: parityShards, key: key)
     }
 
     /// Writes an index for completed packs once enough have accumulated, so an interrupted
@@ -138,9 +141,9 @@ final class PackPipeline: Sendable {
 }
 
 #if os(Linux)
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32
-func releaseFreeHeapPages() { _ = glibcMallocTrim(0) }
+    @_silgen_name("malloc_trim")
+    private func glibcMallocTrim(_ pad: Int) -> Int32
+    func releaseFreeHeapPages() { _ = glibcMallocTrim(0) }
 #else
-func releaseFreeHeapPages() {}
+    func releaseFreeHeapPages() {}
 #endif

@@ -1,6 +1,6 @@
 import Foundation
-import LeafConcurrency
 import LeafArchive
+import LeafConcurrency
 import LeafDigest
 import LeafRepository
 import LeafSQLite
@@ -73,7 +73,8 @@ public struct Restore: Sendable {
             var offset: Int64 = 0
             for b in f.blobs {
                 guard let pack = index.blobs[b], let entry = index.packs[pack] else {
-                    throw RestoreError("snapshot \(snapshot.id.short) needs blob \(b.hex.prefix(16))… that no index lists; the repository is damaged (run verify)")
+                    throw RestoreError(
+                        "snapshot \(snapshot.id.short) needs blob \(b.hex.prefix(16))… that no index lists; the repository is damaged (run verify)")
                 }
                 targets[b, default: []].append((fi, offset))
                 byPack[pack, default: []].insert(b)
@@ -100,7 +101,7 @@ public struct Restore: Sendable {
         // content or the restored one; the old content, now under the scratch name, is removed
         // (or, after a kill, by the next restore into the same place).
         if nonEmpty {
-            guard glibcRenameat2(AT_FDCWD, root, AT_FDCWD, target, 2 /* RENAME_EXCHANGE */) == 0 else {
+            guard glibcRenameat2(AT_FDCWD, root, AT_FDCWD, target, renameExchange) == 0 else {
                 throw RestoreError("cannot move the restored folder into \(target): \(String(cString: strerror(errno)))")
             }
             moved = true
@@ -117,9 +118,13 @@ public struct Restore: Sendable {
     /// component or NUL) no longer than PATH_MAX: a snapshot names nothing outside the target.
     static func checkPath(_ path: String) throws {
         let bytes = Array(path.utf8)
-        let bad = bytes.isEmpty || bytes.count > 4000 || bytes.first == UInt8(ascii: "/") || bytes.contains(0)
+        let bad =
+            bytes.isEmpty || bytes.count > 4000 || bytes.first == UInt8(ascii: "/") || bytes.contains(0)
             || path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." || $0.utf8.count > 255 }
-        if bad { throw RestoreError("the snapshot names the path '\(path.prefix(200))', which is not a plain relative path; it is damaged or forged, and nothing was written") }
+        if bad {
+            throw RestoreError(
+                "the snapshot names the path '\(path.prefix(200))', which is not a plain relative path; it is damaged or forged, and nothing was written")
+        }
     }
 
     /// Removes scratch folders of restores into the same place whose process is gone.
@@ -131,13 +136,16 @@ public struct Restore: Sendable {
         }
     }
 
-    private func write(_ snapshot: SnapshotManifest, files: [SnapshotFile], into target: String, index: (packs: [ObjectID: PackEntry], blobs: [BlobID: ObjectID]),
-                       targets: [BlobID: [(Int, Int64)]], byPack: [ObjectID: Set<BlobID>], t0: Date) throws -> RestoreResult {
+    private func write(
+        _ snapshot: SnapshotManifest, files: [SnapshotFile], into target: String, index: (packs: [ObjectID: PackEntry], blobs: [BlobID: ObjectID]),
+        targets: [BlobID: [(Int, Int64)]], byPack: [ObjectID: Set<BlobID>], t0: Date
+    ) throws -> RestoreResult {
         let fm = FileManager.default
         let paths = files.map { target + "/" + $0.path }
         for (i, f) in files.enumerated() {
-            try fm.createDirectory(atPath: (paths[i] as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                   attributes: [.posixPermissions: 0o700])
+            try fm.createDirectory(
+                atPath: (paths[i] as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             let fd = open(paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw RestoreError("cannot create \(paths[i]): \(String(cString: strerror(errno)))") }
             let rc = ftruncate(fd, off_t(f.size))
@@ -145,7 +153,8 @@ public struct Restore: Sendable {
             guard rc == 0 else { throw RestoreError("cannot size \(paths[i]): \(String(cString: strerror(errno)))") }
         }
         let total = files.reduce(Int64(0)) { $0 + $1.size }
-        let targetsByBlob = targets, blobsByPack = byPack
+        let targetsByBlob = targets
+        let blobsByPack = byPack
         let state = RestoreState()
         let packs = Array(byPack.keys)
         let work = BoundedWork(width: workers, label: "leafguard.restore")
@@ -165,7 +174,9 @@ public struct Restore: Sendable {
                         }
                         // A one-blob document's digest is this blob's: it is checked here, not re-read later.
                         for (fi, _) in targetsByBlob[id] ?? [] where files[fi].blobs.count == 1 && fi > 0 {
-                            if digest.hexString == files[fi].sha256 { state.verified(fi) } else {
+                            if digest.hexString == files[fi].sha256 {
+                                state.verified(fi)
+                            } else {
                                 throw RestoreError("\(files[fi].path) restored with SHA-256 \(digest.hexString), expected \(files[fi].sha256)")
                             }
                         }
@@ -207,15 +218,21 @@ public struct Restore: Sendable {
             chmod(paths[i], mode_t(f.mode.map { $0 & 0o777 } ?? 0o600))
             if i > 0 {
                 let seconds = f.modified.rounded(.down)
-                var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9)),
-                             timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9))]
+                var times = [
+                    timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9)),
+                    timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9)),
+                ]
                 _ = utimensat(AT_FDCWD, paths[i], &times, AT_SYMLINK_NOFOLLOW)
             }
         }
-        return RestoreResult(snapshot: snapshot, files: files.count, bytes: total, repairedAround: state.repaired,
-                             seconds: Date().timeIntervalSince(t0))
+        return RestoreResult(
+            snapshot: snapshot, files: files.count, bytes: total, repairedAround: state.repaired,
+            seconds: Date().timeIntervalSince(t0))
     }
 }
+
+/// renameat2(2)'s flag that swaps the two names in one step.
+let renameExchange: UInt32 = 2
 
 /// renameat2(2) (glibc 2.28+), for RENAME_EXCHANGE.
 @_silgen_name("renameat2")
@@ -242,7 +259,9 @@ final class RestoreState: Sendable {
     func isVerified(_ i: Int) -> Bool { state.withLock { $0.verifiedFiles.contains(i) } }
     var failed: Bool { state.withLock { $0.error != nil } }
     func record(written: Int64, repaired r: [String]) {
-        state.withLock { $0.bytes += written; $0.repaired += r }
+        state.withLock {
+            $0.bytes += written; $0.repaired += r
+        }
     }
     func fail(_ e: any Error) { state.withLock { if $0.error == nil { $0.error = e } } }
 }
@@ -253,8 +272,8 @@ func pwriteAll(_ path: String, _ data: [UInt8], at offset: Int64) throws {
     defer { close(fd) }
     var done = 0
     let failure: String? = data.withUnsafeBytes { raw in
-        while done < raw.count {
-            let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+        while done < raw.count, let base = raw.baseAddress {
+            let n = pwrite(fd, base + done, raw.count - done, off_t(offset) + off_t(done))
             if n < 0 { if errno == EINTR { continue }; return String(cString: strerror(errno)) }
             done += n
         }

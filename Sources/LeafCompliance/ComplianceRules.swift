@@ -3,15 +3,24 @@ import Foundation
 /// Severities, most severe first.
 public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
     case critical, high, medium, low
-    var rank: Int { Severity.allCases.firstIndex(of: self)! }
+    var rank: Int { Severity.allCases.firstIndex(of: self) ?? 0 }
     public static func < (a: Severity, b: Severity) -> Bool { a.rank > b.rank }
 }
 
 /// The rules of shared/planner/compliance-rules.md, version 1, in its order.
 public enum ComplianceRule: String, Codable, Sendable, CaseIterable {
-    case mfaRequired = "MFA-REQUIRED", mfaOwner = "MFA-OWNER", mfaMissing = "MFA-MISSING", mfaSMSOnly = "MFA-SMS-ONLY"
-    case pwdMissing = "PWD-MISSING", pwdPolicy = "PWD-POLICY", pwdHashLegacy = "PWD-HASH-LEGACY", pwdHashWeak = "PWD-HASH-WEAK"
-    case accessOrphan = "ACCESS-ORPHAN", accessRole = "ACCESS-ROLE", accessBroad = "ACCESS-BROAD", accessDormant = "ACCESS-DORMANT"
+    case mfaRequired = "MFA-REQUIRED"
+    case mfaOwner = "MFA-OWNER"
+    case mfaMissing = "MFA-MISSING"
+    case mfaSMSOnly = "MFA-SMS-ONLY"
+    case pwdMissing = "PWD-MISSING"
+    case pwdPolicy = "PWD-POLICY"
+    case pwdHashLegacy = "PWD-HASH-LEGACY"
+    case pwdHashWeak = "PWD-HASH-WEAK"
+    case accessOrphan = "ACCESS-ORPHAN"
+    case accessRole = "ACCESS-ROLE"
+    case accessBroad = "ACCESS-BROAD"
+    case accessDormant = "ACCESS-DORMANT"
 
     public static let rulesVersion = 1
 
@@ -37,7 +46,8 @@ public enum ComplianceRule: String, Codable, Sendable, CaseIterable {
     }
 
     /// Where leafplanner's promise and NIST SP 800-63B part ways, for auditors.
-    public static let nistNote = "NIST SP 800-63B asks verifiers not to impose composition rules (mixtures of character types) and to screen passwords against lists of known-compromised values instead; leafplanner's page promises at least 12 characters mixing lower and upper case, digits and symbols, so PWD-POLICY checks that composition rule as promised, which is stricter in form than, and not the same as, 800-63B's guidance."
+    public static let nistNote =
+        "NIST SP 800-63B asks verifiers not to impose composition rules (mixtures of character types) and to screen passwords against lists of known-compromised values instead; leafplanner's page promises at least 12 characters mixing lower and upper case, digits and symbols, so PWD-POLICY checks that composition rule as promised, which is stricter in form than, and not the same as, 800-63B's guidance."
 }
 
 /// An accepted risk: a finding of `rule` for `userID` (in `accountID`, or in every account
@@ -58,7 +68,8 @@ public struct ComplianceException: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case rule, owner, reason, expires
-        case accountID = "account_id", userID = "user_id"
+        case accountID = "account_id"
+        case userID = "user_id"
     }
 }
 
@@ -85,7 +96,11 @@ public struct Finding: Codable, Sendable, Equatable {
     public let userID: Int64
     public let detail: String
 
-    enum CodingKeys: String, CodingKey { case rule, severity, detail, accountID = "account_id", userID = "user_id" }
+    enum CodingKeys: String, CodingKey {
+        case rule, severity, detail
+        case accountID = "account_id"
+        case userID = "user_id"
+    }
 
     public init(rule: String, severity: Severity, accountID: Int64?, userID: Int64, detail: String) {
         self.rule = rule; self.severity = severity; self.accountID = accountID; self.userID = userID; self.detail = detail
@@ -95,7 +110,7 @@ public struct Finding: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rule, forKey: .rule)
         try c.encode(severity, forKey: .severity)
-        try c.encode(accountID, forKey: .accountID)   // null, not absent, for per-user rules
+        try c.encode(accountID, forKey: .accountID)  // null, not absent, for per-user rules
         try c.encode(userID, forKey: .userID)
         try c.encode(detail, forKey: .detail)
     }
@@ -106,7 +121,9 @@ public struct ComplianceReport: Codable, Sendable {
     public struct Totals: Codable, Sendable, Equatable {
         public var accounts = 0, users = 0, activeUsers = 0, activeUsersWithMFA = 0
         enum CodingKeys: String, CodingKey {
-            case accounts, users, activeUsers = "active_users", activeUsersWithMFA = "active_users_with_mfa"
+            case accounts, users
+            case activeUsers = "active_users"
+            case activeUsersWithMFA = "active_users_with_mfa"
         }
     }
     public struct RuleSummary: Codable, Sendable, Equatable {
@@ -131,10 +148,15 @@ public struct ComplianceReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case kind, totals, summary, findings, excepted, controls, notes
-        case rulesVersion = "rules_version", asOf = "as_of", rowsRead = "rows_read", expiredExceptions = "expired_exceptions"
+        case rulesVersion = "rules_version"
+        case asOf = "as_of"
+        case rowsRead = "rows_read"
+        case expiredExceptions = "expired_exceptions"
     }
 
     /// Set in an encoder's userInfo to leave `findings` out (the JSON writer streams them).
+    // swift-format-ignore: NeverForceUnwrap
+    // CodingUserInfoKey's initialiser is failable in name only: it accepts every string.
     public static let withoutFindings = CodingUserInfoKey(rawValue: "leafguard.withoutFindings")!
 
     public func encode(to encoder: any Encoder) throws {

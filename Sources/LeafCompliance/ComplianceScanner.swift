@@ -76,7 +76,10 @@ public struct ComplianceScanner: Sendable {
             case .argon2i: add(.pwdHashWeak, nil, u, "argon2i, not argon2id")
             case .argon2id:
                 if c.m < settings.argon2MinMemoryKiB || c.t < settings.argon2MinIterations {
-                    add(.pwdHashWeak, nil, u, "argon2id with m=\(c.m < 0 ? "?" : String(c.m)) KiB, t=\(c.t < 0 ? "?" : String(c.t)) (minimum m=\(settings.argon2MinMemoryKiB), t=\(settings.argon2MinIterations))")
+                    add(
+                        .pwdHashWeak, nil, u,
+                        "argon2id with m=\(c.m < 0 ? "?" : String(c.m)) KiB, t=\(c.t < 0 ? "?" : String(c.t)) (minimum m=\(settings.argon2MinMemoryKiB), t=\(settings.argon2MinIterations))"
+                    )
                 }
             case .bcrypt:
                 if c.m >= 0 && c.m < settings.bcryptMinCost { add(.pwdHashWeak, nil, u, "bcrypt cost \(c.m) (minimum \(settings.bcryptMinCost))") }
@@ -93,7 +96,9 @@ public struct ComplianceScanner: Sendable {
             let i = users.index(of: u)
             let disabled = i.map { users.status[$0] == .disabled } ?? false
             if role == nil || disabled {
-                add(.accessOrphan, a, u, role == nil ? "holds \(g.count) grant(s) in an account it is not a member of" : "disabled user holds \(g.count) grant(s)")
+                add(
+                    .accessOrphan, a, u,
+                    role == nil ? "holds \(g.count) grant(s) in an account it is not a member of" : "disabled user holds \(g.count) grant(s)")
             }
             let writes = g.writeSections
             if let role, role == .viewer || role == .executor, !writes.isEmpty {
@@ -106,18 +111,24 @@ public struct ComplianceScanner: Sendable {
             if let i, isActive(i), additional, !writes.isEmpty {
                 let last = users.lastLogin[i]
                 if last.isNaN || asOfSeconds - last > dormancy {
-                    add(.accessDormant, a, u, last.isNaN ? "holds write access and has never logged in" : "holds write access; last login more than \(settings.dormancyDays) days before as_of")
+                    add(
+                        .accessDormant, a, u,
+                        last.isNaN
+                            ? "holds write access and has never logged in"
+                            : "holds write access; last login more than \(settings.dormancyDays) days before as_of")
                 }
             }
         }
 
         let summary = ComplianceReport.summary(of: findings)
-        var active = 0, withMFA = 0
+        var active = 0
+        var withMFA = 0
         for i in 0..<users.count where isActive(i) { active += 1; if users.factors[i] != 0 { withMFA += 1 } }
         let f = ISO8601DateFormatter()
-        return ComplianceReport(asOf: f.string(from: asOf),
-                                totals: .init(accounts: t.accountCount, users: users.count, activeUsers: active, activeUsersWithMFA: withMFA),
-                                summary: summary, findings: findings, rowsRead: t.rowsRead)
+        return ComplianceReport(
+            asOf: f.string(from: asOf),
+            totals: .init(accounts: t.accountCount, users: users.count, activeUsers: active, activeUsersWithMFA: withMFA),
+            summary: summary, findings: findings, rowsRead: t.rowsRead)
     }
 
     /// "YYYY-MM-DDTHH:MM:SSZ" (optionally with fractional seconds) as a Date; nil for any other form.
@@ -136,7 +147,8 @@ public struct ComplianceScanner: Sendable {
         }
         func expect(_ ch: UInt8) -> Bool { u.next() == ch }
         guard let y = num(4), expect(45), let mo = num(2), expect(45), let d = num(2), expect(84),
-              let h = num(2), expect(58), let mi = num(2), expect(58), let se = num(2) else { return nil }
+            let h = num(2), expect(58), let mi = num(2), expect(58), let se = num(2)
+        else { return nil }
         var next = u.next()
         if next == 46 { repeat { next = u.next() } while next.map { $0 >= 48 && $0 <= 57 } ?? false }
         guard next == 90, u.next() == nil, (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61 else { return nil }

@@ -1,6 +1,6 @@
 import Foundation
-import LeafTime
 import LeafSQLite
+import LeafTime
 
 /// What the compliance rules need of the planner's account tables, read in one pass each
 /// and kept compact: per user a status byte, a last-login time, a factor mask and a
@@ -152,7 +152,8 @@ struct PlannerAccessTables {
         }
         func integer(_ s: Statement, _ col: Int) -> Int64? { s.columnType(col) == .integer ? s.int64(col) : nil }
 
-        var accountIDs: [Int64] = [], accountRequiresMFA: [Bool] = []
+        var accountIDs: [Int64] = []
+        var accountRequiresMFA: [Bool] = []
         try each("accounts", "SELECT id, require_mfa FROM accounts") { s in
             guard let id = integer(s, 0) else { return }
             accountIDs.append(id); accountRequiresMFA.append(integer(s, 1) == 1)
@@ -164,9 +165,10 @@ struct PlannerAccessTables {
         try each("users", "SELECT id, status, last_login_at FROM users ORDER BY id") { s in
             guard let id = integer(s, 0) else { return }
             t.users.ids.append(id)
-            t.users.status.append(s.withColumnBytes(1) { b in
-                bytesEqual(b, "active") ? .active : bytesEqual(b, "invited") ? .invited : bytesEqual(b, "disabled") ? .disabled : .other
-            })
+            t.users.status.append(
+                s.withColumnBytes(1) { b in
+                    bytesEqual(b, "active") ? .active : bytesEqual(b, "invited") ? .invited : bytesEqual(b, "disabled") ? .disabled : .other
+                })
             t.users.lastLogin.append(seconds(s, 2))
         }
         t.users.buildIndex()
@@ -175,8 +177,13 @@ struct PlannerAccessTables {
         try each("memberships", "SELECT account_id, user_id, role FROM memberships") { s in
             guard let a = integer(s, 0), let u = integer(s, 1), s.columnType(2) == .text else { return }
             let role: Role = s.withColumnBytes(2) { b in
-                bytesEqual(b, "owner") ? .owner : bytesEqual(b, "co-owner") ? .coOwner : bytesEqual(b, "editor") ? .editor
-                    : bytesEqual(b, "viewer") ? .viewer : bytesEqual(b, "executor") ? .executor : .other
+                bytesEqual(b, "owner")
+                    ? .owner
+                    : bytesEqual(b, "co-owner")
+                        ? .coOwner
+                        : bytesEqual(b, "editor")
+                            ? .editor
+                            : bytesEqual(b, "viewer") ? .viewer : bytesEqual(b, "executor") ? .executor : .other
             }
             members.append(Member(account: a, user: u, role: role))
             if role.isOwner { if let i = t.users.index(of: u) { t.users.owns[i] = true } }
@@ -196,13 +203,18 @@ struct PlannerAccessTables {
         try each("mfa_factors", "SELECT user_id, kind, verified_at IS NOT NULL AND disabled_at IS NULL FROM mfa_factors") { s in
             guard s.int64(2) == 1, let u = integer(s, 0), let i = t.users.index(of: u) else { return }
             s.withColumnBytes(1) { b in
-                if bytesEqual(b, "sms") { t.users.factors[i] |= Users.smsFactor }
-                else if bytesEqual(b, "totp") || bytesEqual(b, "webauthn") { t.users.factors[i] |= Users.strongFactor }
+                if bytesEqual(b, "sms") {
+                    t.users.factors[i] |= Users.smsFactor
+                } else if bytesEqual(b, "totp") || bytesEqual(b, "webauthn") {
+                    t.users.factors[i] |= Users.strongFactor
+                }
             }
         }
 
-        try each("password_policies",
-                 "SELECT version, min_length, require_lower, require_upper, require_digit, require_symbol, effective_at FROM password_policies") { s in
+        try each(
+            "password_policies",
+            "SELECT version, min_length, require_lower, require_upper, require_digit, require_symbol, effective_at FROM password_policies"
+        ) { s in
             let effective = seconds(s, 6)
             guard let v = integer(s, 0), !effective.isNaN else { return }
             t.policies.all.append(.init(version: v, length: integer(s, 1) ?? 0, flags: (2...5).map { integer(s, $0) == 1 }, effective: effective))
@@ -213,11 +225,15 @@ struct PlannerAccessTables {
         var otherNames: [String] = []
         try each("grants", "SELECT account_id, user_id, section, access FROM grants") { s in
             guard let a = integer(s, 0), let u = integer(s, 1), s.columnType(2) == .text, s.columnType(3) == .text else { return }
-            var bit: UInt16 = 0, other: Int32 = -1
+            var bit: UInt16 = 0
+            var other: Int32 = -1
             if s.withColumnBytes(3, { bytesEqual($0, "write") }) {
                 s.withColumnBytes(2) { b in
-                    if let i = sectionNames.firstIndex(where: { bytesEqual(b, $0) }) { bit = 1 << i }
-                    else { other = Int32(otherNames.count); otherNames.append(String(decoding: b, as: UTF8.self)) }
+                    if let i = sectionNames.firstIndex(where: { bytesEqual(b, $0) }) {
+                        bit = 1 << i
+                    } else {
+                        other = Int32(otherNames.count); otherNames.append(String(decoding: b, as: UTF8.self))
+                    }
                 }
             }
             rows.append(GrantRow(account: a, user: u, write: bit, other: other))
@@ -234,7 +250,9 @@ struct PlannerAccessTables {
             let last = t.grantHolders.count - 1
             t.grantHolders[last].count += 1
             t.grantHolders[last].writeMask |= r.write
-            if r.other >= 0, !t.grantHolders[last].otherWrites.contains(otherNames[Int(r.other)]) { t.grantHolders[last].otherWrites.append(otherNames[Int(r.other)]) }
+            if r.other >= 0, !t.grantHolders[last].otherWrites.contains(otherNames[Int(r.other)]) {
+                t.grantHolders[last].otherWrites.append(otherNames[Int(r.other)])
+            }
         }
         return t
     }
@@ -272,11 +290,15 @@ struct PlannerAccessTables {
 /// Whether `bytes` are exactly the UTF-8 of `text`.
 @inline(__always)
 func bytesEqual(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    bytes.count == text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
+    guard bytes.count == text.utf8CodeUnitCount else { return false }
+    guard let base = bytes.baseAddress else { return true }  // both empty
+    return memcmp(base, text.utf8Start, bytes.count) == 0
 }
 
 private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    bytes.count >= text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+    guard bytes.count >= text.utf8CodeUnitCount else { return false }
+    guard let base = bytes.baseAddress else { return true }  // an empty prefix of nothing
+    return memcmp(base, text.utf8Start, text.utf8CodeUnitCount) == 0
 }
 
 /// A non-empty run of ASCII digits as an Int (nil for anything else or an overflow).

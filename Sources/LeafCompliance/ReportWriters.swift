@@ -51,7 +51,8 @@ public enum ComplianceOutput {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .timestamp
         if let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
-           let m = try? d.decode(PreviousScan.self, from: data), let summary = m.summary, let totals = m.totals {
+            let m = try? d.decode(PreviousScan.self, from: data), let summary = m.summary, let totals = m.totals
+        {
             return ComplianceReport(asOf: m.asOf, totals: totals, summary: summary, findings: [], rowsRead: [:])
         }
         guard let data = FileManager.default.contents(atPath: directory + "/compliance.json") else { return nil }
@@ -63,7 +64,10 @@ public enum ComplianceOutput {
         let asOf: String
         let totals: ComplianceReport.Totals?
         let summary: [String: ComplianceReport.RuleSummary]?
-        enum CodingKeys: String, CodingKey { case asOf = "as_of", totals, summary }
+        enum CodingKeys: String, CodingKey {
+            case asOf = "as_of"
+            case totals, summary
+        }
     }
 
     /// One row per finding; fields quoted where needed (RFC 4180), for spreadsheets.
@@ -100,12 +104,15 @@ public enum ComplianceOutput {
         out += "| severity | findings |\n|---|---:|\n"
         for s in Severity.allCases { out += "| \(s.rawValue) | \(r.count(s)) |\n" }
         out += "\n| rule | severity | findings | SOC 2 |\n|---|---|---:|---|\n"
-        for rule in ComplianceRule.allCases { out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) | \(rule.controls.joined(separator: ", ")) |\n" }
+        for rule in ComplianceRule.allCases {
+            out += "| \(rule.rawValue) | \(rule.severity.rawValue) | \(r.summary[rule.rawValue]?.count ?? 0) | \(rule.controls.joined(separator: ", ")) |\n"
+        }
         if !r.excepted.isEmpty {
             out += "\n## Excepted (accepted risk, listed apart)\n\n| rule | account | user | owner | reason | expires |\n|---|---:|---:|---|---|---|\n"
             let f = ISO8601DateFormatter()
             for e in r.excepted {
-                out += "| \(e.finding.rule) | \(e.finding.accountID.map(String.init) ?? "-") | \(e.finding.userID) | \(e.exception.owner) | \(e.exception.reason) | \(f.string(from: e.exception.expires)) |\n"
+                out +=
+                    "| \(e.finding.rule) | \(e.finding.accountID.map(String.init) ?? "-") | \(e.finding.userID) | \(e.exception.owner) | \(e.exception.reason) | \(f.string(from: e.exception.expires)) |\n"
             }
         }
         if !r.expiredExceptions.isEmpty {
@@ -122,7 +129,11 @@ public enum ComplianceOutput {
 /// buffer, with appends for the pieces reports are made of, so that millions of findings
 /// are written without a String per field.
 public final class ReportSink {
-    private enum Target { case memory, file(fd: Int32, temporary: String, path: String), standardOutput }
+    private enum Target {
+        case memory
+        case file(fd: Int32, temporary: String, path: String)
+        case standardOutput
+    }
     private var target: Target
     private var buffer: [UInt8] = []
     /// Everything written, for a memory sink.
@@ -159,8 +170,9 @@ public final class ReportSink {
     public func put(_ n: Int64) {
         if n < 0 { buffer.append(UInt8(ascii: "-")) }
         var v = n.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         withUnsafeMutableBytes(of: &digits) { d in
             repeat { d[19 - count] = UInt8(v % 10) + 48; v /= 10; count += 1 } while v > 0
@@ -173,7 +185,9 @@ public final class ReportSink {
         var s = s
         s.withUTF8 { u in
             buffer.append(UInt8(ascii: "\""))
-            if !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) { buffer.append(contentsOf: u) } else {
+            if !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+                buffer.append(contentsOf: u)
+            } else {
                 for b in u {
                     switch b {
                     case 0x22: buffer.append(contentsOf: [0x5c, 0x22])
@@ -221,14 +235,16 @@ public final class ReportSink {
         target = .memory
         defer { close(fd) }
         guard fsync(fd) == 0 else { unlink(temporary); throw ComplianceError(message: "cannot sync \(temporary): \(String(cString: strerror(errno)))") }
-        guard rename(temporary, path) == 0 else { unlink(temporary); throw ComplianceError(message: "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))") }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary); throw ComplianceError(message: "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 
 private func writeAll(_ fd: Int32, _ bytes: [UInt8], name: String) throws {
     var done = 0
     while done < bytes.count {
-        let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+        let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { Foundation.write(fd, $0 + done, raw.count - done) } ?? 0 }
         if n < 0 && errno == EINTR { continue }
         guard n > 0 else { throw ComplianceError(message: "cannot write \(name): \(String(cString: strerror(errno)))") }
         done += n

@@ -16,6 +16,7 @@ public final class BoundedWork: Sendable {
     private let group = DispatchGroup()
     private let label: String
 
+    /// At most `width` items in flight; `label` names their queues in a debugger.
     public init(width: Int, label: String = "leafguard.work") {
         slots = DispatchSemaphore(value: max(1, width))
         self.label = label

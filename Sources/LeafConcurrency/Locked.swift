@@ -9,6 +9,7 @@ import Synchronization
 public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
+    /// Shares `value` behind the lock.
     public init(_ value: Value) { mutex = Mutex(value) }
 
     /// Runs `body` with the value, holding the lock; keep it short and never block in it.

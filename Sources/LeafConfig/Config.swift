@@ -1,6 +1,6 @@
 import Foundation
-import LeafTime
 import LeafCompliance
+import LeafTime
 
 /// Where the master key comes from (`keys.master`).
 public enum KeySource: Sendable, Equatable, CustomStringConvertible {
@@ -96,14 +96,17 @@ public enum ConfigLoader {
     public static let defaultFileName = "leafguard.yml"
 
     /// `--config FILE`, else `$LEAFGUARD_CONFIG`, else `./leafguard.yml`.
-    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                              currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> String {
+    public static func locate(
+        explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws -> String {
         if let explicit { return absolute(explicit, relativeTo: currentDirectory) }
         if let env = environment[environmentVariable], !env.isEmpty { return absolute(env, relativeTo: currentDirectory) }
         let local = absolute(defaultFileName, relativeTo: currentDirectory)
         guard FileManager.default.fileExists(atPath: local) else {
-            throw ConfigurationError(file: local, message: "no configuration file found",
-                                     hint: "pass --config FILE, set \(environmentVariable), or run 'leafguard demo' to create a sample deployment")
+            throw ConfigurationError(
+                file: local, message: "no configuration file found",
+                hint: "pass --config FILE, set \(environmentVariable), or run 'leafguard demo' to create a sample deployment")
         }
         return local
     }
@@ -112,8 +115,9 @@ public enum ConfigLoader {
     public static func load(path: String) throws -> LeafguardConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
-            throw ConfigurationError(file: path, message: exists ? "cannot read the configuration file" : "configuration file does not exist",
-                                     hint: exists ? "check its permissions" : "pass --config FILE or set \(environmentVariable)")
+            throw ConfigurationError(
+                file: path, message: exists ? "cannot read the configuration file" : "configuration file does not exist",
+                hint: exists ? "check its permissions" : "pass --config FILE or set \(environmentVariable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(file: path, message: "the file is not UTF-8 text")
@@ -135,8 +139,8 @@ public enum ConfigLoader {
 
         var masterKey: KeySource?
         if let keys = top.required("keys")?.mapping() {
-            if let master = keys.required("master", hint: "file:PATH, env:VAR or passphrase-env:VAR")?.string() {
-                masterKey = parseKeySource(master, base: base, value: keys["master"]!)
+            if let master = keys.required("master", hint: "file:PATH, env:VAR or passphrase-env:VAR")?.string(), let value = keys["master"] {
+                masterKey = parseKeySource(master, base: base, value: value)
             }
             keys.finish()
         }
@@ -194,24 +198,27 @@ public enum ConfigLoader {
             p.finish()
         }
         for r in regions where r.locations < shards.total {
-            top["regions"]?.report("region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
-                                   hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
+            top["regions"]?.report(
+                "region '\(r.name)' has \(r.locations) locations but shards need \(shards.total) (\(shards))",
+                hint: "use at least \(shards.total) locations so that each shard of a pack lands in a different one")
         }
         top.finish()
         if !diagnostics.isEmpty {
             // What could be read still checks job files against (`jobs validate` reports both).
             var error = ConfigurationError(diagnostics.problems)
-            error.salvaged = LeafguardConfig(file: file, dataDirectory: absolute(dataDir ?? ".", relativeTo: base),
-                                             stateDirectory: absolute(stateDir ?? ".", relativeTo: base), masterKey: masterKey ?? .file(path: ""),
-                                             regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+            error.salvaged = LeafguardConfig(
+                file: file, dataDirectory: absolute(dataDir ?? ".", relativeTo: base),
+                stateDirectory: absolute(stateDir ?? ".", relativeTo: base), masterKey: masterKey ?? .file(path: ""),
+                regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
             throw error
         }
         guard let dataDir, let stateDir, let masterKey, !regions.isEmpty else {
             throw ConfigurationError(file: file, message: "incomplete configuration")
         }
-        var config = LeafguardConfig(file: file, dataDirectory: absolute(dataDir, relativeTo: base),
-                                     stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
-                                     regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
+        var config = LeafguardConfig(
+            file: file, dataDirectory: absolute(dataDir, relativeTo: base),
+            stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
+            regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
         config.historyLimit = historyLimit
         config.metricsFile = absolute(metricsFile ?? (stateDir + "/metrics/leafguard.prom"), relativeTo: base)
         config.complianceSettings = complianceSettings
@@ -303,15 +310,18 @@ public enum ConfigLoader {
         // and lets them replay it: only to this machine, or where the region says so.
         let allowPlain = m["allow_plain_http"]?.bool() ?? false
         if let e = endpoint, let url = URL(string: e), url.scheme == "http", !allowPlain, !isLoopback(url.host ?? "") {
-            m["endpoint"]?.report("endpoint '\(e)' is plain HTTP to another host: anyone on the path can read and replay the signed requests",
-                                  hint: "use https, or set 'allow_plain_http: true' on the region if the path is trusted (unsafe)")
+            m["endpoint"]?.report(
+                "endpoint '\(e)' is plain HTTP to another host: anyone on the path can read and replay the signed requests",
+                hint: "use https, or set 'allow_plain_http: true' on the region if the path is trusted (unsafe)")
         }
         var buckets: [String] = []
         if let b = m["bucket"]?.string() { buckets = [b] }
         if let list = m["buckets"]?.sequence() {
             buckets = list.compactMap { $0.string() }
             if buckets.count != locations {
-                m["buckets"]?.report("\(buckets.count) buckets for \(locations) locations", hint: "one bucket per location, or 'bucket: NAME' for one bucket with a prefix per location")
+                m["buckets"]?.report(
+                    "\(buckets.count) buckets for \(locations) locations",
+                    hint: "one bucket per location, or 'bucket: NAME' for one bucket with a prefix per location")
             }
         }
         if buckets.isEmpty { m.value.report("region '\(name)' needs 'bucket: NAME' or 'buckets: [one per location]'") }
@@ -319,15 +329,18 @@ public enum ConfigLoader {
         let addressing = m["addressing"]?.choice(["path", "virtual"]) ?? (endpoint == nil ? "virtual" : "path")
         var profile: String?
         if let c = m["credentials"]?.string() {
-            if c.hasPrefix("profile:") { profile = String(c.dropFirst(8)) } else if c != "env" {
+            if c.hasPrefix("profile:") {
+                profile = String(c.dropFirst(8))
+            } else if c != "env" {
                 m["credentials"]?.report("credentials '\(c)' is not 'env' or 'profile:NAME'")
             }
         }
         m.finish()
         guard let region, !buckets.isEmpty, buckets.count == 1 || buckets.count == locations else { return nil }
-        let settings = S3Settings(endpoint: endpoint, region: region, buckets: buckets,
-                                  prefix: prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/",
-                                  pathStyle: addressing == "path", profile: profile)
+        let settings = S3Settings(
+            endpoint: endpoint, region: region, buckets: buckets,
+            prefix: prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/",
+            pathStyle: addressing == "path", profile: profile)
         return RegionConfig(name: name, backend: .s3(settings), locations: locations)
     }
 }

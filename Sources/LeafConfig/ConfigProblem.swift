@@ -16,10 +16,10 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var where_ = file
-        if let line { where_ += ":\(line)" }
-        if let column { where_ += ":\(column)" }
-        return "\(where_): \(message)" + (hint.map { "; \($0)" } ?? "")
+        var place = file
+        if let line { place += ":\(line)" }
+        if let column { place += ":\(column)" }
+        return "\(place): \(message)" + (hint.map { "; \($0)" } ?? "")
     }
 }
 

@@ -15,8 +15,10 @@ public struct StepParameters {
     /// The value under `key`, recording a problem when missing.
     public func required(_ key: String, hint: String? = nil) -> YAMLValue? {
         if let mapping { return mapping.required(key, hint: hint) }
-        anchor.report("step '\(stepName)' needs the parameter '\(key)'", hint: hint.map { "\($0), e.g. '{\(stepName): {\(key): …}}'" }
-                      ?? "write it as '{\(stepName): {\(key): …}}'")
+        anchor.report(
+            "step '\(stepName)' needs the parameter '\(key)'",
+            hint: hint.map { "\($0), e.g. '{\(stepName): {\(key): …}}'" }
+                ?? "write it as '{\(stepName): {\(key): …}}'")
         return nil
     }
 
@@ -106,8 +108,10 @@ public struct JobDefinition: Sendable {
     /// Hooks for a run that ended `warned` (every step ran, at least one warned).
     public var onWarning: [Hook] = []
 
-    public init(name: String, file: String, description: String?, schedule: CronExpression?, timeZone: TimeZone,
-                timeZoneName: String, steps: [any StepDefinition]) {
+    public init(
+        name: String, file: String, description: String?, schedule: CronExpression?, timeZone: TimeZone,
+        timeZoneName: String, steps: [any StepDefinition]
+    ) {
         self.name = name; self.file = file; self.description = description; self.schedule = schedule
         self.timeZone = timeZone; self.timeZoneName = timeZoneName; self.steps = steps
     }
@@ -188,8 +192,9 @@ public struct JobLoader: Sendable {
         let dir = config.jobsDirectory
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ConfigurationError(file: config.file, message: "jobs folder \(dir) does not exist",
-                                     hint: "create it, or set 'jobs:' in the configuration to the folder that holds the job files")
+            throw ConfigurationError(
+                file: config.file, message: "jobs folder \(dir) does not exist",
+                hint: "create it, or set 'jobs:' in the configuration to the folder that holds the job files")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
         return names.filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
@@ -209,8 +214,11 @@ public struct JobLoader: Sendable {
             do {
                 for job in try load(files: [file], checkingDependencies: false) {
                     if let other = jobs.first(where: { $0.name == job.name }) {
-                        problems.append(ConfigProblem(file: file, message: "job name '\(job.name)' is already used by \(other.file)", hint: "job names must be unique"))
-                    } else { jobs.append(job) }
+                        problems.append(
+                            ConfigProblem(file: file, message: "job name '\(job.name)' is already used by \(other.file)", hint: "job names must be unique"))
+                    } else {
+                        jobs.append(job)
+                    }
                 }
             } catch let e as ConfigurationError { problems += e.problems }
         }
@@ -233,7 +241,8 @@ public struct JobLoader: Sendable {
         var jobs: [JobDefinition] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.add(ConfigProblem(file: file, message: FileManager.default.fileExists(atPath: file) ? "cannot read the job file" : "job file does not exist"))
+                diagnostics.add(
+                    ConfigProblem(file: file, message: FileManager.default.fileExists(atPath: file) ? "cannot read the job file" : "job file does not exist"))
                 continue
             }
             guard let text = String(data: data, encoding: .utf8) else {
@@ -241,7 +250,8 @@ public struct JobLoader: Sendable {
             }
             if let job = parse(text, file: file, diagnostics: diagnostics) {
                 if let other = jobs.first(where: { $0.name == job.name }) {
-                    diagnostics.add(ConfigProblem(file: file, message: "job name '\(job.name)' is already used by \(other.file)", hint: "job names must be unique"))
+                    diagnostics.add(
+                        ConfigProblem(file: file, message: "job name '\(job.name)' is already used by \(other.file)", hint: "job names must be unique"))
                 } else {
                     jobs.append(job)
                 }
@@ -258,8 +268,12 @@ public struct JobLoader: Sendable {
         for job in jobs {
             for dep in job.policy.after where !names.contains(dep) || dep == job.name {
                 let guess = closest(to: dep, in: names).map { "did you mean '\($0)'? " } ?? ""
-                diagnostics.add(ConfigProblem(file: job.file, message: dep == job.name ? "job '\(job.name)' cannot run after itself"
-                                              : "'after' names '\(dep)', which is not a job", hint: "\(guess)jobs: \(names.joined(separator: ", "))"))
+                diagnostics.add(
+                    ConfigProblem(
+                        file: job.file,
+                        message: dep == job.name
+                            ? "job '\(job.name)' cannot run after itself"
+                            : "'after' names '\(dep)', which is not a job", hint: "\(guess)jobs: \(names.joined(separator: ", "))"))
             }
         }
         // A cycle would leave every job in it waiting forever.
@@ -269,8 +283,10 @@ public struct JobLoader: Sendable {
             if state[name] == 1 {
                 let cycle = path.drop(while: { $0 != name }) + [name]
                 let file = jobs.first { $0.name == name }?.file ?? ""
-                diagnostics.add(ConfigProblem(file: file, message: "jobs wait for each other in a cycle: \(cycle.joined(separator: " → "))",
-                                              hint: "remove one 'after' entry"))
+                diagnostics.add(
+                    ConfigProblem(
+                        file: file, message: "jobs wait for each other in a cycle: \(cycle.joined(separator: " → "))",
+                        hint: "remove one 'after' entry"))
                 return
             }
             state[name] = 1
@@ -296,10 +312,12 @@ public struct JobLoader: Sendable {
                 v.report("invalid schedule: \(e.message)")
             } catch {}
         }
-        var tz = TimeZone(identifier: "UTC")!
+        var tz = (TimeZone(identifier: "UTC") ?? .gmt)
         var tzName = "UTC"
         if let v = top["timezone"], let s = v.string() {
-            if let zone = TimeZone(identifier: s) { tz = zone; tzName = s } else {
+            if let zone = TimeZone(identifier: s) {
+                tz = zone; tzName = s
+            } else {
                 v.report("unknown time zone '\(s)'", hint: "use an IANA name such as UTC, Europe/London or America/New_York")
             }
         }
@@ -316,8 +334,9 @@ public struct JobLoader: Sendable {
         let onWarning = parseHooks(top["on_warning"])
         top.finish()
         guard let name, diagnostics.problems.allSatisfy({ $0.file != file }) else { return nil }
-        var job = JobDefinition(name: name, file: file, description: description, schedule: schedule, timeZone: tz,
-                                timeZoneName: tzName, steps: steps)
+        var job = JobDefinition(
+            name: name, file: file, description: description, schedule: schedule, timeZone: tz,
+            timeZoneName: tzName, steps: steps)
         job.policy = policy
         job.onSuccess = onSuccess
         job.onFailure = onFailure
@@ -327,8 +346,10 @@ public struct JobLoader: Sendable {
 
     func parsePolicy(_ top: MappingReader) -> RunPolicy {
         var policy = RunPolicy()
-        if let v = top["concurrency"]?.choice(ConcurrencyPolicy.allCases.map(\.rawValue)) { policy.concurrency = ConcurrencyPolicy(rawValue: v)! }
-        if let v = top["catch_up"]?.choice(CatchUpPolicy.allCases.map(\.rawValue)) { policy.catchUp = CatchUpPolicy(rawValue: v)! }
+        if let v = top["concurrency"]?.choice(ConcurrencyPolicy.allCases.map(\.rawValue)), let c = ConcurrencyPolicy(rawValue: v) {
+            policy.concurrency = c
+        }
+        if let v = top["catch_up"]?.choice(CatchUpPolicy.allCases.map(\.rawValue)), let c = CatchUpPolicy(rawValue: v) { policy.catchUp = c }
         policy.startingDeadline = durationValue(top["starting_deadline"], positive: true)
         policy.timeout = durationValue(top["timeout"], positive: true)
         if let v = top["retries"]?.int(in: 0...20) { policy.retries = v }
@@ -393,8 +414,9 @@ public struct JobLoader: Sendable {
         } else if let m = item.mapping() {
             let keys = m.keys
             guard keys.count == 1 else {
-                item.report("a step is one name, or a mapping with one name and its parameters; found \(keys.count) keys (\(keys.joined(separator: ", ")))",
-                            hint: "write '- backup' or '- {replicate: {to: backup}}'")
+                item.report(
+                    "a step is one name, or a mapping with one name and its parameters; found \(keys.count) keys (\(keys.joined(separator: ", ")))",
+                    hint: "write '- backup' or '- {replicate: {to: backup}}'")
                 return nil
             }
             stepName = keys[0]

@@ -104,8 +104,9 @@ public final class MappingReader {
     public subscript(_ key: String) -> YAMLValue? {
         if !known.contains(key) { known.append(key) }
         for (k, v) in mapping where k.string == key {
-            return YAMLValue(node: v, file: value.file, diagnostics: value.diagnostics,
-                             path: value.path.isEmpty ? key : "\(value.path).\(key)")
+            return YAMLValue(
+                node: v, file: value.file, diagnostics: value.diagnostics,
+                path: value.path.isEmpty ? key : "\(value.path).\(key)")
         }
         return nil
     }
@@ -116,8 +117,8 @@ public final class MappingReader {
     /// The value under `key`, recording a problem when it is missing.
     public func required(_ key: String, hint: String? = nil) -> YAMLValue? {
         guard let v = self[key] else {
-            let where_ = value.path.isEmpty ? "the file" : value.path
-            value.problem("\(where_) is missing the required key '\(key)'", hint: hint)
+            let place = value.path.isEmpty ? "the file" : value.path
+            value.problem("\(place) is missing the required key '\(key)'", hint: hint)
             return nil
         }
         return v
@@ -129,8 +130,14 @@ public final class MappingReader {
     /// Key-value pairs in file order.
     public var entries: [(String, YAMLValue)] {
         mapping.compactMap { k, v in
-            k.string.map { ($0, YAMLValue(node: v, file: value.file, diagnostics: value.diagnostics,
-                                          path: value.path.isEmpty ? $0 : "\(value.path).\($0)")) }
+            k.string.map {
+                (
+                    $0,
+                    YAMLValue(
+                        node: v, file: value.file, diagnostics: value.diagnostics,
+                        path: value.path.isEmpty ? $0 : "\(value.path).\($0)")
+                )
+            }
         }
     }
 
@@ -139,10 +146,12 @@ public final class MappingReader {
         for (k, _) in mapping {
             guard let name = k.string, !known.contains(name) else { continue }
             let guess = closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
-            let where_ = value.path.isEmpty ? "top level" : value.path
-            value.diagnostics.add(ConfigProblem(file: value.file, line: k.mark?.line, column: k.mark?.column,
-                                                message: "unknown key '\(name)' in \(where_)",
-                                                hint: "\(guess)valid keys: \(known.joined(separator: ", "))"))
+            let place = value.path.isEmpty ? "top level" : value.path
+            value.diagnostics.add(
+                ConfigProblem(
+                    file: value.file, line: k.mark?.line, column: k.mark?.column,
+                    message: "unknown key '\(name)' in \(place)",
+                    hint: "\(guess)valid keys: \(known.joined(separator: ", "))"))
         }
     }
 }
@@ -157,12 +166,14 @@ func parseYAML(_ text: String, file: String, diagnostics: Diagnostics) -> YAMLVa
         return YAMLValue(node: node, file: file, diagnostics: diagnostics, path: "")
     } catch let e as YamlError {
         switch e {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _), .composer(let context, let problem, let mark, _):
             let ctx = context.map { " (\($0.text))" } ?? ""
             diagnostics.add(ConfigProblem(file: file, line: mark.line, column: mark.column, message: "YAML syntax: \(problem)\(ctx)"))
-        case let .duplicatedKeysInMapping(duplicates, context):
-            diagnostics.add(ConfigProblem(file: file, line: context.mark.line, column: context.mark.column,
-                                          message: "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.joined(separator: ", "))"))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            diagnostics.add(
+                ConfigProblem(
+                    file: file, line: context.mark.line, column: context.mark.column,
+                    message: "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.joined(separator: ", "))"))
         default:
             diagnostics.add(ConfigProblem(file: file, message: "YAML: \(e)"))
         }

@@ -2,7 +2,9 @@ import Foundation
 
 /// Why a cron expression was rejected, in words a person can act on.
 public struct CronError: Error, Equatable, CustomStringConvertible {
+    /// Which field is wrong and why.
     public let message: String
+    /// The message.
     public var description: String { message }
 }
 
@@ -10,20 +12,27 @@ public struct CronError: Error, Equatable, CustomStringConvertible {
 /// month and weekday names, Sunday as 0 or 7, the @-macros, and "either day field"
 /// matching when both day-of-month and day-of-week are restricted.
 public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
+    /// The expression as written.
     public let source: String
+    /// Minutes (0–59) the expression fires at.
     public let minutes: Set<Int>
+    /// Hours (0–23) the expression fires at.
     public let hours: Set<Int>
+    /// Days of the month (1–31).
     public let daysOfMonth: Set<Int>
+    /// Months (1–12).
     public let months: Set<Int>
     /// 0 = Sunday ... 6 = Saturday (7 is folded into 0).
     public let daysOfWeek: Set<Int>
     /// cron's rule: a field written as `*` (or starting with `*`) is unrestricted.
     public let dayOfMonthRestricted: Bool
+    /// Whether the day-of-week field restricts (cron's rule, as for the day of the month).
     public let dayOfWeekRestricted: Bool
     /// A job "at a particular time" in cron(8)'s words: neither the minute nor the hour
     /// field is a wildcard and it is not @hourly. Only such jobs get the DST treatment.
     public let isFixedTime: Bool
 
+    /// The expression as written.
     public var description: String { source }
 
     static let macros: [String: String] = [
@@ -33,6 +42,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
+    /// Parses five fields (minute hour day-of-month month day-of-week) or an @-macro; throws `CronError` naming the field.
     public init(_ text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         source = trimmed
@@ -45,7 +55,10 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         }
         let fields = expanded.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
-            throw CronError(message: "'\(trimmed)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); a cron expression has 5: minute hour day-of-month month day-of-week (e.g. '30 2 * * *'), or a macro such as @daily")
+            throw CronError(
+                message:
+                    "'\(trimmed)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); a cron expression has 5: minute hour day-of-month month day-of-week (e.g. '30 2 * * *'), or a macro such as @daily"
+            )
         }
         minutes = try CronExpression.field(fields[0], name: "minute", range: 0...59, names: nil)
         hours = try CronExpression.field(fields[1], name: "hour", range: 0...23, names: nil)
@@ -88,7 +101,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
                 }
                 step = s
             }
-            var lo: Int, hi: Int
+            var lo: Int
+            var hi: Int
             if body == "*" {
                 lo = range.lowerBound; hi = range.upperBound
                 if name == "day-of-week" { hi = 6 }
@@ -122,7 +136,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     /// Whether the schedule fires on this calendar day.
     public func matchesDay(dayOfMonth: Int, month: Int, weekday: Int) -> Bool {
         guard months.contains(month) else { return false }
-        let domOK = daysOfMonth.contains(dayOfMonth), dowOK = daysOfWeek.contains(weekday)
+        let domOK = daysOfMonth.contains(dayOfMonth)
+        let dowOK = daysOfWeek.contains(weekday)
         if dayOfMonthRestricted && dayOfWeekRestricted { return domOK || dowOK }
         return domOK && dowOK
     }

@@ -17,11 +17,12 @@ extension CronExpression {
         for _ in 0..<(366 * 28) where out.count < count {
             if let notAfter, day > notAfter { break }
             let c = cal.dateComponents([.year, .month, .day, .weekday], from: day)
-            if matchesDay(dayOfMonth: c.day!, month: c.month!, weekday: c.weekday! - 1) {
+            guard let year = c.year, let month = c.month, let dayOfMonth = c.day, let weekday = c.weekday else { break }
+            if matchesDay(dayOfMonth: dayOfMonth, month: month, weekday: weekday - 1) {
                 var fires = Set<Date>()
                 for h in hours.sorted() {
                     for m in minutes.sorted() {
-                        fires.formUnion(instants(year: c.year!, month: c.month!, day: c.day!, hour: h, minute: m, timeZone: timeZone))
+                        fires.formUnion(instants(year: year, month: month, day: dayOfMonth, hour: h, minute: m, timeZone: timeZone))
                     }
                 }
                 for f in fires.sorted() where f > after && out.count < count && (notAfter.map { f <= $0 } ?? true) { out.append(f) }
@@ -35,7 +36,7 @@ extension CronExpression {
     /// The instants a local wall-clock time denotes under the rules above.
     func instants(year: Int, month: Int, day: Int, hour: Int, minute: Int, timeZone: TimeZone) -> [Date] {
         var utc = Calendar(identifier: .gregorian)
-        utc.timeZone = TimeZone(identifier: "UTC")!
+        utc.timeZone = (TimeZone(identifier: "UTC") ?? .gmt)
         guard let wall = utc.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute)) else { return [] }
         // The offsets in force a day either side: a wall time maps to 0, 1 or 2 instants.
         let offsets = Set([-86400.0, 0, 86400].map { timeZone.secondsFromGMT(for: wall.addingTimeInterval($0)) })
@@ -43,7 +44,7 @@ extension CronExpression {
         if found.count == 2 { return isFixedTime ? [found[0]] : found }
         if found.count == 1 { return found }
         // Skipped by a spring-forward: a fixed-time job fires once, right after the change.
-        guard isFixedTime, let transition = timeZone.nextDaylightSavingTimeTransition(after: wall.addingTimeInterval(-Double(offsets.max()!) - 1)) else {
+        guard isFixedTime, let transition = timeZone.nextDaylightSavingTimeTransition(after: wall.addingTimeInterval(-Double(offsets.max() ?? 0) - 1)) else {
             return []
         }
         return [transition]

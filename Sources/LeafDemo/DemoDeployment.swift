@@ -13,18 +13,18 @@ public struct DemoDeployment: Sendable {
     }
 
     public static let configText = """
-    # leafguard configuration for the demo deployment. Paths are relative to this file.
-    data: planner-data                # the planner data directory (planner.db + documents/)
-    state: state                      # leafguard's own catalog, locks, history, audit log
-    keys:
-      master: file:keys/master.key    # 32 random bytes, mode 0600; also env:VAR, passphrase-env:VAR
-    regions:
-      primary: { backend: local, path: regions/primary, locations: 6 }
-      backup:  { backend: local, path: regions/backup,  locations: 6 }
-    shards: { data: 4, parity: 2 }    # any 2 of 6 locations may be lost
-    jobs: jobs
+        # leafguard configuration for the demo deployment. Paths are relative to this file.
+        data: planner-data                # the planner data directory (planner.db + documents/)
+        state: state                      # leafguard's own catalog, locks, history, audit log
+        keys:
+          master: file:keys/master.key    # 32 random bytes, mode 0600; also env:VAR, passphrase-env:VAR
+        regions:
+          primary: { backend: local, path: regions/primary, locations: 6 }
+          backup:  { backend: local, path: regions/backup,  locations: 6 }
+        shards: { data: 4, parity: 2 }    # any 2 of 6 locations may be lost
+        jobs: jobs
 
-    """
+        """
 
     /// What `create` found or made.
     public struct Outcome: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import LeafDigest
-import LeafSodium
 import LeafSQLite
+import LeafSodium
 
 /// What the generator wrote.
 public struct GeneratedData: Sendable {
@@ -32,21 +32,27 @@ public struct PlannerDataGenerator: Sendable {
     /// Activity rows per account on average.
     public var activityPerAccount = 1300
 
-    public static let defaultReferenceDate = Date(timeIntervalSince1970: 1_795_910_400) // 2026-11-29T00:00:00Z
+    public static let defaultReferenceDate = Date(timeIntervalSince1970: 1_795_910_400)  // 2026-11-29T00:00:00Z
 
     public init(accounts: Int, seed: UInt64, referenceDate: Date = PlannerDataGenerator.defaultReferenceDate) {
         self.accounts = accounts; self.seed = seed; self.referenceDate = referenceDate
     }
 
     static let sections = ["finances", "insurance", "legal", "medical", "property", "contacts", "wishes", "digital"]
-    static let firstNames = ["ana", "ben", "chloe", "david", "elena", "farid", "grace", "hiro", "ines", "jonas", "kate", "liam",
-                             "maria", "noah", "olivia", "pavel", "quinn", "rosa", "sam", "tara", "umar", "vera", "will", "yuki", "zoe"]
-    static let lastNames = ["garcia", "smith", "nguyen", "okafor", "muller", "rossi", "kowalski", "tanaka", "silva", "haddad",
-                            "johansson", "obrien", "patel", "dubois", "novak", "walker", "kim", "moreau", "costa", "ahmed"]
-    static let words = ["account", "policy", "beneficiary", "pension", "deed", "mortgage", "insurance", "will", "trust", "executor",
-                        "password", "doctor", "allergy", "funeral", "wishes", "savings", "broker", "property", "title", "contact",
-                        "number", "renewal", "premium", "statement", "annual", "review", "location", "safe", "key", "attorney",
-                        "guardian", "medication", "vault", "storage", "email", "subscription", "vehicle", "loan", "tax", "return"]
+    static let firstNames = [
+        "ana", "ben", "chloe", "david", "elena", "farid", "grace", "hiro", "ines", "jonas", "kate", "liam",
+        "maria", "noah", "olivia", "pavel", "quinn", "rosa", "sam", "tara", "umar", "vera", "will", "yuki", "zoe",
+    ]
+    static let lastNames = [
+        "garcia", "smith", "nguyen", "okafor", "muller", "rossi", "kowalski", "tanaka", "silva", "haddad",
+        "johansson", "obrien", "patel", "dubois", "novak", "walker", "kim", "moreau", "costa", "ahmed",
+    ]
+    static let words = [
+        "account", "policy", "beneficiary", "pension", "deed", "mortgage", "insurance", "will", "trust", "executor",
+        "password", "doctor", "allergy", "funeral", "wishes", "savings", "broker", "property", "title", "contact",
+        "number", "renewal", "premium", "statement", "annual", "review", "location", "safe", "key", "attorney",
+        "guardian", "medication", "vault", "storage", "email", "subscription", "vehicle", "loan", "tax", "return",
+    ]
 
     public func generate(into directory: String) throws -> GeneratedData {
         var rng = SeededRandom(seed: seed)
@@ -61,7 +67,9 @@ public struct PlannerDataGenerator: Sendable {
         func iso(_ t: Double) -> String { isoFormatter.string(from: Date(timeIntervalSince1970: floor(t))) }
         func past(_ maxDays: Double, minDays: Double = 0) -> Double { ref - (minDays + rng.unit() * (maxDays - minDays)) * 86400 }
 
-        var userCount = 0, documentCount = 0, activityCount = 0
+        var userCount = 0
+        var documentCount = 0
+        var activityCount = 0
         var documentBytes: Int64 = 0
         let hashes = try HashPool(rng: &rng)
 
@@ -71,9 +79,12 @@ public struct PlannerDataGenerator: Sendable {
                 (1, 8, 1, 0, 0, 0, ref - 2400 * 86400), (2, 10, 1, 1, 1, 0, ref - 1400 * 86400), (3, 12, 1, 1, 1, 1, ref - 500 * 86400),
             ]
             for p in policies {
-                try db.run("INSERT INTO password_policies VALUES (?,?,?,?,?,?,?)",
-                           [.integer(Int64(p.0)), .integer(Int64(p.1)), .integer(Int64(p.2)), .integer(Int64(p.3)),
-                            .integer(Int64(p.4)), .integer(Int64(p.5)), .text(iso(p.6))])
+                try db.run(
+                    "INSERT INTO password_policies VALUES (?,?,?,?,?,?,?)",
+                    [
+                        .integer(Int64(p.0)), .integer(Int64(p.1)), .integer(Int64(p.2)), .integer(Int64(p.3)),
+                        .integer(Int64(p.4)), .integer(Int64(p.5)), .text(iso(p.6)),
+                    ])
             }
             let insAccount = try db.prepare("INSERT INTO accounts VALUES (?,?,?,?,?)")
             let insUser = try db.prepare("INSERT INTO users VALUES (?,?,?,?,?)")
@@ -82,11 +93,12 @@ public struct PlannerDataGenerator: Sendable {
             let insCred = try db.prepare("INSERT INTO credentials VALUES (?,?,?,?)")
             let insFactor = try db.prepare("INSERT INTO mfa_factors (user_id, kind, created_at, verified_at, disabled_at) VALUES (?,?,?,?,?)")
             let insEntry = try db.prepare("INSERT INTO entries (account_id, section, title, body, updated_by, updated_at) VALUES (?,?,?,?,?,?)")
-            let insDoc = try db.prepare("INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_by, uploaded_at) VALUES (?,?,?,?,?,?,?,?)")
+            let insDoc = try db.prepare(
+                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_by, uploaded_at) VALUES (?,?,?,?,?,?,?,?)")
             let insActivity = try db.prepare("INSERT INTO activity_log (at, actor_id, account_id, action, target, ip, detail) VALUES (?,?,?,?,?,?,?)")
             func exec(_ s: Statement, _ v: [SQLiteValue]) throws { s.reset(); try s.bind(v); while try s.step() {} }
 
-            var advisors: [Int64] = []   // users who help several families
+            var advisors: [Int64] = []  // users who help several families
             func newUser(owner: Bool) throws -> Int64 {
                 userCount += 1
                 let id = Int64(userCount)
@@ -105,12 +117,19 @@ public struct PlannerDataGenerator: Sendable {
                 if status != "invited" && !rng.chance(0.015) {
                     let h = rng.unit()
                     let hash: String
-                    if h < 0.70 { hash = rng.pick(hashes.strongArgon2id) }
-                    else if h < 0.78 { hash = rng.pick(hashes.weakArgon2id) }
-                    else if h < 0.83 { hash = rng.pick(hashes.argon2i) }
-                    else if h < 0.90 { hash = HashPool.bcrypt(cost: rng.chance(0.6) ? 12 : 10, rng: &rng) }
-                    else if h < 0.95 { hash = HashPool.bcrypt(cost: 13, rng: &rng) }
-                    else { hash = HashPool.legacy(rng: &rng) }
+                    if h < 0.70 {
+                        hash = rng.pick(hashes.strongArgon2id)
+                    } else if h < 0.78 {
+                        hash = rng.pick(hashes.weakArgon2id)
+                    } else if h < 0.83 {
+                        hash = rng.pick(hashes.argon2i)
+                    } else if h < 0.90 {
+                        hash = HashPool.bcrypt(cost: rng.chance(0.6) ? 12 : 10, rng: &rng)
+                    } else if h < 0.95 {
+                        hash = HashPool.bcrypt(cost: 13, rng: &rng)
+                    } else {
+                        hash = HashPool.legacy(rng: &rng)
+                    }
                     let pv = rng.unit() < 0.72 ? 3 : (rng.chance(0.5) ? 2 : 1)
                     try exec(insCred, [.integer(id), .text(hash), .text(iso(past(900))), .integer(Int64(pv))])
                 }
@@ -139,8 +158,12 @@ public struct PlannerDataGenerator: Sendable {
                 let aid = Int64(a)
                 let plan = rng.unit() < 0.55 ? "family" : (rng.chance(0.75) ? "individual" : "advisor")
                 let created = past(1800, minDays: 10)
-                try exec(insAccount, [.integer(aid), .text("\(rng.pick(Self.lastNames).capitalized) \(plan == "advisor" ? "Advisory" : "Family")"),
-                                      .text(plan), .integer(rng.chance(0.3) ? 1 : 0), .text(iso(created))])
+                try exec(
+                    insAccount,
+                    [
+                        .integer(aid), .text("\(rng.pick(Self.lastNames).capitalized) \(plan == "advisor" ? "Advisory" : "Family")"),
+                        .text(plan), .integer(rng.chance(0.3) ? 1 : 0), .text(iso(created)),
+                    ])
                 let owner = try newUser(owner: true)
                 try exec(insMember, [.integer(aid), .integer(owner), .text("owner"), .null, .text(iso(created))])
                 var members: [(Int64, String)] = [(owner, "owner")]
@@ -177,8 +200,12 @@ public struct PlannerDataGenerator: Sendable {
                 for _ in 0..<rng.int(15...60) {
                     let section = rng.pick(Self.sections)
                     let body = (0..<rng.int(20...300)).map { _ in rng.pick(Self.words) }.joined(separator: " ")
-                    try exec(insEntry, [.integer(aid), .text(section), .text("\(rng.pick(Self.words).capitalized) \(rng.pick(Self.words))"),
-                                        .text(body), .integer(rng.pick(members).0), .text(iso(past(900)))])
+                    try exec(
+                        insEntry,
+                        [
+                            .integer(aid), .text(section), .text("\(rng.pick(Self.words).capitalized) \(rng.pick(Self.words))"),
+                            .text(body), .integer(rng.pick(members).0), .text(iso(past(900))),
+                        ])
                 }
                 // Documents.
                 try fm.createDirectory(atPath: "\(directory)/documents/\(a)", withIntermediateDirectories: true)
@@ -192,9 +219,13 @@ public struct PlannerDataGenerator: Sendable {
                     let uploaded = past(1500)
                     var times = [timespec(tv_sec: Int(uploaded), tv_nsec: 0), timespec(tv_sec: Int(uploaded), tv_nsec: 0)]
                     utimensat(AT_FDCWD, path, &times, 0)
-                    try exec(insDoc, [.integer(aid), .text(rng.pick(Self.sections)), .text("\(rng.pick(Self.words))-\(rng.pick(Self.words)).\(doc.ext)"),
-                                      .text(blob), .integer(Int64(size)), .text(SHA256.hash(bytes).hexString),
-                                      .integer(rng.pick(members).0), .text(iso(uploaded))])
+                    try exec(
+                        insDoc,
+                        [
+                            .integer(aid), .text(rng.pick(Self.sections)), .text("\(rng.pick(Self.words))-\(rng.pick(Self.words)).\(doc.ext)"),
+                            .text(blob), .integer(Int64(size)), .text(SHA256.hash(bytes).hexString),
+                            .integer(rng.pick(members).0), .text(iso(uploaded)),
+                        ])
                     documentCount += 1
                     documentBytes += Int64(size)
                 }
@@ -206,17 +237,22 @@ public struct PlannerDataGenerator: Sendable {
                 for t in times {
                     let act = rng.pick(actions)
                     let target = act == "login" ? nil : "\(rng.chance(0.6) ? "entry" : "document"):\(rng.int(1...99999))"
-                    try exec(insActivity, [.text(iso(t)), .integer(rng.pick(members).0), .integer(aid), .text(act),
-                                           target.map { .text($0) } ?? .null,
-                                           .text("203.0.113.\(rng.int(1...254))"), .text(act == "update" ? "changed \(rng.pick(Self.words))" : "")])
+                    try exec(
+                        insActivity,
+                        [
+                            .text(iso(t)), .integer(rng.pick(members).0), .integer(aid), .text(act),
+                            target.map { .text($0) } ?? .null,
+                            .text("203.0.113.\(rng.int(1...254))"), .text(act == "update" ? "changed \(rng.pick(Self.words))" : ""),
+                        ])
                     activityCount += 1
                 }
             }
         }
         try db.execute("PRAGMA journal_mode = WAL")
-        return GeneratedData(directory: directory, accounts: accounts, users: userCount, documents: documentCount,
-                             documentBytes: documentBytes, activityRows: activityCount,
-                             databaseBytes: Int64((try? fm.attributesOfItem(atPath: dbPath)[.size] as? Int) ?? 0))
+        return GeneratedData(
+            directory: directory, accounts: accounts, users: userCount, documents: documentCount,
+            documentBytes: documentBytes, activityRows: activityCount,
+            databaseBytes: Int64((try? fm.attributesOfItem(atPath: dbPath)[.size] as? Int) ?? 0))
     }
 }
 
@@ -278,7 +314,8 @@ enum DocumentKind {
             out.reserveCapacity(size + 64)
             if self == .csv { out += Array("date,description,amount,account\n".utf8) }
             while out.count < size {
-                let line = self == .csv
+                let line =
+                    self == .csv
                     ? "2026-\(String(format: "%02d", rng.int(1...12)))-\(String(format: "%02d", rng.int(1...28))),\(rng.pick(PlannerDataGenerator.words)) \(rng.pick(PlannerDataGenerator.words)),\(rng.int(1...99999)).\(rng.int(10...99)),\(rng.int(1000...9999))\n"
                     : (0..<rng.int(6...16)).map { _ in rng.pick(PlannerDataGenerator.words) }.joined(separator: " ") + ".\n"
                 out += Array(line.utf8)

@@ -38,7 +38,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     /// Log-normal with the given median and shape.
     public mutating func logNormal(median: Double, sigma: Double) -> Double {
-        let u1 = max(unit(), 1e-12), u2 = unit()
+        let u1 = max(unit(), 1e-12)
+        let u2 = unit()
         let z = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
         return median * exp(sigma * z)
     }
@@ -46,8 +47,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// Fills `buffer` with pseudo-random bytes, 8 at a time.
     public mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         let words = buffer.count / 8
-        let p = buffer.baseAddress!
-        for i in 0..<words { p.storeBytes(of: next(), toByteOffset: i * 8, as: UInt64.self) }
+        for i in 0..<words { buffer.storeBytes(of: next(), toByteOffset: i * 8, as: UInt64.self) }
         var tail = next()
         for i in (words * 8)..<buffer.count { buffer[i] = UInt8(tail & 0xff); tail >>= 8 }
     }

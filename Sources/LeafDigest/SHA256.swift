@@ -6,20 +6,25 @@ import Foundation
 public struct SHA256: ~Copyable {
     private let context: OpaquePointer
 
+    /// Bytes in a digest.
     public static let digestLength = 32
 
+    /// A new running digest.
     public init() {
-        guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+        // Fails only when memory is exhausted, where every Swift allocation traps as well.
+        guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed") }  // house rule: out of memory
         EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
         context = ctx
     }
 
     deinit { EVP_MD_CTX_free(context) }
 
+    /// Feeds `bytes` into the digest.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
     }
 
+    /// Feeds `bytes` into the digest.
     public mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
@@ -49,6 +54,7 @@ public struct SHA256: ~Copyable {
         return out
     }
 
+    /// One-shot digest of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { hash($0) } }
 
     /// Streams a file through SHA-256 in 1 MiB reads.

@@ -7,10 +7,11 @@ public enum ErasureError: Error, Equatable, CustomStringConvertible {
     case tooFewShards(have: Int, need: Int)
     case shardSizeMismatch
 
+    /// What went wrong, in words for an operator.
     public var description: String {
         switch self {
-        case let .invalidLayout(d, p): return "invalid shard layout \(d)+\(p): need 1...32 data and 0...32 parity shards"
-        case let .tooFewShards(have, need): return "only \(have) intact shards, \(need) are needed to rebuild the data"
+        case .invalidLayout(let d, let p): return "invalid shard layout \(d)+\(p): need 1...32 data and 0...32 parity shards"
+        case .tooFewShards(let have, let need): return "only \(have) intact shards, \(need) are needed to rebuild the data"
         case .shardSizeMismatch: return "shards of one object differ in size"
         }
     }
@@ -19,20 +20,25 @@ public enum ErasureError: Error, Equatable, CustomStringConvertible {
 /// Systematic Reed-Solomon coding over GF(2^8) with a Cauchy matrix, through Intel ISA-L.
 /// Any `data` of the `data + parity` shards rebuild the rest.
 public struct ReedSolomon: Sendable {
+    /// Shards that carry the object's bytes.
     public let dataShards: Int
+    /// Shards of parity: any `parityShards` shards may be lost.
     public let parityShards: Int
+    /// Data and parity shards together.
     public var totalShards: Int { dataShards + parityShards }
     /// The (data+parity) x data encoding matrix, identity on top.
     private let matrix: [UInt8]
     private let parityTables: [UInt8]
 
+    /// A code of `dataShards` (1–32) data and `parityShards` (0–32) parity shards; throws `invalidLayout` otherwise.
     public init(dataShards: Int, parityShards: Int) throws {
         guard (1...32).contains(dataShards), (0...32).contains(parityShards) else {
             throw ErasureError.invalidLayout(data: dataShards, parity: parityShards)
         }
         self.dataShards = dataShards
         self.parityShards = parityShards
-        let k = dataShards, n = dataShards + parityShards
+        let k = dataShards
+        let n = dataShards + parityShards
         var m = [UInt8](repeating: 0, count: n * k)
         m.withUnsafeMutableBufferPointer { gf_gen_cauchy1_matrix($0.baseAddress, Int32(n), Int32(k)) }
         matrix = m
@@ -40,7 +46,7 @@ public struct ReedSolomon: Sendable {
         if parityShards > 0 {
             m.withUnsafeMutableBufferPointer { mp in
                 tables.withUnsafeMutableBufferPointer { tp in
-                    ec_init_tables(Int32(k), Int32(parityShards), mp.baseAddress! + k * k, tp.baseAddress)
+                    ec_init_tables(Int32(k), Int32(parityShards), mp.baseAddress.map { $0 + k * k }, tp.baseAddress)
                 }
             }
         }
@@ -70,19 +76,19 @@ public struct ReedSolomon: Sendable {
     /// parity in place.
     public func encode(_ object: UnsafeRawBufferPointer, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) rethrows {
         let len = shardLength(forObjectOfLength: object.count)
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: len * totalShards, alignment: 64)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: max(1, len * totalShards), alignment: 64)
         defer { block.deallocate() }
-        if object.count > 0 { block.baseAddress!.copyMemory(from: object.baseAddress!, byteCount: object.count) }
+        if let source = object.baseAddress, object.count > 0 { block.copyMemory(from: source, byteCount: object.count) }
         // Only the padding after the object needs zeros; parity is overwritten entirely.
         let padding = len * dataShards - object.count
-        if padding > 0 { (block.baseAddress! + object.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
-        let base = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        if padding > 0 { (block + object.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
+        let base = block.assumingMemoryBound(to: UInt8.self)
         if parityShards > 0 {
             var pointers = (0..<totalShards).map { Optional(base + $0 * len) }
             var tables = parityTables
             pointers.withUnsafeMutableBufferPointer { p in
                 tables.withUnsafeMutableBufferPointer { t in
-                    ec_encode_data(Int32(len), Int32(dataShards), Int32(parityShards), t.baseAddress, p.baseAddress, p.baseAddress! + dataShards)
+                    ec_encode_data(Int32(len), Int32(dataShards), Int32(parityShards), t.baseAddress, p.baseAddress, p.baseAddress.map { $0 + dataShards })
                 }
             }
         }
@@ -97,8 +103,8 @@ public struct ReedSolomon: Sendable {
         guard present.count >= dataShards else { throw ErasureError.tooFewShards(have: present.count, need: dataShards) }
         let missing = shards.indices.filter { shards[$0] == nil }
         if missing.isEmpty { return }
-        let length = shards[present[0]]!.count
-        guard present.allSatisfy({ shards[$0]!.count == length }) else { throw ErasureError.shardSizeMismatch }
+        let lengths = present.compactMap { shards[$0]?.count }
+        guard let length = lengths.first, lengths.allSatisfy({ $0 == length }) else { throw ErasureError.shardSizeMismatch }
         let k = dataShards
         let use = Array(present.prefix(k))
         // Rows of the encoding matrix for the shards we use; invert to get data from them.
@@ -123,16 +129,16 @@ public struct ReedSolomon: Sendable {
             tables.withUnsafeMutableBufferPointer { t in ec_init_tables(Int32(k), Int32(missing.count), d.baseAddress, t.baseAddress) }
         }
         var holders: [UnsafeMutableBufferPointer<UInt8>] = []
-        defer { holders.forEach { $0.deallocate() } }
+        defer { for h in holders { h.deallocate() } }
         var sources = [UnsafeMutablePointer<UInt8>?]()
         for idx in use {
             let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
-            _ = b.initialize(from: shards[idx]!)
+            _ = b.initialize(from: shards[idx] ?? [])  // every used shard is present
             holders.append(b); sources.append(b.baseAddress)
         }
         var outputs = [UnsafeMutablePointer<UInt8>?]()
         var outHolders: [UnsafeMutableBufferPointer<UInt8>] = []
-        defer { outHolders.forEach { $0.deallocate() } }
+        defer { for h in outHolders { h.deallocate() } }
         for _ in missing {
             let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: length)
             b.initialize(repeating: 0)

@@ -33,8 +33,10 @@ public struct AuditTrail: Sendable {
         switch try log.repairTornTail() {
         case .intact: return
         case .repaired(let bytes):
-            try log.append(AuditEntry(action: "audit.repair", command: "audit", objects: [log.path], outcome: "repaired",
-                                      detail: "removed a torn last line of \(bytes) bytes left by an interrupted write"))
+            try log.append(
+                AuditEntry(
+                    action: "audit.repair", command: "audit", objects: [log.path], outcome: "repaired",
+                    detail: "removed a torn last line of \(bytes) bytes left by an interrupted write"))
             logger.warning("repaired the audit log's torn last line", metadata: ["file": "\(log.path)", "bytes": "\(bytes)"])
         }
     }

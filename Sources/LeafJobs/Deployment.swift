@@ -81,7 +81,8 @@ public final class Deployment: Sendable {
         if let r = l.ring { return r }
         let key = try keyringKey(&l)
         if FileManager.default.fileExists(atPath: Keyring.path(stateDirectory: config.stateDirectory)),
-           let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key) {
+            let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key)
+        {
             l.ring = ring
             return ring
         }
@@ -90,8 +91,9 @@ public final class Deployment: Sendable {
         if case .passphraseEnvironment = config.masterKey {
             passphrase = try? MasterKeySource.storedOrNewPassphraseParameters(stateDirectory: config.stateDirectory)
         }
-        let ring = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key,
-                                    copies: copies.map(\.copy), passphrase: passphrase)
+        let ring = try Keyring.open(
+            stateDirectory: config.stateDirectory, keyringKey: key,
+            copies: copies.map(\.copy), passphrase: passphrase)
         // A copy altered outside leafguard is outvoted (and the state file rewritten from the
         // newest authentic copy), but never silently.
         for reason in ring.rejected {
@@ -115,7 +117,9 @@ public final class Deployment: Sendable {
         guard let locations = try? locations(of: region) else { return [] }
         var out: [(String, Int, KeyringCopy)] = []
         for (i, loc) in locations.enumerated() {
-            if let bytes = try? loc.get(Self.keyringObject) { out.append((region.name, i, KeyringCopy(source: loc.name + "/" + Self.keyringObject, bytes: bytes))) }
+            if let bytes = try? loc.get(Self.keyringObject) {
+                out.append((region.name, i, KeyringCopy(source: loc.name + "/" + Self.keyringObject, bytes: bytes)))
+            }
         }
         return out
     }
@@ -206,8 +210,10 @@ public final class Deployment: Sendable {
             return (0..<region.locations).map { LocalStore(name: "\(region.name)/loc\($0)", root: path + "/loc\($0)") }
         case .s3(let s):
             let credentials = try AWSCredentials.load(profile: s.profile)
-            let endpoint = s.endpoint.flatMap(URL.init(string:)).map { S3Endpoint(url: $0, region: s.region, pathStyle: s.pathStyle) }
-                ?? S3Endpoint.aws(region: s.region)
+            guard
+                let endpoint = s.endpoint.flatMap(URL.init(string:)).map({ S3Endpoint(url: $0, region: s.region, pathStyle: s.pathStyle) })
+                    ?? S3Endpoint.aws(region: s.region)
+            else { throw StepError("region '\(region.name)': S3 region '\(s.region)' does not make an endpoint URL; check it in \(config.file)") }
             // One client (one connection pool) and one request limit for the whole region;
             // each location retries its own transient failures, outside the limit, so a
             // request waiting out its backoff holds no slot.
@@ -230,14 +236,16 @@ public final class Deployment: Sendable {
         let ring = try keyring()
         let repo: Repository
         do {
-            repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
-                                       decryptKeys: ring.decryptable, create: false, clock: clock)
+            repo = try Repository.open(
+                region: region.name, locations: locations(of: region), master: try ring.active,
+                decryptKeys: ring.decryptable, create: false, clock: clock)
         } catch RepositoryError.notInitialized where create {
             if let (id, from, rebuild) = try knownRepository(except: regionName) {
                 throw RepositoryError.regionLost(region: regionName, repository: id, knownFrom: from, rebuildFrom: rebuild)
             }
-            repo = try Repository.open(region: region.name, locations: locations(of: region), master: try ring.active,
-                                       decryptKeys: ring.decryptable, create: true, clock: clock)
+            repo = try Repository.open(
+                region: region.name, locations: locations(of: region), master: try ring.active,
+                decryptKeys: ring.decryptable, create: true, clock: clock)
         }
         try checkIdentity(repo)
         if create { try publishKeyring(to: regionName) }
@@ -292,7 +300,9 @@ public final class Deployment: Sendable {
         }
         if FileManager.default.fileExists(atPath: repositoryIDFile) {
             guard force else {
-                throw StepError("the state folder knows a repository (\(repositoryIDFile)) that no region holds; if every region was lost, 'leafguard init --force' starts a new, empty one")
+                throw StepError(
+                    "the state folder knows a repository (\(repositoryIDFile)) that no region holds; if every region was lost, 'leafguard init --force' starts a new, empty one"
+                )
             }
             try FileManager.default.removeItem(atPath: repositoryIDFile)
         }

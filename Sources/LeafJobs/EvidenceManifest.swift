@@ -31,8 +31,13 @@ public struct EvidenceManifest: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case kind, tool, settings, findings, excepted, outputs, totals, summary
-        case toolVersion = "tool_version", rulesVersion = "rules_version", asOf = "as_of", generatedAt = "generated_at"
-        case configFile = "config_file", configSHA256 = "config_sha256", rowsRead = "rows_read"
+        case toolVersion = "tool_version"
+        case rulesVersion = "rules_version"
+        case asOf = "as_of"
+        case generatedAt = "generated_at"
+        case configFile = "config_file"
+        case configSHA256 = "config_sha256"
+        case rowsRead = "rows_read"
     }
 
     /// Writes `manifest.json` into `directory` for the given output files; returns its path.
@@ -44,8 +49,10 @@ public struct EvidenceManifest: Codable, Sendable {
         let manifest = EvidenceManifest(
             asOf: report.asOf, generatedAt: ISO8601DateFormatter().string(from: Date()), configFile: config.file,
             configSHA256: (try? SHA256.hash(fileAt: config.file).hexString) ?? "unreadable",
-            settings: ["argon2_min_memory_kib": s.argon2MinMemoryKiB, "argon2_min_iterations": s.argon2MinIterations,
-                       "bcrypt_min_cost": s.bcryptMinCost, "dormancy_days": s.dormancyDays],
+            settings: [
+                "argon2_min_memory_kib": s.argon2MinMemoryKiB, "argon2_min_iterations": s.argon2MinIterations,
+                "bcrypt_min_cost": s.bcryptMinCost, "dormancy_days": s.dormancyDays,
+            ],
             rowsRead: report.rowsRead, findings: report.findings.count, excepted: report.excepted.count,
             totals: report.totals, summary: report.summary, outputs: digests)
         let e = JSONEncoder()

@@ -39,7 +39,9 @@ public struct JobRunner: Sendable {
             let t0 = Date()
             var result: StepResult
             if let failedBefore = results.first(where: { $0.status == .failed || $0.status == .unavailable }) {
-                result = StepResult(step: name, status: .skipped, summary: "not run: step '\(failedBefore.step)' \(failedBefore.status == .failed ? "failed" : "is unavailable")")
+                result = StepResult(
+                    step: name, status: .skipped,
+                    summary: "not run: step '\(failedBefore.step)' \(failedBefore.status == .failed ? "failed" : "is unavailable")")
                 results.append(result)
                 continue
             }
@@ -56,14 +58,18 @@ public struct JobRunner: Sendable {
             progress.end()
             result.seconds = Date().timeIntervalSince(t0)
             let level: Logger.Level = result.status == .failed ? .error : ((result.status == .warning || result.status == .unavailable) ? .warning : .info)
-            log.log(level: level, "step finished", metadata: [
-                "step": "\(name)", "index": "\(i + 1)", "status": "\(result.status.rawValue)",
-                "summary": "\(result.summary)", "seconds": "\(String(format: "%.2f", result.seconds))",
-            ])
+            log.log(
+                level: level, "step finished",
+                metadata: [
+                    "step": "\(name)", "index": "\(i + 1)", "status": "\(result.status.rawValue)",
+                    "summary": "\(result.summary)", "seconds": "\(String(format: "%.2f", result.seconds))",
+                ])
             results.append(result)
         }
         let outcome = JobRunResult(job: job.name, started: started, finished: Date(), dryRun: dryRun, steps: results)
-        log.log(level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished", metadata: ["outcome": "\(outcome.warned ? "warned" : outcome.succeeded ? "succeeded" : "failed")"])
+        log.log(
+            level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished",
+            metadata: ["outcome": "\(outcome.warned ? "warned" : outcome.succeeded ? "succeeded" : "failed")"])
         return outcome
     }
 }

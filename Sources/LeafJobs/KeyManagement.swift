@@ -1,9 +1,9 @@
 import Foundation
-import LeafTime
 import LeafKeys
 import LeafRepository
 import LeafSodium
 import LeafStorage
+import LeafTime
 import Logging
 
 /// Rotation, census and retirement of master-key versions across every region.
@@ -27,28 +27,31 @@ public struct KeyManagement: Sendable {
     /// Activates a new version and re-wraps every data key in every region under it, or,
     /// when a rotation was interrupted, finishes that one (no second new version).
     public func rotate(progress: (@Sendable (String, Int, Int) -> Void)? = nil) throws -> RotationReport {
-        var checkpoint = try loadCheckpoint()
-        let resumed = checkpoint != nil
-        if checkpoint == nil {
+        let saved = try loadCheckpoint()
+        let resumed = saved != nil
+        var checkpoint: RotationCheckpoint
+        if let saved {
+            checkpoint = saved
+        } else {
             var ring = try deployment.keyring()
             let version = try ring.rotate()
             deployment.reloadKeyring()
             checkpoint = RotationCheckpoint(target: version, started: Date(), regionsDone: [])
-            try saveCheckpoint(checkpoint!)
+            try saveCheckpoint(checkpoint)
             logger.notice("master-key version activated", metadata: ["version": "\(version)"])
         }
-        var report = RotationReport(version: checkpoint!.target, resumed: resumed, regions: [])
-        for region in deployment.config.regionNames where !checkpoint!.regionsDone.contains(region) {
+        var report = RotationReport(version: checkpoint.target, resumed: resumed, regions: [])
+        for region in deployment.config.regionNames where !checkpoint.regionsDone.contains(region) {
             let repo: Repository
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized {
-                checkpoint!.regionsDone.append(region); try saveCheckpoint(checkpoint!); continue
+                checkpoint.regionsDone.append(region); try saveCheckpoint(checkpoint); continue
             }
             // The region holds the new version's keyring, durably, before anything is wrapped under it.
             try deployment.publishKeyring(to: region)
             let result = try repo.rewrapDataKeys { done, total in progress?(region, done, total) }
             report.regions.append((region, result))
-            checkpoint!.regionsDone.append(region)
-            try saveCheckpoint(checkpoint!)
+            checkpoint.regionsDone.append(region)
+            try saveCheckpoint(checkpoint)
         }
         try? FileManager.default.removeItem(atPath: rotationFile)
         return report
@@ -56,7 +59,8 @@ public struct KeyManagement: Sendable {
 
     /// The census of every region that holds a repository.
     public func census() -> (regions: [KeyCensus], unreachable: [String]) {
-        var out: [KeyCensus] = [], unreachable: [String] = []
+        var out: [KeyCensus] = []
+        var unreachable: [String] = []
         for region in deployment.config.regionNames {
             do { out.append(try deployment.repository(region).keyCensus()) } catch RepositoryError.notInitialized {
                 continue
@@ -79,7 +83,7 @@ public struct KeyManagement: Sendable {
         }
         let users = regions.filter { ($0.byVersion[version] ?? 0) > 0 }
         guard users.isEmpty else {
-            let text = users.map { "\($0.byVersion[version]!) data key(s) in '\($0.region)'" }.joined(separator: ", ")
+            let text = users.map { "\($0.byVersion[version] ?? 0) data key(s) in '\($0.region)'" }.joined(separator: ", ")
             throw KeyError("version \(version) still wraps \(text); run 'leafguard keys rotate' to re-wrap them first")
         }
         try ring.retire(version, grace: grace)
@@ -99,7 +103,9 @@ public struct KeyManagement: Sendable {
             } catch { problems.append("\(error)") }
         }
         if !problems.isEmpty {
-            throw KeyError("the keyring changed in the state folder but not in every region (\(problems.joined(separator: "; "))); run the command again once every region is reachable")
+            throw KeyError(
+                "the keyring changed in the state folder but not in every region (\(problems.joined(separator: "; "))); run the command again once every region is reachable"
+            )
         }
     }
 
@@ -137,8 +143,9 @@ public struct KeyManagement: Sendable {
             guard let text = environment[variable], text.count >= 12 else {
                 throw KeyError("environment variable \(variable) must hold the new passphrase, at least 12 characters", configuration: true)
             }
-            parameters = PassphraseParameters.fresh()
-            newKey = try MasterKeySource.derive(passphraseIn: variable, parameters: parameters!, environment: environment)
+            let fresh = PassphraseParameters.fresh()
+            parameters = fresh
+            newKey = try MasterKeySource.derive(passphraseIn: variable, parameters: fresh, environment: environment)
         } else {
             throw KeyError("--new-key takes file:PATH, env:VAR or passphrase-env:VAR, not '\(sourceText)'", configuration: true)
         }
@@ -169,7 +176,9 @@ public struct KeyManagement: Sendable {
             } catch { problems.append("\(region.name): \(error)") }
         }
         if !problems.isEmpty {
-            throw KeyError("the keyring was re-sealed in the state folder but not in every region (\(problems.joined(separator: "; "))); set the configured variable to the new passphrase and run 'leafguard verify --repair' once every region is reachable")
+            throw KeyError(
+                "the keyring was re-sealed in the state folder but not in every region (\(problems.joined(separator: "; "))); set the configured variable to the new passphrase and run 'leafguard verify --repair' once every region is reachable"
+            )
         }
     }
 

@@ -1,17 +1,17 @@
 import Foundation
-import LeafTime
 import LeafAudit
 import LeafCompliance
 import LeafConfig
 import LeafKeys
 import LeafRepository
 import LeafSQLite
+import LeafTime
 import Logging
 
 /// A promise's verdict. Ordered: pass < warn < fail.
 public enum Verdict: String, Codable, Sendable, Comparable, CaseIterable {
     case pass, warn, fail
-    var rank: Int { Verdict.allCases.firstIndex(of: self)! }
+    var rank: Int { Verdict.allCases.firstIndex(of: self) ?? 0 }
     public static func < (a: Verdict, b: Verdict) -> Bool { a.rank < b.rank }
 }
 
@@ -97,7 +97,8 @@ public struct PostureCollector {
 
     func encryption(_ repos: [String: Repository], _ unreachable: [String: String]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "encryption", title: "AES-256 encryption at rest")
-        var total = 0, aes = 0
+        var total = 0
+        var aes = 0
         for (name, repo) in repos.sorted(by: { $0.key < $1.key }) {
             guard let index = try? repo.loadIndex() else { p.judge(.fail, "the index of '\(name)' cannot be read"); continue }
             var byAlgorithm: [String: Int] = [:]
@@ -110,7 +111,9 @@ public struct PostureCollector {
             total += n; aes += a
             let census = repo.keyCensus()
             let versions = census.byVersion.sorted { $0.key < $1.key }.map { "v\($0.key): \($0.value)" }.joined(separator: ", ")
-            p.note("'\(name)': \(a) of \(n) packs sealed with AES-256-GCM\(byAlgorithm.filter { $0.key != "AES-256-GCM" }.map { ", \($0.value) with \($0.key)" }.joined()); data keys by master-key version: \(versions.isEmpty ? "none" : versions)")
+            p.note(
+                "'\(name)': \(a) of \(n) packs sealed with AES-256-GCM\(byAlgorithm.filter { $0.key != "AES-256-GCM" }.map { ", \($0.value) with \($0.key)" }.joined()); data keys by master-key version: \(versions.isEmpty ? "none" : versions)"
+            )
             if byAlgorithm["unreadable"] != nil { p.judge(.fail, "'\(name)' has packs whose data key cannot be opened") }
         }
         for (name, why) in unreachable.sorted(by: { $0.key < $1.key }) { p.judge(.fail, "'\(name)' cannot be opened: \(why)") }
@@ -122,7 +125,9 @@ public struct PostureCollector {
 
     func sharding(_ repos: [String: Repository], _ runs: [CatalogRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "sharding", title: "Data sharded across locations (\(config.shards))")
-        var misplaced = 0, packs = 0, unread = 0
+        var misplaced = 0
+        var packs = 0
+        var unread = 0
         for (name, repo) in repos.sorted(by: { $0.key < $1.key }) {
             guard let index = try? repo.loadIndex() else { continue }
             let off = index.packs.values.filter { $0.dataShards + $0.parityShards != config.shards.total || Set($0.locations).count != $0.locations.count }
@@ -134,15 +139,18 @@ public struct PostureCollector {
             let since = now.timeIntervalSince1970 - t.verifyCoverageDays * 86400
             let covered = index.packs.keys.filter { (lastRead[$0.hex] ?? 0) >= since }.count
             unread += index.packs.count - covered
-            p.note("'\(name)': \(index.packs.count) packs, \(off.count) outside the \(config.shards) layout or with two shards in one location; "
-                   + "\(covered) of \(index.packs.count) authenticated by verify in the last \(Int(t.verifyCoverageDays)) days")
+            p.note(
+                "'\(name)': \(index.packs.count) packs, \(off.count) outside the \(config.shards) layout or with two shards in one location; "
+                    + "\(covered) of \(index.packs.count) authenticated by verify in the last \(Int(t.verifyCoverageDays)) days")
         }
         p.figures["packs"] = Double(packs)
         p.figures["misplaced_packs"] = Double(misplaced)
         p.figures["verify_coverage"] = packs == 0 ? 1 : Double(packs - unread) / Double(packs)
         if misplaced > 0 { p.judge(.warn, "\(misplaced) packs are in another layout (reencrypt with shards: {data, parity} moves them)") }
         if unread > 0 { p.judge(.warn, "\(unread) packs were not authenticated by verify in the last \(Int(t.verifyCoverageDays)) days") }
-        if let last = lastRun(step: "verify", in: runs), last.outcome != "succeeded" { p.judge(.fail, "the last verify (\(last.job), \(iso(last.started))) \(last.outcome)") }
+        if let last = lastRun(step: "verify", in: runs), last.outcome != "succeeded" {
+            p.judge(.fail, "the last verify (\(last.job), \(iso(last.started))) \(last.outcome)")
+        }
         return p
     }
 
@@ -153,16 +161,23 @@ public struct PostureCollector {
             if let s = try? repo.latestSnapshot() {
                 newest[name] = s.time
                 p.note("'\(name)': newest snapshot \(s.id.short) of \(iso(s.time)) (\(hours(now.timeIntervalSince(s.time))) h old)")
-            } else { p.note("'\(name)': no snapshot") }
+            } else {
+                p.note("'\(name)': no snapshot")
+            }
         }
         for (name, why) in unreachable.sorted(by: { $0.key < $1.key }) { p.note("'\(name)': unreachable (\(why))") }
         let point = newest.values.max()
         let recoveryPoint = point.map { now.timeIntervalSince($0) / 3600 }
         p.figures["recovery_point_hours"] = recoveryPoint ?? -1
         if let rp = recoveryPoint {
-            if rp > t.recoveryPointFailHours { p.judge(.fail, "the newest restorable snapshot is \(hours(rp * 3600)) h old (fail above \(Int(t.recoveryPointFailHours)) h)") }
-            else if rp > t.recoveryPointWarnHours { p.judge(.warn, "the newest restorable snapshot is \(hours(rp * 3600)) h old") }
-        } else { p.judge(.fail, "no region holds a snapshot") }
+            if rp > t.recoveryPointFailHours {
+                p.judge(.fail, "the newest restorable snapshot is \(hours(rp * 3600)) h old (fail above \(Int(t.recoveryPointFailHours)) h)")
+            } else if rp > t.recoveryPointWarnHours {
+                p.judge(.warn, "the newest restorable snapshot is \(hours(rp * 3600)) h old")
+            }
+        } else {
+            p.judge(.fail, "no region holds a snapshot")
+        }
         for name in config.regionNames where newest[name] == nil { p.judge(.fail, "region '\(name)' holds no snapshot or cannot be reached") }
         if let primary = config.regionNames.first, let a = newest[primary] {
             for name in config.regionNames.dropFirst() {
@@ -192,11 +207,16 @@ public struct PostureCollector {
                 continue
             }
             let age = now.timeIntervalSince(last.time) / 86400
-            p.note("'\(name)': last drill \(iso(last.time)) \(last.outcome), snapshot \(last.snapshot ?? "-"), recovery time \(String(format: "%.1f", last.seconds)) s")
+            p.note(
+                "'\(name)': last drill \(iso(last.time)) \(last.outcome), snapshot \(last.snapshot ?? "-"), recovery time \(String(format: "%.1f", last.seconds)) s"
+            )
             p.figures["recovery_time_seconds_\(name)"] = last.seconds
             if last.outcome != "succeeded" { p.judge(.fail, "the last drill of '\(name)' failed: \(last.detail ?? "")") }
-            if age > 2 * t.drillMaxAgeDays { p.judge(.fail, "'\(name)' was last drilled \(Int(age)) days ago") }
-            else if age > t.drillMaxAgeDays { p.judge(.warn, "'\(name)' was last drilled \(Int(age)) days ago") }
+            if age > 2 * t.drillMaxAgeDays {
+                p.judge(.fail, "'\(name)' was last drilled \(Int(age)) days ago")
+            } else if age > t.drillMaxAgeDays {
+                p.judge(.warn, "'\(name)' was last drilled \(Int(age)) days ago")
+            }
             if last.seconds > t.recoveryTimeWarnMinutes * 60 { p.judge(.warn, "the last drill of '\(name)' took \(Int(last.seconds / 60)) minutes") }
         }
         return p
@@ -208,20 +228,31 @@ public struct PostureCollector {
             p.judge(.fail, "the keyring cannot be opened with the configured key")
             return p
         }
-        let active = ring.records.first { $0.state == .active }!
+        guard let active = ring.records.first(where: { $0.state == .active }) else {
+            p.judge(.fail, "the keyring has no active version")
+            return p
+        }
         let age = now.timeIntervalSince(active.created) / 86400
         p.figures["active_key_age_days"] = age
-        p.note("active master-key version \(active.version), created \(iso(active.created)) (\(Int(age)) days ago; rotation every \(Int(t.keyRotationDays)) days)")
+        p.note(
+            "active master-key version \(active.version), created \(iso(active.created)) (\(Int(age)) days ago; rotation every \(Int(t.keyRotationDays)) days)")
         var wrapping: [UInt32: Int] = [:]
         for repo in repos.values { for (v, n) in repo.keyCensus().byVersion { wrapping[v, default: 0] += n } }
         let old = wrapping.filter { $0.key != active.version && $0.value > 0 }
-        p.note("versions wrapping data keys: " + (wrapping.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "v\($0.key) (\($0.value))" }.joined(separator: ", ")))
+        p.note(
+            "versions wrapping data keys: "
+                + (wrapping.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "v\($0.key) (\($0.value))" }.joined(separator: ", ")))
         let retired = ring.records.filter { $0.state == .retired }.map { "v\($0.version)\($0.sealed == nil ? " (wiped)" : "")" }
         p.note("retired versions: \(retired.isEmpty ? "none" : retired.joined(separator: ", "))")
         p.figures["old_versions_in_use"] = Double(old.count)
-        if age > t.keyRotationDays + 10 { p.judge(.fail, "the active master key is \(Int(age)) days old (rotation every \(Int(t.keyRotationDays)) days)") }
-        else if age > t.keyRotationDays { p.judge(.warn, "the active master key is due for rotation (\(Int(age)) days old)") }
-        if !old.isEmpty { p.judge(.warn, "older versions still wrap data keys: \(old.keys.sorted().map { "v\($0)" }.joined(separator: ", ")) (run keys rotate)") }
+        if age > t.keyRotationDays + 10 {
+            p.judge(.fail, "the active master key is \(Int(age)) days old (rotation every \(Int(t.keyRotationDays)) days)")
+        } else if age > t.keyRotationDays {
+            p.judge(.warn, "the active master key is due for rotation (\(Int(age)) days old)")
+        }
+        if !old.isEmpty {
+            p.judge(.warn, "older versions still wrap data keys: \(old.keys.sorted().map { "v\($0)" }.joined(separator: ", ")) (run keys rotate)")
+        }
         return p
     }
 
@@ -232,14 +263,18 @@ public struct PostureCollector {
         var access = PromiseEvidence(id: "least-privilege", title: "Least-privilege access for additional users")
         let previous = ComplianceOutput.previous(in: scanDirectory)
         guard let scan = previous, let asOf = Timestamp.parse(scan.asOf) else {
-            for i in [0, 1] { var p = i == 0 ? mfa : access; p.judge(.fail, "no compliance scan in \(scanDirectory)"); if i == 0 { mfa = p } else { access = p } }
+            for i in [0, 1] {
+                var p = i == 0 ? mfa : access; p.judge(.fail, "no compliance scan in \(scanDirectory)"); if i == 0 { mfa = p } else { access = p }
+            }
             return [mfa, access]
         }
         func n(_ rule: String) -> Int { scan.summary[rule]?.count ?? 0 }
         let adoption = scan.totals.activeUsers == 0 ? 100 : Double(scan.totals.activeUsersWithMFA) * 100 / Double(scan.totals.activeUsers)
         let stale = now.timeIntervalSince(asOf) / 3600 > t.scanMaxAgeHours
         mfa.figures["mfa_adoption_percent"] = adoption
-        mfa.note("scan as of \(scan.asOf): MFA adoption \(String(format: "%.1f", adoption)) % (\(scan.totals.activeUsersWithMFA) of \(scan.totals.activeUsers) active users)")
+        mfa.note(
+            "scan as of \(scan.asOf): MFA adoption \(String(format: "%.1f", adoption)) % (\(scan.totals.activeUsersWithMFA) of \(scan.totals.activeUsers) active users)"
+        )
         for rule in ["MFA-REQUIRED", "MFA-OWNER", "MFA-MISSING", "MFA-SMS-ONLY", "PWD-MISSING", "PWD-POLICY", "PWD-HASH-LEGACY", "PWD-HASH-WEAK"] {
             mfa.figures[rule] = Double(n(rule)); mfa.note("\(rule): \(n(rule))")
         }
@@ -247,7 +282,9 @@ public struct PostureCollector {
         if n("PWD-HASH-LEGACY") > 0 { mfa.judge(.fail, "\(n("PWD-HASH-LEGACY")) passwords are stored with a legacy hash") }
         let soft = n("MFA-OWNER") + n("PWD-POLICY") + n("PWD-MISSING") + n("PWD-HASH-WEAK")
         if soft > 0 { mfa.judge(.warn, "\(soft) owner-MFA, password-policy or weak-hash findings") }
-        for rule in ["ACCESS-ORPHAN", "ACCESS-ROLE", "ACCESS-BROAD", "ACCESS-DORMANT"] { access.figures[rule] = Double(n(rule)); access.note("\(rule): \(n(rule))") }
+        for rule in ["ACCESS-ORPHAN", "ACCESS-ROLE", "ACCESS-BROAD", "ACCESS-DORMANT"] {
+            access.figures[rule] = Double(n(rule)); access.note("\(rule): \(n(rule))")
+        }
         if n("ACCESS-ORPHAN") > 0 { access.judge(.fail, "\(n("ACCESS-ORPHAN")) grants held by non-members or disabled users") }
         let broad = n("ACCESS-ROLE") + n("ACCESS-BROAD") + n("ACCESS-DORMANT")
         if broad > 0 { access.judge(.warn, "\(broad) role, breadth or dormancy findings") }
@@ -257,7 +294,8 @@ public struct PostureCollector {
         }
         // Trends from the scans archived in the primary region.
         if let repo = primary {
-            var adoptionPoints: [TrendPoint] = [], findingPoints: [TrendPoint] = []
+            var adoptionPoints: [TrendPoint] = []
+            var findingPoints: [TrendPoint] = []
             for id in repo.reportIDs().suffix(60) {
                 guard let r = try? repo.loadReport(id) else { continue }
                 findingPoints.append(TrendPoint(at: r.created, value: Double(r.figures["findings"] ?? 0)))
@@ -278,17 +316,26 @@ public struct PostureCollector {
             let signer = try trail.signer()
             var newest: Checkpoint?
             for (_, _, bytes) in trail.checkpointCopies() {
-                if let c = try? Checkpoint.open(bytes, publicKey: signer.pair.publicKey), newest == nil || c.length > newest!.length { newest = c }
+                if let c = try? Checkpoint.open(bytes, publicKey: signer.pair.publicKey), c.length > newest?.length ?? -1 { newest = c }
             }
             let log = try trail.log.verify(checkpoint: newest)
-            p.note("leafguard's audit log: \(log.entries) entries, \(log.intact ? "intact" : "TAMPERED") against checkpoint \(newest.map { "of \($0.at)" } ?? "none")")
+            p.note(
+                "leafguard's audit log: \(log.entries) entries, \(log.intact ? "intact" : "TAMPERED") against checkpoint \(newest.map { "of \($0.at)" } ?? "none")"
+            )
             if !log.intact { p.judge(.fail, "leafguard's audit log: \(log.problems.first ?? "")") }
             let sealer = ActivitySealer(stateDirectory: config.stateDirectory)
             let v = try sealer.verify(database: config.dataDirectory + "/planner.db", publicKey: signer.pair.publicKey)
             p.figures["sealed_rows"] = Double(v.sealedRows)
             p.figures["tampered_rows"] = Double(v.changed.count + v.deleted.count + v.inserted.count)
-            p.note("planner activity log: \(v.seals) seals over \(v.sealedRows) rows, verified now: \(v.intact ? "intact" : "\(v.changed.count) changed, \(v.deleted.count) deleted, \(v.inserted.count) inserted")")
-            if !v.intact { p.judge(.fail, "sealed activity-log rows were altered: changed \(v.changed.prefix(5)), deleted \(v.deleted.prefix(5)), inserted \(v.inserted.prefix(5))\(v.sealProblems.first.map { "; \($0)" } ?? "")") }
+            p.note(
+                "planner activity log: \(v.seals) seals over \(v.sealedRows) rows, verified now: \(v.intact ? "intact" : "\(v.changed.count) changed, \(v.deleted.count) deleted, \(v.inserted.count) inserted")"
+            )
+            if !v.intact {
+                p.judge(
+                    .fail,
+                    "sealed activity-log rows were altered: changed \(v.changed.prefix(5)), deleted \(v.deleted.prefix(5)), inserted \(v.inserted.prefix(5))\(v.sealProblems.first.map { "; \($0)" } ?? "")"
+                )
+            }
             if v.seals == 0 { p.judge(.warn, "the activity log has never been sealed") }
             if let last = lastRun(step: "seal-activity", in: runs) {
                 let age = now.timeIntervalSince(last.started) / 3600
@@ -312,7 +359,9 @@ public struct PostureCollector {
         p.figures["failed_runs"] = Double(failed.count)
         p.figures["warned_runs"] = Double(warned.count)
         p.figures["missed_runs"] = Double(missed)
-        p.note("last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(warned.count) warned, \(missed) scheduled runs missed")
+        p.note(
+            "last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(warned.count) warned, \(missed) scheduled runs missed"
+        )
         for r in failed.suffix(5) { p.note("failed: \(r.job) at \(iso(r.started)) (\(r.outcome))") }
         for r in warned.suffix(5) { p.note("warned: \(r.job) at \(iso(r.started)): \(r.summary.prefix(200))") }
         if !failed.isEmpty { p.judge(.warn, "\(failed.count) runs failed in the period") }
@@ -322,7 +371,9 @@ public struct PostureCollector {
         let tickFile = deployment.config.stateDirectory + "/tick-last"
         if let text = try? String(contentsOfFile: tickFile, encoding: .utf8), let last = parseISO(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             p.figures["seconds_since_tick"] = now.timeIntervalSince(last)
-            if now.timeIntervalSince(last) > 600 { p.judge(.warn, "leafguard tick last ran at \(iso(last)): the scheduler has stopped (is the crontab, timer or CronJob still there?)") }
+            if now.timeIntervalSince(last) > 600 {
+                p.judge(.warn, "leafguard tick last ran at \(iso(last)): the scheduler has stopped (is the crontab, timer or CronJob still there?)")
+            }
         }
         return p
     }
@@ -343,7 +394,8 @@ public struct PostureCollector {
     func catalogRuns() -> [CatalogRun] {
         let path = config.stateDirectory + "/catalog.db"
         guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly),
-              let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE dry_run = 0 ORDER BY id") else { return [] }
+            let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE dry_run = 0 ORDER BY id")
+        else { return [] }
         return rows.compactMap { r in
             guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
             // The steps as the run recorded them (a record the catalog cannot decode names none).

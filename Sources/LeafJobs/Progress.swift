@@ -16,7 +16,9 @@ public final class Progress: Sendable {
 
     /// Starts timing a new task.
     public func begin() {
-        line.withLock { $0.started = Date(); $0.lastDraw = .distantPast }
+        line.withLock {
+            $0.started = Date(); $0.lastDraw = .distantPast
+        }
     }
 
     /// Redraws the progress line at most ten times a second, after the first second.

@@ -34,10 +34,15 @@ public struct RegionHeads: Sendable {
         }
         _ = deployment.forEachRepository(logger: logger, "read the heads of '\(region)'") { repo in
             for name in repo.listReplicated(prefix: RegionHead.prefix(region)).suffix(Self.kept) {
-                if let h = try? repo.readReplicated(name, { bytes -> RegionHead in
-                    guard let h = RegionHead.open(bytes, publicKey: key) else { throw RepositoryError.malformed("\(name) is not a signed head") }
-                    return h
-                }) { candidates.append(h) }
+                if let h = try? repo.readReplicated(
+                    name,
+                    { bytes -> RegionHead in
+                        guard let h = RegionHead.open(bytes, publicKey: key) else { throw RepositoryError.malformed("\(name) is not a signed head") }
+                        return h
+                    })
+                {
+                    candidates.append(h)
+                }
             }
         }
         return candidates.filter { $0.repository == repository && $0.region == region }.max { $0.sequence < $1.sequence }
@@ -55,10 +60,13 @@ public struct RegionHeads: Sendable {
             let tombstones = repo.tombstones()
             let removed = Set(tombstones.flatMap(\.removes))
             func ids(_ prefix: String) -> (listed: Set<String>, removed: Set<String>) {
-                (Set(repo.listReplicated(prefix: prefix).map { String($0.dropFirst(prefix.count)) }),
-                 Set(removed.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }))
+                (
+                    Set(repo.listReplicated(prefix: prefix).map { String($0.dropFirst(prefix.count)) }),
+                    Set(removed.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
+                )
             }
-            let s = ids("snapshots/"), i = ids("index/")
+            let s = ids("snapshots/")
+            let i = ids("index/")
             let snapshots = Set(previous?.snapshots ?? []).subtracting(s.removed).union(s.listed)
             let indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
             // A tombstone whose removals are all done is spent once a head without them is stored.
@@ -68,14 +76,16 @@ public struct RegionHeads: Sendable {
                 spent.forEach(repo.removeTombstone)
                 return
             }
-            let head = RegionHead(repository: repo.config.id.hex, region: region, sequence: (previous?.sequence ?? 0) + 1, at: now,
-                                  snapshots: Array(snapshots), indexes: Array(indexes))
+            let head = RegionHead(
+                repository: repo.config.id.hex, region: region, sequence: (previous?.sequence ?? 0) + 1, at: now,
+                snapshots: Array(snapshots), indexes: Array(indexes))
             heads.append((head, try head.signed(by: signer), spent))
         }
         for (head, bytes, spent) in heads {
             do {
-                try FileManager.default.createDirectory(atPath: config.stateDirectory + "/heads", withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: config.stateDirectory + "/heads", withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
                 try Data(bytes).write(to: URL(fileURLWithPath: statePath(head.region)), options: .atomic)
             } catch {
                 logger.warning("cannot keep the region head in the state folder", metadata: ["region": "\(head.region)", "error": "\(error)"])
@@ -103,7 +113,8 @@ public struct RegionHeads: Sendable {
             var parts: [String] = []
             if !snapshots.isEmpty { parts.append("\(snapshots.count) snapshot(s) (\(snapshots.map(RegionHeads.short).joined(separator: ", ")))") }
             if !indexes.isEmpty { parts.append("\(indexes.count) index(es)") }
-            return "\(parts.joined(separator: " and ")) recorded in the signed head \(head.sequence) of \(head.at) are in no location of '\(head.region)' (deleted or rolled back outside leafguard)"
+            return
+                "\(parts.joined(separator: " and ")) recorded in the signed head \(head.sequence) of \(head.at) are in no location of '\(head.region)' (deleted or rolled back outside leafguard)"
         }
     }
 

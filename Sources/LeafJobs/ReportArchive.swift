@@ -14,14 +14,17 @@ public struct ReportArchive: Sendable {
     /// Stores the files of a compliance scan; returns the regions that hold it.
     @discardableResult
     public func store(_ report: ComplianceReport, files: [String], at: Date = Date()) -> [String] {
-        var figures = ["findings": report.findings.count, "excepted": report.excepted.count,
-                       "active_users": report.totals.activeUsers, "active_users_with_mfa": report.totals.activeUsersWithMFA]
+        var figures = [
+            "findings": report.findings.count, "excepted": report.excepted.count,
+            "active_users": report.totals.activeUsers, "active_users_with_mfa": report.totals.activeUsersWithMFA,
+        ]
         for s in Severity.allCases { figures[s.rawValue] = report.count(s) }
         // Compressed once, when the first region that holds a repository needs it.
         var stored: StoredReport?
         return deployment.forEachRepository(logger: logger, "store the report") { repo in
-            if stored == nil { stored = try StoredReport.compressing(kind: "compliance", created: at, asOf: report.asOf, figures: figures, paths: files) }
-            try repo.putReport(stored!)
+            let compressed = try stored ?? StoredReport.compressing(kind: "compliance", created: at, asOf: report.asOf, figures: figures, paths: files)
+            stored = compressed
+            try repo.putReport(compressed)
         }
     }
 }

@@ -43,7 +43,8 @@ struct SignedObjects {
         for name in all.sorted() {
             let lacking = repo.locations.indices.filter { listed[$0].map { !$0.contains(name) } ?? false }
             guard !lacking.isEmpty,
-                  let good = repo.locations.lazy.compactMap({ try? $0.get(name) }).first(where: { isAuthentic(name, $0) }) else { continue }
+                let good = repo.locations.lazy.compactMap({ try? $0.get(name) }).first(where: { isAuthentic(name, $0) })
+            else { continue }
             for i in lacking where (try? repo.locations[i].put(name, good)) != nil { written += 1 }
         }
         return written

@@ -38,17 +38,20 @@ public struct Verification: Sendable {
             let ledger = config.stateDirectory + "/verify-\(name).json"
             var lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
             var chosen: [ObjectID] = []
-            var report = try repo.verify(readPacks: { packs in
-                let count = readPercent >= 100 ? packs.count : Int((Double(packs.count) * Double(readPercent) / 100).rounded(.up))
-                let pick = packs.sorted { (lastRead[$0.id.hex] ?? 0, $0.id) < (lastRead[$1.id.hex] ?? 0, $1.id) }.prefix(count)
-                chosen = pick.map(\.id)
-                return Array(pick)
-            }, repair: repair, otherRegions: others)
+            var report = try repo.verify(
+                readPacks: { packs in
+                    let count = readPercent >= 100 ? packs.count : Int((Double(packs.count) * Double(readPercent) / 100).rounded(.up))
+                    let pick = packs.sorted { (lastRead[$0.id.hex] ?? 0, $0.id) < (lastRead[$1.id.hex] ?? 0, $1.id) }.prefix(count)
+                    chosen = pick.map(\.id)
+                    return Array(pick)
+                }, repair: repair, otherRegions: others)
             // The keyring: a current, authentic copy in every location.
             var keyringProblems: [VerifyProblem] = []
             for loc in (try? deployment.staleKeyringCopies(in: name)) ?? [] {
-                keyringProblems.append(VerifyProblem(location: loc, object: Deployment.keyringObject, kind: .missingCopy, snapshots: [], repaired: false,
-                                                     detail: "the keyring copy is missing, out of date or does not authenticate"))
+                keyringProblems.append(
+                    VerifyProblem(
+                        location: loc, object: Deployment.keyringObject, kind: .missingCopy, snapshots: [], repaired: false,
+                        detail: "the keyring copy is missing, out of date or does not authenticate"))
             }
             if repair && !keyringProblems.isEmpty, (try? deployment.publishKeyring(to: name)) != nil {
                 for i in keyringProblems.indices { keyringProblems[i].repaired = true }
@@ -70,13 +73,18 @@ public struct Verification: Sendable {
     func vanished(from repo: Repository, repair: Bool, acceptLoss: Bool, others: [Repository]) -> [VerifyProblem] {
         let logger = Logger(label: "leafguard.verify")
         guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
-              let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger) else { return [] }
+            let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger)
+        else { return [] }
         var out: [VerifyProblem] = []
         for (prefix, ids, kind) in [("snapshots/", missing.snapshots, VerifyProblem.Kind.missingSnapshot), ("index/", missing.indexes, .missingIndex)] {
             for id in ids {
                 let name = prefix + id
-                var p = VerifyProblem(location: repo.region, object: name, kind: kind, snapshots: prefix == "snapshots/" ? [RegionHeads.short(id)] : [],
-                                      repaired: false, detail: "recorded in the signed head \(missing.head.sequence) of \(missing.head.at) but in no location (deleted or rolled back outside leafguard)")
+                var p = VerifyProblem(
+                    location: repo.region, object: name, kind: kind, snapshots: prefix == "snapshots/" ? [RegionHeads.short(id)] : [],
+                    repaired: false,
+                    detail:
+                        "recorded in the signed head \(missing.head.sequence) of \(missing.head.at) but in no location (deleted or rolled back outside leafguard)"
+                )
                 if repair, let bytes = others.lazy.compactMap({ try? $0.readAuthenticCopy(name) }).first, (try? repo.putReplicated(name, bytes)) != nil {
                     p.repaired = true
                     p.detail += "; copied back from another region"
@@ -106,8 +114,10 @@ public struct Verification: Sendable {
             guard let good else { continue }
             for (loc, bytes) in copies where bytes.map({ !authentic(name, $0) }) ?? true {
                 let kind: VerifyProblem.Kind = bytes == nil ? .missingCopy : .corruptCopy
-                var p = VerifyProblem(location: loc.name, object: name, kind: kind, snapshots: [], repaired: false,
-                                      detail: bytes == nil ? "a copy of a signed audit object is missing" : "the copy's signature or seal does not verify; the other copies are used")
+                var p = VerifyProblem(
+                    location: loc.name, object: name, kind: kind, snapshots: [], repaired: false,
+                    detail: bytes == nil
+                        ? "a copy of a signed audit object is missing" : "the copy's signature or seal does not verify; the other copies are used")
                 if repair {
                     p.repaired = (try? (bytes == nil ? loc.put(name, good) : loc.replace(name, good))) != nil
                     if p.repaired { try? loc.sync() }

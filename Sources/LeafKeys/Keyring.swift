@@ -1,6 +1,6 @@
 import Foundation
-import LeafTime
 import LeafSodium
+import LeafTime
 
 /// A master-key version's lifecycle.
 public enum KeyState: String, Sendable, Codable {
@@ -62,17 +62,20 @@ public struct Keyring: Sendable {
     /// `rejected`; the keyring does not open only when no copy does. When a region's copy is
     /// newer than the state file, the state file is rewritten from it. With no copy anywhere
     /// the configured key is version 1 itself (generation 0, nothing saved yet).
-    public static func open(stateDirectory: String, keyringKey: MasterKey, copies: [KeyringCopy] = [],
-                            passphrase: PassphraseParameters? = nil, now: Date = Date()) throws -> Keyring {
+    public static func open(
+        stateDirectory: String, keyringKey: MasterKey, copies: [KeyringCopy] = [],
+        passphrase: PassphraseParameters? = nil, now: Date = Date()
+    ) throws -> Keyring {
         let path = path(stateDirectory: stateDirectory)
         let seed = try KDF.derive(from: keyringKey.secret, id: 1, context: "lgaudit1")
         var candidates = copies
         let local = FileManager.default.contents(atPath: path).map { KeyringCopy(source: path, bytes: [UInt8]($0)) }
         if let local { candidates.insert(local, at: 0) }
         guard !candidates.isEmpty else {
-            return Keyring(path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
-                           secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: passphrase,
-                           generation: 0, rejected: [])
+            return Keyring(
+                path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
+                secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: passphrase,
+                generation: 0, rejected: [])
         }
         let sealing = try KDF.derive(from: keyringKey.secret, id: 2, context: "lgkring1")
         let macKey = try KDF.derive(from: keyringKey.secret, id: 3, context: "lgkring1")
@@ -84,12 +87,13 @@ public struct Keyring: Sendable {
                 let file = try readFile(c.source, Data(c.bytes))
                 try file.authenticate(source: c.source, key: macKey, legacyAllowed: c.source == path)
                 accepted[c.source] = file.generation ?? 0
-                if best == nil || file.generation ?? 0 > best!.file.generation ?? 0 { best = (file, c) }
+                if best.map({ file.generation ?? 0 > $0.file.generation ?? 0 }) ?? true { best = (file, c) }
             } catch { rejected.append("\(error)") }
         }
         guard let (file, chosen) = best else {
-            throw KeyError("the keyring does not open with the configured key (wrong key or passphrase, or every copy was altered): "
-                + rejected.joined(separator: "; "))
+            throw KeyError(
+                "the keyring does not open with the configured key (wrong key or passphrase, or every copy was altered): "
+                    + rejected.joined(separator: "; "))
         }
         let failure = KeyError("keyring \(chosen.source) does not open with the configured key (wrong key or passphrase, or the file was altered)")
         var secrets: [UInt32: SecureBytes] = [:]
@@ -106,8 +110,9 @@ public struct Keyring: Sendable {
             guard let s = try? openSealed(text, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing) else { throw failure }
             auditSeed = s
         }
-        var ring = Keyring(path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
-                           auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0, rejected: rejected)
+        var ring = Keyring(
+            path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
+            auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0, rejected: rejected)
         ring.authenticCopies = accepted
         ring.savedBytes = chosen.bytes
         if file.generation == nil {
@@ -123,7 +128,8 @@ public struct Keyring: Sendable {
     /// does not, or is not a keyring file).
     public static func authenticatedGeneration(of bytes: [UInt8], keyringKey: MasterKey) -> UInt64? {
         guard let macKey = try? KDF.derive(from: keyringKey.secret, id: 3, context: "lgkring1"),
-              let file = try? readFile("copy", Data(bytes)), (try? file.authenticate(source: "copy", key: macKey, legacyAllowed: false)) != nil else { return nil }
+            let file = try? readFile("copy", Data(bytes)), (try? file.authenticate(source: "copy", key: macKey, legacyAllowed: false)) != nil
+        else { return nil }
         return file.generation ?? 0
     }
 
@@ -169,8 +175,10 @@ public struct Keyring: Sendable {
         return Data(nonce + ct).base64EncodedString()
     }
 
-    init(path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes,
-         auditSeed: SecureBytes, passphrase: PassphraseParameters?, generation: UInt64, rejected: [String]) {
+    init(
+        path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes,
+        auditSeed: SecureBytes, passphrase: PassphraseParameters?, generation: UInt64, rejected: [String]
+    ) {
         self.path = path; self.records = records; self.secrets = secrets; self.unlock = unlock
         self.auditSeed = auditSeed; self.passphrase = passphrase; self.generation = generation; self.rejected = rejected
     }
@@ -251,8 +259,10 @@ public struct Keyring: Sendable {
     /// Removes the material of retired versions whose grace period has ended.
     mutating func wipeExpired(now: Date) throws {
         var changed = false
-        for i in records.indices where records[i].state == .retired && (records[i].wipeAfter ?? now) <= now
-            && (records[i].sealed != nil || secrets[records[i].version] != nil) {
+        for i in records.indices
+        where records[i].state == .retired && (records[i].wipeAfter ?? now) <= now
+            && (records[i].sealed != nil || secrets[records[i].version] != nil)
+        {
             records[i].sealed = nil
             secrets[records[i].version] = nil  // SecureBytes zeroes it on release
             changed = true

@@ -40,12 +40,15 @@ public enum MasterKeySource: Sendable {
     /// Loads the key. Files must be 0600 or stricter. A passphrase is stretched with
     /// `passphrase` when given (the parameters a keyring copy in a region records), else with
     /// those in the state folder.
-    public func load(version: UInt32 = 1, passphrase given: PassphraseParameters? = nil,
-                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
+    public func load(
+        version: UInt32 = 1, passphrase given: PassphraseParameters? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> MasterKey {
         switch self {
         case .file(let path):
             if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
-               let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0
+            {
                 throw KeyError("master key file \(path) has mode \(String(mode, radix: 8)); run 'chmod 600 \(path)'", configuration: true)
             }
             // read(2) into a buffer that is wiped once the key is in guarded memory.
@@ -62,8 +65,9 @@ public enum MasterKeySource: Sendable {
                 throw KeyError("environment variable \(variable) is not set; it must hold the base64 of a 32-byte key", configuration: true)
             }
             return MasterKey(version: version, secret: try Self.decode(Data(value.utf8), origin: "$\(variable)"))
-        case let .passphraseEnvironment(variable, stateDirectory):
-            let params = try given ?? Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
+        case .passphraseEnvironment(let variable, let stateDirectory):
+            let params =
+                try given ?? Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
                 ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
             try params.check(source: "the passphrase parameters")
             return MasterKey(version: version, secret: try Self.derive(passphraseIn: variable, parameters: params, environment: environment))
@@ -71,8 +75,10 @@ public enum MasterKeySource: Sendable {
     }
 
     /// The key a passphrase in `variable` gives under `parameters` (Argon2id).
-    public static func derive(passphraseIn variable: String, parameters params: PassphraseParameters,
-                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
+    public static func derive(
+        passphraseIn variable: String, parameters params: PassphraseParameters,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> SecureBytes {
         guard let value = environment[variable], !value.isEmpty else {
             throw KeyError("environment variable \(variable) is not set; it must hold the passphrase", configuration: true)
         }
@@ -82,8 +88,9 @@ public enum MasterKeySource: Sendable {
         // process: a command opens the keyring from several places.
         let cacheKey = try DerivedKeyCache.shared.key(password: pw, parameters: params)
         if let known = DerivedKeyCache.shared.lookup(cacheKey) { return known }
-        let derived = try PasswordHash.derive(password: pw, salt: params.salt, opsLimit: params.opsLimit,
-                                              memLimitKiB: params.memLimitKiB, variant: .argon2id)
+        let derived = try PasswordHash.derive(
+            password: pw, salt: params.salt, opsLimit: params.opsLimit,
+            memLimitKiB: params.memLimitKiB, variant: .argon2id)
         DerivedKeyCache.shared.store(derived, for: cacheKey)
         return derived
     }
@@ -143,7 +150,9 @@ public enum MasterKeySource: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
-            throw KeyError(errno == EEXIST ? "key file \(path) already exists; it is never overwritten" : "cannot create key file \(path): \(String(cString: strerror(errno)))")
+            throw KeyError(
+                errno == EEXIST
+                    ? "key file \(path) already exists; it is never overwritten" : "cannot create key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         let key = try SecureBytes.random(count: 32)
@@ -178,8 +187,9 @@ public struct PassphraseParameters: Codable, Sendable {
             return p
         }
         let p = fresh()
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         try JSONEncoder().encode(p).write(to: URL(fileURLWithPath: path), options: .atomic)
         chmod(path, 0o600)
         return p

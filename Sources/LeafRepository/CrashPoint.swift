@@ -6,12 +6,13 @@ import Foundation
 /// read no such variable.
 public enum CrashPoint {
     #if DEBUG
-    static let afterShards: Int? = (ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SHARDS"]
-        ?? ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"]).flatMap(Int.init)
-    static let stall = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"] != nil
+        static let afterShards: Int? =
+            (ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SHARDS"]
+            ?? ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"]).flatMap(Int.init)
+        static let stall = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"] != nil
     #else
-    static let afterShards: Int? = nil
-    static let stall = false
+        static let afterShards: Int? = nil
+        static let stall = false
     #endif
 
     /// Ends the process at once, as a kill would: exit status 137. With

@@ -27,7 +27,9 @@ public final class DataKey: Sendable, CustomStringConvertible {
     /// The next nonce: a big-endian counter in the last 8 bytes.
     public func nextNonce() -> [UInt8] {
         precondition(canSeal, "a data key loaded from a repository is never used to seal")
-        let c = counter.withLock { $0 += 1; return $0 }
+        let c = counter.withLock {
+            $0 += 1; return $0
+        }
         var n = [UInt8](repeating: 0, count: algorithm.nonceLength)
         for i in 0..<8 { n[n.count - 1 - i] = UInt8(c >> (8 * UInt64(i)) & 0xff) }
         return n
@@ -40,23 +42,26 @@ public final class DataKey: Sendable, CustomStringConvertible {
         let alg = AEADAlgorithm.preferred
         // Random nonce: wrapping happens once per data key and per rotation, far below the
         // 2^32 messages a random 96-bit nonce allows under one key.
-        let header = EnvelopeHeader(algorithm: alg, kind: .dataKey, objectID: id, keyID: .masterVersion(masterVersion),
-                                    plaintextLength: 32, nonce: Sodium.randomBytes(alg.nonceLength))
+        let header = EnvelopeHeader(
+            algorithm: alg, kind: .dataKey, objectID: id, keyID: .masterVersion(masterVersion),
+            plaintextLength: 32, nonce: Sodium.randomBytes(alg.nonceLength))
         return try secret.withUnsafeBytes { try Envelope.seal($0, header: header, key: master) }
     }
 
     /// Opens a wrapped key object straight into a key-set entry (id, algorithm, secret) at
     /// `entry`, without a guarded allocation of its own: a rotation opens every key of a region.
-    static func unwrap(_ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes,
-                       into entry: UnsafeMutableRawBufferPointer) throws {
+    static func unwrap(
+        _ bytes: [UInt8], expectedID: ObjectID, master: (UInt32) throws -> SecureBytes,
+        into entry: UnsafeMutableRawBufferPointer
+    ) throws {
         let header = try EnvelopeHeader.decode(bytes)
         guard header.plaintextLength == 32 else { throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key") }
         var plain = try open(bytes, header: header, expectedID: expectedID, master: master)
         defer { Sodium.wipe(&plain) }
         guard plain.count == 32 else { throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold a 32-byte key") }
-        expectedID.bytes.withUnsafeBytes { entry.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 16) }
+        expectedID.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: entry[0..<16]).copyMemory(from: $0) }
         entry[16] = header.algorithm.rawValue
-        plain.withUnsafeBytes { entry.baseAddress!.advanced(by: 17).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+        plain.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: entry[17..<49]).copyMemory(from: $0) }
     }
 
     /// Opens a wrapped key object; the header names the master version it needs.
@@ -68,8 +73,10 @@ public final class DataKey: Sendable, CustomStringConvertible {
 
     /// The plaintext of a wrapped key object whose header names `expectedID`; failing
     /// authentication means the master key is not the version the header names.
-    private static func open(_ bytes: [UInt8], header: EnvelopeHeader, expectedID: ObjectID,
-                             master: (UInt32) throws -> SecureBytes) throws -> [UInt8] {
+    private static func open(
+        _ bytes: [UInt8], header: EnvelopeHeader, expectedID: ObjectID,
+        master: (UInt32) throws -> SecureBytes
+    ) throws -> [UInt8] {
         guard header.kind == .dataKey, header.objectID == expectedID else {
             throw RepositoryError.malformed("keys/\(expectedID.hex) does not hold that data key")
         }

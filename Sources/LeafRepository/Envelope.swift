@@ -3,7 +3,15 @@ import LeafSodium
 
 /// What a sealed object is. Stored in its header and bound into its associated data.
 public enum ObjectKind: UInt8, Sendable {
-    case shard = 1, index = 2, snapshot = 3, dataKey = 4, config = 5, lock = 6, report = 7, keySet = 8, tombstone = 9
+    case shard = 1
+    case index = 2
+    case snapshot = 3
+    case dataKey = 4
+    case config = 5
+    case lock = 6
+    case report = 7
+    case keySet = 8
+    case tombstone = 9
 }
 
 /// The fixed header in front of every sealed object (all integers big-endian):
@@ -74,9 +82,10 @@ public struct EnvelopeHeader: Sendable, Equatable {
         // No object leafguard writes comes near 1 TiB; a larger claim is damage or an attack,
         // and refusing it here keeps every Int(…) of the length from trapping.
         guard len <= 1 << 40 else { throw RepositoryError.malformed("object claims a length of \(len) bytes") }
-        return EnvelopeHeader(algorithm: alg, kind: kind, shardIndex: bytes[7], dataShards: bytes[8], parityShards: bytes[9],
-                              objectID: ObjectID(Array(bytes[12..<28])), keyID: ObjectID(Array(bytes[28..<44])),
-                              plaintextLength: len, nonce: Array(bytes[fixedLength..<(fixedLength + alg.nonceLength)]))
+        return EnvelopeHeader(
+            algorithm: alg, kind: kind, shardIndex: bytes[7], dataShards: bytes[8], parityShards: bytes[9],
+            objectID: ObjectID(Array(bytes[12..<28])), keyID: ObjectID(Array(bytes[28..<44])),
+            plaintextLength: len, nonce: Array(bytes[fixedLength..<(fixedLength + alg.nonceLength)]))
     }
 }
 
@@ -96,8 +105,9 @@ public enum Envelope {
     public static func open(_ bytes: [UInt8], header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
         let n = header.encodedLength
         return try bytes.withUnsafeBytes { raw in
-            try AEAD.open(UnsafeRawBufferPointer(rebasing: raw[n...]), associatedData: Array(bytes[0..<n]),
-                          nonce: header.nonce, key: key, algorithm: header.algorithm)
+            try AEAD.open(
+                UnsafeRawBufferPointer(rebasing: raw[n...]), associatedData: Array(bytes[0..<n]),
+                nonce: header.nonce, key: key, algorithm: header.algorithm)
         }
     }
 }

@@ -98,7 +98,8 @@ func hexBytes(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     var bad = false
     let out = [UInt8](unsafeUninitializedCapacity: utf8.count / 2) { buf, n in
         for i in 0..<(utf8.count / 2) {
-            let hi = hexValues[Int(utf8[2 * i])], lo = hexValues[Int(utf8[2 * i + 1])]
+            let hi = hexValues[Int(utf8[2 * i])]
+            let lo = hexValues[Int(utf8[2 * i + 1])]
             if hi == 0xff || lo == 0xff { bad = true; break }
             buf[i] = hi << 4 | lo
         }

@@ -25,10 +25,14 @@ extension Repository {
             if KeySet.isSet(name) {
                 guard let id = ObjectID(hex: String(name.dropFirst(KeySet.prefix.count))) else { continue }
                 var version: UInt32?
-                guard let plain = try? readReplicated(name, { bytes -> SecureBytesBox in
-                    version = try EnvelopeHeader.decode(bytes).keyID.asMasterVersion
-                    return SecureBytesBox(try KeySet.open(bytes, id: id) { try self.wrappingKey(version: $0, dataKey: id) })
-                }) else { continue }
+                guard
+                    let plain = try? readReplicated(
+                        name,
+                        { bytes -> SecureBytesBox in
+                            version = try EnvelopeHeader.decode(bytes).keyID.asMasterVersion
+                            return SecureBytesBox(try KeySet.open(bytes, id: id) { try self.wrappingKey(version: $0, dataKey: id) })
+                        })
+                else { continue }
                 for (key, offset) in KeySet.entries(plain.value) {
                     let algorithm = (try? KeySet.dataKey(in: plain.value, at: offset))?.algorithm.name ?? "?"
                     keys[key, default: Entry()].stored.insert("key set")
@@ -59,8 +63,9 @@ extension Repository {
         }
         keys[config.idKey, default: Entry()].seals["config", default: 0] += 1
         return keys.sorted { $0.key < $1.key }.map { id, e in
-            DataKeyInfo(id: id.hex, algorithm: e.algorithm, masterVersion: e.version == .max ? nil : e.version, storedIn: e.stored.sorted(),
-                        firstSealed: e.first.map { Date(timeIntervalSince1970: $0) }, seals: e.seals)
+            DataKeyInfo(
+                id: id.hex, algorithm: e.algorithm, masterVersion: e.version == .max ? nil : e.version, storedIn: e.stored.sorted(),
+                firstSealed: e.first.map { Date(timeIntervalSince1970: $0) }, seals: e.seals)
         }
     }
 }

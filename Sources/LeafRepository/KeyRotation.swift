@@ -52,7 +52,9 @@ extension Repository {
                     } else if decryptKeys[v] == nil {
                         // A version this keyring cannot open: count its keys without knowing them.
                         census.byVersion[v, default: 0] += Int(h.plaintextLength) / KeySet.entryLength
-                    } else { continue }
+                    } else {
+                        continue
+                    }
                     counted.insert(v); found = true
                 }
             } else {
@@ -129,8 +131,9 @@ extension Repository {
                     try readReplicated(singles[i]) { bytes in
                         try singlesPlain.withUnsafeMutableBytes { out in
                             let o = i * KeySet.entryLength
-                            try DataKey.unwrap(bytes, expectedID: id, master: { try wrapping($0, id) },
-                                               into: UnsafeMutableRawBufferPointer(rebasing: out[o..<(o + KeySet.entryLength)]))
+                            try DataKey.unwrap(
+                                bytes, expectedID: id, master: { try wrapping($0, id) },
+                                into: UnsafeMutableRawBufferPointer(rebasing: out[o..<(o + KeySet.entryLength)]))
                         }
                     }
                     ok.set(i)
@@ -167,8 +170,11 @@ extension Repository {
             plain.withUnsafeMutableBytes { out in
                 for (n, id) in ids.enumerated() {
                     guard let (src, offset) = entries[id] else { continue }  // ids are entries' own keys
-                    src.withUnsafeBytes { out.baseAddress!.advanced(by: n * KeySet.entryLength)
-                        .copyMemory(from: $0.baseAddress!.advanced(by: offset), byteCount: KeySet.entryLength) }
+                    src.withUnsafeBytes {
+                        let length = KeySet.entryLength
+                        UnsafeMutableRawBufferPointer(rebasing: out[(n * length)..<((n + 1) * length)])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)]))
+                    }
                 }
             }
             let setID = ObjectID.random()
@@ -195,7 +201,8 @@ extension Repository {
         // Removal waits on the file system (discard, journal): several threads per location.
         let parts = removable.count > 1000 ? 3 : 1
         parallelForEach(stores.count * parts, width: stores.count * parts) { t in
-            let l = t / parts, part = t % parts
+            let l = t / parts
+            let part = t % parts
             let mine = stride(from: part, to: removable.count, by: parts).map { removable[$0] }
             do { try stores[l].delete(many: mine) } catch { removalProblems.fail("\(stores[l].name): \(error)") }
         }
@@ -206,7 +213,9 @@ extension Repository {
         if !dropping.isEmpty { keySets.forgetAll(); for id in dropping { forgetDataKey(id) } }
         result.seconds = Date().timeIntervalSince(t0)
         if let problem = problems.first {
-            throw RepositoryError.unreadable(object: "keys/ in region \(region)", problems: [problem, "\(problems.count) key object(s) were left as they are; rerun the rotation once the region is healthy; nothing was lost"])
+            throw RepositoryError.unreadable(
+                object: "keys/ in region \(region)",
+                problems: [problem, "\(problems.count) key object(s) were left as they are; rerun the rotation once the region is healthy; nothing was lost"])
         }
         return result
     }

@@ -21,8 +21,9 @@ enum KeySet {
     static func seal(_ plain: SecureBytes, id: ObjectID, wrapping: SecureBytes, version: UInt32) throws -> [UInt8] {
         let alg = AEADAlgorithm.preferred
         // Random nonce: a set is written once per rotation.
-        let header = EnvelopeHeader(algorithm: alg, kind: .keySet, objectID: id, keyID: .masterVersion(version),
-                                    plaintextLength: UInt64(plain.count), nonce: Sodium.randomBytes(alg.nonceLength))
+        let header = EnvelopeHeader(
+            algorithm: alg, kind: .keySet, objectID: id, keyID: .masterVersion(version),
+            plaintextLength: UInt64(plain.count), nonce: Sodium.randomBytes(alg.nonceLength))
         return try plain.withUnsafeBytes { try Envelope.seal($0, header: header, key: wrapping) }
     }
 
@@ -49,7 +50,9 @@ enum KeySet {
     /// The data key at `offset` of an opened set, copied into its own guarded memory.
     static func dataKey(in plain: SecureBytes, at offset: Int) throws -> DataKey {
         try plain.withUnsafeBytes { raw in
-            guard let alg = AEADAlgorithm(rawValue: raw[offset + 16]) else { throw RepositoryError.malformed("a key set names unknown algorithm \(raw[offset + 16])") }
+            guard let alg = AEADAlgorithm(rawValue: raw[offset + 16]) else {
+                throw RepositoryError.malformed("a key set names unknown algorithm \(raw[offset + 16])")
+            }
             let secret = try SecureBytes(copying: UnsafeRawBufferPointer(rebasing: raw[(offset + 17)..<(offset + entryLength)]))
             return DataKey(id: ObjectID(Array(raw[offset..<(offset + 16)])), secret: secret, algorithm: alg, canSeal: false)
         }
@@ -61,7 +64,7 @@ enum KeySet {
 final class KeySetIndex: Sendable {
     private struct State {
         var sets: [String: SecureBytes] = [:]
-        var where_: [ObjectID: (String, Int)] = [:]
+        var placement: [ObjectID: (String, Int)] = [:]
         /// Sets that could not be opened, with why: (name, master version or nil, problem).
         var failures: [(String, UInt32?, String)] = []
         var built = false
@@ -73,7 +76,7 @@ final class KeySetIndex: Sendable {
     func find(_ id: ObjectID, in repository: Repository, refresh: Bool) throws -> (DataKey?, [(String, UInt32?, String)]) {
         try state.withLock { s in
             if !s.built || refresh { Self.rebuild(&s, repository) }
-            if let (name, offset) = s.where_[id], let plain = s.sets[name] { return (try KeySet.dataKey(in: plain, at: offset), []) }
+            if let (name, offset) = s.placement[id], let plain = s.sets[name] { return (try KeySet.dataKey(in: plain, at: offset), []) }
             return (nil, s.failures)
         }
     }
@@ -87,7 +90,7 @@ final class KeySetIndex: Sendable {
     func holds(_ id: ObjectID, in repository: Repository) -> Bool {
         state.withLock { s in
             if !s.built { Self.rebuild(&s, repository) }
-            return s.where_[id] != nil
+            return s.placement[id] != nil
         }
     }
 
@@ -103,7 +106,7 @@ final class KeySetIndex: Sendable {
                     return try KeySet.open(bytes, id: id) { v in try repository.wrappingKey(version: v, dataKey: id) }
                 }
                 s.sets[name] = plain
-                for (key, offset) in KeySet.entries(plain) { s.where_[key] = (name, offset) }
+                for (key, offset) in KeySet.entries(plain) { s.placement[key] = (name, offset) }
             } catch RepositoryError.wrongMasterKey(let v, _) {
                 s.failures.append((name, v, "wrapped by master key version \(v), which this keyring cannot open"))
             } catch {

@@ -24,19 +24,25 @@ public struct RegionLock: Sendable {
     public static func acquire(_ kind: Kind, in repository: Repository, now: Date? = nil) throws -> RegionLock {
         let now = now ?? repository.clock.now
         let id = ObjectID.random()
-        let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now,
-                            start: ProcessIdentity.startTime(of: getpid()), boot: ProcessIdentity.bootID)
+        let record = Record(
+            kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now,
+            start: ProcessIdentity.startTime(of: getpid()), boot: ProcessIdentity.bootID)
         let wrapping = try repository.master.wrappingKey()
         let json = [UInt8](try JSON.encoder.encode(record))
-        let header = EnvelopeHeader(algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
-                                    plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
+        let header = EnvelopeHeader(
+            algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
+            plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
         try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: wrapping))
         let lock = RegionLock(id: id, repository: repository)
         for other in repository.listReplicated(prefix: "locks/") where other != "locks/\(id.hex)" {
-            guard let r = try? repository.readReplicated(other, { bytes -> Record in
-                let h = try EnvelopeHeader.decode(bytes)
-                return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
-            }), now.timeIntervalSince(r.created) < staleAfter else { continue }
+            guard
+                let r = try? repository.readReplicated(
+                    other,
+                    { bytes -> Record in
+                        let h = try EnvelopeHeader.decode(bytes)
+                        return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
+                    }), now.timeIntervalSince(r.created) < staleAfter
+            else { continue }
             // A lock of a process of this host that no longer exists (killed, crashed, or its
             // pid now another process's, or from before a reboot) is left over: removed now
             // rather than blocking the region until it goes stale.
@@ -46,7 +52,8 @@ public struct RegionLock: Sendable {
             }
             if kind == .exclusive || r.kind == .exclusive {
                 lock.release()
-                throw RepositoryError.locked(region: repository.region, by: "\(r.kind.rawValue) lock of \(r.host) pid \(r.pid) since \(r.created) (\(other) in every location)")
+                throw RepositoryError.locked(
+                    region: repository.region, by: "\(r.kind.rawValue) lock of \(r.host) pid \(r.pid) since \(r.created) (\(other) in every location)")
             }
         }
         return lock
@@ -59,8 +66,9 @@ public struct RegionLock: Sendable {
         let id = ObjectID.random()
         let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
         let json = [UInt8](try JSON.encoder.encode(record))
-        let header = EnvelopeHeader(algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
-                                    plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
+        let header = EnvelopeHeader(
+            algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
+            plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
         try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: try repository.master.wrappingKey()))
     }
 

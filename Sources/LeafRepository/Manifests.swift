@@ -1,7 +1,7 @@
 import Foundation
-import LeafTime
 import LeafErasure
 import LeafSodium
+import LeafTime
 
 /// Where a pack's shards are and what blobs it holds. Stored in index objects.
 public struct PackEntry: Codable, Sendable, Equatable {
@@ -28,8 +28,10 @@ public struct PackEntry: Codable, Sendable, Equatable {
     /// recorded. What `reencrypt`'s `older_than` measures, so re-encrypted data counts as new.
     public var sealedAt: Double?
 
-    public init(id: ObjectID, dataKey: ObjectID, length: Int, compressed: Bool, dataShards: Int, parityShards: Int,
-                locations: [Int], blobs: [Blob], nonces: [String]? = nil, sealedAt: Double? = nil) {
+    public init(
+        id: ObjectID, dataKey: ObjectID, length: Int, compressed: Bool, dataShards: Int, parityShards: Int,
+        locations: [Int], blobs: [Blob], nonces: [String]? = nil, sealedAt: Double? = nil
+    ) {
         self.id = id; self.dataKey = dataKey; self.length = length; self.compressed = compressed
         self.dataShards = dataShards; self.parityShards = parityShards; self.locations = locations
         self.blobs = blobs; self.nonces = nonces; self.sealedAt = sealedAt
@@ -42,7 +44,10 @@ public struct PackEntry: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, length, compressed, locations, blobs, nonces
-        case dataKey = "data_key", dataShards = "data_shards", parityShards = "parity_shards", sealedAt = "sealed_at"
+        case dataKey = "data_key"
+        case dataShards = "data_shards"
+        case parityShards = "parity_shards"
+        case sealedAt = "sealed_at"
     }
 }
 
@@ -95,9 +100,11 @@ public struct SnapshotManifest: Codable, Sendable {
     public let totalBytes: Int64
     public let addedBytes: Int64
 
-    public init(id: ObjectID, time: Date, host: String, job: String?, source: String, database: SnapshotFile,
-                databaseChunkSize: Int, rowCounts: [String: Int], documents: [SnapshotFile], problems: [SnapshotProblem],
-                totalBytes: Int64, addedBytes: Int64) {
+    public init(
+        id: ObjectID, time: Date, host: String, job: String?, source: String, database: SnapshotFile,
+        databaseChunkSize: Int, rowCounts: [String: Int], documents: [SnapshotFile], problems: [SnapshotProblem],
+        totalBytes: Int64, addedBytes: Int64
+    ) {
         self.id = id; self.time = time; self.host = host; self.job = job; self.source = source
         self.database = database; self.databaseChunkSize = databaseChunkSize; self.rowCounts = rowCounts
         self.documents = documents; self.problems = problems; self.totalBytes = totalBytes; self.addedBytes = addedBytes
@@ -105,8 +112,10 @@ public struct SnapshotManifest: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case version, id, time, host, job, source, database, documents, problems
-        case databaseChunkSize = "database_chunk_size", rowCounts = "row_counts"
-        case totalBytes = "total_bytes", addedBytes = "added_bytes"
+        case databaseChunkSize = "database_chunk_size"
+        case rowCounts = "row_counts"
+        case totalBytes = "total_bytes"
+        case addedBytes = "added_bytes"
     }
 }
 
@@ -118,7 +127,10 @@ public struct RepositoryConfig: Codable, Sendable {
     /// The data key whose KDF subkey ("lgblobid", id 1) names blobs; stable across rotations.
     public let idKey: ObjectID
 
-    enum CodingKeys: String, CodingKey { case version, id, created, idKey = "id_key" }
+    enum CodingKeys: String, CodingKey {
+        case version, id, created
+        case idKey = "id_key"
+    }
 }
 
 enum JSON {
@@ -147,13 +159,16 @@ extension PackEntry {
             throw RepositoryError.malformed("pack \(id.hex): \(dataShards)+\(parityShards) shards")
         }
         guard locations.count == dataShards + parityShards, Set(locations).count == locations.count,
-              locations.allSatisfy({ (0..<256).contains($0) }) else {
+            locations.allSatisfy({ (0..<256).contains($0) })
+        else {
             throw RepositoryError.malformed("pack \(id.hex): locations \(locations.prefix(40)) do not name one location per shard")
         }
         guard (0...PackEntry.maximumLength).contains(length), blobs.allSatisfy({ (0...PackEntry.maximumLength).contains($0.length) }) else {
             throw RepositoryError.malformed("pack \(id.hex): length out of range")
         }
-        if let nonces, nonces.count != locations.count { throw RepositoryError.malformed("pack \(id.hex): \(nonces.count) nonces for \(locations.count) shards") }
+        if let nonces, nonces.count != locations.count {
+            throw RepositoryError.malformed("pack \(id.hex): \(nonces.count) nonces for \(locations.count) shards")
+        }
         if let sealedAt, !sealedAt.isFinite { throw RepositoryError.malformed("pack \(id.hex): sealed_at is not a number") }
     }
 
@@ -179,7 +194,8 @@ extension SnapshotManifest {
         guard (1...(1 << 30)).contains(s.databaseChunkSize) else { throw RepositoryError.malformed("snapshot \(s.id.hex): chunk size \(s.databaseChunkSize)") }
         for f in [s.database] + s.documents {
             guard f.size >= 0, f.size <= Int64(PackEntry.maximumLength) * 1024, f.modified.isFinite,
-                  f.mode.map({ (0...0o7777).contains($0) }) ?? true else {
+                f.mode.map({ (0...0o7777).contains($0) }) ?? true
+            else {
                 throw RepositoryError.malformed("snapshot \(s.id.hex): file \(f.path.prefix(200)) has impossible size, time or mode")
             }
         }

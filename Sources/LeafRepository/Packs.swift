@@ -19,14 +19,18 @@ extension Repository {
     /// Erasure-codes a pack into `data + parity` shards, seals each under `key` and writes
     /// shard i to location (first id byte + i) mod locations. Returns the index entry.
     /// Every shard is durable when this returns.
-    public func writePack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
-                          dataShards: Int, parityShards: Int, key: DataKey) throws -> PackEntry {
+    public func writePack(
+        id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
+        dataShards: Int, parityShards: Int, key: DataKey
+    ) throws -> PackEntry {
         try writeSealedPack(id: id, pack: pack, compressed: compressed, blobs: blobs, dataShards: dataShards, parityShards: parityShards, key: key).entry
     }
 
     /// `writePack`, also returning each shard's stored bytes (for a read-back check).
-    func writeSealedPack(id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
-                         dataShards: Int, parityShards: Int, key: DataKey) throws -> (entry: PackEntry, shards: [[UInt8]]) {
+    func writeSealedPack(
+        id: ObjectID, pack: [UInt8], compressed: Bool, blobs: [PackEntry.Blob],
+        dataShards: Int, parityShards: Int, key: DataKey
+    ) throws -> (entry: PackEntry, shards: [[UInt8]]) {
         let rs = try ReedSolomon(dataShards: dataShards, parityShards: parityShards)
         let start = Int(id.bytes[0]) % locations.count
         var sealed: [[UInt8]] = []
@@ -34,9 +38,10 @@ extension Repository {
         sealed.reserveCapacity(rs.totalShards)
         try pack.withUnsafeBytes { raw in
             try rs.encode(raw) { i, shard in
-                let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                            dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
-                                            objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
+                let header = EnvelopeHeader(
+                    algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                    dataShards: UInt8(dataShards), parityShards: UInt8(parityShards),
+                    objectID: id, keyID: key.id, plaintextLength: UInt64(pack.count), nonce: key.nextNonce())
                 sealed.append(try Envelope.seal(shard, header: header, key: key.secret))
                 nonces.append(hexEncode(header.nonce))
             }
@@ -64,9 +69,12 @@ extension Repository {
             }
             throw e
         }
-        return (PackEntry(id: id, dataKey: key.id, length: pack.count, compressed: compressed,
-                          dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces,
-                          sealedAt: clock.now.timeIntervalSince1970.rounded()), shards)
+        return (
+            PackEntry(
+                id: id, dataKey: key.id, length: pack.count, compressed: compressed,
+                dataShards: dataShards, parityShards: parityShards, locations: placed, blobs: blobs, nonces: nonces,
+                sealedAt: clock.now.timeIntervalSince1970.rounded()), shards
+        )
     }
 
     /// Where shard i may be: the location the index records, then this region's own
@@ -136,8 +144,9 @@ extension Repository {
             for i in 0..<rs.totalShards where shards[i] == nil && intact < entry.dataShards {
                 let name = Self.shardName(entry.id, i)
                 guard let bytes = try? other.getShard(name, from: other.shardLocations(entry, i)),
-                      let h = try? EnvelopeHeader.decode(bytes), h.describes(shard: i, of: entry),
-                      let plain = try? Envelope.open(bytes, header: h, key: key.secret) else { continue }
+                    let h = try? EnvelopeHeader.decode(bytes), h.describes(shard: i, of: entry),
+                    let plain = try? Envelope.open(bytes, header: h, key: key.secret)
+                else { continue }
                 shards[i] = plain
                 intact += 1
                 report.repaired.append("\(other.region): \(name) used in place of this region's copy")
@@ -155,4 +164,3 @@ extension Repository {
         return (rs.join(Array(data), length: entry.length), report)
     }
 }
-

@@ -31,14 +31,18 @@ extension Repository {
             var header: EnvelopeHeader?
             for (s, li) in shards {
                 if let bytes = try? locations[li].get(Self.shardName(id, s)), let h = try? EnvelopeHeader.decode(bytes),
-                   h.kind == .shard, h.objectID == id { header = h; break }
+                    h.kind == .shard, h.objectID == id
+                {
+                    header = h; break
+                }
             }
             guard let h = header, shards.count >= Int(h.dataShards) else { continue }
             let total = Int(h.dataShards) + Int(h.parityShards)
             let start = Int(id.bytes[0]) % locations.count
             let locs = (0..<total).map { shards[$0] ?? (start + $0) % locations.count }
-            let probe = PackEntry(id: id, dataKey: h.keyID, length: Int(h.plaintextLength), compressed: false,
-                                  dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: [])
+            let probe = PackEntry(
+                id: id, dataKey: h.keyID, length: Int(h.plaintextLength), compressed: false,
+                dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: [])
             guard let (bytes, _) = try? readPack(probe), let complete = try? completePack(probe, plaintext: bytes) else { continue }
             var blobs: [PackEntry.Blob] = []
             do {
@@ -47,10 +51,12 @@ extension Repository {
                 }
             } catch { continue }
             let zstdMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
-            adopted.append(PackEntry(id: id, dataKey: h.keyID, length: Int(h.plaintextLength),
-                                     compressed: Array(bytes.prefix(4)) == zstdMagic,
-                                     dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: blobs,
-                                     nonces: complete.nonces, sealedAt: complete.sealedAt))
+            adopted.append(
+                PackEntry(
+                    id: id, dataKey: h.keyID, length: Int(h.plaintextLength),
+                    compressed: Array(bytes.prefix(4)) == zstdMagic,
+                    dataShards: Int(h.dataShards), parityShards: Int(h.parityShards), locations: locs, blobs: blobs,
+                    nonces: complete.nonces, sealedAt: complete.sealedAt))
         }
         if !adopted.isEmpty { _ = try writeIndex(IndexManifest(packs: adopted), key: key) }
         return adopted
@@ -70,19 +76,25 @@ extension Repository {
             let name = Self.shardName(entry.id, i)
             let candidates = shardLocations(entry, i)
             if let bytes = try? getShard(name, from: candidates), authentic(bytes, entry: entry, index: i, key: key),
-               let h = try? EnvelopeHeader.decode(bytes) {
+                let h = try? EnvelopeHeader.decode(bytes)
+            {
                 nonces.append(hexEncode(h.nonce))
                 continue
             }
             let shards = encoded ?? plaintext.withUnsafeBytes { rs.encode($0) }
             encoded = shards
             let nonce = Sodium.randomBytes(key.algorithm.nonceLength)
-            let header = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                        dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
-                                        objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+            let header = EnvelopeHeader(
+                algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
             let sealed = try Envelope.seal(shards[i], header: header, key: key.secret)
             let location = locations[candidates.first ?? (Int(entry.id.bytes[0]) + i) % locations.count]
-            if (try? location.size(of: name)) ?? nil != nil { try replaceShard(name, at: location, with: sealed, corrupt: true) } else { try location.put(name, sealed) }
+            if (try? location.size(of: name)) ?? nil != nil {
+                try replaceShard(name, at: location, with: sealed, corrupt: true)
+            } else {
+                try location.put(name, sealed)
+            }
             guard try location.holds(name, exactly: sealed) else {
                 throw RepositoryError.malformed("\(location.name): \(name) reads back differently after it was written")
             }
@@ -144,7 +156,8 @@ extension Repository {
     /// own), removed where they are when nothing does. Returns (completed, removed).
     @discardableResult
     public func settlePartialDataKeys(needed: Set<ObjectID>, keep: Set<ObjectID> = []) -> (completed: Int, removed: Int) {
-        var completed = 0, removed = 0
+        var completed = 0
+        var removed = 0
         for name in listReplicated(prefix: "keys/") where !KeySet.isSet(name) {
             guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
             let holders = locations.filter { ((try? $0.size(of: name)) ?? nil) != nil }

@@ -47,14 +47,19 @@ extension Repository {
     /// (each copy swapped atomically, both versions readable meanwhile); the old packs'
     /// shards go last, then the replaced keys' own objects once nothing needs them. A rerun
     /// recognises packs already rewritten (same blobs, not selected) and only drops them.
-    public func reencrypt(_ selection: ReencryptSelection, dataShards: Int, parityShards: Int, workers: Int = 2, dryRun: Bool = false,
-                          progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> ReencryptResult {
+    public func reencrypt(
+        _ selection: ReencryptSelection, dataShards: Int, parityShards: Int, workers: Int = 2, dryRun: Bool = false,
+        progress: (@Sendable (Int64, Int64) -> Void)? = nil
+    ) throws -> ReencryptResult {
         let t0 = Date()
         guard dataShards + parityShards <= locations.count else {
-            throw RepositoryError.malformed("\(dataShards)+\(parityShards) shards need \(dataShards + parityShards) locations; region '\(region)' has \(locations.count)")
+            throw RepositoryError.malformed(
+                "\(dataShards)+\(parityShards) shards need \(dataShards + parityShards) locations; region '\(region)' has \(locations.count)")
         }
         if let k = selection.dataKey, k == config.idKey {
-            throw RepositoryError.malformed("data key \(k.hex) is the repository's identity key, which names blobs and seals only the config; it cannot be replaced without storing everything anew")
+            throw RepositoryError.malformed(
+                "data key \(k.hex) is the repository's identity key, which names blobs and seals only the config; it cannot be replaced without storing everything anew"
+            )
         }
         // Locations added to the region since the last backup start out as empty folders.
         if !dryRun { for loc in locations { try loc.prepare() } }
@@ -122,8 +127,9 @@ extension Repository {
                         defer { i += workers }
                         do {
                             let (bytes, _) = try readPack(part[i])
-                            let (fresh, sealed) = try writeSealedPack(id: .random(), pack: bytes, compressed: part[i].compressed, blobs: part[i].blobs,
-                                                                      dataShards: dataShards, parityShards: parityShards, key: key)
+                            let (fresh, sealed) = try writeSealedPack(
+                                id: .random(), pack: bytes, compressed: part[i].compressed, blobs: part[i].blobs,
+                                dataShards: dataShards, parityShards: parityShards, key: key)
                             try checkStoredShards(fresh, sealed)
                             state.done(fresh, read: Int64(part[i].length), written: fresh.storedBytes)
                             progress?(state.bytesRead, total)
@@ -133,7 +139,8 @@ extension Repository {
                 if let problem = state.firstProblem {
                     // What was written and checked so far is indexed, so a rerun keeps it.
                     if !state.isEmpty { _ = try writeIndex(IndexManifest(packs: state.takePacks()), key: key) }
-                    throw RepositoryError.unreadable(object: "re-encryption in region \(region)", problems: [problem, "nothing old was removed; rerun once the region is healthy"])
+                    throw RepositoryError.unreadable(
+                        object: "re-encryption in region \(region)", problems: [problem, "nothing old was removed; rerun once the region is healthy"])
                 }
                 _ = try writeIndex(IndexManifest(packs: state.takePacks()), key: key)
             }
@@ -166,10 +173,11 @@ extension Repository {
                     let bytes = try readAuthenticCopy(name)
                     let header = try EnvelopeHeader.decode(bytes)
                     let plain = try Envelope.open(bytes, header: header, key: try dataKey(header.keyID).secret)
-                    if sealing == nil { sealing = try newDataKey() }
-                    let key = sealing!
-                    let fresh = EnvelopeHeader(algorithm: key.algorithm, kind: header.kind, objectID: header.objectID, keyID: key.id,
-                                               plaintextLength: UInt64(plain.count), nonce: key.nextNonce())
+                    let key = try sealing ?? newDataKey()
+                    sealing = key
+                    let fresh = EnvelopeHeader(
+                        algorithm: key.algorithm, kind: header.kind, objectID: header.objectID, keyID: key.id,
+                        plaintextLength: UInt64(plain.count), nonce: key.nextNonce())
                     let sealed = try Envelope.seal(plain, header: fresh, key: key.secret)
                     for loc in locations { try loc.replace(name, sealed) }
                     if prefix == "snapshots/" { result.snapshotsResealed += 1 } else { result.reportsResealed += 1 }
@@ -276,7 +284,9 @@ private final class ReencryptState: Sendable {
     var bytesWritten: Int64 { state.withLock { $0.written } }
     var firstProblem: String? { state.withLock { $0.problem } }
     func done(_ p: PackEntry, read r: Int64, written w: Int64) {
-        state.withLock { $0.packs.append(p); $0.read += r; $0.written += w }
+        state.withLock {
+            $0.packs.append(p); $0.read += r; $0.written += w
+        }
     }
     func fail(_ p: String) { state.withLock { if $0.problem == nil { $0.problem = p } } }
     func takePacks() -> [PackEntry] {

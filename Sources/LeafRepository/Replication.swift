@@ -26,8 +26,10 @@ extension Repository {
     ///
     /// Idempotent and resumable: objects already in the target are skipped, and writes
     /// never overwrite.
-    public func replicate(to target: [any ObjectStore], workers: Int = 8,
-                          progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws -> ReplicationResult {
+    public func replicate(
+        to target: [any ObjectStore], workers: Int = 8,
+        progress: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) throws -> ReplicationResult {
         try checkSameRepository(target)
         for loc in target { try loc.prepare() }
         completePartialObjects()  // a killed run's objects reach every source location before they are copied
@@ -36,9 +38,11 @@ extension Repository {
         // 1. Identity: config, key sets and the wrapped keys something stored needs (checked
         // by opening them); a key object a killed run left behind is not spread.
         let needed = try neededDataKeys()
-        let identity = ["config"] + listReplicated(prefix: "keys/").filter { name in
-            KeySet.isSet(name) || ObjectID(hex: String(name.dropFirst(5))).map(needed.contains) == true
-        }
+        let identity =
+            ["config"]
+            + listReplicated(prefix: "keys/").filter { name in
+                KeySet.isSet(name) || ObjectID(hex: String(name.dropFirst(5))).map(needed.contains) == true
+            }
         for name in identity where name.hasPrefix("keys/") {
             guard let id = ObjectID(hex: String(name.dropFirst(5))) else { continue }
             _ = try dataKey(id)
@@ -108,8 +112,9 @@ extension Repository {
                 do { try loc.put(name, bytes) } catch StorageError.alreadyExists {} catch { problems.append("\(error)") }
             }
             if !problems.isEmpty {
-                throw RepositoryError.insufficientLocations(region: "target", written: missing.count - problems.count,
-                                                            needed: missing.count, problems: problems)
+                throw RepositoryError.insufficientLocations(
+                    region: "target", written: missing.count - problems.count,
+                    needed: missing.count, problems: problems)
             }
             result.metadata()
         }
@@ -133,7 +138,11 @@ extension Repository {
                 rebuilt = all
                 bytes = all[i]
                 let home = locations[shardLocations(entry, i).first ?? 0]
-                if (try? home.size(of: name)) ?? nil != nil { try? replaceShard(name, at: home, with: all[i], corrupt: true) } else { try? home.put(name, all[i]) }
+                if (try? home.size(of: name)) ?? nil != nil {
+                    try? replaceShard(name, at: home, with: all[i], corrupt: true)
+                } else {
+                    try? home.put(name, all[i])
+                }
                 result.rebuiltOne()
             }
             guard let bytes else { continue }
@@ -157,7 +166,11 @@ final class ReplicationState: Sendable {
     }
     var bytes: Int64 { r.withLock { $0.bytesCopied } }
     var problems: [String] { r.withLock { $0.problems } }
-    func copied(_ n: Int) { r.withLock { $0.shardsCopied += 1; $0.bytesCopied += Int64(n) } }
+    func copied(_ n: Int) {
+        r.withLock {
+            $0.shardsCopied += 1; $0.bytesCopied += Int64(n)
+        }
+    }
     func rebuiltOne() { r.withLock { $0.shardsRebuilt += 1 } }
     func metadata() { r.withLock { $0.metadataCopied += 1 } }
     func problem(_ p: String) { r.withLock { $0.problems.append(p) } }

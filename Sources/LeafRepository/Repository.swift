@@ -36,8 +36,10 @@ public final class Repository: Sendable {
     /// by age reads), the config's creation, tombstones, locks and prune's default instant.
     public let clock: Clock
 
-    private init(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
-                 blobKey: SecureBytes, knownKeys: [DataKey] = [], tolerableFailures: Int, clock: Clock) {
+    private init(
+        region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey], config: RepositoryConfig,
+        blobKey: SecureBytes, knownKeys: [DataKey] = [], tolerableFailures: Int, clock: Clock
+    ) {
         self.region = region; self.locations = locations; self.master = master; self.clock = clock
         self.decryptKeys = decryptKeys.merging([master.version: master]) { a, _ in a }
         self.config = config; self.blobKey = blobKey; self.tolerableFailures = tolerableFailures
@@ -46,8 +48,10 @@ public final class Repository: Sendable {
 
     /// Opens the repository in `locations`, creating it when `create` is true and no
     /// location holds a config yet. A wrong master key fails here, before anything is written.
-    public static func open(region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey] = [:],
-                            create: Bool, tolerableFailures: Int = 0, clock: Clock = Clock()) throws -> Repository {
+    public static func open(
+        region: String, locations: [any ObjectStore], master: MasterKey, decryptKeys: [UInt32: MasterKey] = [:],
+        create: Bool, tolerableFailures: Int = 0, clock: Clock = Clock()
+    ) throws -> Repository {
         let keys = decryptKeys.merging([master.version: master]) { a, _ in a }
         var votes = CopyVotes()
         var copies: [(String, [UInt8])] = []
@@ -64,15 +68,17 @@ public final class Repository: Sendable {
                 // like any data key (alone or in a key set), then opens the real config with it.
                 let placeholder = RepositoryConfig(id: header.objectID, created: Date(timeIntervalSince1970: 0), idKey: header.keyID)
                 // It names no blob: its blob key is a throwaway.
-                let finder = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
-                                        blobKey: try .random(count: 32), tolerableFailures: tolerableFailures, clock: clock)
+                let finder = Repository(
+                    region: region, locations: locations, master: master, decryptKeys: keys, config: placeholder,
+                    blobKey: try .random(count: 32), tolerableFailures: tolerableFailures, clock: clock)
                 let idKey = try finder.dataKey(header.keyID)
                 let plain = try Envelope.open(bytes, header: header, key: idKey.secret)
                 let cfg = try JSON.decoder.decode(RepositoryConfig.self, from: Data(plain))
                 guard cfg.id == header.objectID, cfg.idKey == header.keyID else { throw RepositoryError.malformed("config names another repository") }
-                return Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                                  blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), knownKeys: [idKey],
-                                  tolerableFailures: tolerableFailures, clock: clock)
+                return Repository(
+                    region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
+                    blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), knownKeys: [idKey],
+                    tolerableFailures: tolerableFailures, clock: clock)
             } catch {
                 votes.failed(error, prefix: "\(source)/config")
             }
@@ -91,12 +97,14 @@ public final class Repository: Sendable {
         // A new repository: an id key (wrapped like any data key) and a config sealed by it.
         let idKey = try DataKey.generate()
         let cfg = RepositoryConfig(id: .random(), created: clock.now, idKey: idKey.id)
-        let repo = Repository(region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
-                              blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), tolerableFailures: tolerableFailures,
-                              clock: clock)
+        let repo = Repository(
+            region: region, locations: locations, master: master, decryptKeys: keys, config: cfg,
+            blobKey: try KDF.derive(from: idKey.secret, id: 1, context: "lgblobid"), tolerableFailures: tolerableFailures,
+            clock: clock)
         try repo.storeDataKey(idKey)
-        let header = EnvelopeHeader(algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
-                                    plaintextLength: 0, nonce: idKey.nextNonce())
+        let header = EnvelopeHeader(
+            algorithm: idKey.algorithm, kind: .config, objectID: cfg.id, keyID: idKey.id,
+            plaintextLength: 0, nonce: idKey.nextNonce())
         let json = [UInt8](try JSON.encoder.encode(cfg))
         var h = header; h.plaintextLength = UInt64(json.count)
         try repo.putReplicated("config", try Envelope.seal(json, header: h, key: idKey.secret))
@@ -221,7 +229,9 @@ public final class Repository: Sendable {
     public func readAuthenticCopy(_ name: String) throws -> [UInt8] {
         try readReplicated(name) { bytes in
             let h = try EnvelopeHeader.decode(bytes)
-            let key = (h.kind == .dataKey || h.kind == .lock || h.kind == .keySet || h.kind == .tombstone) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
+            let key =
+                (h.kind == .dataKey || h.kind == .lock || h.kind == .keySet || h.kind == .tombstone)
+                ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
             _ = try Envelope.open(bytes, header: h, key: key)
             return bytes
         }
@@ -241,8 +251,9 @@ public final class Repository: Sendable {
 
     /// Seals a metadata object (index, snapshot) under `key` and stores it everywhere.
     func putSealed(_ name: String, kind: ObjectKind, id: ObjectID, json: [UInt8], key: DataKey) throws {
-        let header = EnvelopeHeader(algorithm: key.algorithm, kind: kind, objectID: id, keyID: key.id,
-                                    plaintextLength: UInt64(json.count), nonce: key.nextNonce())
+        let header = EnvelopeHeader(
+            algorithm: key.algorithm, kind: kind, objectID: id, keyID: key.id,
+            plaintextLength: UInt64(json.count), nonce: key.nextNonce())
         try putReplicated(name, try Envelope.seal(json, header: header, key: key.secret))
     }
 
@@ -279,8 +290,9 @@ public final class Repository: Sendable {
     }
 
     public func writeSnapshot(_ snapshot: SnapshotManifest, key: DataKey) throws {
-        try putSealed("snapshots/\(snapshot.id.hex)", kind: .snapshot, id: snapshot.id,
-                      json: [UInt8](try JSON.encoder.encode(snapshot)), key: key)
+        try putSealed(
+            "snapshots/\(snapshot.id.hex)", kind: .snapshot, id: snapshot.id,
+            json: [UInt8](try JSON.encoder.encode(snapshot)), key: key)
     }
 
     public func snapshotIDs() -> [ObjectID] {
@@ -335,8 +347,9 @@ extension Repository {
         guard !names.isEmpty else { return }
         let id = ObjectID.random()
         let json = [UInt8](try JSON.encoder.encode(Tombstone(names: names.sorted(), created: clock.now)))
-        let header = EnvelopeHeader(algorithm: .preferred, kind: .tombstone, objectID: id, keyID: .masterVersion(master.version),
-                                    plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
+        let header = EnvelopeHeader(
+            algorithm: .preferred, kind: .tombstone, objectID: id, keyID: .masterVersion(master.version),
+            plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
         try putReplicated(Self.tombstonePrefix + id.hex, try Envelope.seal(json, header: header, key: try master.wrappingKey()))
         for name in names { for loc in locations { try? loc.delete(name) } }
     }

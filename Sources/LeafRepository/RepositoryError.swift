@@ -20,20 +20,24 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .malformed(let s): return "malformed repository object: \(s)"
-        case let .wrongMasterKey(v, dk):
+        case .wrongMasterKey(let v, let dk):
             return "the master key given does not open data key \(dk), which is wrapped by master key version \(v); check keys.master"
-        case .notInitialized(let r): return "region '\(r)' holds no repository; check the region's path in leafguard.yml, or create the repository with 'leafguard init'"
-        case let .foreignRepository(r, holds, expected, from):
-            return "region '\(r)' holds repository \(holds), but \(from) holds repository \(expected); they are different repositories and are never mixed (check the regions' paths in leafguard.yml)"
-        case let .regionLost(r, id, from, rebuild):
-            return "region '\(r)' holds no repository, but \(from) knows repository \(id): the region was lost or its path in leafguard.yml is wrong. Nothing was written. "
-                + (rebuild.map { "If it was lost, rebuild it with 'leafguard replicate --from \($0) --to \(r)'." } ?? "If every region was lost, restore the regions' storage; 'leafguard init --force' starts a new, empty repository.")
+        case .notInitialized(let r):
+            return "region '\(r)' holds no repository; check the region's path in leafguard.yml, or create the repository with 'leafguard init'"
+        case .foreignRepository(let r, let holds, let expected, let from):
+            return
+                "region '\(r)' holds repository \(holds), but \(from) holds repository \(expected); they are different repositories and are never mixed (check the regions' paths in leafguard.yml)"
+        case .regionLost(let r, let id, let from, let rebuild):
+            return
+                "region '\(r)' holds no repository, but \(from) knows repository \(id): the region was lost or its path in leafguard.yml is wrong. Nothing was written. "
+                + (rebuild.map { "If it was lost, rebuild it with 'leafguard replicate --from \($0) --to \(r)'." }
+                    ?? "If every region was lost, restore the regions' storage; 'leafguard init --force' starts a new, empty repository.")
         case .snapshotNotFound(let s): return "no snapshot '\(s)'; 'leafguard snapshots list' shows the ids"
-        case let .ambiguousSnapshot(s, n): return "'\(s)' matches \(n) snapshots; give more of the id"
-        case let .unreadable(o, p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")
-        case let .notFoundAnywhere(o): return "\(o) cannot be read from any location: not found in any location"
-        case let .locked(r, by): return "region '\(r)' is busy (\(by)); try again when it finishes"
-        case let .insufficientLocations(r, w, n, p):
+        case .ambiguousSnapshot(let s, let n): return "'\(s)' matches \(n) snapshots; give more of the id"
+        case .unreadable(let o, let p): return "\(o) cannot be read from any location: " + p.joined(separator: "; ")
+        case .notFoundAnywhere(let o): return "\(o) cannot be read from any location: not found in any location"
+        case .locked(let r, let by): return "region '\(r)' is busy (\(by)); try again when it finishes"
+        case .insufficientLocations(let r, let w, let n, let p):
             return "region '\(r)': wrote \(w) of \(n) needed copies: " + p.joined(separator: "; ")
         }
     }

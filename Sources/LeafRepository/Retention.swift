@@ -6,10 +6,12 @@ import Foundation
 /// Snapshots at the same instant are ordered by id, so the choice is deterministic.
 public struct RetentionPolicy: Sendable, Equatable {
     public var last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0
-    public var timeZone = TimeZone(identifier: "UTC")!
+    public var timeZone = (TimeZone(identifier: "UTC") ?? .gmt)
 
-    public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
-                timeZone: TimeZone = TimeZone(identifier: "UTC")!) {
+    public init(
+        last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
+        timeZone: TimeZone = (TimeZone(identifier: "UTC") ?? .gmt)
+    ) {
         self.last = last; self.hourly = hourly; self.daily = daily; self.weekly = weekly
         self.monthly = monthly; self.yearly = yearly; self.timeZone = timeZone
     }
@@ -24,10 +26,31 @@ public struct RetentionPolicy: Sendable, Equatable {
         var keep: [ObjectID: [String]] = [:]
         for s in newestFirst.prefix(last) { keep[s.id, default: []].append("last") }
         let rules: [(String, Int, (Date) -> String)] = [
-            ("hourly", hourly, { let c = cal.dateComponents([.year, .month, .day, .hour], from: $0); return "\(c.year!)-\(c.month!)-\(c.day!)-\(c.hour!)" }),
-            ("daily", daily, { let c = cal.dateComponents([.year, .month, .day], from: $0); return "\(c.year!)-\(c.month!)-\(c.day!)" }),
-            ("weekly", weekly, { let c = cal.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return "\(c.yearForWeekOfYear!)-W\(c.weekOfYear!)" }),
-            ("monthly", monthly, { let c = cal.dateComponents([.year, .month], from: $0); return "\(c.year!)-\(c.month!)" }),
+            (
+                "hourly", hourly,
+                {
+                    let c = cal.dateComponents([.year, .month, .day, .hour], from: $0);
+                    return "\((c.year ?? 0))-\((c.month ?? 0))-\((c.day ?? 0))-\((c.hour ?? 0))"
+                }
+            ),
+            (
+                "daily", daily,
+                {
+                    let c = cal.dateComponents([.year, .month, .day], from: $0); return "\((c.year ?? 0))-\((c.month ?? 0))-\((c.day ?? 0))"
+                }
+            ),
+            (
+                "weekly", weekly,
+                {
+                    let c = cal.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return "\((c.yearForWeekOfYear ?? 0))-W\((c.weekOfYear ?? 0))"
+                }
+            ),
+            (
+                "monthly", monthly,
+                {
+                    let c = cal.dateComponents([.year, .month], from: $0); return "\((c.year ?? 0))-\((c.month ?? 0))"
+                }
+            ),
             ("yearly", yearly, { "\(cal.component(.year, from: $0))" }),
         ]
         for (name, count, bucket) in rules where count > 0 {

@@ -60,16 +60,20 @@ extension Repository {
     /// Every copy of every replicated object is authenticated (a planted, truncated or
     /// flipped copy in one location is that copy's problem), and a repair rebuilds a pack
     /// from any `data` authentic shards found across this region and `otherRegions`.
-    public func verify(readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
-                       otherRegions: [Repository] = []) throws -> VerifyReport {
+    public func verify(
+        readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
+        otherRegions: [Repository] = []
+    ) throws -> VerifyReport {
         var report = VerifyReport()
         // A remote location that cannot be listed would look empty below: say so first. (A
         // local location's missing folder is a lost location: the checks below find every
         // object it lacks, and repair rebuilds them.)
         for loc in locations where loc.capabilities.isRemote {
             do { _ = try loc.list(prefix: "snapshots/") } catch {
-                report.problems.append(VerifyProblem(location: loc.name, object: "(listing)", kind: .unlistable, snapshots: [], repaired: false,
-                                                     detail: "cannot list the location, so its objects cannot be checked: \(error)"))
+                report.problems.append(
+                    VerifyProblem(
+                        location: loc.name, object: "(listing)", kind: .unlistable, snapshots: [], repaired: false,
+                        detail: "cannot list the location, so its objects cannot be checked: \(error)"))
             }
         }
         let index = try loadIndex()
@@ -82,9 +86,11 @@ extension Repository {
             for f in [s.database] + s.documents {
                 for b in f.blobs {
                     guard let p = index.blobs[b] else {
-                        report.problems.append(VerifyProblem(location: region, object: "blob \(b.hex.prefix(16))…", kind: .missingBlob,
-                                                             snapshots: [s.id.short], repaired: false,
-                                                             detail: "\(f.path) needs a blob no index lists"))
+                        report.problems.append(
+                            VerifyProblem(
+                                location: region, object: "blob \(b.hex.prefix(16))…", kind: .missingBlob,
+                                snapshots: [s.id.short], repaired: false,
+                                detail: "\(f.path) needs a blob no index lists"))
                         continue
                     }
                     needers[p, default: []].insert(s.id.short)
@@ -94,10 +100,13 @@ extension Repository {
         if repair { for loc in locations { try? loc.prepare() } }
 
         // Replicated objects: an authentic copy in every location.
-        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/") + listReplicated(prefix: "reports/") {
+        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/")
+            + listReplicated(prefix: "reports/")
+        {
             var good: [UInt8]?
             for loc in locations {
-                let kind: VerifyProblem.Kind, detail: String
+                let kind: VerifyProblem.Kind
+                let detail: String
                 switch Result(catching: { try loc.size(of: name) }) {
                 case .success(nil):
                     kind = .missingCopy; detail = "a copy of a replicated object is missing"
@@ -151,8 +160,9 @@ extension Repository {
             for (i, kind, detail) in bad {
                 let name = Self.shardName(entry.id, i)
                 let locIndex = shardLocations(entry, i).first ?? 0
-                var p = VerifyProblem(location: locations[locIndex].name, object: name, kind: kind,
-                                      snapshots: (needers[entry.id] ?? []).sorted(), repaired: false, detail: detail)
+                var p = VerifyProblem(
+                    location: locations[locIndex].name, object: name, kind: kind,
+                    snapshots: (needers[entry.id] ?? []).sorted(), repaired: false, detail: detail)
                 if let rebuilt, !authentic(rebuilt[i], entry: entry, index: i, key: key) {
                     p.detail += "; the rebuilt shard does not authenticate, not written"
                 } else if let rebuilt {
@@ -170,9 +180,15 @@ extension Repository {
         // Stray files: anything in a location that is not a leafguard object name.
         for loc in locations {
             guard let names = try? loc.list(prefix: "") else { continue }
-            for n in names where !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/") || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("heads/") || n.hasPrefix("tombstones/") || n.hasPrefix("reports/")) {
-                report.problems.append(VerifyProblem(location: loc.name, object: n, kind: .stray, snapshots: [], repaired: false,
-                                                     detail: "not a leafguard object; left untouched"))
+            for n in names
+            where
+                !(n == "config" || n == "keyring" || n.hasPrefix("keys/") || n.hasPrefix("index/") || n.hasPrefix("snapshots/") || n.hasPrefix("data/")
+                || n.hasPrefix("locks/") || n.hasPrefix("audit/") || n.hasPrefix("heads/") || n.hasPrefix("tombstones/") || n.hasPrefix("reports/"))
+            {
+                report.problems.append(
+                    VerifyProblem(
+                        location: loc.name, object: n, kind: .stray, snapshots: [], repaired: false,
+                        detail: "not a leafguard object; left untouched"))
             }
         }
         return report
@@ -193,9 +209,10 @@ extension Repository {
                 guard let recorded = hexBytes(nonces[i]), recorded.count == nonce.count else { throw RepositoryError.malformed("bad nonce in index") }
                 nonce = recorded
             }
-            let h = EnvelopeHeader(algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
-                                   dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
-                                   objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
+            let h = EnvelopeHeader(
+                algorithm: key.algorithm, kind: .shard, shardIndex: UInt8(i),
+                dataShards: UInt8(entry.dataShards), parityShards: UInt8(entry.parityShards),
+                objectID: entry.id, keyID: entry.dataKey, plaintextLength: UInt64(entry.length), nonce: nonce)
             return try Envelope.seal(plain[i], header: h, key: key.secret)
         }
     }
@@ -219,7 +236,8 @@ extension Repository {
         default: return false
         }
         do {
-            let key = (h.kind == .dataKey || h.kind == .keySet) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
+            let key =
+                (h.kind == .dataKey || h.kind == .keySet) ? try wrappingKey(version: h.keyID.asMasterVersion, dataKey: h.objectID) : try dataKey(h.keyID).secret
             _ = try Envelope.open(bytes, header: h, key: key)
             return true
         } catch { return false }

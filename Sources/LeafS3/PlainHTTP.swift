@@ -1,7 +1,8 @@
 import Foundation
 import LeafConcurrency
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// HTTP/1.1 over plain TCP with kept-alive connections, for `http://` endpoints (an
@@ -88,9 +89,13 @@ final class PlainHTTPPool: Sendable {
             try body.withUnsafeBytes { b in
                 while sent < total {
                     var parts: [iovec] = []
-                    if sent < h.count { parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress! + sent), iov_len: h.count - sent)) }
+                    if sent < h.count, let base = h.baseAddress {
+                        parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + sent), iov_len: h.count - sent))
+                    }
                     let bodyDone = max(0, sent - h.count)
-                    if b.count > bodyDone { parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress! + bodyDone), iov_len: b.count - bodyDone)) }
+                    if b.count > bodyDone, let base = b.baseAddress {
+                        parts.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + bodyDone), iov_len: b.count - bodyDone))
+                    }
                     let n = writev(fd, parts, Int32(parts.count))
                     if n < 0 && errno == EINTR { continue }
                     guard n > 0 else {
@@ -123,10 +128,16 @@ final class PlainHTTPPool: Sendable {
         var headerEnd: Int?
         while headerEnd == nil {
             let before = buffer.count
-            guard try fill() else { throw Failure(description: before == 0 ? "closed before a response" : "response cut short", closedBeforeResponse: before == 0) }
+            guard try fill() else {
+                throw Failure(description: before == 0 ? "closed before a response" : "response cut short", closedBeforeResponse: before == 0)
+            }
             // Search what arrived first: one read may bring the headers and much of the body.
             let from = max(0, before - 3)
-            if buffer.count >= 4 { for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break } }
+            if buffer.count >= 4 {
+                for i in from...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
+                    headerEnd = i; break
+                }
+            }
             guard (headerEnd ?? buffer.count) <= Self.maximumHeaderBytes else {
                 throw Failure(description: "response headers longer than \(Self.maximumHeaderBytes) bytes")
             }
@@ -135,7 +146,8 @@ final class PlainHTTPPool: Sendable {
         let lines = String(decoding: buffer[0..<headerEnd], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), statusParts[1].utf8.count == 3,
-              let status = Int(statusParts[1]), (100...599).contains(status) else {
+            let status = Int(statusParts[1]), (100...599).contains(status)
+        else {
             throw Failure(description: "bad status line '\(lines[0].prefix(100))'")
         }
         var headers: [String: String] = [:]
@@ -165,12 +177,15 @@ final class PlainHTTPPool: Sendable {
                 while found == nil {
                     if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break } }
                     if found == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
-                    guard found != nil || buffer.count <= Self.maximumHeaderBytes else { throw Failure(description: "chunk-size line longer than \(Self.maximumHeaderBytes) bytes") }
+                    guard found != nil || buffer.count <= Self.maximumHeaderBytes else {
+                        throw Failure(description: "chunk-size line longer than \(Self.maximumHeaderBytes) bytes")
+                    }
                 }
                 guard let lineEnd = found else { throw Failure(description: "chunked body cut short") }
                 let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
                 guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16),
-                      body.count + size <= Self.maximumBodyBytes else {
+                    body.count + size <= Self.maximumBodyBytes
+                else {
                     throw Failure(description: "bad chunk size '\(sizeText.prefix(40))'")
                 }
                 buffer.removeFirst(lineEnd + 2)
@@ -199,9 +214,11 @@ final class PlainHTTPPool: Sendable {
     /// sign, a space, an empty text or an overflow is not a length).
     static func parseLength(_ text: String, radix: Int) -> Int? {
         let digits = text.utf8
-        guard (1...16).contains(digits.count), digits.allSatisfy({ b in
-            (b >= 48 && b <= 57) || (radix == 16 && ((b >= 65 && b <= 70) || (b >= 97 && b <= 102)))
-        }), let n = Int(text, radix: radix), n <= maximumBodyBytes else { return nil }
+        guard (1...16).contains(digits.count),
+            digits.allSatisfy({ b in
+                (b >= 48 && b <= 57) || (radix == 16 && ((b >= 65 && b <= 70) || (b >= 97 && b <= 102)))
+            }), let n = Int(text, radix: radix), n <= maximumBodyBytes
+        else { return nil }
         return n
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LeafConcurrency
 import LeafDigest
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Where a location's objects live in S3: a bucket, and a prefix inside it.
 public struct S3Location: Sendable, Equatable {
@@ -22,9 +23,9 @@ public struct S3Endpoint: Sendable {
 
     public init(url: URL, region: String, pathStyle: Bool) { self.url = url; self.region = region; self.pathStyle = pathStyle }
 
-    /// AWS's own endpoint for `region`.
-    public static func aws(region: String) -> S3Endpoint {
-        S3Endpoint(url: URL(string: "https://s3.\(region).amazonaws.com")!, region: region, pathStyle: false)
+    /// AWS's own endpoint for `region`; nil when the region's name cannot be part of a host name.
+    public static func aws(region: String) -> S3Endpoint? {
+        URL(string: "https://s3.\(region).amazonaws.com").map { S3Endpoint(url: $0, region: region, pathStyle: false) }
     }
 }
 
@@ -35,7 +36,7 @@ public enum S3Error: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .status(code, awsCode, message, request):
+        case .status(let code, let awsCode, let message, let request):
             var hint = ""
             switch awsCode {
             case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken":
@@ -44,7 +45,7 @@ public enum S3Error: Error, CustomStringConvertible, Sendable {
             default: break
             }
             return "\(request): HTTP \(code) \(awsCode)\(message.isEmpty ? "" : ": " + message)\(hint)"
-        case let .transport(text, request): return "\(request): \(text)"
+        case .transport(let text, let request): return "\(request): \(text)"
         }
     }
 
@@ -93,15 +94,21 @@ public final class S3Client: Sendable {
 
     /// Sends one request and returns the response, whatever its status: callers decide what
     /// 404 or 412 mean. Throws `S3Error.transport` when no response came.
-    func send(_ method: String, bucket: String, key: String, query: [(String, String)] = [], headers extra: [String: String] = [:],
-              body: [UInt8] = []) throws -> S3Response {
+    func send(
+        _ method: String, bucket: String, key: String, query: [(String, String)] = [], headers extra: [String: String] = [:],
+        body: [UInt8] = []
+    ) throws -> S3Response {
         try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body)
     }
 
-    private func sendOnce(_ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],
-                          body: [UInt8]) throws -> S3Response {
+    private func sendOnce(
+        _ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],
+        body: [UInt8]
+    ) throws -> S3Response {
         // Path-style: /bucket/key on the endpoint; virtual-hosted: /key on bucket.endpoint.
-        let components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false)!
+        guard let components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false) else {
+            throw S3Error.transport("the endpoint \(endpoint.url) is not a URL", request: "\(method) s3://\(bucket)/\(key)")
+        }
         // Bucket-level requests (list, create) name the bucket without a trailing slash, as
         // AWS's own clients do: servers canonicalise "/bucket" and "/bucket/" differently.
         let path = endpoint.pathStyle ? (key.isEmpty ? "/\(bucket)" : "/\(bucket)/\(key)") : "/\(key)"
@@ -166,8 +173,9 @@ public final class S3Client: Sendable {
     /// The error a non-2xx response stands for, with S3's own code and message.
     func error(_ r: S3Response, _ method: String, _ bucket: String, _ key: String) -> S3Error {
         let text = String(decoding: r.body, as: UTF8.self)
-        return .status(code: r.status, awsCode: xmlValue("Code", in: text) ?? "", message: xmlValue("Message", in: text) ?? "",
-                       request: "\(method) s3://\(bucket)/\(key)")
+        return .status(
+            code: r.status, awsCode: xmlValue("Code", in: text) ?? "", message: xmlValue("Message", in: text) ?? "",
+            request: "\(method) s3://\(bucket)/\(key)")
     }
 }
 
@@ -179,8 +187,9 @@ func xmlValues(_ name: String, in text: String) -> [String] {
     var out: [String] = []
     var rest = text[...]
     while let open = rest.range(of: "<\(name)>"), let close = rest.range(of: "</\(name)>", range: open.upperBound..<rest.endIndex) {
-        out.append(String(rest[open.upperBound..<close.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&"))
+        out.append(
+            String(rest[open.upperBound..<close.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+                .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&"))
         rest = rest[close.upperBound...]
     }
     return out
@@ -189,8 +198,10 @@ func xmlValues(_ name: String, in text: String) -> [String] {
 extension S3Client {
     /// Creates `bucket` in the endpoint's region (an existing one owned by these credentials is fine).
     public func createBucket(_ bucket: String) throws {
-        let body = endpoint.region == "us-east-1" ? "" :
-            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(endpoint.region)</LocationConstraint></CreateBucketConfiguration>"
+        let body =
+            endpoint.region == "us-east-1"
+            ? ""
+            : "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(endpoint.region)</LocationConstraint></CreateBucketConfiguration>"
         let r = try send("PUT", bucket: bucket, key: "", body: Array(body.utf8))
         if r.status == 409, error(r, "PUT", bucket, "").awsCode == "BucketAlreadyOwnedByYou" { return }
         guard (200..<300).contains(r.status) else { throw error(r, "PUT", bucket, "") }

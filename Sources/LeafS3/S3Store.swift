@@ -32,8 +32,10 @@ public struct S3Store: ObjectStore {
     }
 
     /// One request; a response worth asking again for (5xx, throttling) is thrown as transient.
-    private func request(_ method: String, _ key: String, query: [(String, String)] = [], headers: [String: String] = [:],
-                         body: [UInt8] = []) throws -> S3Response {
+    private func request(
+        _ method: String, _ key: String, query: [(String, String)] = [], headers: [String: String] = [:],
+        body: [UInt8] = []
+    ) throws -> S3Response {
         let r: S3Response
         do { r = try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body) } catch {
             throw fail(error, key)
@@ -85,8 +87,9 @@ public struct S3Store: ObjectStore {
             }
             if let e = firstError.value { throw e }
             let parts = etags.value.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
-            let done = try request("POST", object, query: [("uploadId", uploadID)], headers: ["if-none-match": "*"],
-                                   body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8))
+            let done = try request(
+                "POST", object, query: [("uploadId", uploadID)], headers: ["if-none-match": "*"],
+                body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8))
             if done.status == 412 || done.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
             try check(done, "POST complete", key)
             // S3 may answer 200 and still report an error in the body.

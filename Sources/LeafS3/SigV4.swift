@@ -32,8 +32,10 @@ public struct SigV4Signer: Sendable {
     /// The headers to add to a request: `Authorization`, `x-amz-date` and, when the caller
     /// put it in `headers`, whatever else it signs. `headers` must hold `host` and every
     /// header to sign (names in any case); `payloadHash` is the hex SHA-256 of the body.
-    public func authorization(method: String, path: String, query: [(String, String)], headers: [String: String],
-                              payloadHash: String, date: Date) -> (authorization: String, amzDate: String) {
+    public func authorization(
+        method: String, path: String, query: [(String, String)], headers: [String: String],
+        payloadHash: String, date: Date
+    ) -> (authorization: String, amzDate: String) {
         let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))
         var canonicalHeaders: [(String, String)] = headers.map { ($0.key.lowercased(), Self.trim($0.value)) }
@@ -76,7 +78,7 @@ public struct SigV4Signer: Sendable {
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             case UInt8(ascii: "/") where !slash: out += "/"
             default: out += String(format: "%%%02X", b)
@@ -103,9 +105,11 @@ extension AWSCredentials {
         let name = profile ?? environment["AWS_PROFILE"] ?? "default"
         let file = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.aws/credentials")
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw S3Error.transport("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or write profile '\(name)' in \(file)", request: "credentials")
+            throw S3Error.transport(
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or write profile '\(name)' in \(file)", request: "credentials")
         }
-        var section = "", values: [String: String] = [:]
+        var section = ""
+        var values: [String: String] = [:]
         for raw in text.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[") && line.hasSuffix("]") { section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces); continue }

@@ -100,14 +100,15 @@ public final class Database {
         }
     }
 
-
     /// Copies this database into `destination` with SQLite's online backup API,
     /// `pagesPerStep` pages at a time. Between steps the source's writers proceed; if one
     /// commits, SQLite restarts the copy so the result is one consistent state. `progress`
     /// receives (remaining, total) pages and may throw to abort. Returns the page count copied.
     @discardableResult
-    public func backup(to destination: Database, pagesPerStep: Int32 = 1024,
-                       progress: ((Int, Int) throws -> Void)? = nil) throws -> Int {
+    public func backup(
+        to destination: Database, pagesPerStep: Int32 = 1024,
+        progress: ((Int, Int) throws -> Void)? = nil
+    ) throws -> Int {
         guard let b = sqlite3_backup_init(destination.handle, "main", handle, "main") else {
             throw destination.error(sqlite3_errcode(destination.handle), "backup init")
         }
@@ -115,7 +116,8 @@ public final class Database {
         defer { if !finished { sqlite3_backup_finish(b) } }
         while true {
             let rc = sqlite3_backup_step(b, pagesPerStep)
-            let remaining = Int(sqlite3_backup_remaining(b)), total = Int(sqlite3_backup_pagecount(b))
+            let remaining = Int(sqlite3_backup_remaining(b))
+            let total = Int(sqlite3_backup_pagecount(b))
             if rc == SQLITE_DONE { break }
             if rc == SQLITE_OK || rc & 0xff == SQLITE_BUSY || rc & 0xff == SQLITE_LOCKED {
                 try progress?(remaining, total)
@@ -222,7 +224,8 @@ public final class Statement {
     /// hashing a million rows this way costs a fraction of decoding them).
     public func withColumnBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let c = Int32(i)
-        let p: UnsafeRawPointer? = sqlite3_column_type(handle, c) == SQLITE_BLOB ? sqlite3_column_blob(handle, c) : sqlite3_column_text(handle, c).map(UnsafeRawPointer.init)
+        let p: UnsafeRawPointer? =
+            sqlite3_column_type(handle, c) == SQLITE_BLOB ? sqlite3_column_blob(handle, c) : sqlite3_column_text(handle, c).map(UnsafeRawPointer.init)
         let n = Int(sqlite3_column_bytes(handle, c))
         return try body(UnsafeRawBufferPointer(start: n > 0 ? p : nil, count: n > 0 ? n : 0))
     }

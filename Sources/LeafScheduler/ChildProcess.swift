@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started with posix_spawn: in a process group of its own (so a timeout
@@ -12,7 +13,11 @@ struct ChildProcess {
     /// The write end of the child's standard input; the caller writes and closes it.
     let stdinWriter: Int32
 
-    enum Ending: Equatable { case exited(Int32), signalled(Int32), timedOut }
+    enum Ending: Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+        case timedOut
+    }
 
     struct SpawnError: Error, CustomStringConvertible { let description: String }
 
@@ -40,7 +45,10 @@ struct ChildProcess {
         posix_spawnattr_setsigdefault(&attributes, &all)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         close(fds[0])

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LeafConcurrency
 import LeafConfig
 import Logging
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Runs a job's `on_success` / `on_failure` hooks. A hook gets the run's JSON summary
 /// (a command on standard input, a URL as a POST body), is stopped at its timeout, and
@@ -20,8 +21,9 @@ public struct HookRunner: Sendable {
             let outcome: HookOutcome
             switch hook.action {
             case .command(let command):
-                outcome = runCommand(command, input: summary, environment: Self.childEnvironment(run: environment, passing: hook.passEnvironment),
-                                     timeout: hook.timeout)
+                outcome = runCommand(
+                    command, input: summary, environment: Self.childEnvironment(run: environment, passing: hook.passEnvironment),
+                    timeout: hook.timeout)
             case .url(let url): outcome = post(summary, to: url, timeout: hook.timeout)
             }
             logger.log(level: outcome.succeeded ? .info : .warning, "hook finished", metadata: ["hook": "\(hook.label)", "result": "\(outcome.text)"])
@@ -32,8 +34,10 @@ public struct HookRunner: Sendable {
     /// What a child process sees of leafguard's environment: PATH, HOME, LANG, LC_ALL, TZ,
     /// the variables the hook names, and the run's own variables (LEAFGUARD_JOB, …). Never
     /// the master key's variable, a passphrase or cloud credentials unless named.
-    static func childEnvironment(run: [String: String], passing names: [String],
-                                 from parent: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    static func childEnvironment(
+        run: [String: String], passing names: [String],
+        from parent: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String: String] {
         var out: [String: String] = [:]
         for name in ["PATH", "HOME", "LANG", "LC_ALL", "TZ"] + names { if let v = parent[name] { out[name] = v } }
         if out["PATH"] == nil { out["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
@@ -74,8 +78,9 @@ public struct HookRunner: Sendable {
         let done = DispatchSemaphore(value: 0)
         let result = Locked(HookOutcome.failed("failed: no response"))
         let task = URLSession.shared.dataTask(with: request) { _, response, error in
-            if let error { result.set(.failed("failed: \(error.localizedDescription)")) }
-            else if let http = response as? HTTPURLResponse {
+            if let error {
+                result.set(.failed("failed: \(error.localizedDescription)"))
+            } else if let http = response as? HTTPURLResponse {
                 result.set((200..<300).contains(http.statusCode) ? .ok("ok (HTTP \(http.statusCode))") : .failed("failed: HTTP \(http.statusCode)"))
             }
             done.signal()

@@ -23,8 +23,12 @@ public enum MetricsFile {
             for (labels, value) in samples { lines.append("\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(format(value))") }
         }
         let names = Array(Set(jobs).union(try catalog.jobNames())).sorted()
-        var start: [(String, Double)] = [], success: [(String, Double)] = [], seconds: [(String, Double)] = []
-        var outcome: [(String, Double)] = [], succeeded: [(String, Double)] = [], bytes: [(String, Double)] = []
+        var start: [(String, Double)] = []
+        var success: [(String, Double)] = []
+        var seconds: [(String, Double)] = []
+        var outcome: [(String, Double)] = []
+        var succeeded: [(String, Double)] = []
+        var bytes: [(String, Double)] = []
         var running: [(String, Double)] = []
         for job in names {
             let label = "job=\"\(escape(job))\""
@@ -47,12 +51,19 @@ public enum MetricsFile {
         family("leafguard_job_last_bytes", "Bytes the job's last finished run stored, copied or freed.", bytes)
         family("leafguard_job_running", "Runs of the job in progress.", running)
         if let health {
-            if let t = health.lastTick { family("leafguard_tick_last_seconds", "When leafguard tick last ran, Unix time (alert when it is over 10 minutes old).", [("", t.timeIntervalSince1970)]) }
-            if !health.overdue.isEmpty {
-                family("leafguard_job_overdue", "1 if a fire time of the job passed over 10 minutes ago with no run and no recorded miss.",
-                       health.overdue.sorted { $0.key < $1.key }.map { ("job=\"\(escape($0.key))\"", $0.value ? 1 : 0) })
+            if let t = health.lastTick {
+                family(
+                    "leafguard_tick_last_seconds", "When leafguard tick last ran, Unix time (alert when it is over 10 minutes old).",
+                    [("", t.timeIntervalSince1970)])
             }
-            if let n = health.brokenJobFiles { family("leafguard_job_file_errors", "Problems in job files at the last tick: those jobs do not run.", [("", Double(n))]) }
+            if !health.overdue.isEmpty {
+                family(
+                    "leafguard_job_overdue", "1 if a fire time of the job passed over 10 minutes ago with no run and no recorded miss.",
+                    health.overdue.sorted { $0.key < $1.key }.map { ("job=\"\(escape($0.key))\"", $0.value ? 1 : 0) })
+            }
+            if let n = health.brokenJobFiles {
+                family("leafguard_job_file_errors", "Problems in job files at the last tick: those jobs do not run.", [("", Double(n))])
+            }
         }
         family("leafguard_metrics_written_timestamp_seconds", "When leafguard last wrote this file, Unix time.", [("", now.timeIntervalSince1970)])
         let text = lines.joined(separator: "\n") + "\n"

@@ -21,7 +21,9 @@ public enum RunOutcome: String, Sendable, Codable, CaseIterable {
 
 /// Why a run started.
 public enum RunTrigger: String, Sendable, Codable {
-    case schedule, catchUp = "catch-up", retry, after, manual
+    case schedule
+    case catchUp = "catch-up"
+    case retry, after, manual
 }
 
 /// One run as the catalog holds it.
@@ -79,7 +81,8 @@ public final class RunCatalog {
         // folder over NFS do not have; the catalog's writes are few and small.
         try? db.execute("PRAGMA journal_mode=DELETE")
         try db.execute("PRAGMA foreign_keys=ON")
-        try db.execute("""
+        try db.execute(
+            """
             CREATE TABLE IF NOT EXISTS runs(
               id INTEGER PRIMARY KEY AUTOINCREMENT,
               job TEXT NOT NULL, trigger TEXT NOT NULL, scheduled_for REAL, attempt INTEGER NOT NULL,
@@ -97,15 +100,21 @@ public final class RunCatalog {
     // MARK: Runs
 
     /// Records a run that starts now; returns its id.
-    public func begin(job: String, trigger: RunTrigger, scheduledFor: Date?, attempt: Int, started: Date,
-                      dryRun: Bool, lockToken: String, summary: String = "") throws -> Int64 {
+    public func begin(
+        job: String, trigger: RunTrigger, scheduledFor: Date?, attempt: Int, started: Date,
+        dryRun: Bool, lockToken: String, summary: String = ""
+    ) throws -> Int64 {
         let who = Identity.current
-        try db.run("""
+        try db.run(
+            """
             INSERT INTO runs(job, trigger, scheduled_for, attempt, started, outcome, dry_run, host, pid, user, summary, lock_token)
             VALUES(?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)
-            """, [.text(job), .text(trigger.rawValue), scheduledFor.map { .real($0.timeIntervalSince1970) } ?? .null,
-                  .integer(Int64(attempt)), .real(started.timeIntervalSince1970), .integer(dryRun ? 1 : 0),
-                  .text(who.host), .integer(Int64(who.pid)), .text(who.user), .text(summary), .text(lockToken)])
+            """,
+            [
+                .text(job), .text(trigger.rawValue), scheduledFor.map { .real($0.timeIntervalSince1970) } ?? .null,
+                .integer(Int64(attempt)), .real(started.timeIntervalSince1970), .integer(dryRun ? 1 : 0),
+                .text(who.host), .integer(Int64(who.pid)), .text(who.user), .text(summary), .text(lockToken),
+            ])
         return try db.query("SELECT last_insert_rowid()")[0][0].int ?? 0
     }
 
@@ -121,8 +130,9 @@ public final class RunCatalog {
             guard try db.query("SELECT outcome FROM runs WHERE id = ?", [.integer(id)]).first?[0].text == RunOutcome.running.rawValue else {
                 return false
             }
-            try db.run("UPDATE runs SET outcome = ?, finished = ?, summary = ?, bytes = ?, steps = ? WHERE id = ?",
-                       [.text(outcome.rawValue), .real(finished.timeIntervalSince1970), .text(summary), .real(bytes), .text(json), .integer(id)])
+            try db.run(
+                "UPDATE runs SET outcome = ?, finished = ?, summary = ?, bytes = ?, steps = ? WHERE id = ?",
+                [.text(outcome.rawValue), .real(finished.timeIntervalSince1970), .text(summary), .real(bytes), .text(json), .integer(id)])
             return true
         }
     }
@@ -130,8 +140,9 @@ public final class RunCatalog {
     /// Records fire times that passed without a run, as one entry.
     public func recordMissed(job: String, fires: MissedFires, reason: String, at now: Date) throws {
         guard fires.count > 0 else { return }
-        let id = try begin(job: job, trigger: .schedule, scheduledFor: fires.last, attempt: 0, started: now, dryRun: false,
-                           lockToken: "", summary: "")
+        let id = try begin(
+            job: job, trigger: .schedule, scheduledFor: fires.last, attempt: 0, started: now, dryRun: false,
+            lockToken: "", summary: "")
         let count = fires.count == 1 ? "1 run (due \(iso(fires.first)))" : "\(fires.count) runs (due \(iso(fires.first)) … \(iso(fires.last)))"
         try finish(id: id, outcome: .missed, finished: now, summary: "\(count) missed: \(reason)", steps: [])
     }
@@ -176,7 +187,8 @@ public final class RunCatalog {
     @discardableResult
     public func prune(keep: Int) throws -> Int {
         try db.transaction {
-            try db.run("""
+            try db.run(
+                """
                 DELETE FROM runs WHERE outcome != 'running' AND id IN (
                   SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) WHERE n > ?)
                 """, [.integer(Int64(keep))])
@@ -185,18 +197,20 @@ public final class RunCatalog {
     }
 
     func records(_ clause: String, _ values: [SQLiteValue]) throws -> [RunRecord] {
-        let rows = try db.query("""
+        let rows = try db.query(
+            """
             SELECT id, job, trigger, scheduled_for, attempt, started, finished, outcome, dry_run, host, pid, user,
                    summary, bytes, lock_token, steps FROM runs \(clause)
             """, values)
         return rows.map { r in
-            RunRecord(id: r[0].int ?? 0, job: r[1].text ?? "", trigger: RunTrigger(rawValue: r[2].text ?? "") ?? .manual,
-                      scheduledFor: r[3].double.map(Date.init(timeIntervalSince1970:)), attempt: Int(r[4].int ?? 0),
-                      started: Date(timeIntervalSince1970: r[5].double ?? 0), finished: r[6].double.map(Date.init(timeIntervalSince1970:)),
-                      outcome: RunOutcome(rawValue: r[7].text ?? "") ?? .failed, dryRun: r[8].int == 1, host: r[9].text ?? "",
-                      pid: Int32(r[10].int ?? 0), user: r[11].text ?? "", summary: r[12].text ?? "", bytes: r[13].double ?? 0,
-                      lockToken: r[14].text ?? "",
-                      steps: (try? JSONDecoder().decode([StepResult].self, from: Data((r[15].text ?? "[]").utf8))) ?? [])
+            RunRecord(
+                id: r[0].int ?? 0, job: r[1].text ?? "", trigger: RunTrigger(rawValue: r[2].text ?? "") ?? .manual,
+                scheduledFor: r[3].double.map(Date.init(timeIntervalSince1970:)), attempt: Int(r[4].int ?? 0),
+                started: Date(timeIntervalSince1970: r[5].double ?? 0), finished: r[6].double.map(Date.init(timeIntervalSince1970:)),
+                outcome: RunOutcome(rawValue: r[7].text ?? "") ?? .failed, dryRun: r[8].int == 1, host: r[9].text ?? "",
+                pid: Int32(r[10].int ?? 0), user: r[11].text ?? "", summary: r[12].text ?? "", bytes: r[13].double ?? 0,
+                lockToken: r[14].text ?? "",
+                steps: (try? JSONDecoder().decode([StepResult].self, from: Data((r[15].text ?? "[]").utf8))) ?? [])
         }
     }
 
@@ -206,9 +220,10 @@ public final class RunCatalog {
         guard let r = try db.query("SELECT handled_fire, retry_at, retry_attempt, retry_fire FROM job_state WHERE job = ?", [.text(job)]).first else {
             return nil
         }
-        return JobScheduleState(handledFire: Date(timeIntervalSince1970: r[0].double ?? 0),
-                                retryAt: r[1].double.map(Date.init(timeIntervalSince1970:)), retryAttempt: Int(r[2].int ?? 0),
-                                retryFire: r[3].double.map(Date.init(timeIntervalSince1970:)))
+        return JobScheduleState(
+            handledFire: Date(timeIntervalSince1970: r[0].double ?? 0),
+            retryAt: r[1].double.map(Date.init(timeIntervalSince1970:)), retryAttempt: Int(r[2].int ?? 0),
+            retryFire: r[3].double.map(Date.init(timeIntervalSince1970:)))
     }
 
     /// Starts tracking a job: fire times at or before `now` are not run (as cron would not run them).
@@ -226,7 +241,8 @@ public final class RunCatalog {
         try db.transaction {
             let handled = try db.query("SELECT handled_fire FROM job_state WHERE job = ?", [.text(job)]).first?[0].double
             if let handled, handled >= fire.timeIntervalSince1970 { return false }
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO job_state(job, handled_fire) VALUES(?, ?)
                 ON CONFLICT(job) DO UPDATE SET handled_fire = excluded.handled_fire, retry_at = NULL, retry_attempt = 0, retry_fire = NULL
                 """, [.text(job), .real(fire.timeIntervalSince1970)])
@@ -238,7 +254,8 @@ public final class RunCatalog {
     public func takeRetry(job: String, attempt: Int) throws -> Bool {
         try db.transaction {
             guard let r = try db.query("SELECT retry_attempt FROM job_state WHERE job = ? AND retry_at IS NOT NULL", [.text(job)]).first,
-                  r[0].int == Int64(attempt) else { return false }
+                r[0].int == Int64(attempt)
+            else { return false }
             try db.run("UPDATE job_state SET retry_at = NULL WHERE job = ?", [.text(job)])
             return true
         }
@@ -246,9 +263,12 @@ public final class RunCatalog {
 
     /// Schedules retry `attempt` of the run for `fire` at `at`, or clears retries (`at` nil).
     public func scheduleRetry(job: String, attempt: Int, fire: Date?, at: Date?) throws {
-        try db.run("UPDATE job_state SET retry_at = ?, retry_attempt = ?, retry_fire = ? WHERE job = ?",
-                   [at.map { .real($0.timeIntervalSince1970) } ?? .null, .integer(Int64(at == nil ? 0 : attempt)),
-                    fire.map { .real($0.timeIntervalSince1970) } ?? .null, .text(job)])
+        try db.run(
+            "UPDATE job_state SET retry_at = ?, retry_attempt = ?, retry_fire = ? WHERE job = ?",
+            [
+                at.map { .real($0.timeIntervalSince1970) } ?? .null, .integer(Int64(at == nil ? 0 : attempt)),
+                fire.map { .real($0.timeIntervalSince1970) } ?? .null, .text(job),
+            ])
     }
 }
 

@@ -1,12 +1,13 @@
 import Foundation
-import LeafTime
 import LeafAudit
 import LeafConcurrency
 import LeafConfig
 import LeafJobs
+import LeafTime
 import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One run to supervise: which job, why, and for which fire time.
@@ -19,8 +20,10 @@ public struct RunRequest: Sendable {
     /// Fire times this run stands in for, recorded as missed when it starts.
     public var missed: MissedFires?
 
-    public init(job: JobDefinition, trigger: RunTrigger = .manual, scheduledFor: Date? = nil, attempt: Int = 1,
-                dryRun: Bool = false, missed: MissedFires? = nil) {
+    public init(
+        job: JobDefinition, trigger: RunTrigger = .manual, scheduledFor: Date? = nil, attempt: Int = 1,
+        dryRun: Bool = false, missed: MissedFires? = nil
+    ) {
         self.job = job; self.trigger = trigger; self.scheduledFor = scheduledFor
         self.attempt = attempt; self.dryRun = dryRun; self.missed = missed
     }
@@ -49,8 +52,10 @@ public struct RunSupervisor: Sendable {
     /// it installs no handler and no watchdog: its job's timeout is not enforced.
     public let ownsTheProcess: Bool
 
-    public init(config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress(),
-                ownsTheProcess: Bool = true) {
+    public init(
+        config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress(),
+        ownsTheProcess: Bool = true
+    ) {
         self.config = config; self.logger = logger; self.clock = clock; self.progress = progress
         self.ownsTheProcess = ownsTheProcess
     }
@@ -69,11 +74,15 @@ public struct RunSupervisor: Sendable {
         for run in try catalog.runningRuns(job: job) where !run.lockToken.isEmpty {
             let lock = FileLock(path: runLockPath(run.lockToken))
             guard try lock.tryLock() else { continue }
-            if try catalog.finish(id: run.id, outcome: .interrupted, finished: clock.now,
-                                  summary: "process \(run.pid) on \(run.host) ended without finishing (killed, crashed or host lost)", steps: run.steps) {
+            if try catalog.finish(
+                id: run.id, outcome: .interrupted, finished: clock.now,
+                summary: "process \(run.pid) on \(run.host) ended without finishing (killed, crashed or host lost)", steps: run.steps)
+            {
                 reaped.append(run)
-                audit.record(AuditEntry(action: "job.end", command: "run", job: run.job, objects: ["run \(run.id)"], outcome: RunOutcome.interrupted.rawValue,
-                                        detail: "process \(run.pid) on \(run.host) ended without finishing", at: clock.now))
+                audit.record(
+                    AuditEntry(
+                        action: "job.end", command: "run", job: run.job, objects: ["run \(run.id)"], outcome: RunOutcome.interrupted.rawValue,
+                        detail: "process \(run.pid) on \(run.host) ended without finishing", at: clock.now))
                 logger.warning("run found interrupted", metadata: ["job": "\(run.job)", "run": "\(run.id)", "pid": "\(run.pid)", "host": "\(run.host)"])
             }
             lock.release(remove: true)
@@ -123,8 +132,9 @@ public struct RunSupervisor: Sendable {
         let runLock = FileLock(path: runLockPath(token))
         guard try runLock.tryLock() else { throw SchedulerError("cannot lock \(runLock.path)") }
         let started = clock.now
-        let id = try catalog.begin(job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
-                                   attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
+        let id = try catalog.begin(
+            job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
+            attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
         if job.policy.concurrency != .allow {
             jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: id, started: started))
         }
@@ -132,8 +142,10 @@ public struct RunSupervisor: Sendable {
         log[metadataKey: "run"] = "\(id)"
         log.info("run started", metadata: ["job": "\(job.name)", "trigger": "\(request.trigger.rawValue)", "attempt": "\(request.attempt)"])
 
-        audit.record(AuditEntry(action: "job.start", command: "run", job: job.name, objects: ["run \(id)"], outcome: "started",
-                                detail: "trigger \(request.trigger.rawValue), attempt \(request.attempt)\(request.dryRun ? ", dry run" : "")", at: started))
+        audit.record(
+            AuditEntry(
+                action: "job.start", command: "run", job: job.name, objects: ["run \(id)"], outcome: "started",
+                detail: "trigger \(request.trigger.rawValue), attempt \(request.attempt)\(request.dryRun ? ", dry run" : "")", at: started))
         let ending = EndOnce()
         if ownsTheProcess, let timeout = job.policy.timeout {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
@@ -147,11 +159,15 @@ public struct RunSupervisor: Sendable {
         let outcome: RunOutcome = result.warned ? .warned : (result.succeeded ? .succeeded : .failed)
         try catalog.finish(id: id, outcome: outcome, finished: clock.now, summary: Self.summary(of: result), steps: result.steps)
         for step in result.steps {
-            audit.record(AuditEntry(action: "step", command: "run", job: job.name, step: step.step, objects: ["run \(id)"] + step.details.prefix(20),
-                                    outcome: step.status.rawValue, detail: step.summary, at: clock.now))
+            audit.record(
+                AuditEntry(
+                    action: "step", command: "run", job: job.name, step: step.step, objects: ["run \(id)"] + step.details.prefix(20),
+                    outcome: step.status.rawValue, detail: step.summary, at: clock.now))
         }
-        audit.record(AuditEntry(action: "job.end", command: "run", job: job.name, objects: ["run \(id)"], outcome: outcome.rawValue,
-                                detail: Self.summary(of: result), at: clock.now))
+        audit.record(
+            AuditEntry(
+                action: "job.end", command: "run", job: job.name, objects: ["run \(id)"], outcome: outcome.rawValue,
+                detail: Self.summary(of: result), at: clock.now))
         afterRun(catalog: catalog, request: request, runID: id, outcome: outcome, logger: log)
         runLock.release(remove: true)
         jobLock.release()
@@ -171,10 +187,13 @@ public struct RunSupervisor: Sendable {
             let deadline = Date().addingTimeInterval(wait)
             while Date() < deadline {
                 if try lock.tryLock() {
-                        audit.record(AuditEntry(action: "job.end", command: "run", job: nil, objects: ["run \(holder.runID)"], outcome: RunOutcome.replaced.rawValue,
-                                            detail: "stopped by a newer run (concurrency: replace)", at: clock.now))
-                    try catalog.finish(id: holder.runID, outcome: .replaced, finished: clock.now,
-                                       summary: "stopped by a newer run (concurrency: replace)", steps: catalog.run(id: holder.runID)?.steps ?? [])
+                    audit.record(
+                        AuditEntry(
+                            action: "job.end", command: "run", job: nil, objects: ["run \(holder.runID)"], outcome: RunOutcome.replaced.rawValue,
+                            detail: "stopped by a newer run (concurrency: replace)", at: clock.now))
+                    try catalog.finish(
+                        id: holder.runID, outcome: .replaced, finished: clock.now,
+                        summary: "stopped by a newer run (concurrency: replace)", steps: catalog.run(id: holder.runID)?.steps ?? [])
                     return
                 }
                 usleep(50_000)
@@ -196,10 +215,13 @@ public struct RunSupervisor: Sendable {
             logger.error("run timed out", metadata: ["timeout": "\(duration(timeout))"])
             if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
                 let steps = (try? catalog.run(id: runID))?.steps ?? []
-                _ = try? catalog.finish(id: runID, outcome: .timedOut, finished: clock.now,
-                                    summary: "stopped after its timeout of \(duration(timeout))", steps: steps)
-                audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
-                                        outcome: RunOutcome.timedOut.rawValue, detail: "stopped after its timeout of \(duration(timeout))", at: clock.now))
+                _ = try? catalog.finish(
+                    id: runID, outcome: .timedOut, finished: clock.now,
+                    summary: "stopped after its timeout of \(duration(timeout))", steps: steps)
+                audit.record(
+                    AuditEntry(
+                        action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
+                        outcome: RunOutcome.timedOut.rawValue, detail: "stopped after its timeout of \(duration(timeout))", at: clock.now))
                 afterRun(catalog: catalog, request: request, runID: runID, outcome: .timedOut, logger: logger)
             }
             FileHandle.standardError.write(Data("error: job \(request.job.name) timed out after \(duration(timeout)); stopped\n".utf8))
@@ -227,8 +249,10 @@ public struct RunSupervisor: Sendable {
                 if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
                     let steps = (try? catalog.run(id: runID))?.steps ?? []
                     _ = try? catalog.finish(id: runID, outcome: .interrupted, finished: clock.now, summary: summary, steps: steps)
-                    audit.record(AuditEntry(action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
-                                            outcome: RunOutcome.interrupted.rawValue, detail: summary, at: clock.now))
+                    audit.record(
+                        AuditEntry(
+                            action: "job.end", command: "run", job: request.job.name, objects: ["run \(runID)"],
+                            outcome: RunOutcome.interrupted.rawValue, detail: summary, at: clock.now))
                     FileHandle.standardError.write(Data("interrupted: job \(request.job.name) run \(runID) \(summary)\n".utf8))
                     afterRun(catalog: catalog, request: request, runID: runID, outcome: .interrupted, logger: logger)
                 }
@@ -273,9 +297,11 @@ public struct RunSupervisor: Sendable {
         }
         if !hooks.isEmpty, !request.dryRun, let record = try? catalog.run(id: runID) {
             let summary = (try? RunSummary(record).json()) ?? Data()
-            HookRunner(logger: logger).run(hooks, summary: summary, environment: [
-                "LEAFGUARD_JOB": job.name, "LEAFGUARD_RUN_ID": "\(runID)", "LEAFGUARD_OUTCOME": outcome.rawValue,
-            ])
+            HookRunner(logger: logger).run(
+                hooks, summary: summary,
+                environment: [
+                    "LEAFGUARD_JOB": job.name, "LEAFGUARD_RUN_ID": "\(runID)", "LEAFGUARD_OUTCOME": outcome.rawValue,
+                ])
         }
     }
 

@@ -54,7 +54,8 @@ public enum SchedulePlanner {
             // An unscheduled job runs once each time all its dependencies have succeeded anew.
             let starts = policy.after.compactMap { successes[$0] }
             guard starts.count == policy.after.count, let newest = starts.max(),
-                  starts.allSatisfy({ $0 > state.handledFire }) else { return .idle }
+                starts.allSatisfy({ $0 > state.handledFire })
+            else { return .idle }
             return .run(PlannedRun(trigger: .after, scheduledFor: newest))
         }
 
@@ -64,8 +65,9 @@ public enum SchedulePlanner {
         switch policy.catchUp {
         case .none where age > policy.currentFireGrace:
             return .missed(fires: fires, reason: "catch_up: none, and the latest was due at \(iso(latest))")
-        case .latest where policy.startingDeadline.map { age > $0 } ?? false:
-            return .missed(fires: fires, reason: "not started within starting_deadline \(duration(policy.startingDeadline!)) of \(iso(latest))")
+        case .latest:
+            guard let deadline = policy.startingDeadline, age > deadline else { break }
+            return .missed(fires: fires, reason: "not started within starting_deadline \(duration(deadline)) of \(iso(latest))")
         default:
             break
         }
@@ -111,7 +113,7 @@ public enum SchedulePlanner {
         var remaining = jobs
         while !remaining.isEmpty {
             let ready = remaining.filter { $0.policy.after.allSatisfy { done.contains($0) || !names.contains($0) } }
-            let next = ready.isEmpty ? remaining : ready   // a cycle is rejected when jobs load
+            let next = ready.isEmpty ? remaining : ready  // a cycle is rejected when jobs load
             for j in next { done.insert(j.name); out.append(j) }
             remaining.removeAll { done.contains($0.name) }
         }

@@ -71,7 +71,9 @@ public struct TickReport: Sendable {
 
     /// Runs that failed (any status but 0, and 75: busy is left due, not failed).
     public var failures: Int {
-        events.filter { if case .finished(_, let s) = $0 { return s != 0 && s != 75 }; return false }.count
+        events.filter {
+            if case .finished(_, let s) = $0 { return s != 0 && s != 75 }; return false
+        }.count
     }
 }
 
@@ -150,8 +152,9 @@ public struct Scheduler: Sendable {
         for job in jobs where job.schedule != nil {
             overdue[job.name] = SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: end) != nil
         }
-        supervisor.writeMetrics(catalog: catalog, jobs: jobs.map(\.name),
-                                health: .init(lastTick: end, overdue: overdue, brokenJobFiles: broken.count))
+        supervisor.writeMetrics(
+            catalog: catalog, jobs: jobs.map(\.name),
+            health: .init(lastTick: end, overdue: overdue, brokenJobFiles: broken.count))
         return report
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 /// libsodium's `crypto_kdf` (BLAKE2b-based): derives independent subkeys from one
 /// 32-byte key by a numeric id and an 8-character context.
 public enum KDF {
+    /// Bytes in a key-derivation master key.
     public static let keyLength = 32
 
     /// Derives a `length`-byte subkey. `context` must be exactly 8 ASCII bytes.
@@ -16,9 +17,10 @@ public enum KDF {
         let rc: Int32 = sub.withUnsafeMutableBytes { s in
             key.withUnsafeBytes { k in
                 ctx.withUnsafeBufferPointer { c in
-                    c.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 8) { cc in
-                        crypto_kdf_derive_from_key(s.baseAddress!.assumingMemoryBound(to: UInt8.self), length, id, cc,
-                                                   k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    nonNull(c.baseAddress).withMemoryRebound(to: CChar.self, capacity: 8) { cc in
+                        crypto_kdf_derive_from_key(
+                            bytePointer(s), length, id, cc,
+                            bytePointer(k))
                     }
                 }
             }
@@ -36,13 +38,15 @@ public enum KeyedHash {
         var out = [UInt8](repeating: 0, count: length)
         out.withUnsafeMutableBufferPointer { o in
             key.withUnsafeBytes { k in
-                _ = crypto_generichash(nonNull(o.baseAddress), length, data.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                       UInt64(data.count), k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
+                _ = crypto_generichash(
+                    nonNull(o.baseAddress), length, data.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(data.count), k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
             }
         }
         return out
     }
 
+    /// Keyed BLAKE2b of `data`: `length` bytes.
     public static func hash(_ data: [UInt8], key: SecureBytes, length: Int = 32) -> [UInt8] {
         data.withUnsafeBytes { hash($0, key: key, length: length) }
     }

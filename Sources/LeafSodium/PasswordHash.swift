@@ -3,14 +3,18 @@ import Foundation
 
 /// Argon2 through libsodium's `crypto_pwhash`.
 public enum PasswordHash {
+    /// Which Argon2 variant derives the key.
     public enum Variant: Sendable { case argon2id, argon2i }
 
+    /// Bytes in a salt.
     public static let saltLength = 16
 
     /// Raw Argon2 output for `password` and `salt` (16 bytes) with `opsLimit` passes and
     /// `memLimitKiB` KiB of memory. libsodium always uses one lane (p=1).
-    public static func derive(password: [UInt8], salt: [UInt8], opsLimit: Int, memLimitKiB: Int,
-                              variant: Variant = .argon2id, length: Int = 32) throws -> SecureBytes {
+    public static func derive(
+        password: [UInt8], salt: [UInt8], opsLimit: Int, memLimitKiB: Int,
+        variant: Variant = .argon2id, length: Int = 32
+    ) throws -> SecureBytes {
         Sodium.ready()
         guard salt.count == saltLength else { throw SodiumError.invalidLength(what: "salt", expected: saltLength, got: salt.count) }
         let out = try SecureBytes(count: length)
@@ -18,9 +22,10 @@ public enum PasswordHash {
         let rc: Int32 = out.withUnsafeMutableBytes { o in
             password.withUnsafeBufferPointer { p in
                 salt.withUnsafeBufferPointer { s in
-                    p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(p.count, 1)) { pc in
-                        crypto_pwhash(o.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(length), pc, UInt64(p.count),
-                                      nonNull(s.baseAddress), UInt64(opsLimit), memLimitKiB * 1024, alg)
+                    nonNull(p.baseAddress).withMemoryRebound(to: CChar.self, capacity: max(p.count, 1)) { pc in
+                        crypto_pwhash(
+                            bytePointer(o), UInt64(length), pc, UInt64(p.count),
+                            nonNull(s.baseAddress), UInt64(opsLimit), memLimitKiB * 1024, alg)
                     }
                 }
             }
@@ -30,8 +35,10 @@ public enum PasswordHash {
     }
 
     /// A PHC string (`$argon2id$v=19$m=…,t=…,p=1$salt$hash`) for a password, as applications store it.
-    public static func phcString(password: [UInt8], salt: [UInt8], opsLimit: Int, memLimitKiB: Int,
-                                 variant: Variant = .argon2id) throws -> String {
+    public static func phcString(
+        password: [UInt8], salt: [UInt8], opsLimit: Int, memLimitKiB: Int,
+        variant: Variant = .argon2id
+    ) throws -> String {
         let h = try derive(password: password, salt: salt, opsLimit: opsLimit, memLimitKiB: memLimitKiB, variant: variant)
         let hashB64 = h.withUnsafeBytes { Data($0).base64EncodedString() }.replacingOccurrences(of: "=", with: "")
         let saltB64 = Data(salt).base64EncodedString().replacingOccurrences(of: "=", with: "")
@@ -46,7 +53,7 @@ public enum PasswordHash {
         defer { Sodium.wipe(&pw) }
         let rc: Int32 = phc.withCString { s in
             pw.withUnsafeBufferPointer { p in
-                p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(p.count, 1)) { pc in
+                nonNull(p.baseAddress).withMemoryRebound(to: CChar.self, capacity: max(p.count, 1)) { pc in
                     crypto_pwhash_str_verify(s, pc, UInt64(p.count))
                 }
             }

@@ -64,6 +64,8 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
         count == other.count && sodium_memcmp(pointer, other.pointer, count) == 0
     }
 
+    /// Never the bytes: printing a secret prints this.
     public var description: String { "<redacted>" }
+    /// Never the bytes, in a debugger either.
     public var debugDescription: String { "<redacted>" }
 }

@@ -4,13 +4,18 @@ import Foundation
 /// Ed25519 signatures (libsodium's `crypto_sign`): detached 64-byte signatures made with
 /// a secret key held in wiped memory.
 public enum Signature {
+    /// Bytes in an Ed25519 public key.
     public static let publicKeyLength = 32
+    /// Bytes in a detached signature.
     public static let signatureLength = 64
+    /// Bytes in the seed a key pair is derived from.
     public static let seedLength = 32
 
     /// A key pair: the public key as bytes, the secret key in secure memory.
     public struct KeyPair: Sendable {
+        /// The public half, safe to publish.
         public let publicKey: [UInt8]
+        /// The secret half, in guarded memory.
         public let secretKey: SecureBytes
     }
 
@@ -22,7 +27,7 @@ public enum Signature {
         let sk = try SecureBytes(count: Int(crypto_sign_secretkeybytes()))
         let rc: Int32 = sk.withUnsafeMutableBytes { s in
             seed.withUnsafeBytes { d in
-                crypto_sign_seed_keypair(&pk, s.baseAddress!.assumingMemoryBound(to: UInt8.self), d.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                crypto_sign_seed_keypair(&pk, bytePointer(s), bytePointer(d))
             }
         }
         guard rc == 0 else { throw SodiumError.invalidLength(what: "signing key", expected: 0, got: Int(rc)) }
@@ -35,7 +40,7 @@ public enum Signature {
         var sig = [UInt8](repeating: 0, count: signatureLength)
         pair.secretKey.withUnsafeBytes { s in
             message.withUnsafeBufferPointer { m in
-                _ = crypto_sign_detached(&sig, nil, nonNull(m.baseAddress), UInt64(m.count), s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                _ = crypto_sign_detached(&sig, nil, nonNull(m.baseAddress), UInt64(m.count), bytePointer(s))
             }
         }
         return sig

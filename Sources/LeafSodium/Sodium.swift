@@ -11,12 +11,13 @@ public enum SodiumError: Error, Equatable, CustomStringConvertible {
     case algorithmUnavailable(String)
     case passwordHashingFailed
 
+    /// What went wrong, in words for an operator.
     public var description: String {
         switch self {
         case .initializationFailed: return "libsodium could not be initialised"
         case .allocationFailed(let n): return "could not allocate \(n) bytes of protected memory"
         case .authenticationFailed: return "authentication failed: wrong key, or the data was altered"
-        case let .invalidLength(what, expected, got): return "\(what) must be \(expected) bytes, got \(got)"
+        case .invalidLength(let what, let expected, let got): return "\(what) must be \(expected) bytes, got \(got)"
         case .algorithmUnavailable(let name): return "\(name) is not available on this CPU"
         case .passwordHashingFailed: return "password hashing failed (out of memory?)"
         }
@@ -44,7 +45,13 @@ public enum Sodium {
     /// Compares two buffers in constant time.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in sodium_memcmp(UnsafeRawPointer(nonNull(pa.baseAddress?.assumingMemoryBound(to: UInt8.self))), UnsafeRawPointer(nonNull(pb.baseAddress?.assumingMemoryBound(to: UInt8.self))), a.count) == 0 } }
+        return a.withUnsafeBytes { pa in
+            b.withUnsafeBytes { pb in
+                sodium_memcmp(
+                    UnsafeRawPointer(nonNull(pa.baseAddress?.assumingMemoryBound(to: UInt8.self))),
+                    UnsafeRawPointer(nonNull(pb.baseAddress?.assumingMemoryBound(to: UInt8.self))), a.count) == 0
+            }
+        }
     }
 
     /// Overwrites a buffer with zeros in a way the compiler may not elide.
@@ -70,3 +77,10 @@ nonisolated(unsafe) private let emptyByte = UnsafeMutablePointer<UInt8>.allocate
 func nonNull(_ p: UnsafePointer<UInt8>?) -> UnsafePointer<UInt8> { p ?? UnsafePointer(emptyByte) }
 func nonNull(_ p: UnsafeMutablePointer<UInt8>?) -> UnsafeMutablePointer<UInt8> { p ?? emptyByte }
 func nonNull(_ p: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer { p ?? UnsafeMutableRawPointer(emptyByte) }
+
+/// A raw buffer's bytes for C, never nil: an empty buffer gives the one-byte stand-in, which
+/// C reads zero bytes of.
+func bytePointer(_ b: UnsafeRawBufferPointer) -> UnsafePointer<UInt8> { nonNull(b.baseAddress?.assumingMemoryBound(to: UInt8.self)) }
+func bytePointer(_ b: UnsafeMutableRawBufferPointer) -> UnsafeMutablePointer<UInt8> {
+    nonNull(b.baseAddress?.assumingMemoryBound(to: UInt8.self))
+}

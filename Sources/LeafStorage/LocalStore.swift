@@ -60,8 +60,8 @@ public struct LocalStore: ObjectStore {
         defer { if !ok { unlink(tmp) } }
         var offset = 0
         let writeFailed: String? = bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            while offset < raw.count, let base = raw.baseAddress {
+                let n = write(fd, base + offset, raw.count - offset)
                 if n < 0 { if errno == EINTR { continue }; return errorText() }
                 offset += n
             }
@@ -111,7 +111,12 @@ public struct LocalStore: ObjectStore {
             let want = min(buffer.count, bytes.count - offset)
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
             guard n > 0 else { if n < 0 && errno == EINTR { continue }; return false }
-            let same = buffer.withUnsafeBytes { b in bytes.withUnsafeBytes { memcmp(b.baseAddress!, $0.baseAddress! + offset, n) == 0 } }
+            let same = buffer.withUnsafeBytes { b in
+                bytes.withUnsafeBytes { (stored: UnsafeRawBufferPointer) -> Bool in
+                    guard let read = b.baseAddress, let expected = stored.baseAddress else { return false }
+                    return memcmp(read, expected + offset, n) == 0
+                }
+            }
             if !same { return false }
             offset += n
         }
@@ -153,14 +158,15 @@ public struct LocalStore: ObjectStore {
         guard fstat(fd, &st) == 0 else { throw StorageError.io(location: name, key: key, reason: "stat: \(errorText())") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw StorageError.io(location: name, key: key, reason: "is not a regular file") }
         guard st.st_size >= 0, st.st_size <= Self.maximumObjectSize else {
-            throw StorageError.io(location: name, key: key, reason: "holds \(st.st_size) bytes, more than any object leafguard writes (\(Self.maximumObjectSize))")
+            throw StorageError.io(
+                location: name, key: key, reason: "holds \(st.st_size) bytes, more than any object leafguard writes (\(Self.maximumObjectSize))")
         }
         let size = Int(st.st_size)
         var out = [UInt8](repeating: 0, count: size)
         var got = 0
         let failed: String? = out.withUnsafeMutableBytes { raw in
-            while got < size {
-                let n = read(fd, raw.baseAddress! + got, size - got)
+            while got < size, let base = raw.baseAddress {
+                let n = read(fd, base + got, size - got)
                 if n < 0 { if errno == EINTR { continue }; return errorText() }
                 if n == 0 { break }
                 got += n
@@ -185,7 +191,7 @@ public struct LocalStore: ObjectStore {
     public func list(prefix: String) throws -> [String] {
         try checkRoot()
         // Walk only the folder that can hold the prefix.
-        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        let dirPart = prefix.lastIndex(of: "/").map { String(prefix[..<$0]) } ?? ""
         let start = dirPart.isEmpty ? root : root + "/" + dirPart
         guard FileManager.default.fileExists(atPath: start) else { return [] }
         // readdir(3) with d_type: FileManager's enumerator stats every entry, which

@@ -17,11 +17,11 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .notFound(l, k): return "\(l): \(k) does not exist"
-        case let .alreadyExists(l, k): return "\(l): \(k) already exists and is never overwritten"
-        case let .unavailable(l, r), let .missingLocation(l, r): return "\(l) is unavailable: \(r)"
-        case let .io(l, k, r): return "\(l): \(k): \(r)"
-        case let .transient(l, k, r): return "\(l): \(k): \(r)"
+        case .notFound(let l, let k): return "\(l): \(k) does not exist"
+        case .alreadyExists(let l, let k): return "\(l): \(k) already exists and is never overwritten"
+        case .unavailable(let l, let r), .missingLocation(let l, let r): return "\(l) is unavailable: \(r)"
+        case .io(let l, let k, let r): return "\(l): \(k): \(r)"
+        case .transient(let l, let k, let r): return "\(l): \(k): \(r)"
         case .invalidKey(let k): return "invalid object name '\(k)'"
         }
     }
@@ -108,7 +108,8 @@ public func validate(_ key: String) throws {
     for b in key.utf8 where ok {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "/"): break
+            UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "/"):
+            break
         case UInt8(ascii: "."): ok = previous != UInt8(ascii: ".")
         default: ok = false
         }

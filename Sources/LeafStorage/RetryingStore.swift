@@ -11,8 +11,10 @@ public struct RetryPolicy: Sendable {
     /// How a wait is spent; tests pass one that records instead of sleeping.
     public let sleep: @Sendable (TimeInterval) -> Void
 
-    public init(attempts: Int = 8, base: TimeInterval = 0.1, cap: TimeInterval = 4.0,
-                sleep: @escaping @Sendable (TimeInterval) -> Void = { usleep(UInt32(max(0, $0) * 1_000_000)) }) {
+    public init(
+        attempts: Int = 8, base: TimeInterval = 0.1, cap: TimeInterval = 4.0,
+        sleep: @escaping @Sendable (TimeInterval) -> Void = { usleep(UInt32(max(0, $0) * 1_000_000)) }
+    ) {
         self.attempts = max(1, attempts); self.base = base; self.cap = cap; self.sleep = sleep
     }
 
@@ -46,7 +48,7 @@ public struct RetryingStore: ObjectStore {
         var attempt = 1
         while true {
             do { return try body(attempt > 1) } catch let e as StorageError {
-                guard case let .transient(location, _, reason) = e else { throw e }
+                guard case .transient(let location, _, let reason) = e else { throw e }
                 guard attempt < policy.attempts else {
                     throw StorageError.unavailable(location: location, reason: "\(reason) (after \(attempt) attempts)")
                 }

@@ -42,8 +42,9 @@ public enum Timestamp {
     static func shape(_ b: [UInt8]) -> Bool? {
         // YYYY-MM-DDTHH:MM:SS is 19 bytes; the longest form adds .nnnnnnnnn and +HH:MM.
         guard (20...35).contains(b.count), isDay(b[0..<10]), b[10] == UInt8(ascii: "T"),
-              digits(b[11..<13]), b[13] == UInt8(ascii: ":"), digits(b[14..<16]), b[16] == UInt8(ascii: ":"),
-              digits(b[17..<19]) else { return nil }
+            digits(b[11..<13]), b[13] == UInt8(ascii: ":"), digits(b[14..<16]), b[16] == UInt8(ascii: ":"),
+            digits(b[17..<19])
+        else { return nil }
         var i = 19
         var fraction = false
         if b[i] == UInt8(ascii: ".") {
@@ -56,7 +57,8 @@ public enum Timestamp {
         guard i < b.count else { return nil }
         if b[i] == UInt8(ascii: "Z") { return i + 1 == b.count ? fraction : nil }
         guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), b.count == i + 6,
-              digits(b[(i + 1)..<(i + 3)]), b[i + 3] == UInt8(ascii: ":"), digits(b[(i + 4)..<(i + 6)]) else { return nil }
+            digits(b[(i + 1)..<(i + 3)]), b[i + 3] == UInt8(ascii: ":"), digits(b[(i + 4)..<(i + 6)])
+        else { return nil }
         return fraction
     }
 

@@ -33,7 +33,7 @@ extension Leafguard.Audit {
                 copies += 1
                 do {
                     let c = try LeafAudit.Checkpoint.open(bytes, publicKey: signer.pair.publicKey)
-                    if newest == nil || c.length > newest!.length { newest = c }
+                    if c.length > newest?.length ?? -1 { newest = c }
                 } catch {
                     problems.append("\(name) in \(source): \(error)")
                 }
@@ -95,14 +95,20 @@ extension Leafguard.Audit {
             let trail = AuditTrail(config: config, logger: logger)
             let signer = try trail.signer()
             let t0 = Date()
-            let v = try ActivitySealer(stateDirectory: config.stateDirectory).verify(database: config.dataDirectory + "/planner.db", publicKey: signer.pair.publicKey)
+            let v = try ActivitySealer(stateDirectory: config.stateDirectory).verify(
+                database: config.dataDirectory + "/planner.db", publicKey: signer.pair.publicKey)
             let seconds = Date().timeIntervalSince(t0)
-            trail.record(AuditEntry(action: "activity.verify", command: "audit verify-activity", objects: ["\(v.sealedRows) sealed rows"],
-                                    outcome: v.intact ? "intact" : "tampered",
-                                    detail: "\(v.changed.count) changed, \(v.deleted.count) deleted, \(v.inserted.count) inserted, \(v.sealProblems.count) seal problems"))
+            trail.record(
+                AuditEntry(
+                    action: "activity.verify", command: "audit verify-activity", objects: ["\(v.sealedRows) sealed rows"],
+                    outcome: v.intact ? "intact" : "tampered",
+                    detail: "\(v.changed.count) changed, \(v.deleted.count) deleted, \(v.inserted.count) inserted, \(v.sealProblems.count) seal problems"))
             if json {
-                print(try jsonString(Report(seals: v.seals, sealedRows: v.sealedRows, changed: v.changed, deleted: v.deleted,
-                                            inserted: v.inserted, sealProblems: v.sealProblems, intact: v.intact)))
+                print(
+                    try jsonString(
+                        Report(
+                            seals: v.seals, sealedRows: v.sealedRows, changed: v.changed, deleted: v.deleted,
+                            inserted: v.inserted, sealProblems: v.sealProblems, intact: v.intact)))
             } else {
                 print("activity log: \(v.sealedRows) sealed rows in \(v.seals) seals, checked in \(String(format: "%.2f", seconds)) s")
                 func list(_ label: String, _ ids: [Int64]) {

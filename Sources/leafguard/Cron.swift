@@ -33,7 +33,7 @@ extension Leafguard.Cron {
             do { cron = try CronExpression(expression) } catch let e as CronError {
                 throw CommandFailure("invalid cron expression: \(e.message)", status: 2)
             }
-            let zone = TimeZone(identifier: tz)!
+            guard let zone = TimeZone(identifier: tz) else { throw ValidationError("unknown time zone '\(tz)'") }
             let start = after.flatMap(parseInstant) ?? Date()
             let out = DateFormatter()
             out.locale = Locale(identifier: "en_US_POSIX")

@@ -4,6 +4,7 @@ import LeafConfig
 import LeafDemo
 import LeafJobs
 import LeafScheduler
+import Logging
 
 extension Leafguard {
     /// `leafguard demo`: a complete sample deployment, then every job once.
@@ -39,16 +40,18 @@ extension Leafguard {
                     throw CommandFailure("\(directory) already holds planner data; choose an empty --dir", status: 2)
                 }
                 let d = try generator.generate(into: directory)
-                print("planner data in \(directory): \(d.accounts) accounts, \(d.users) users, \(d.documents) documents "
-                      + "(\(Progress.format(d.documentBytes, unit: "B"))), \(d.activityRows) activity rows, "
-                      + "database \(Progress.format(d.databaseBytes, unit: "B")), in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
+                print(
+                    "planner data in \(directory): \(d.accounts) accounts, \(d.users) users, \(d.documents) documents "
+                        + "(\(Progress.format(d.documentBytes, unit: "B"))), \(d.activityRows) activity rows, "
+                        + "database \(Progress.format(d.databaseBytes, unit: "B")), in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
                 return
             }
             let outcome = try DemoDeployment(directory: directory, generator: generator).create()
             print("leafguard demo deployment in \(directory)")
             if let d = outcome.data {
-                print("  planner data: \(d.accounts) accounts, \(d.users) users, \(d.documents) documents (\(Progress.format(d.documentBytes, unit: "B"))), "
-                      + "\(d.activityRows) activity rows, database \(Progress.format(d.databaseBytes, unit: "B"))")
+                print(
+                    "  planner data: \(d.accounts) accounts, \(d.users) users, \(d.documents) documents (\(Progress.format(d.documentBytes, unit: "B"))), "
+                        + "\(d.activityRows) activity rows, database \(Progress.format(d.databaseBytes, unit: "B"))")
             } else {
                 print("  planner data: kept the existing data in \(directory)/planner-data")
             }
@@ -59,7 +62,8 @@ extension Leafguard {
             let config = try ConfigLoader.load(path: outcome.configFile)
             // Jobs that take snapshots first, so the others have data to work on.
             let jobs = try JobLoader(config: config).loadAll().sorted { a, b in
-                let ab = a.steps.contains { $0 is BackupStep }, bb = b.steps.contains { $0 is BackupStep }
+                let ab = a.steps.contains { $0 is BackupStep }
+                let bb = b.steps.contains { $0 is BackupStep }
                 return ab != bb ? ab : a.name < b.name
             }
             var failed = false
@@ -76,7 +80,9 @@ extension Leafguard {
             print("  snapshots:    leafguard snapshots list --config \(outcome.configFile)")
             print("  restore:      leafguard restore latest --to /tmp/restored --config \(outcome.configFile)")
             print("  history:      leafguard history --config \(outcome.configFile)")
-            print("  regions:      \(config.regions.map { r -> String in if case .local(let p) = r.backend { return p }; return r.name + " (s3)" }.joined(separator: ", "))")
+            print(
+                "  regions:      \(config.regions.map { r -> String in if case .local(let p) = r.backend { return p }; return r.name + " (s3)" }.joined(separator: ", "))"
+            )
             if failed { throw ExitCode(1) }
         }
     }
@@ -85,5 +91,3 @@ extension Leafguard {
 enum LogSetupLogger {
     static func make() -> Logging.Logger { Logging.Logger(label: "leafguard") }
 }
-
-import Logging

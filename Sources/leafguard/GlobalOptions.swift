@@ -38,7 +38,8 @@ struct GlobalOptions: ParsableArguments {
         let config = try loadConfig()
         let region = name ?? config.primaryRegion.name
         guard config.region(named: region) != nil else {
-            throw ConfigurationError(file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
+            throw ConfigurationError(
+                file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
         }
         return (config, region, try Deployment(config: config).repository(region))
     }
@@ -61,9 +62,13 @@ struct GlobalOptions: ParsableArguments {
 func warnAboutVanishedObjects(_ config: LeafguardConfig, _ repo: Repository, logger: Logger) -> [String] {
     let deployment = Deployment(config: config)
     guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
-          let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger) else { return [] }
-    logger.warning("objects have vanished from the region", metadata: [
-        "region": "\(repo.region)", "problem": "\(missing.summary)",
-        "next": "run 'leafguard verify --repair' (copies them back from another region; see docs/operations.md)"])
+        let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger)
+    else { return [] }
+    logger.warning(
+        "objects have vanished from the region",
+        metadata: [
+            "region": "\(repo.region)", "problem": "\(missing.summary)",
+            "next": "run 'leafguard verify --repair' (copies them back from another region; see docs/operations.md)",
+        ])
     return missing.snapshots
 }

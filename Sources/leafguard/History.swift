@@ -32,8 +32,11 @@ extension Leafguard {
             print(columns(["RUN", "JOB", "TRIGGER", "STARTED", "SECONDS", "OUTCOME", "SUMMARY"]))
             for r in runs {
                 let trigger = r.trigger.rawValue + (r.attempt > 1 ? " #\(r.attempt)" : "") + (r.dryRun ? " (dry)" : "")
-                print(columns(["\(r.id)", r.job, trigger, local.string(from: r.started),
-                               r.seconds.map { String(format: "%.1f", $0) } ?? "-", r.outcome.rawValue, r.summary]))
+                print(
+                    columns([
+                        "\(r.id)", r.job, trigger, local.string(from: r.started),
+                        r.seconds.map { String(format: "%.1f", $0) } ?? "-", r.outcome.rawValue, r.summary,
+                    ]))
                 if job != nil {
                     for s in r.steps {
                         print("      \(s.step): \(s.status.rawValue), \(s.summary)")

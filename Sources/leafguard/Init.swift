@@ -20,8 +20,10 @@ extension Leafguard {
             let repo = try audited(config, action: "init", command: "init", objects: force ? ["force"] : []) {
                 do { return try Deployment(config: config).initialize(force: force) } catch let e as StepError { throw CommandFailure(e.message, status: 1) }
             }
-            print("repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"
-                  + (config.regions.count > 1 ? " and given to \(config.regionNames.filter { $0 != config.primaryRegion.name }.map { "'\($0)'" }.joined(separator: ", "))" : ""))
+            print(
+                "repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"
+                    + (config.regions.count > 1
+                        ? " and given to \(config.regionNames.filter { $0 != config.primaryRegion.name }.map { "'\($0)'" }.joined(separator: ", "))" : ""))
         }
     }
 

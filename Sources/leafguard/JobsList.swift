@@ -41,18 +41,20 @@ extension Leafguard.Jobs {
                 format.timeZone = job.timeZone
                 let next = job.schedule?.nextFireTimes(after: Date(), count: 1, timeZone: job.timeZone).first.map { format.string(from: $0) }
                 let last = try catalog.lastRun(job: job.name)
-                return Row(name: job.name, schedule: job.schedule?.source, timezone: job.timeZoneName, after: job.policy.after,
-                           steps: job.steps.map { type(of: $0).name }, file: job.file,
-                           lastRun: last.map { format.string(from: $0.started) }, lastOutcome: last?.outcome.rawValue, next: next,
-                           overdueSince: SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: now).map { format.string(from: $0) })
+                return Row(
+                    name: job.name, schedule: job.schedule?.source, timezone: job.timeZoneName, after: job.policy.after,
+                    steps: job.steps.map { type(of: $0).name }, file: job.file,
+                    lastRun: last.map { format.string(from: $0.started) }, lastOutcome: last?.outcome.rawValue, next: next,
+                    overdueSince: SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: now).map { format.string(from: $0) })
             }
             if json { print(try jsonString(rows)); return }
             func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
             print(pad("JOB", 24) + pad("SCHEDULE", 22) + pad("ZONE", 10) + pad("LAST RUN", 26) + pad("OUTCOME", 12) + pad("NEXT RUN", 26) + "STEPS")
             for r in rows {
                 let schedule = r.schedule ?? (r.after.isEmpty ? "on demand" : "after " + r.after.joined(separator: ","))
-                print(pad(r.name, 24) + pad(schedule, 22) + pad(r.timezone, 10) + pad(r.lastRun ?? "never", 26)
-                      + pad(r.lastOutcome ?? "-", 12) + pad(r.next ?? "-", 26) + r.steps.joined(separator: " → "))
+                print(
+                    pad(r.name, 24) + pad(schedule, 22) + pad(r.timezone, 10) + pad(r.lastRun ?? "never", 26)
+                        + pad(r.lastOutcome ?? "-", 12) + pad(r.next ?? "-", 26) + r.steps.joined(separator: " → "))
                 if let since = r.overdueSince { print("  OVERDUE: due at \(since) and not run; is 'leafguard tick' still called every minute?") }
             }
             if !broken.isEmpty { throw ExitCode(2) }

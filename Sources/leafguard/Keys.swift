@@ -9,7 +9,9 @@ import LeafRepository
 extension Leafguard {
     /// `leafguard keys …`.
     struct Keys: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Master keys.", subcommands: [Init.self, Status.self, List.self, Rotate.self, Retire.self, ChangeKey.self, ChangePassphrase.self, AddDataKeys.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Master keys.",
+            subcommands: [Init.self, Status.self, List.self, Rotate.self, Retire.self, ChangeKey.self, ChangePassphrase.self, AddDataKeys.self])
     }
 }
 
@@ -64,22 +66,30 @@ extension Leafguard.Keys {
             let ring = try deployment.keyring()
             let (census, unreachable) = KeyManagement(deployment: deployment, logger: logger).census()
             let rows = ring.records.map { r in
-                VersionRow(version: r.version, state: r.state.rawValue, created: r.created, rotated: r.rotated, retired: r.retired,
-                           wipeAfter: r.wipeAfter, materialWiped: r.state == .retired && r.sealed == nil,
-                           dataKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.byVersion[r.version] ?? 0) }))
+                VersionRow(
+                    version: r.version, state: r.state.rawValue, created: r.created, rotated: r.rotated, retired: r.retired,
+                    wipeAfter: r.wipeAfter, materialWiped: r.state == .retired && r.sealed == nil,
+                    dataKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.byVersion[r.version] ?? 0) }))
             }
-            let out = Output(keyring: FileManager.default.fileExists(atPath: ring.path) ? ring.path : "none yet (the configured key is version 1)",
-                             versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.stateDirectory + "/keys/rotation.json"),
-                             keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }),
-                             unreadableKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.unreadable) }), unreachable: unreachable)
+            let out = Output(
+                keyring: FileManager.default.fileExists(atPath: ring.path) ? ring.path : "none yet (the configured key is version 1)",
+                versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.stateDirectory + "/keys/rotation.json"),
+                keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }),
+                unreadableKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.unreadable) }), unreachable: unreachable)
             if json { print(try jsonString(out)); return }
             let f = ISO8601DateFormatter()
             print("keyring: \(out.keyring)")
             for r in rows {
                 var line = "  v\(r.version)  \(r.state.padding(toLength: 12, withPad: " ", startingAt: 0)) created \(f.string(from: r.created))"
                 if let d = r.rotated { line += ", rotated \(f.string(from: d))" }
-                if let d = r.retired { line += ", retired \(f.string(from: d))" + (r.materialWiped ? ", material wiped" : r.wipeAfter.map { ", wiped after \(f.string(from: $0))" } ?? "") }
-                line += "; data keys: " + (r.dataKeys.isEmpty ? "no region yet" : r.dataKeys.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                if let d = r.retired {
+                    line +=
+                        ", retired \(f.string(from: d))"
+                        + (r.materialWiped ? ", material wiped" : r.wipeAfter.map { ", wiped after \(f.string(from: $0))" } ?? "")
+                }
+                line +=
+                    "; data keys: "
+                    + (r.dataKeys.isEmpty ? "no region yet" : r.dataKeys.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
                 print(line)
             }
             if out.rotationUnfinished { print("a rotation is unfinished: run 'leafguard keys rotate' to finish it") }
@@ -93,7 +103,9 @@ extension Leafguard.Keys {
     /// `leafguard keys rotate`.
     struct Rotate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Activate a new master-key version and re-wrap every data key in every region under it (finishes an interrupted rotation instead, if there is one).")
+            abstract:
+                "Activate a new master-key version and re-wrap every data key in every region under it (finishes an interrupted rotation instead, if there is one)."
+        )
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -109,8 +121,10 @@ extension Leafguard.Keys {
             print("\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version)")
             for (region, r) in report.regions {
                 let rate = r.rewrapSeconds > 0 && r.rewrapped > 0 ? String(format: " (%.0f keys/s)", Double(r.rewrapped) / r.rewrapSeconds) : ""
-                print("  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped into one key set (\(r.copiesWritten) copies) in "
-                      + "\(String(format: "%.2f", r.rewrapSeconds)) s\(rate); \(r.objectsRemoved) older key objects removed; \(String(format: "%.2f", r.seconds)) s in all")
+                print(
+                    "  \(region): \(r.rewrapped) of \(r.keys) data keys re-wrapped into one key set (\(r.copiesWritten) copies) in "
+                        + "\(String(format: "%.2f", r.rewrapSeconds)) s\(rate); \(r.objectsRemoved) older key objects removed; \(String(format: "%.2f", r.seconds)) s in all"
+                )
             }
         }
     }
@@ -135,14 +149,17 @@ extension Leafguard.Keys {
             let config = try global.loadConfig()
             let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
             let versions: [UInt32]
-            if let version { versions = [version] } else {
+            if let version {
+                versions = [version]
+            } else {
                 versions = try keys.deployment.keyring().records.filter { $0.state == .decryptOnly }.map(\.version)
                 if versions.isEmpty { print("no decrypt-only version to retire"); return }
             }
             for v in versions {
                 do {
                     try audited(config, action: "key.retire", command: "keys retire", objects: ["master-key version \(v)"]) {
-                        try keys.retire(v, grace: parseDuration(wipeAfter)!)
+                        guard let grace = parseDuration(wipeAfter) else { throw ValidationError("--wipe-after '\(wipeAfter)' is not a duration") }
+                        try keys.retire(v, grace: grace)
                     }
                 } catch let e as KeyError { throw CommandFailure(e.message) }
                 print("master-key version \(v) retired; its material is wiped after \(wipeAfter)")
@@ -156,7 +173,8 @@ extension Leafguard.Keys {
     /// a backup does (each wrapped alone, a copy in every location). Hidden: it exists for
     /// bench/key-rotation.sh, which needs a region with as many keys as years of backups.
     struct AddDataKeys: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add-data-keys", abstract: "Store COUNT new data keys (for benchmarks).", shouldDisplay: false)
+        static let configuration = CommandConfiguration(
+            commandName: "add-data-keys", abstract: "Store COUNT new data keys (for benchmarks).", shouldDisplay: false)
         @OptionGroup var global: GlobalOptions
         @Argument var count: Int
         @Option var region = "primary"
@@ -198,7 +216,9 @@ extension Leafguard.Keys {
                     try keys.changePassphrase(newVariable: newPassphraseEnv)
                 }
             } catch let e as KeyError { throw CommandFailure(e.message) }
-            print("keyring re-sealed under the new passphrase; set \(config.masterKey.description.replacingOccurrences(of: "passphrase-env:", with: "")) to it before the next run")
+            print(
+                "keyring re-sealed under the new passphrase; set \(config.masterKey.description.replacingOccurrences(of: "passphrase-env:", with: "")) to it before the next run"
+            )
         }
     }
 }
@@ -235,8 +255,9 @@ extension Leafguard.Keys {
                     if old == nil { seals = k.seals }
                     var regions = old?.regions ?? [:]
                     regions[region] = k.storedIn
-                    rows[k.id] = Row(id: k.id, algorithm: old?.algorithm ?? k.algorithm, masterVersion: [old?.masterVersion, k.masterVersion].compactMap { $0 }.min(),
-                                     firstSealed: old?.firstSealed ?? k.firstSealed, seals: seals, regions: regions)
+                    rows[k.id] = Row(
+                        id: k.id, algorithm: old?.algorithm ?? k.algorithm, masterVersion: [old?.masterVersion, k.masterVersion].compactMap { $0 }.min(),
+                        firstSealed: old?.firstSealed ?? k.firstSealed, seals: seals, regions: regions)
                 }
             }
             let sorted = rows.values.sorted { ($0.firstSealed ?? .distantPast, $0.id) < ($1.firstSealed ?? .distantPast, $1.id) }
@@ -249,10 +270,11 @@ extension Leafguard.Keys {
             for r in sorted {
                 let seals = r.seals.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 let regions = r.regions.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.joined(separator: "+")))" }.joined(separator: ", ")
-                print(r.id.padding(toLength: 34, withPad: " ", startingAt: 0) + r.algorithm.padding(toLength: 21, withPad: " ", startingAt: 0)
-                      + (r.masterVersion.map { "v\($0)" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
-                      + (r.firstSealed.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0)
-                      + (seals.isEmpty ? "nothing" : seals).padding(toLength: 35, withPad: " ", startingAt: 0) + regions)
+                print(
+                    r.id.padding(toLength: 34, withPad: " ", startingAt: 0) + r.algorithm.padding(toLength: 21, withPad: " ", startingAt: 0)
+                        + (r.masterVersion.map { "v\($0)" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
+                        + (r.firstSealed.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0)
+                        + (seals.isEmpty ? "nothing" : seals).padding(toLength: 35, withPad: " ", startingAt: 0) + regions)
             }
         }
     }
@@ -283,7 +305,9 @@ extension Leafguard.Keys {
             try audited(config, action: "key.change", command: "keys change-key", objects: ["keyring"], checkpoint: false) {
                 do { try keys.changeKey(to: source) } catch let e as KeyError where !e.isConfiguration { throw CommandFailure(e.message) }
             }
-            print("keyring re-sealed under \(newKey) in the state folder and every region; set 'keys.master: \(newKey)' in \(config.file) before the next command")
+            print(
+                "keyring re-sealed under \(newKey) in the state folder and every region; set 'keys.master: \(newKey)' in \(config.file) before the next command"
+            )
         }
     }
 }

@@ -14,7 +14,10 @@ struct Leafguard: ParsableCommand {
         commandName: "leafguard",
         abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
         version: version,
-        subcommands: [Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self, Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self]
+        subcommands: [
+            Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self,
+            Replicate.self, Verify.self, Scan.self, Report.self, Keys.self, Cron.self,
+        ]
     )
 
     static func main() {
@@ -25,8 +28,11 @@ struct Leafguard: ParsableCommand {
             let arguments = CommandLine.arguments.dropFirst().map { $0 == "--read-data" ? "--read-data=100" : $0 }
             // An unknown command is named as such (the parser would complain about the first option after it).
             if let first = arguments.first, !first.hasPrefix("-"), first != "help",
-               !configuration.subcommands.contains(where: { $0._commandName == first }) {
-                printError("error: unknown command '\(first)'; commands: \(configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }.joined(separator: ", "))")
+                !configuration.subcommands.contains(where: { $0._commandName == first })
+            {
+                printError(
+                    "error: unknown command '\(first)'; commands: \(configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }.joined(separator: ", "))"
+                )
                 Foundation.exit(2)
             }
             var command = try parseAsRoot(Array(arguments))
@@ -82,15 +88,15 @@ func printError(_ text: String) {
 /// re-executes itself once with it set.
 func hardenProcess() {
     #if os(Linux)
-    if getenv("SWIFT_BACKTRACE") == nil {
-        setenv("SWIFT_BACKTRACE", "enable=no", 1)
-        let argv = CommandLine.arguments.map { strdup($0) } + [nil]
-        execv("/proc/self/exe", argv)
-        // exec failed: go on without it rather than not at all.
-    }
-    var none = rlimit(rlim_cur: 0, rlim_max: 0)
-    _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &none)
-    _ = glibcPrctl(4, 0, 0, 0, 0)  // PR_SET_DUMPABLE, 0
+        if getenv("SWIFT_BACKTRACE") == nil {
+            setenv("SWIFT_BACKTRACE", "enable=no", 1)
+            let argv = CommandLine.arguments.map { strdup($0) } + [nil]
+            execv("/proc/self/exe", argv)
+            // exec failed: go on without it rather than not at all.
+        }
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &none)
+        _ = glibcPrctl(4, 0, 0, 0, 0)  // PR_SET_DUMPABLE, 0
     #endif
     umask(0o077)
     // A hook that exits without reading its standard input must not kill leafguard:
@@ -99,9 +105,9 @@ func hardenProcess() {
 }
 
 #if os(Linux)
-/// prctl(2) with five integer arguments (the C declaration is variadic).
-@_silgen_name("prctl")
-func glibcPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
+    /// prctl(2) with five integer arguments (the C declaration is variadic).
+    @_silgen_name("prctl")
+    func glibcPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
 #endif
 
 /// glibc adapts its mmap threshold upwards after large frees, which fragments memory when
@@ -109,14 +115,14 @@ func glibcPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt)
 /// thresholds keep pack buffers on reusable heap memory and cap the number of arenas.
 func tuneAllocator() {
     #if os(Linux)
-    _ = glibcMallopt(-8, 2)            // M_ARENA_MAX
-    _ = glibcMallopt(-3, 32 << 20)     // M_MMAP_THRESHOLD
-    _ = glibcMallopt(-1, 16 << 20)     // M_TRIM_THRESHOLD
+        _ = glibcMallopt(-8, 2)  // M_ARENA_MAX
+        _ = glibcMallopt(-3, 32 << 20)  // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 16 << 20)  // M_TRIM_THRESHOLD
     #endif
 }
 
 #if os(Linux)
-/// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.
-@_silgen_name("mallopt")
-func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    /// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.
+    @_silgen_name("mallopt")
+    func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import LeafTime
 import LeafAudit
 import LeafConfig
 import LeafJobs
+import LeafTime
 import Logging
 
 /// Prints a job run for a person: one line per step with its verdict and summary.
@@ -34,8 +34,10 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
 }
 
 /// Runs `body` and records it in the audit log with its outcome (the error, if it threw).
-func audited<T>(_ config: LeafguardConfig, action: String, command: String, objects: [String], checkpoint: Bool = true,
-                _ body: () throws -> T) throws -> T {
+func audited<T>(
+    _ config: LeafguardConfig, action: String, command: String, objects: [String], checkpoint: Bool = true,
+    _ body: () throws -> T
+) throws -> T {
     let trail = AuditTrail(config: config, logger: Logger(label: "leafguard"))
     // Never unaudited: a log that cannot take the entry stops the command before its work.
     do { try trail.ensureAppendable() } catch { throw CommandFailure("\(error)") }

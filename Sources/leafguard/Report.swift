@@ -34,11 +34,14 @@ extension Leafguard {
             }
             let formats = format.split(separator: ",").map(String.init)
             if let out {
-                for path in try PostureOutput.write(report, formats: formats, to: absolute(out, relativeTo: FileManager.default.currentDirectoryPath)) { print("wrote \(path)") }
+                for path in try PostureOutput.write(report, formats: formats, to: absolute(out, relativeTo: FileManager.default.currentDirectoryPath)) {
+                    print("wrote \(path)")
+                }
                 print("posture: \(report.verdict.rawValue.uppercased())")
             } else {
                 let f = formats.first ?? "md"
-                print(f == "json" ? try PostureOutput.json(report) : (f == "html" ? PostureOutput.html(report) : PostureOutput.markdown(report)), terminator: "")
+                print(
+                    f == "json" ? try PostureOutput.json(report) : (f == "html" ? PostureOutput.html(report) : PostureOutput.markdown(report)), terminator: "")
             }
             if let gate = failOn.flatMap(Verdict.init(rawValue:)), report.verdict >= gate {
                 printError("posture is \(report.verdict.rawValue) (--fail-on \(gate.rawValue))")

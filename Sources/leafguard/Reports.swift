@@ -7,8 +7,9 @@ import LeafRepository
 extension Leafguard {
     /// `leafguard reports …`: scans archived in the regions.
     struct Reports: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Past compliance reports, kept encrypted in the regions.",
-                                                        subcommands: [List.self, Get.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Past compliance reports, kept encrypted in the regions.",
+            subcommands: [List.self, Get.self])
     }
 }
 
@@ -32,7 +33,9 @@ extension Leafguard.Reports {
             if rows.isEmpty { print("no reports archived yet"); return }
             for r in rows {
                 let f = r.figures
-                print("\(r.id.prefix(12))  \(r.kind)  as of \(r.asOf)  findings \(f["findings"] ?? 0) (critical \(f["critical"] ?? 0), high \(f["high"] ?? 0)), excepted \(f["excepted"] ?? 0)  \(r.files.joined(separator: " "))")
+                print(
+                    "\(r.id.prefix(12))  \(r.kind)  as of \(r.asOf)  findings \(f["findings"] ?? 0) (critical \(f["critical"] ?? 0), high \(f["high"] ?? 0)), excepted \(f["excepted"] ?? 0)  \(r.files.joined(separator: " "))"
+                )
             }
         }
     }
@@ -49,7 +52,9 @@ extension Leafguard.Reports {
             let (config, _, repo) = try global.openRegion(region)
             let matches = repo.reportIDs().filter { $0.hex.hasPrefix(id.lowercased()) }
             guard matches.count == 1 else {
-                throw CommandFailure(matches.isEmpty ? "no archived report '\(id)'; see 'leafguard reports list'" : "'\(id)' matches \(matches.count) reports; give more of the id")
+                throw CommandFailure(
+                    matches.isEmpty
+                        ? "no archived report '\(id)'; see 'leafguard reports list'" : "'\(id)' matches \(matches.count) reports; give more of the id")
             }
             let dir = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
             try audited(config, action: "report.get", command: "reports get", objects: ["report \(matches[0].hex)", "to \(dir)"]) {

@@ -32,8 +32,9 @@ extension Leafguard {
             let manifest = try repo.resolveSnapshot(snapshot)
             let vanished = warnAboutVanishedObjects(config, repo, logger: global.logger())
             if snapshot == "latest", let newer = vanished.filter({ $0 > manifest.id.hex }).max() {
-                printError("warning: the newest snapshot recorded for '\(name)' (\(RegionHeads.short(newer))) is in no location of it; "
-                           + "restoring the newest one present, \(manifest.id.short); another region may still hold \(RegionHeads.short(newer)) (--region)")
+                printError(
+                    "warning: the newest snapshot recorded for '\(name)' (\(RegionHeads.short(newer))) is in no location of it; "
+                        + "restoring the newest one present, \(manifest.id.short); another region may still hold \(RegionHeads.short(newer)) (--region)")
             }
             let progress = Progress()
             progress.begin()
@@ -45,8 +46,9 @@ extension Leafguard {
             let result = try restore.run(manifest, to: target, force: force)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
-            print("  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
-                  + "documents match their SHA-256, database passes integrity_check and row counts")
+            print(
+                "  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
+                    + "documents match their SHA-256, database passes integrity_check and row counts")
             if !result.repairedAround.isEmpty {
                 print("  worked around \(result.repairedAround.count) damaged or missing shard(s) (run verify --repair):")
                 for r in result.repairedAround.prefix(20) { print("    - \(r)") }

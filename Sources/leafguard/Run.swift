@@ -10,7 +10,9 @@ extension Leafguard {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run one job now, step by step, stopping at the first failed step.",
-            discussion: "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 3 succeeded with warnings (a step warned: read its details), 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout.")
+            discussion:
+                "The run takes the job's lock and is recorded in the history like a scheduled run. Exit status: 0 succeeded, 1 failed, 2 bad usage or configuration, 3 succeeded with warnings (a step warned: read its details), 75 the job is already running (concurrency: forbid), 124 stopped by the job's timeout."
+        )
 
         @OptionGroup var global: GlobalOptions
 
@@ -65,8 +67,9 @@ func findJob(_ name: String, config: LeafguardConfig) throws -> JobDefinition {
     guard let definition = jobs.first(where: { $0.name == name }) else {
         // Its own file may be among the broken ones: those problems say why.
         if !problems.isEmpty { throw ConfigurationError(problems) }
-        throw ConfigurationError(file: config.jobsDirectory, message: "no job named '\(name)'",
-                                 hint: "jobs: \(jobs.map(\.name).joined(separator: ", "))")
+        throw ConfigurationError(
+            file: config.jobsDirectory, message: "no job named '\(name)'",
+            hint: "jobs: \(jobs.map(\.name).joined(separator: ", "))")
     }
     for p in problems { printError("warning: another job file is in error and does not run: \(p)") }
     return definition

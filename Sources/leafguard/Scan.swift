@@ -34,8 +34,12 @@ extension Leafguard {
         func scan(_ config: LeafguardConfig) throws {
             let when = asOf.flatMap(parseInstant) ?? Date()
             let report: ComplianceReport
-            do { report = try ComplianceScanner(databasePath: config.dataDirectory + "/planner.db", settings: config.complianceSettings,
-                                                exceptions: config.complianceExceptions).scan(asOf: when) } catch let e as ComplianceError {
+            do {
+                report = try ComplianceScanner(
+                    databasePath: config.dataDirectory + "/planner.db", settings: config.complianceSettings,
+                    exceptions: config.complianceExceptions
+                ).scan(asOf: when)
+            } catch let e as ComplianceError {
                 throw CommandFailure(e.message)
             }
             if let out {

@@ -27,26 +27,33 @@ extension Leafguard.Snapshots {
             let job: String?
             let documents: Int
             let bytes: Int64
-            let added_bytes: Int64
+            let addedBytes: Int64
             let problems: Int
+            enum CodingKeys: String, CodingKey {
+                case id, short, time, host, job, documents, bytes
+                case addedBytes = "added_bytes"
+                case problems
+            }
         }
 
         func run() throws {
             let (config, name, repo) = try global.openRegion(region)
             warnAboutVanishedObjects(config, repo, logger: global.logger())
             let rows = try repo.snapshots().map {
-                Row(id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
-                    bytes: $0.totalBytes, added_bytes: $0.addedBytes, problems: $0.problems.count)
+                Row(
+                    id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,
+                    bytes: $0.totalBytes, addedBytes: $0.addedBytes, problems: $0.problems.count)
             }
             if json { print(try jsonString(rows)); return }
             if rows.isEmpty { print("region '\(name)' has no snapshots"); return }
             let f = ISO8601DateFormatter()
             print("ID        TIME                  DOCUMENTS  SIZE        ADDED       JOB")
             for r in rows {
-                print("\(r.short)  \(f.string(from: r.time))  \(String(r.documents).padding(toLength: 9, withPad: " ", startingAt: 0))  "
-                      + "\(Progress.format(r.bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  "
-                      + "\(Progress.format(r.added_bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  \(r.job ?? "-")"
-                      + (r.problems > 0 ? "  (\(r.problems) document problems)" : ""))
+                print(
+                    "\(r.short)  \(f.string(from: r.time))  \(String(r.documents).padding(toLength: 9, withPad: " ", startingAt: 0))  "
+                        + "\(Progress.format(r.bytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  "
+                        + "\(Progress.format(r.addedBytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  \(r.job ?? "-")"
+                        + (r.problems > 0 ? "  (\(r.problems) document problems)" : ""))
             }
         }
     }

@@ -31,8 +31,9 @@ extension Leafguard {
             let config = try global.loadConfig()
             var options = ["--log-format", global.logFormat, "--log-level", global.logLevel]
             if let file = global.config { options += ["--config", absolute(file, relativeTo: FileManager.default.currentDirectoryPath)] }
-            let scheduler = Scheduler(config: config, logger: logger,
-                                      launcher: ProcessRunLauncher(executable: Self.executablePath, options: options))
+            let scheduler = Scheduler(
+                config: config, logger: logger,
+                launcher: ProcessRunLauncher(executable: Self.executablePath, options: options))
             let report = try scheduler.tick(now: now.flatMap(parseInstant) ?? Date())
             for p in report.brokenJobFiles { printError("error: \(p)") }
             for event in report.events {

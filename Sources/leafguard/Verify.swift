@@ -11,11 +11,13 @@ extension Leafguard {
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "Region to check (default: every region).") var region: String?
-        @Option(name: .customLong("read-data"),
-                help: ArgumentHelp("Also authenticate PCT % of the packs, least recently read first; a bare --read-data reads all.", valueName: "PCT"))
+        @Option(
+            name: .customLong("read-data"),
+            help: ArgumentHelp("Also authenticate PCT % of the packs, least recently read first; a bare --read-data reads all.", valueName: "PCT"))
         var readData: Int = 0
         @Flag(help: "Rebuild missing or corrupt shards from parity or the other region, writing before removing.") var repair = false
-        @Flag(help: "With --repair: snapshots and indexes that vanished from every region are dropped from the region's signed head (recorded in the audit log).")
+        @Flag(
+            help: "With --repair: snapshots and indexes that vanished from every region are dropped from the region's signed head (recorded in the audit log).")
         var acceptLoss = false
 
         func validate() throws {
@@ -26,7 +28,10 @@ extension Leafguard {
         func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            try audited(config, action: "verify", command: "verify", objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])) {
+            try audited(
+                config, action: "verify", command: "verify",
+                objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])
+            ) {
                 try verify(config)
             }
         }
@@ -37,10 +42,14 @@ extension Leafguard {
             var unrepaired = 0
             for r in reports {
                 let rep = r.report
-                print("region '\(r.region)': \(rep.snapshots) snapshots, \(rep.packs) packs; structure checked, \(rep.packsRead) packs (\(rep.shardsChecked) shards) authenticated")
+                print(
+                    "region '\(r.region)': \(rep.snapshots) snapshots, \(rep.packs) packs; structure checked, \(rep.packsRead) packs (\(rep.shardsChecked) shards) authenticated"
+                )
                 for p in rep.problems {
                     let verdict = p.repaired ? "repaired" : (p.kind == .stray ? "note    " : "PROBLEM ")
-                    print("  \(verdict) \(p.location): \(p.object): \(p.kind) (\(p.detail))" + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))"))
+                    print(
+                        "  \(verdict) \(p.location): \(p.object): \(p.kind) (\(p.detail))"
+                            + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))"))
                 }
                 if rep.problems.isEmpty { print("  no problems") }
                 unrepaired += rep.unrepaired.count

@@ -93,18 +93,20 @@ public final class FaultyStore: ObjectStore, Sendable {
     /// Counts the call and applies the faults that act before it; returns whether the
     /// call's answer is to be lost after it ran.
     private func enter(_ op: Operation) throws -> Bool {
-        let n = calls.withLock { $0[op, default: 0] += 1; return $0[op] ?? 0 }
+        let n = calls.withLock {
+            $0[op, default: 0] += 1; return $0[op] ?? 0
+        }
         func hits(_ nth: Int, _ every: Int) -> Bool { n == nth || (every > 0 && n > nth && (n - nth) % every == 0) }
         var loseAnswer = false
         for f in faults {
             switch f {
             case .disappeared: throw StorageError.unavailable(location: name, reason: "injected: the location is gone")
             case .slow(let s): usleep(UInt32(s * 1_000_000))
-            case let .fail(o, nth, every) where o == op && hits(nth, every):
+            case .fail(let o, let nth, let every) where o == op && hits(nth, every):
                 throw StorageError.unavailable(location: name, reason: "injected: \(op.rawValue) call \(n) failed")
-            case let .flaky(o, nth, every) where o == op && hits(nth, every):
+            case .flaky(let o, let nth, let every) where o == op && hits(nth, every):
                 throw StorageError.transient(location: name, key: "", reason: "injected: \(op.rawValue) call \(n) throttled")
-            case let .answerLost(o, nth, every) where o == op && hits(nth, every):
+            case .answerLost(let o, let nth, let every) where o == op && hits(nth, every):
                 loseAnswer = true
             default: break
             }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary folder removed when released.
@@ -40,14 +41,17 @@ public struct CommandOutput: Sendable {
 
 /// Runs `executable` with `arguments`, capturing output.
 @discardableResult
-public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                       currentDirectory: String? = nil) throws -> CommandOutput {
+public func runCommand(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    currentDirectory: String? = nil
+) throws -> CommandOutput {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
     if let environment { p.environment = environment }
     if let currentDirectory { p.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
@@ -58,8 +62,9 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     while !reader.isFinished { usleep(1000) }
-    return CommandOutput(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return CommandOutput(
+        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// The built `leafguard` executable beside the test bundle.
@@ -120,7 +125,8 @@ public final class MotoServer: @unchecked Sendable {
     /// The Python that has moto (CI's `.ci/run` installs it with pip; $LEAFGUARD_PYTHON overrides).
     public static var python: String {
         if let p = ProcessInfo.processInfo.environment["LEAFGUARD_PYTHON"] { return p }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/python3") {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        where FileManager.default.isExecutableFile(atPath: "\(dir)/python3") {
             return "\(dir)/python3"
         }
         return "/usr/bin/python3"
@@ -154,7 +160,9 @@ public final class MotoServer: @unchecked Sendable {
             lastError = "moto did not answer on port \(port)"
             if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         }
-        throw NSError(domain: "MotoServer", code: 1, userInfo: [NSLocalizedDescriptionKey: lastError + " (is moto installed for \(Self.python)? pip install 'moto[server]')"])
+        throw NSError(
+            domain: "MotoServer", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: lastError + " (is moto installed for \(Self.python)? pip install 'moto[server]')"])
     }
 
     public static func answers(_ port: Int) -> Bool {
@@ -165,7 +173,9 @@ public final class MotoServer: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     /// Stops the server now (a region outage); it cannot be restarted.
@@ -184,50 +194,50 @@ public final class FaultProxy: @unchecked Sendable {
     private let process: Process
 
     static let source = #"""
-    import http.server, json, sys, threading, time, urllib.request, urllib.error
-    upstream, port, fail_every, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    lock = threading.Lock()
-    state = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "failed": 0}
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        def log_message(self, *a): pass
-        def reply(self, status, headers, body):
-            self.send_response(status)
-            for k, v in headers:
-                if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD": self.wfile.write(body)
-        def handle_any(self):
-            if self.path == "/__stats":
-                with lock: body = json.dumps(state).encode()
-                return self.reply(200, [], body)
-            if self.command in ("PUT", "POST") and self.headers.get("Content-Length") is None:
-                return self.reply(411, [("Content-Type", "application/xml")], b"<Error><Code>MissingContentLength</Code><Message>You must provide the Content-Length HTTP header.</Message></Error>")
-            n = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(n) if n else None
-            with lock:
-                state["requests"] += 1; count = state["requests"]
-                state["in_flight"] += 1; state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
-            try:
-                time.sleep(delay)
-                if fail_every and count % fail_every == 0:
-                    with lock: state["failed"] += 1
-                    return self.reply(503, [("Content-Type", "application/xml")], b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection", "expect", "transfer-encoding")}
-                # urllib would label a body as a form, and the server would parse it as one.
-                if data is not None and not any(k.lower() == "content-type" for k in headers): headers["Content-Type"] = "binary/octet-stream"
-                req = urllib.request.Request(upstream + self.path, data=data, method=self.command, headers=headers)
+        import http.server, json, sys, threading, time, urllib.request, urllib.error
+        upstream, port, fail_every, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+        lock = threading.Lock()
+        state = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "failed": 0}
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *a): pass
+            def reply(self, status, headers, body):
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD": self.wfile.write(body)
+            def handle_any(self):
+                if self.path == "/__stats":
+                    with lock: body = json.dumps(state).encode()
+                    return self.reply(200, [], body)
+                if self.command in ("PUT", "POST") and self.headers.get("Content-Length") is None:
+                    return self.reply(411, [("Content-Type", "application/xml")], b"<Error><Code>MissingContentLength</Code><Message>You must provide the Content-Length HTTP header.</Message></Error>")
+                n = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(n) if n else None
+                with lock:
+                    state["requests"] += 1; count = state["requests"]
+                    state["in_flight"] += 1; state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
                 try:
-                    with urllib.request.urlopen(req) as r: status, hdrs, body = r.status, r.getheaders(), r.read()
-                except urllib.error.HTTPError as e: status, hdrs, body = e.code, e.headers.items(), e.read()
-                self.reply(status, hdrs, body)
-            finally:
-                with lock: state["in_flight"] -= 1
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
-    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-    """#
+                    time.sleep(delay)
+                    if fail_every and count % fail_every == 0:
+                        with lock: state["failed"] += 1
+                        return self.reply(503, [("Content-Type", "application/xml")], b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection", "expect", "transfer-encoding")}
+                    # urllib would label a body as a form, and the server would parse it as one.
+                    if data is not None and not any(k.lower() == "content-type" for k in headers): headers["Content-Type"] = "binary/octet-stream"
+                    req = urllib.request.Request(upstream + self.path, data=data, method=self.command, headers=headers)
+                    try:
+                        with urllib.request.urlopen(req) as r: status, hdrs, body = r.status, r.getheaders(), r.read()
+                    except urllib.error.HTTPError as e: status, hdrs, body = e.code, e.headers.items(), e.read()
+                    self.reply(status, hdrs, body)
+                finally:
+                    with lock: state["in_flight"] -= 1
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+        http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+        """#
 
     public init(upstream: String, failEvery: Int = 0, delay: Double = 0) throws {
         for _ in 0..<5 {

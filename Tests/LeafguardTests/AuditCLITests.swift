@@ -20,7 +20,8 @@ import Testing
 
         let show = try leafguard(["audit", "show", "--json", "--config", d.config])
         let entries = try JSONDecoder().decode([AuditEntry].self, from: Data(show.stdout.utf8))
-        #expect(entries.map(\.action).starts(with: ["job.start", "step", "step", "job.end", "job.start", "step", "job.end", "restore"]), "\(entries.map(\.action))")
+        #expect(
+            entries.map(\.action).starts(with: ["job.start", "step", "step", "job.end", "job.start", "step", "job.end", "restore"]), "\(entries.map(\.action))")
         #expect(entries.first { $0.action == "restore" }?.objects.contains { $0.hasPrefix("to ") } == true)
         #expect(entries.allSatisfy { $0.user == ProcessInfo.processInfo.userName && !$0.host.isEmpty })
         let onlySeal = try leafguard(["audit", "show", "--job", "seal", "--config", d.config])
@@ -52,16 +53,22 @@ import Testing
         let forged = try Checkpoint(length: 2, head: AuditLog.genesis, at: Date(), publicKey: other.publicKeyHex).signed(by: other)
         FileManager.default.createFile(atPath: d.dir.file("state/audit/checkpoint-000000000002"), contents: Data(forged))
         bad = try leafguard(["audit", "verify", "--config", d.config])
-        #expect(bad.status == 1 && bad.stdout.contains("audit/checkpoint-000000000002 in state: checkpoint 2") && bad.stdout.contains("is not signed by this deployment's audit key"), "\(bad.all)")
+        #expect(
+            bad.status == 1 && bad.stdout.contains("audit/checkpoint-000000000002 in state: checkpoint 2")
+                && bad.stdout.contains("is not signed by this deployment's audit key"), "\(bad.all)")
         try FileManager.default.removeItem(atPath: d.dir.file("state/audit/checkpoint-000000000002"))
         ok = try leafguard(["audit", "verify", "--config", d.config])
         #expect(ok.status == 0, "\(ok.all)")
 
         // Planner activity edited after sealing: named by id, exit 1.
         let db = d.dir.file("planner-data/planner.db")
-        let ids = try runCommand("/usr/bin/sqlite3", [db, "SELECT min(id), max(id) FROM activity_log"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|")
+        let ids = try runCommand("/usr/bin/sqlite3", [db, "SELECT min(id), max(id) FROM activity_log"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: "|")
         let (low, high) = (Int(ids[0])!, Int(ids[1])!)
-        #expect(try runCommand("/usr/bin/sqlite3", [db, "UPDATE activity_log SET actor_id = 999 WHERE id = \(low + 5); DELETE FROM activity_log WHERE id = \(high);"]).status == 0)
+        #expect(
+            try runCommand(
+                "/usr/bin/sqlite3", [db, "UPDATE activity_log SET actor_id = 999 WHERE id = \(low + 5); DELETE FROM activity_log WHERE id = \(high);"]
+            ).status == 0)
         let act = try leafguard(["audit", "verify-activity", "--json", "--config", d.config])
         #expect(act.status == 1)
         let report = try JSONSerialization.jsonObject(with: Data(act.stdout.utf8)) as? [String: Any]

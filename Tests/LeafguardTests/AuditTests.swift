@@ -2,8 +2,8 @@ import Foundation
 import LeafAudit
 import LeafConcurrency
 import LeafKeys
-import LeafSodium
 import LeafSQLite
+import LeafSodium
 import LeafTestSupport
 import Testing
 
@@ -17,7 +17,10 @@ import Testing
     func signer() throws -> AuditSigner { try AuditSigner(master: MasterKey(version: 1, secret: try SecureBytes.random(count: 32))) }
 
     func filled(_ n: Int = 10) throws -> [String] {
-        for i in 1...n { try log.append(AuditEntry(action: "step", command: "run", job: "nightly", step: "backup", objects: ["run \(i)"], outcome: "succeeded", detail: "entry \(i)")) }
+        for i in 1...n {
+            try log.append(
+                AuditEntry(action: "step", command: "run", job: "nightly", step: "backup", objects: ["run \(i)"], outcome: "succeeded", detail: "entry \(i)"))
+        }
         return try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n").map(String.init)
     }
 
@@ -77,8 +80,11 @@ import Testing
 
         var swapped = lines; swapped.swapAt(2, 3)
         try rewrite(swapped)
-        #expect(try log.verify(checkpoint: nil).problems == ["entry 3 is missing (deleted, or moved): line 3 holds entry 4",
-                                                             "entry 3 (line 4): out of order or inserted — entry 5 was expected"])
+        #expect(
+            try log.verify(checkpoint: nil).problems == [
+                "entry 3 is missing (deleted, or moved): line 3 holds entry 4",
+                "entry 3 (line 4): out of order or inserted — entry 5 was expected",
+            ])
 
         var inserted = lines; inserted.insert(lines[1], at: 7)
         try rewrite(inserted)
@@ -99,7 +105,8 @@ import Testing
 
     @Test func aCheckpointSignedByAnotherKeyIsRejected() throws {
         _ = try filled(3)
-        let ours = try signer(), theirs = try signer()
+        let ours = try signer()
+        let theirs = try signer()
         let forged = try Checkpoint(length: 1, head: AuditLog.genesis, at: Date(), publicKey: ours.publicKeyHex).signed(by: theirs)
         #expect(throws: AuditError.self) { try Checkpoint.open(forged, publicKey: ours.pair.publicKey) }
         do { _ = try Checkpoint.open(forged, publicKey: ours.pair.publicKey) } catch {
@@ -112,13 +119,17 @@ import Testing
         #expect((try? Checkpoint.open(genuine, publicKey: ours.pair.publicKey)) == nil)
         // The same master key always gives the same audit key.
         let master = try SecureBytes.random(count: 32)
-        #expect(try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex == (try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex))
+        #expect(
+            try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex
+                == (try AuditSigner(master: MasterKey(version: 1, secret: master)).publicKeyHex))
     }
 
     @Test func concurrentAppendsKeepOneChain() throws {
-        let state = self.state   // a log opened per append, as separate runs would
+        let state = self.state  // a log opened per append, as separate runs would
         parallelForEach(8, width: 8) { t in
-            for i in 0..<25 { _ = try? AuditLog(stateDirectory: state).append(AuditEntry(action: "step", command: "test", objects: ["\(t)-\(i)"], outcome: "ok")) }
+            for i in 0..<25 {
+                _ = try? AuditLog(stateDirectory: state).append(AuditEntry(action: "step", command: "test", objects: ["\(t)-\(i)"], outcome: "ok"))
+            }
         }
         let v = try log.verify(checkpoint: nil)
         #expect(v.intact && v.entries == 200, "\(v.problems.prefix(3))")
@@ -129,12 +140,17 @@ import Testing
     func plannerDatabase(rows: Int, gapAt: Int64? = nil) throws -> String {
         let path = dir.file("planner.db")
         let db = try Database(path: path)
-        try db.execute("CREATE TABLE activity_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor_id INTEGER, account_id INTEGER, action TEXT NOT NULL, target TEXT, ip TEXT, detail TEXT)")
+        try db.execute(
+            "CREATE TABLE activity_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor_id INTEGER, account_id INTEGER, action TEXT NOT NULL, target TEXT, ip TEXT, detail TEXT)"
+        )
         try db.transaction {
             for i in 1...rows where Int64(i) != gapAt {
-                try db.run("INSERT INTO activity_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           [.integer(Int64(i)), .text("2026-11-01T00:00:\(i % 60)Z"), i % 3 == 0 ? .null : .integer(Int64(i % 17)), .integer(3),
-                            .text("view"), .text("document:\(i)"), .text("10.0.0.\(i % 250)"), i % 5 == 0 ? .null : .text("détail \(i)")])
+                try db.run(
+                    "INSERT INTO activity_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        .integer(Int64(i)), .text("2026-11-01T00:00:\(i % 60)Z"), i % 3 == 0 ? .null : .integer(Int64(i % 17)), .integer(3),
+                        .text("view"), .text("document:\(i)"), .text("10.0.0.\(i % 250)"), i % 5 == 0 ? .null : .text("détail \(i)"),
+                    ])
             }
         }
         return path
@@ -159,7 +175,8 @@ import Testing
         try d.run("DELETE FROM activity_log WHERE id IN (40, 41)")
         try d.run("INSERT INTO activity_log (id, at, action) VALUES (250, '2026-11-01T00:00:00Z', 'grant')")
         // Reordering two rows' contents changes both.
-        try d.execute("UPDATE activity_log SET id = -1 WHERE id = 100; UPDATE activity_log SET id = 100 WHERE id = 101; UPDATE activity_log SET id = 101 WHERE id = -1")
+        try d.execute(
+            "UPDATE activity_log SET id = -1 WHERE id = 100; UPDATE activity_log SET id = 100 WHERE id = 101; UPDATE activity_log SET id = 101 WHERE id = -1")
         // Truncating the newest rows deletes them.
         try d.run("DELETE FROM activity_log WHERE id = 502")
         // A row added after the last seal is simply not sealed yet.
@@ -173,7 +190,8 @@ import Testing
 
     @Test func aSealSignedByAnotherKeyOrRemovedIsReported() throws {
         let db = try plannerDatabase(rows: 50)
-        let s = try signer(), other = try signer()
+        let s = try signer()
+        let other = try signer()
         let sealer = ActivitySealer(stateDirectory: state)
         _ = try sealer.seal(database: db, signer: s)
         try Database(path: db).run("INSERT INTO activity_log (id, at, action) VALUES (51, 'x', 'login')")
@@ -192,6 +210,8 @@ import Testing
         try original.write(to: URL(fileURLWithPath: sealDir + "/seal-00000002"))
         try FileManager.default.removeItem(atPath: sealDir + "/seal-00000001")
         v = try sealer.verify(database: db, publicKey: s.pair.publicKey)
-        #expect(v.sealProblems == ["seal 1 is missing (found seal 2 in its place)", "seal 2: does not follow the seal before it (a seal was removed or replaced)"], "\(v.sealProblems)")
+        #expect(
+            v.sealProblems == ["seal 1 is missing (found seal 2 in its place)", "seal 2: does not follow the seal before it (a seal was removed or replaced)"],
+            "\(v.sealProblems)")
     }
 }

@@ -57,8 +57,10 @@ final class BackupFixture: @unchecked Sendable {
     }
 
     /// Restores a snapshot of `from` (default: the primary region) into `name` under the test folder.
-    func restore(_ snapshot: String = "latest", into name: String = "restored", force: Bool = false,
-                 from: Repository? = nil) throws -> RestoreResult {
+    func restore(
+        _ snapshot: String = "latest", into name: String = "restored", force: Bool = false,
+        from: Repository? = nil
+    ) throws -> RestoreResult {
         let repo = try from ?? repository(create: false)
         return try Restore(repository: repo).run(try repo.resolveSnapshot(snapshot), to: dir.file(name), force: force)
     }
@@ -72,7 +74,8 @@ final class BackupFixture: @unchecked Sendable {
 
 /// Files below `a` and `b` are the same set with the same bytes.
 func sameTree(_ a: String, _ b: String, only sub: String = "documents") -> Bool {
-    let fa = filesBelow(a + "/" + sub), fb = filesBelow(b + "/" + sub)
+    let fa = filesBelow(a + "/" + sub)
+    let fb = filesBelow(b + "/" + sub)
     guard fa == fb, !fa.isEmpty else { return false }
     return fa.allSatisfy { FileManager.default.contentsEqual(atPath: a + "/" + sub + "/" + $0, andPath: b + "/" + sub + "/" + $0) }
 }

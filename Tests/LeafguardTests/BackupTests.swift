@@ -4,8 +4,8 @@ import LeafBackup
 import LeafDigest
 import LeafKeys
 import LeafRepository
-import LeafSodium
 import LeafSQLite
+import LeafSodium
 import LeafStorage
 import LeafTestSupport
 import Testing
@@ -48,9 +48,12 @@ import Testing
         try FileManager.default.createDirectory(atPath: f.dataDirectory + "/documents/1", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: f.dataDirectory + "/documents/1/new-scan.pdf", contents: Data(newDoc))
         let db = try Database(path: f.dataDirectory + "/planner.db")
-        try db.run("INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'scan.pdf', '1/new-scan.pdf', ?, ?, '2026-11-29T00:00:00Z')",
-                   [.integer(Int64(newDoc.count)), .text(SHA256.hash(newDoc).hexString)])
-        try db.transaction { for i in 0..<50 { try db.run("INSERT INTO activity_log (at, action, detail) VALUES ('2026-11-29T01:00:00Z', 'view', ?)", [.text("row \(i)")]) } }
+        try db.run(
+            "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'scan.pdf', '1/new-scan.pdf', ?, ?, '2026-11-29T00:00:00Z')",
+            [.integer(Int64(newDoc.count)), .text(SHA256.hash(newDoc).hexString)])
+        try db.transaction {
+            for i in 0..<50 { try db.run("INSERT INTO activity_log (at, action, detail) VALUES ('2026-11-29T01:00:00Z', 'view', ?)", [.text("row \(i)")]) }
+        }
         let second = try f.backup()
         #expect(second.bytesAdded >= Int64(newDoc.count))
         // The new document, plus the database chunks the new rows touched (a few pages of a
@@ -59,7 +62,8 @@ import Testing
         #expect(second.filesUnchanged == first.snapshot.documents.count)
         let r = try f.restore()
         #expect(r.files == first.snapshot.documents.count + 2)
-        #expect(FileManager.default.contentsEqual(atPath: f.dir.file("restored/documents/1/new-scan.pdf"), andPath: f.dataDirectory + "/documents/1/new-scan.pdf"))
+        #expect(
+            FileManager.default.contentsEqual(atPath: f.dir.file("restored/documents/1/new-scan.pdf"), andPath: f.dataDirectory + "/documents/1/new-scan.pdf"))
     }
 
     @Test func aWrongMasterKeyNamesTheVersionAndWritesNothing() throws {
@@ -215,7 +219,8 @@ import Testing
         // --force replaces the folder's content as a whole: the snapshot's files, nothing else.
         #expect(!FileManager.default.fileExists(atPath: f.dir.file("restored/keep.txt")))
         #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: f.dir.path).allSatisfy { !$0.contains("leafguard-restore") && !$0.contains("leafguard-old") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: f.dir.path).allSatisfy { !$0.contains("leafguard-restore") && !$0.contains("leafguard-old") })
     }
 
     @Test func unknownSnapshotsAndEmptyRegionsGiveClearErrors() throws {
@@ -242,21 +247,24 @@ import Testing
         let f = try BackupFixture()
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        writer.arguments = ["-c", """
-        import sqlite3, sys, time
-        deadline = time.time() + 120  # never outlive the test run
-        db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        n = 0
-        while time.time() < deadline:
-            n += 1
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT INTO activity_log(at, action, detail) VALUES ('2026-11-29T00:00:00Z', 'writer', ?)", (str(n),))
-            db.execute("COMMIT")
-            if n == 20:
-                sys.stdout.write("ready\\n"); sys.stdout.flush()
-        """, f.dataDirectory + "/planner.db"]
+        writer.arguments = [
+            "-c",
+            """
+            import sqlite3, sys, time
+            deadline = time.time() + 120  # never outlive the test run
+            db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            n = 0
+            while time.time() < deadline:
+                n += 1
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO activity_log(at, action, detail) VALUES ('2026-11-29T00:00:00Z', 'writer', ?)", (str(n),))
+                db.execute("COMMIT")
+                if n == 20:
+                    sys.stdout.write("ready\\n"); sys.stdout.flush()
+            """, f.dataDirectory + "/planner.db",
+        ]
         let out = Pipe()
         writer.standardOutput = out
         try writer.run()

@@ -97,8 +97,10 @@ import Testing
         let key = d.keyBytes
         let forms = [Data(key).base64EncodedString(), key.map { String(format: "%02x", $0) }.joined()]
         var outputs: [String] = []
-        for args in [["run", "backup-only", "--log-level", "trace"], ["run", "backup-only", "--log-format", "json", "--log-level", "trace"],
-                     ["snapshots", "list", "--json"], ["restore", "latest", "--to", d.dir.file("o")], ["jobs", "list", "--json"]] {
+        for args in [
+            ["run", "backup-only", "--log-level", "trace"], ["run", "backup-only", "--log-format", "json", "--log-level", "trace"],
+            ["snapshots", "list", "--json"], ["restore", "latest", "--to", d.dir.file("o")], ["jobs", "list", "--json"],
+        ] {
             outputs.append(try leafguard(args + ["--config", d.config]).all)
         }
         // A wrong key: the error names the keyring that does not open, not the key.

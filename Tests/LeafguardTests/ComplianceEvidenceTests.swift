@@ -40,14 +40,15 @@ import Testing
     }
 
     @Test func thresholdsAndExceptionsComeFromTheConfiguration() throws {
-        let fixture = try ConfigFixture(config: ConfigFixture.validConfig + """
-            compliance:
-              argon2_min_memory_kib: 65536
-              dormancy_days: 400
-              exceptions:
-                - {rule: ACCESS-DORMANT, account: 2, user: 8, owner: "Dana (CISO)", reason: "on leave", expires: 2027-03-31}
+        let fixture = try ConfigFixture(
+            config: ConfigFixture.validConfig + """
+                compliance:
+                  argon2_min_memory_kib: 65536
+                  dormancy_days: 400
+                  exceptions:
+                    - {rule: ACCESS-DORMANT, account: 2, user: 8, owner: "Dana (CISO)", reason: "on leave", expires: 2027-03-31}
 
-            """)
+                """)
         let config = try fixture.load()
         #expect(config.complianceSettings.argon2MinMemoryKiB == 65536 && config.complianceSettings.dormancyDays == 400)
         #expect(config.complianceExceptions.first?.expires == ISO8601DateFormatter().date(from: "2027-03-31T00:00:00Z"))
@@ -57,15 +58,17 @@ import Testing
         #expect(r.excepted.map(\.finding.userID) == [8])
         // Bad entries are located.
         let bad = problems {
-            _ = try ConfigFixture(config: ConfigFixture.validConfig + """
-                compliance:
-                  bcrypt_min_cost: 99
-                  exceptions:
-                    - {rule: MFA-OWNR, user: 2, owner: x, reason: y, expires: 2027-01-01}
-                    - {rule: MFA-OWNER, user: 2, owner: x, reason: y, expires: soon}
-                    - {rule: MFA-OWNER, user: 2, reason: y, expires: 2027-01-01}
+            _ = try ConfigFixture(
+                config: ConfigFixture.validConfig + """
+                    compliance:
+                      bcrypt_min_cost: 99
+                      exceptions:
+                        - {rule: MFA-OWNR, user: 2, owner: x, reason: y, expires: 2027-01-01}
+                        - {rule: MFA-OWNER, user: 2, owner: x, reason: y, expires: soon}
+                        - {rule: MFA-OWNER, user: 2, reason: y, expires: 2027-01-01}
 
-                """).load()
+                    """
+            ).load()
         }
         #expect(bad.contains { $0.contains("leafguard.yml:11:20") && $0.contains("99") }, "\(bad)")
         #expect(bad.contains { $0.contains("MFA-OWNR") && $0.contains("MFA-OWNER") }, "\(bad)")
@@ -104,7 +107,9 @@ import Testing
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: d.dir.file("regions/" + file))))
             #expect(!bytes.indices.dropLast(marker.count).contains { bytes[$0..<($0 + marker.count)].elementsEqual(marker) }, "\(file)")
         }
-        let id = try #require((try JSONSerialization.jsonObject(with: Data(try leafguard(["reports", "list", "--json", "--config", d.config]).stdout.utf8)) as? [[String: Any]])?.first?["id"] as? String)
+        let id = try #require(
+            (try JSONSerialization.jsonObject(with: Data(try leafguard(["reports", "list", "--json", "--config", d.config]).stdout.utf8)) as? [[String: Any]])?
+                .first?["id"] as? String)
         let get = try leafguard(["reports", "get", String(id.prefix(10)), "--to", d.dir.file("got"), "--region", "backup", "--config", d.config])
         #expect(get.status == 0, "\(get.all)")
         for name in ["compliance.json", "compliance.csv", "compliance.html", "compliance.md", "manifest.json"] {
@@ -126,9 +131,12 @@ import Testing
         let f = try ComplianceFixture()
         let asOf = ComplianceFixture.asOf
         let previous = try f.scan()
-        var now = try ComplianceScanner(databasePath: f.db, exceptions: [
-            ComplianceException(rule: "MFA-OWNER", accountID: nil, userID: 2, owner: "<b>Dana</b> & co", reason: "key \"on order\"", expires: asOf + 86400),
-        ]).scan(asOf: asOf)
+        var now = try ComplianceScanner(
+            databasePath: f.db,
+            exceptions: [
+                ComplianceException(rule: "MFA-OWNER", accountID: nil, userID: 2, owner: "<b>Dana</b> & co", reason: "key \"on order\"", expires: asOf + 86400)
+            ]
+        ).scan(asOf: asOf)
         now.findings.append(Finding(rule: "PWD-POLICY", severity: .high, accountID: nil, userID: 99, detail: "<script>alert(1)</script>"))
         now.summary = ComplianceReport.summary(of: now.findings)
         let html = ComplianceOutput.html(now, previous: previous)
@@ -142,7 +150,8 @@ import Testing
             #expect(html.contains(rule.rawValue) && html.contains(ComplianceOutput.esc(rule.fix)))
         }
         // Per rule: MFA-OWNER's one finding is now excepted (-1); PWD-POLICY gained one (+1); high overall is even.
-        #expect(html.contains("Trend against the previous scan") && html.contains("<td class=\"n down\">-1</td>") && html.contains("<td class=\"n up\">+1</td>"))
+        #expect(
+            html.contains("Trend against the previous scan") && html.contains("<td class=\"n down\">-1</td>") && html.contains("<td class=\"n up\">+1</td>"))
         #expect(html.contains("±0 since last scan"))
         #expect(html.contains("Users with the most findings") && html.contains("Accounts with the most findings"))
         #expect(html.contains("Exceptions (accepted risk)") && html.contains("800-63B"))
@@ -151,7 +160,8 @@ import Testing
             let dir = TemporaryDirectory("leafguard-html")
             let page = try dir.write("compliance.html", html)
             let png = dir.file("shot.png")
-            let r = try runCommand("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000", "--screenshot=\(png)", "file://\(page)"])
+            let r = try runCommand(
+                "/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000", "--screenshot=\(png)", "file://\(page)"])
             #expect(r.status == 0)
             let size = (try FileManager.default.attributesOfItem(atPath: png)[.size] as? Int) ?? 0
             #expect(size > 20_000, "a rendered page, not a blank one (\(size) bytes)")
@@ -162,7 +172,9 @@ import Testing
 @Suite struct PlannerTimestampTests {
     @Test func theFastParserAgreesWithFoundation() throws {
         let iso = ISO8601DateFormatter()
-        for text in ["1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2026-11-29T02:15:00Z", "1999-12-31T12:00:00Z", "2100-03-01T00:00:00Z", "2000-02-29T00:00:00Z"] {
+        for text in [
+            "1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2026-11-29T02:15:00Z", "1999-12-31T12:00:00Z", "2100-03-01T00:00:00Z", "2000-02-29T00:00:00Z",
+        ] {
             #expect(ComplianceScanner.fastISODate(text) == iso.date(from: text), "\(text)")
         }
         #expect(ComplianceScanner.fastISODate("2026-11-29T02:15:00.250Z") == iso.date(from: "2026-11-29T02:15:00Z"), "fractions are dropped")

@@ -14,8 +14,10 @@ import Testing
         let allHere = DispatchSemaphore(value: 0)
         let missed = Locked(0)
         parallelForEach(width, width: width) { _ in
-            let n = started.withLock { $0 += 1; return $0 }
-            if n == width { for _ in 0..<width - 1 { allHere.signal() } ; return }
+            let n = started.withLock {
+                $0 += 1; return $0
+            }
+            if n == width { for _ in 0..<width - 1 { allHere.signal() }; return }
             // Generous: this waits only for threads to start, never for work.
             if allHere.wait(timeout: .now() + 2) == .timedOut { missed.withLock { $0 += 1 } }
         }
@@ -25,10 +27,14 @@ import Testing
 
     @Test func submitNeverHasMoreThanWidthInFlight() {
         let work = BoundedWork(width: 3)
-        let inFlight = Locked(0), most = Locked(0), done = Locked(0)
+        let inFlight = Locked(0)
+        let most = Locked(0)
+        let done = Locked(0)
         for _ in 0..<30 {
             work.submit {
-                let now = inFlight.withLock { $0 += 1; return $0 }
+                let now = inFlight.withLock {
+                    $0 += 1; return $0
+                }
                 most.withLock { $0 = max($0, now) }
                 usleep(2000)
                 inFlight.withLock { $0 -= 1 }

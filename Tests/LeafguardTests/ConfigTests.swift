@@ -32,21 +32,37 @@ import Testing
 
     /// Each bad configuration names the file, line and column, what is wrong and what is valid.
     @Test(arguments: [
-        ("unknown key", "data: planner-data\nstate: state\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 6}}\nretension: 3\n",
-         ":5:1: unknown key 'retension' in top level", "valid keys:"),
-        ("wrong type", "data: planner-data\nstate: state\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: six}}\n",
-         ":4:57: regions.primary.locations must be a whole number", "valid: 1...256"),
-        ("unknown backend", "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: ftp, path: r}}\n",
-         ":4:30: regions.primary.backend is 'ftp', which is not allowed", "valid: local"),
-        ("missing key", "state: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r}}\n",
-         ":1:1: the file is missing the required key 'data'", "planner data directory"),
-        ("bad key source", "data: d\nstate: s\nkeys: {master: vault:x}\nregions: {primary: {backend: local, path: r}}\n",
-         ":3:16: keys.master 'vault:x' names no key source", "env:VAR"),
-        ("missing key file", "data: d\nstate: s\nkeys: {master: file:nokey}\nregions: {primary: {backend: local, path: r}}\n",
-         "nokey does not exist", "leafguard keys init"),
+        (
+            "unknown key",
+            "data: planner-data\nstate: state\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 6}}\nretension: 3\n",
+            ":5:1: unknown key 'retension' in top level", "valid keys:"
+        ),
+        (
+            "wrong type",
+            "data: planner-data\nstate: state\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: six}}\n",
+            ":4:57: regions.primary.locations must be a whole number", "valid: 1...256"
+        ),
+        (
+            "unknown backend", "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: ftp, path: r}}\n",
+            ":4:30: regions.primary.backend is 'ftp', which is not allowed", "valid: local"
+        ),
+        (
+            "missing key", "state: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r}}\n",
+            ":1:1: the file is missing the required key 'data'", "planner data directory"
+        ),
+        (
+            "bad key source", "data: d\nstate: s\nkeys: {master: vault:x}\nregions: {primary: {backend: local, path: r}}\n",
+            ":3:16: keys.master 'vault:x' names no key source", "env:VAR"
+        ),
+        (
+            "missing key file", "data: d\nstate: s\nkeys: {master: file:nokey}\nregions: {primary: {backend: local, path: r}}\n",
+            "nokey does not exist", "leafguard keys init"
+        ),
         ("syntax", "data: [unclosed\nstate: s\n", ":", "YAML syntax"),
-        ("too few locations", "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 4}}\n",
-         "has 4 locations but shards need 6", "at least 6"),
+        (
+            "too few locations", "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 4}}\n",
+            "has 4 locations but shards need 6", "at least 6"
+        ),
     ])
     func badConfigurationIsLocatedAndExplained(_ name: String, _ text: String, _ expected: String, _ hint: String) throws {
         let f = try ConfigFixture(config: text)
@@ -89,7 +105,10 @@ import Testing
         let dir = packageRoot + "/jobs"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yml") }.sorted().map { dir + "/" + $0 }
         let jobs = try JobLoader(config: config).load(files: files)
-        #expect(Set(jobs.map(\.name)) == ["nightly-backup", "weekly-prune", "quarterly-key-rotation", "daily-compliance", "hourly-activity-seal", "weekly-restore-drill"])
+        #expect(
+            Set(jobs.map(\.name)) == [
+                "nightly-backup", "weekly-prune", "quarterly-key-rotation", "daily-compliance", "hourly-activity-seal", "weekly-restore-drill",
+            ])
         let nightly = try #require(jobs.first { $0.name == "nightly-backup" })
         #expect(nightly.steps.map { type(of: $0).name } == ["backup", "replicate", "verify"])
         #expect((nightly.steps[1] as? ReplicateStep)?.to == "backup")
@@ -97,7 +116,10 @@ import Testing
     }
 
     @Test func stepsAreTypedAndDefaulted() throws {
-        let path = try fixture.job("ok.yml", "name: x\nschedule: '@daily'\ntimezone: Europe/Paris\nsteps:\n  - backup\n  - {prune: {keep_daily: 7}}\n  - scan: {formats: [json, md], fail_on: high}\n")
+        let path = try fixture.job(
+            "ok.yml",
+            "name: x\nschedule: '@daily'\ntimezone: Europe/Paris\nsteps:\n  - backup\n  - {prune: {keep_daily: 7}}\n  - scan: {formats: [json, md], fail_on: high}\n"
+        )
         let job = try #require(try JobLoader(config: config).load(files: [path]).first)
         #expect(job.timeZone.identifier == "Europe/Paris" && job.timeZoneName == "Europe/Paris")
         #expect((job.steps[0] as? BackupStep)?.region == "primary")

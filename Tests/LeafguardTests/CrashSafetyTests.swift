@@ -30,7 +30,8 @@ import Testing
             let bytes = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let rel = "1/crash-\(round).pdf"
             FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
-            let sql = "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
+            let sql =
+                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
             #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql]).status == 0)
         }
         // How long one run takes here, so kills land all along it.
@@ -57,7 +58,10 @@ import Testing
                 // Documents are immutable: every restored one equals the live file of that name.
                 let restored = filesBelow(target + "/documents")
                 #expect(restored.count >= 50)
-                #expect(restored.allSatisfy { FileManager.default.contentsEqual(atPath: target + "/documents/" + $0, andPath: d.dir.file("planner-data/documents/" + $0)) })
+                #expect(
+                    restored.allSatisfy {
+                        FileManager.default.contentsEqual(atPath: target + "/documents/" + $0, andPath: d.dir.file("planner-data/documents/" + $0))
+                    })
             }
         }
         #expect(kills > 0, "at least one run was killed midway")
@@ -181,7 +185,8 @@ extension KilledPackTests {
             durations[name] = max(Date().timeIntervalSince(t0), 0.05)
         }
         var generator = SystemRandomNumberGenerator()
-        var kills = 0, attempts = 0
+        var kills = 0
+        var attempts = 0
         let order = ["nightly", "nightly", "prune", "rotate", "nightly", "rekey"]
         while kills < wanted && attempts < wanted * 3 {
             let name = order[attempts % order.count]

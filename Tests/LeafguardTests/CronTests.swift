@@ -4,9 +4,11 @@ import LeafTestSupport
 import Testing
 
 @Suite struct CronTests {
-    @Test(arguments: ["*/15 * * * *", "1-20/3 2 * * *", "0 0 1 jan,jul *", "30 2 * * mon-fri", "0 0 * * 7",
-                      "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "0 0 29 2 *",
-                      "0 0 31 2 1"])
+    @Test(arguments: [
+        "*/15 * * * *", "1-20/3 2 * * *", "0 0 1 jan,jul *", "30 2 * * mon-fri", "0 0 * * 7",
+        "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "0 0 29 2 *",
+        "0 0 31 2 1",
+    ])
     func validExpressionsParse(_ text: String) throws {
         _ = try CronExpression(text)
     }
@@ -56,30 +58,40 @@ import Testing
     }
 
     @Test func plainSchedulesStepForward() throws {
-        #expect(try Self.next("*/15 * * * *", after: "2026-11-29T10:07:00Z", count: 3) == ["2026-11-29T10:15:00+00:00", "2026-11-29T10:30:00+00:00", "2026-11-29T10:45:00+00:00"])
+        #expect(
+            try Self.next("*/15 * * * *", after: "2026-11-29T10:07:00Z", count: 3) == [
+                "2026-11-29T10:15:00+00:00", "2026-11-29T10:30:00+00:00", "2026-11-29T10:45:00+00:00",
+            ])
         #expect(try Self.next("@weekly", after: "2026-11-29T10:00:00Z", count: 2) == ["2026-12-06T00:00:00+00:00", "2026-12-13T00:00:00+00:00"])
         #expect(try Self.next("0 0 29 2 *", after: "2026-01-01T00:00:00Z", count: 2) == ["2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00"])
         // Day-of-month 13 or any Friday.
-        #expect(try Self.next("0 9 13 * fri", after: "2026-11-01T00:00:00Z", count: 3) == ["2026-11-06T09:00:00+00:00", "2026-11-13T09:00:00+00:00", "2026-11-20T09:00:00+00:00"])
+        #expect(
+            try Self.next("0 9 13 * fri", after: "2026-11-01T00:00:00Z", count: 3) == [
+                "2026-11-06T09:00:00+00:00", "2026-11-13T09:00:00+00:00", "2026-11-20T09:00:00+00:00",
+            ])
     }
 
     @Test func aFixedTimeSkippedBySpringForwardFiresOnceRightAfterTheChange() throws {
         // London, 2026-03-29: 01:00 GMT becomes 02:00 BST; 01:15 and 01:45 do not exist that day.
-        #expect(try Self.next("15,45 1 * * *", after: "2026-03-29T00:00:00Z", count: 3, zone: "Europe/London")
+        #expect(
+            try Self.next("15,45 1 * * *", after: "2026-03-29T00:00:00Z", count: 3, zone: "Europe/London")
                 == ["2026-03-29T02:00:00+01:00", "2026-03-30T01:15:00+01:00", "2026-03-30T01:45:00+01:00"])
         // New York, 2026-03-08: 02:30 does not exist; it fires at 03:00 EDT.
-        #expect(try Self.next("30 2 * * *", after: "2026-03-07T12:00:00Z", count: 2, zone: "America/New_York")
+        #expect(
+            try Self.next("30 2 * * *", after: "2026-03-07T12:00:00Z", count: 2, zone: "America/New_York")
                 == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"])
     }
 
     @Test func aFixedTimeRepeatedByFallBackFiresOnce() throws {
-        #expect(try Self.next("30 1 * * *", after: "2026-10-24T12:00:00Z", count: 2, zone: "Europe/London")
+        #expect(
+            try Self.next("30 1 * * *", after: "2026-10-24T12:00:00Z", count: 2, zone: "Europe/London")
                 == ["2026-10-25T01:30:00+01:00", "2026-10-26T01:30:00+00:00"])
     }
 
     @Test func wildcardJobsFollowTheWallClock() throws {
         // Fall-back: the repeated hour runs twice. Spring-forward: the skipped hour does not run.
-        #expect(try Self.next("*/30 1 * * *", after: "2026-10-24T23:59:00Z", count: 4, zone: "Europe/London")
+        #expect(
+            try Self.next("*/30 1 * * *", after: "2026-10-24T23:59:00Z", count: 4, zone: "Europe/London")
                 == ["2026-10-25T01:00:00+01:00", "2026-10-25T01:30:00+01:00", "2026-10-25T01:00:00+00:00", "2026-10-25T01:30:00+00:00"])
         #expect(try Self.next("*/30 1 * * *", after: "2026-03-28T23:59:00Z", count: 1, zone: "Europe/London") == ["2026-03-30T01:00:00+01:00"])
     }

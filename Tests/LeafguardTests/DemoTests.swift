@@ -80,7 +80,10 @@ import Testing
         #expect(try count("SELECT count(*) FROM users WHERE status = 'disabled'") > 0)
         #expect(try count("SELECT count(*) FROM accounts WHERE require_mfa = 1") > 0)
         #expect(try count("SELECT count(*) FROM memberships WHERE role = 'co-owner'") > 0)
-        #expect(try count("SELECT count(*) FROM users u WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.kind != 'sms' AND f.verified_at IS NOT NULL AND f.disabled_at IS NULL) AND EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.kind = 'sms' AND f.verified_at IS NOT NULL AND f.disabled_at IS NULL)") > 0, "SMS-only users")
+        #expect(
+            try count(
+                "SELECT count(*) FROM users u WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.kind != 'sms' AND f.verified_at IS NOT NULL AND f.disabled_at IS NULL) AND EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.kind = 'sms' AND f.verified_at IS NOT NULL AND f.disabled_at IS NULL)"
+            ) > 0, "SMS-only users")
         #expect(try count("SELECT count(*) FROM mfa_factors WHERE verified_at IS NULL") > 0)
         #expect(try count("SELECT count(*) FROM mfa_factors WHERE disabled_at IS NOT NULL") > 0)
         #expect(try count("SELECT count(*) FROM mfa_factors WHERE kind = 'recovery_codes'") > 0)
@@ -92,10 +95,19 @@ import Testing
         #expect(hashes.contains { $0.hasPrefix("$2b$10$") || $0.hasPrefix("$2a$10$") || $0.hasPrefix("$2y$10$") }, "bcrypt below cost 12")
         #expect(try count("SELECT count(*) FROM users u WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id)") > 0)
         #expect(try count("SELECT count(*) FROM credentials WHERE policy_version < 3") > 0)
-        #expect(try count("SELECT count(*) FROM grants g WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = g.account_id AND m.user_id = g.user_id)") > 0, "orphan grants")
-        #expect(try count("SELECT count(*) FROM grants g JOIN memberships m USING (account_id, user_id) WHERE m.role IN ('viewer','executor') AND g.access = 'write'") > 0)
-        #expect(try count("SELECT count(*) FROM (SELECT account_id, user_id FROM grants WHERE access = 'write' GROUP BY 1, 2 HAVING count(*) = 8)") > 0, "broad access")
-        #expect(try count("SELECT count(*) FROM users WHERE status = 'active' AND (last_login_at IS NULL OR last_login_at < '2026-06-01')") > 0, "dormant users")
+        #expect(
+            try count(
+                "SELECT count(*) FROM grants g WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = g.account_id AND m.user_id = g.user_id)") > 0,
+            "orphan grants")
+        #expect(
+            try count(
+                "SELECT count(*) FROM grants g JOIN memberships m USING (account_id, user_id) WHERE m.role IN ('viewer','executor') AND g.access = 'write'") > 0
+        )
+        #expect(
+            try count("SELECT count(*) FROM (SELECT account_id, user_id FROM grants WHERE access = 'write' GROUP BY 1, 2 HAVING count(*) = 8)") > 0,
+            "broad access")
+        #expect(
+            try count("SELECT count(*) FROM users WHERE status = 'active' AND (last_login_at IS NULL OR last_login_at < '2026-06-01')") > 0, "dormant users")
     }
 
     @Test func theRepositoryJobsFolderHoldsTheShippedJobs() throws {

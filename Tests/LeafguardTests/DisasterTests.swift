@@ -205,14 +205,14 @@ struct DisasterFixture {
         try f.expectSuccess(["restore", "latest", "--to", live])
         // A writer that dies without checkpointing leaves its changes in planner.db-wal.
         let writer = """
-        import os, sqlite3
-        c = sqlite3.connect("\(live)/planner.db")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA wal_autocheckpoint=0")
-        c.execute("CREATE TABLE created_after_the_snapshot (x)")
-        c.commit()
-        os._exit(0)
-        """
+            import os, sqlite3
+            c = sqlite3.connect("\(live)/planner.db")
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA wal_autocheckpoint=0")
+            c.execute("CREATE TABLE created_after_the_snapshot (x)")
+            c.commit()
+            os._exit(0)
+            """
         #expect(try runCommand("/usr/bin/python3", ["-c", writer]).status == 0)
         #expect(FileManager.default.fileExists(atPath: live + "/planner.db-wal"))
         try f.expectSuccess(["restore", "latest", "--to", live, "--force"])

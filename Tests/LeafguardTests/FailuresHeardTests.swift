@@ -22,7 +22,8 @@ import Testing
         let itself = try leafguard(["run", "broken", "--config", d.config])
         #expect(itself.status == 2 && itself.stderr.contains("bakup"), "\(itself.all)")
         // tick runs every valid job, names the broken file, counts it, and exits 2.
-        let t0 = "2026-12-01T10:00:00Z", t1 = "2026-12-01T10:02:00Z"
+        let t0 = "2026-12-01T10:00:00Z"
+        let t1 = "2026-12-01T10:02:00Z"
         _ = try leafguard(["tick", "--now", t0, "--config", d.config])
         let tick = try leafguard(["tick", "--now", t1, "--config", d.config])
         #expect(tick.status == 2 && tick.stderr.contains("broken.yml"), "\(tick.all)")
@@ -38,15 +39,17 @@ import Testing
         let d = try DeploymentFixture()
         let doc = try #require(filesBelow(d.dir.file("planner-data/documents")).first)
         try Data("altered".utf8).write(to: URL(fileURLWithPath: d.dir.file("planner-data/documents/" + doc)))
-        try d.dir.write("jobs/hooked.yml", """
-        name: hooked
-        steps: [backup]
-        on_success:
-          - {command: "touch \(d.dir.file("success-fired"))"}
-          - {command: "touch \(d.dir.file("success-on-warning-fired"))", on: [success, warning]}
-        on_warning:
-          - {command: "touch \(d.dir.file("warning-fired"))"}
-        """)
+        try d.dir.write(
+            "jobs/hooked.yml",
+            """
+            name: hooked
+            steps: [backup]
+            on_success:
+              - {command: "touch \(d.dir.file("success-fired"))"}
+              - {command: "touch \(d.dir.file("success-on-warning-fired"))", on: [success, warning]}
+            on_warning:
+              - {command: "touch \(d.dir.file("warning-fired"))"}
+            """)
         let r = try leafguard(["run", "hooked", "--config", d.config])
         #expect(r.status == 3, "\(r.all)")
         #expect(FileManager.default.fileExists(atPath: d.dir.file("warning-fired")))
@@ -55,7 +58,8 @@ import Testing
         let history = try leafguard(["history", "hooked", "--json", "--config", d.config])
         #expect(history.stdout.contains("\"warned\""), "\(history.all)")
         let text = try metrics(d)
-        #expect(text.contains("leafguard_job_last_outcome{job=\"hooked\",outcome=\"warned\"} 1")
+        #expect(
+            text.contains("leafguard_job_last_outcome{job=\"hooked\",outcome=\"warned\"} 1")
                 && text.contains("leafguard_job_last_succeeded{job=\"hooked\"} 0"), "\(text)")
         let report = try leafguard(["report", "--format", "json", "--out", d.dir.file("report"), "--config", d.config])
         #expect(report.status <= 1)
@@ -69,9 +73,12 @@ import Testing
     @Test func aHookThatIgnoresItsInputDoesNotKillTheRun() throws {
         let dir = TemporaryDirectory()
         let runner = HookRunner(logger: Logger(label: "test"))
-        let lines = runner.run([Hook(action: .command("exit 0")),
-                                Hook(action: .command("touch \(dir.file("second-ran"))"))],
-                               summary: Data(repeating: 0x41, count: 4 << 20), environment: [:])
+        let lines = runner.run(
+            [
+                Hook(action: .command("exit 0")),
+                Hook(action: .command("touch \(dir.file("second-ran"))")),
+            ],
+            summary: Data(repeating: 0x41, count: 4 << 20), environment: [:])
         #expect(lines.count == 2 && lines.allSatisfy { $0.hasSuffix(": ok") }, "\(lines)")
         #expect(FileManager.default.fileExists(atPath: dir.file("second-ran")))
     }

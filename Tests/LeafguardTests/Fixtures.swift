@@ -9,17 +9,17 @@ struct ConfigFixture {
     var configPath: String { dir.file("leafguard.yml") }
 
     static let validConfig = """
-    data: planner-data
-    state: state
-    keys:
-      master: file:keys/master.key
-    regions:
-      primary: { backend: local, path: regions/primary, locations: 6 }
-      backup:  { backend: local, path: regions/backup,  locations: 6 }
-    shards: { data: 4, parity: 2 }
-    jobs: jobs
+        data: planner-data
+        state: state
+        keys:
+          master: file:keys/master.key
+        regions:
+          primary: { backend: local, path: regions/primary, locations: 6 }
+          backup:  { backend: local, path: regions/backup,  locations: 6 }
+        shards: { data: 4, parity: 2 }
+        jobs: jobs
 
-    """
+        """
 
     init(config: String = ConfigFixture.validConfig) throws {
         try dir.write("leafguard.yml", config)

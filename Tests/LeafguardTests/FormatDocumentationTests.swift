@@ -45,8 +45,12 @@ import Testing
         for i in 0..<6 { try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/keyring")) }
         let without = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("no-ring")])
         #expect(without.status != 0 && without.all.contains("give the keyring file"), "\(without.all)")
-        let r = try runCommand("/usr/bin/python3", [script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("by-hand"),
-                                                    "--keyring", d.dir.file("keyring-copy.json")])
+        let r = try runCommand(
+            "/usr/bin/python3",
+            [
+                script, d.dir.file("regions/primary"), d.dir.file("keys/master.key"), d.dir.file("by-hand"),
+                "--keyring", d.dir.file("keyring-copy.json"),
+            ])
         #expect(r.status == 0, "\(r.all)")
         #expect(sameTree(d.dir.file("by-leafguard"), d.dir.file("by-hand")))
     }

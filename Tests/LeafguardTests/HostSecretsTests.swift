@@ -11,18 +11,23 @@ import Testing
     /// whole process group.
     @Test func hooksGetNoSecretsNoDescriptorsAndTheirOwnGroup() throws {
         let d = try DeploymentFixture()
-        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(of: "master: file:keys/master.key", with: "master: env:LG_TEST_KEY")
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(
+            of: "master: file:keys/master.key", with: "master: env:LG_TEST_KEY")
         try d.dir.write("leafguard.yml", yml)
         let raw = try Data(contentsOf: URL(fileURLWithPath: d.dir.file("keys/master.key")))
         let keyText = raw.count == 32 ? raw.base64EncodedString() : String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let out = d.dir.file("hook-env"), fds = d.dir.file("hook-fds"), child = d.dir.file("hook-child")
-        try d.dir.write("jobs/hooked.yml", """
-        name: hooked
-        steps: [backup]
-        on_success:
-          - {command: "env > \(out); ls -l /proc/$$/fd > \(fds)", env: [LG_ALLOWED]}
-          - {command: "sleep 300 & echo $! > \(child); wait", timeout: 1s}
-        """)
+        let out = d.dir.file("hook-env")
+        let fds = d.dir.file("hook-fds")
+        let child = d.dir.file("hook-child")
+        try d.dir.write(
+            "jobs/hooked.yml",
+            """
+            name: hooked
+            steps: [backup]
+            on_success:
+              - {command: "env > \(out); ls -l /proc/$$/fd > \(fds)", env: [LG_ALLOWED]}
+              - {command: "sleep 300 & echo $! > \(child); wait", timeout: 1s}
+            """)
         var env = ProcessInfo.processInfo.environment
         env["LG_TEST_KEY"] = keyText
         env["AWS_SECRET_ACCESS_KEY"] = "aws-secret-for-the-test"
@@ -72,7 +77,8 @@ import Testing
     @Test func noCoreDumpsEvenWhenAllowed() throws {
         let r = try runCommand("/bin/sh", ["-c", "ulimit -c unlimited; exec \"$0\" self-check", leafguardExecutable])
         #expect(r.status == 0, "\(r.all)")
-        #expect(r.stdout.contains("core: 0 0") && r.stdout.contains("dumpable: 0") && r.stdout.contains("umask: 77")
+        #expect(
+            r.stdout.contains("core: 0 0") && r.stdout.contains("dumpable: 0") && r.stdout.contains("umask: 77")
                 && r.stdout.contains("backtrace: enable=no"), "\(r.all)")
     }
 
@@ -195,8 +201,12 @@ import Testing
         try FileManager.default.removeItem(atPath: d.dir.file("state"))
         let withOld = try leafguard(["snapshots", "list", "--config", d.dir.file("old.yml")])
         #expect(withOld.status != 0, "the leaked key still opens the deployment: \(withOld.all)")
-        let byHand = try runCommand("/usr/bin/python3", [packageRoot + "/docs/recover.py", d.dir.file("regions/primary"), loot + "/master.key", d.dir.file("by-hand"),
-                                                         "--keyring", loot + "/keyring.json"])
+        let byHand = try runCommand(
+            "/usr/bin/python3",
+            [
+                packageRoot + "/docs/recover.py", d.dir.file("regions/primary"), loot + "/master.key", d.dir.file("by-hand"),
+                "--keyring", loot + "/keyring.json",
+            ])
         #expect(byHand.status != 0, "the leaked key and keyring still open the current region: \(byHand.all)")
         // No data key the attacker copied is still in use (the identity key, which seals only
         // the config and names blobs, stays: it cannot be replaced without storing everything anew).

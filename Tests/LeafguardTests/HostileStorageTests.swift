@@ -134,18 +134,21 @@ import Testing
 
     /// Plain HTTP goes to loopback only, unless a region says it may.
     @Test func plainHTTPEndpointsElsewhereAreRefused() throws {
-        let f = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
-            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
-            with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6 }"))
+        let f = try ConfigFixture(
+            config: ConfigFixture.validConfig.replacingOccurrences(
+                of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+                with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6 }"))
         let p = problems { _ = try f.load() }
         #expect(p.contains { $0.contains("plain HTTP") && $0.contains("allow_plain_http") }, "\(p)")
-        let allowed = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
-            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
-            with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6, allow_plain_http: true }"))
+        let allowed = try ConfigFixture(
+            config: ConfigFixture.validConfig.replacingOccurrences(
+                of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+                with: "backup:  { backend: s3, endpoint: \"http://s3.example.com\", region: eu-west-1, bucket: b, locations: 6, allow_plain_http: true }"))
         #expect(problems { _ = try allowed.load() }.isEmpty)
-        let loopback = try ConfigFixture(config: ConfigFixture.validConfig.replacingOccurrences(
-            of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
-            with: "backup:  { backend: s3, endpoint: \"http://127.0.0.1:9000\", region: eu-west-1, bucket: b, locations: 6 }"))
+        let loopback = try ConfigFixture(
+            config: ConfigFixture.validConfig.replacingOccurrences(
+                of: "backup:  { backend: local, path: regions/backup,  locations: 6 }",
+                with: "backup:  { backend: s3, endpoint: \"http://127.0.0.1:9000\", region: eu-west-1, bucket: b, locations: 6 }"))
         #expect(problems { _ = try loopback.load() }.isEmpty)
     }
 }

@@ -9,7 +9,7 @@ import Testing
 @Suite struct InjectedClockTests {
     @Test func packsAreSealedAtTheRepositorysClockAndReencryptionByAgeReadsIt() throws {
         let f = try BackupFixture()
-        let past = Date(timeIntervalSince1970: 1_700_000_000)   // 2023-11-14
+        let past = Date(timeIntervalSince1970: 1_700_000_000)  // 2023-11-14
         let then = try Repository.open(region: "primary", locations: f.locations(), master: f.master, create: true, clock: Clock(now: past))
         _ = try Backup(repository: then, dataDirectory: f.dataDirectory, options: f.options()).run()
         #expect(abs(then.config.created.timeIntervalSince(past)) < 600)

@@ -6,8 +6,9 @@ import LeafRepository
 import LeafSodium
 import LeafTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Master-key rotation against a real deployment: every snapshot restores before, during
@@ -137,7 +138,8 @@ import Glibc
         let repo = try Deployment(config: try ConfigLoader.load(path: d.config)).repository("primary")
         for _ in 0..<50 { _ = try repo.newDataKey() }
         let fm = FileManager.default
-        let primary = d.dir.file("regions/primary"), before = d.dir.file("primary-before")
+        let primary = d.dir.file("regions/primary")
+        let before = d.dir.file("primary-before")
         try fm.copyItem(atPath: primary, toPath: before)
         #expect(try leafguard(["keys", "rotate", "--config", d.config]).status == 0)
         let set = try #require(filesBelow(primary + "/loc0/keys").first)
@@ -195,7 +197,8 @@ import Glibc
         // A data key with no readable copy at all is named by the census.
         let lost = try Deployment(config: try ConfigLoader.load(path: d.config)).repository("backup").newDataKey().id.hex
         for i in 0..<6 { try Data("junk".utf8).write(to: URL(fileURLWithPath: d.dir.file("regions/backup/loc\(i)/keys/\(lost)"))) }
-        let census = try JSONSerialization.jsonObject(with: Data(try leafguard(["keys", "status", "--json", "--config", d.config]).stdout.utf8)) as? [String: Any]
+        let census =
+            try JSONSerialization.jsonObject(with: Data(try leafguard(["keys", "status", "--json", "--config", d.config]).stdout.utf8)) as? [String: Any]
         #expect((census?["unreadableKeys"] as? [String: [String]])?["backup"] == ["keys/\(lost)"], "\(String(describing: census))")
 
         // A different key file does not open the keyring.
@@ -209,7 +212,8 @@ import Glibc
         FileManager.default.createFile(atPath: key, contents: original, attributes: [.posixPermissions: 0o600])
 
         // No output of any key command carries the key's bytes or their base64 or hex.
-        let raw = [UInt8](original.count == 32 ? original : Data(base64Encoded: String(decoding: original, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!)
+        let raw = [UInt8](
+            original.count == 32 ? original : Data(base64Encoded: String(decoding: original, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!)
         let forms = [Data(raw).base64EncodedString(), raw.map { String(format: "%02x", $0) }.joined()]
         for args in [["keys", "status"], ["keys", "status", "--json"], ["keys", "rotate"], ["audit", "show", "--json"], ["history", "--json"]] {
             let out = try leafguard(args + ["--config", d.config, "--log-level", "trace"])

@@ -10,8 +10,10 @@ import Testing
     enum Damage: String, CaseIterable, Sendable { case flipped, truncated, unknownVersion, foreign }
 
     /// Objects of each kind in loc0 of the primary region, by a path relative to loc0.
-    static let kinds = ["config", "keyring", "keys/", "keys/set-", "index/", "snapshots/", "reports/", "data/",
-                        "audit/checkpoint-", "audit/log-", "audit/audit-signing.pub", "heads/"]
+    static let kinds = [
+        "config", "keyring", "keys/", "keys/set-", "index/", "snapshots/", "reports/", "data/",
+        "audit/checkpoint-", "audit/log-", "audit/audit-signing.pub", "heads/",
+    ]
 
     /// Another repository's objects, made once for every case that needs one.
     static let foreign: DisasterFixture? = {
@@ -21,7 +23,9 @@ import Testing
     }()
 
     static func object(_ kind: String, in loc: String) -> String? {
-        if !kind.hasSuffix("/") && !kind.hasSuffix("-") || kind.hasSuffix(".pub") { return FileManager.default.fileExists(atPath: loc + "/" + kind) ? kind : nil }
+        if !kind.hasSuffix("/") && !kind.hasSuffix("-") || kind.hasSuffix(".pub") {
+            return FileManager.default.fileExists(atPath: loc + "/" + kind) ? kind : nil
+        }
         let all = filesBelow(loc).filter { $0.hasPrefix(kind) && (kind != "keys/" || !$0.hasPrefix("keys/set-")) }
         return all.sorted().last
     }
@@ -39,10 +43,15 @@ import Testing
         case .truncated: bytes = Array(bytes.prefix(bytes.count / 2))
         case .unknownVersion:
             let text = String(decoding: bytes, as: UTF8.self)
-            if bytes.starts(with: Array("LGRD".utf8)) { bytes[4] = 9 }
-            else if text.contains("leafguard-keyring-v2") { bytes = Array(text.replacingOccurrences(of: "leafguard-keyring-v2", with: "leafguard-keyring-v9").utf8) }
-            else if text.contains("-v1\"") { bytes = Array(text.replacingOccurrences(of: "-v1\"", with: "-v9\"").utf8) }
-            else { bytes[0] ^= 0x01 }  // a sealed segment's nonce, the public key's text
+            if bytes.starts(with: Array("LGRD".utf8)) {
+                bytes[4] = 9
+            } else if text.contains("leafguard-keyring-v2") {
+                bytes = Array(text.replacingOccurrences(of: "leafguard-keyring-v2", with: "leafguard-keyring-v9").utf8)
+            } else if text.contains("-v1\"") {
+                bytes = Array(text.replacingOccurrences(of: "-v1\"", with: "-v9\"").utf8)
+            } else {
+                bytes[0] ^= 0x01
+            }  // a sealed segment's nonce, the public key's text
         case .foreign:
             let other = try #require(Self.foreign).file("regions/primary/loc0")
             let otherName = try #require(Self.object(kind, in: other))

@@ -1,8 +1,9 @@
 import Foundation
-@testable import LeafKeys
 import LeafSodium
 import LeafTestSupport
 import Testing
+
+@testable import LeafKeys
 
 /// A passphrase as the master-key source: a wrong one opens nothing, and changing it
 /// re-seals the keyring file alone.
@@ -31,7 +32,8 @@ import Testing
         func env(_ passphrase: String, new: String? = nil) -> [String: String] {
             var e = base; e["LG_PASSPHRASE"] = passphrase; e["LG_NEW_PASSPHRASE"] = new; return e
         }
-        let first = "correct horse battery staple", second = "Tr0ub4dor&3 but longer"
+        let first = "correct horse battery staple"
+        let second = "Tr0ub4dor&3 but longer"
 
         #expect(try leafguard(["run", "nightly", "--config", d.config], environment: env(first)).status == 0)
         let wrong = try leafguard(["restore", "latest", "--to", d.dir.file("wrong"), "--config", d.config], environment: env("not the passphrase"))
@@ -52,13 +54,15 @@ import Testing
         let afterCheckpoint = try storedObjects()
 
         // Refused: a short new passphrase, an unset variable.
-        let short = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config], environment: env(first, new: "short"))
+        let short = try leafguard(
+            ["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config], environment: env(first, new: "short"))
         #expect(short.status == 1 && short.stderr.contains("shorter than 12 characters"), "\(short.all)")
         let unset = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config], environment: env(first))
         #expect(unset.status == 1 && unset.stderr.contains("LG_NEW_PASSPHRASE is not set"), "\(unset.all)")
 
-        let changed = try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config, "--log-level", "trace"],
-                                    environment: env(first, new: second))
+        let changed = try leafguard(
+            ["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config, "--log-level", "trace"],
+            environment: env(first, new: second))
         #expect(changed.status == 0 && changed.stdout.contains("keyring re-sealed"), "\(changed.all)")
         for secret in [first, second] { #expect(!changed.all.contains(secret), "a passphrase was printed") }
         let mode = try FileManager.default.attributesOfItem(atPath: d.dir.file("state/keys/keyring.json"))[.posixPermissions] as? Int
@@ -77,7 +81,7 @@ import Testing
                 #expect(bytes == afterCheckpoint[name], "a passphrase change rewrote \(name)")
             }
         }
-        #expect(afterCheckpoint.keys.filter { !$0.contains("/audit/") } .allSatisfy { before[$0] == afterCheckpoint[$0] })
+        #expect(afterCheckpoint.keys.filter { !$0.contains("/audit/") }.allSatisfy { before[$0] == afterCheckpoint[$0] })
 
         // The old passphrase opens nothing now; the new one restores and signs with the same key.
         let old = try leafguard(["keys", "status", "--config", d.config], environment: env(first))
@@ -90,11 +94,17 @@ import Testing
         #expect(verify.status == 0, "\(verify.all)")
         // Rotation still works under the new passphrase, and a second change keeps every version.
         #expect(try leafguard(["keys", "rotate", "--config", d.config], environment: env(second)).status == 0)
-        #expect(try leafguard(["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config],
-                               environment: env(second, new: first + "!")).status == 0)
+        #expect(
+            try leafguard(
+                ["keys", "change-passphrase", "--new-passphrase-env", "LG_NEW_PASSPHRASE", "--config", d.config],
+                environment: env(second, new: first + "!")
+            ).status == 0)
         let status = try leafguard(["keys", "status", "--config", d.config], environment: env(first + "!"))
         #expect(status.status == 0 && status.stdout.contains("v1  decrypt-only") && status.stdout.contains("v2  active"), "\(status.all)")
-        #expect(try leafguard(["restore", "latest", "--region", "backup", "--to", d.dir.file("restored-2"), "--config", d.config],
-                              environment: env(first + "!")).status == 0)
+        #expect(
+            try leafguard(
+                ["restore", "latest", "--region", "backup", "--to", d.dir.file("restored-2"), "--config", d.config],
+                environment: env(first + "!")
+            ).status == 0)
     }
 }

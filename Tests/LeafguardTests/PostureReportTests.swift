@@ -21,24 +21,26 @@ import Testing
         // Planner data with nothing to find: everyone active with a verified factor and a
         // strong password under the current policy, no grants.
         let clean = """
-        DELETE FROM grants; UPDATE users SET status = 'active', last_login_at = '2026-11-28T00:00:00Z';
-        DELETE FROM mfa_factors; INSERT INTO mfa_factors (user_id, kind, created_at, verified_at) SELECT id, 'totp', 'x', '2025-01-01T00:00:00Z' FROM users;
-        DELETE FROM credentials; INSERT INTO credentials SELECT id, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 'x',
-          (SELECT version FROM password_policies WHERE effective_at <= '2026-11-29T00:00:00Z' ORDER BY effective_at DESC LIMIT 1) FROM users;
-        """
+            DELETE FROM grants; UPDATE users SET status = 'active', last_login_at = '2026-11-28T00:00:00Z';
+            DELETE FROM mfa_factors; INSERT INTO mfa_factors (user_id, kind, created_at, verified_at) SELECT id, 'totp', 'x', '2025-01-01T00:00:00Z' FROM users;
+            DELETE FROM credentials; INSERT INTO credentials SELECT id, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 'x',
+              (SELECT version FROM password_policies WHERE effective_at <= '2026-11-29T00:00:00Z' ORDER BY effective_at DESC LIMIT 1) FROM users;
+            """
         #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), clean]).status == 0)
-        try d.dir.write("jobs/all.yml", """
-        name: all
-        steps:
-          - backup
-          - replicate: {to: backup}
-          - verify: {read_data: 100}
-          - seal-activity
-          - scan
-          - restore-drill: {region: primary}
-          - restore-drill: {region: backup}
-          - report: {formats: [json, html, md], fail_on: warn}
-        """)
+        try d.dir.write(
+            "jobs/all.yml",
+            """
+            name: all
+            steps:
+              - backup
+              - replicate: {to: backup}
+              - verify: {read_data: 100}
+              - seal-activity
+              - scan
+              - restore-drill: {region: primary}
+              - restore-drill: {region: backup}
+              - report: {formats: [json, html, md], fail_on: warn}
+            """)
         let run = try leafguard(["run", "all", "--config", d.config])
         #expect(run.status == 0 && run.stdout.contains("posture PASS"), "\(run.all)")
         let html = try String(contentsOfFile: d.dir.file("reports/posture/posture.html"), encoding: .utf8)
@@ -50,7 +52,10 @@ import Testing
         // A day and a half without a backup: the recovery point fails.
         let stale = try report(d, now: Date().addingTimeInterval(30 * 3600))
         #expect(stale.promises["regions"] == "fail" && stale.verdict == "fail", "\(stale.all)")
-        #expect(try leafguard(["report", "--fail-on", "fail", "--now", ISO8601DateFormatter().string(from: Date().addingTimeInterval(30 * 3600)), "--config", d.config]).status == 1)
+        #expect(
+            try leafguard([
+                "report", "--fail-on", "fail", "--now", ISO8601DateFormatter().string(from: Date().addingTimeInterval(30 * 3600)), "--config", d.config,
+            ]).status == 1)
 
         // Thresholds come from leafguard.yml: with a 100-hour recovery point, 30 hours passes.
         let yml = try String(contentsOfFile: d.config, encoding: .utf8)
@@ -62,21 +67,28 @@ import Testing
         try addDocument(to: d, megabytes: 1)
         #expect(try leafguard(["run", "all", "--config", d.config]).status == 0)
         let withTrends = try String(contentsOfFile: d.dir.file("reports/posture/posture.html"), encoding: .utf8)
-        #expect(withTrends.contains("<svg") && withTrends.contains("Recovery point (hours) at each snapshot") && withTrends.contains("MFA adoption (%) at each scan"))
+        #expect(
+            withTrends.contains("<svg") && withTrends.contains("Recovery point (hours) at each snapshot")
+                && withTrends.contains("MFA adoption (%) at each scan"))
 
         // The active master key past its rotation date.
         let overdue = try report(d, now: Date().addingTimeInterval(110 * 86400))
         #expect(overdue.promises["keys"] == "fail", "\(overdue.all)")
 
         // Missed schedules (as the scheduler records them: one entry standing for several).
-        let missed = "INSERT INTO runs(job, trigger, attempt, started, finished, outcome, dry_run, host, pid, user, summary, lock_token) VALUES ('all', 'schedule', 1, \(Date().timeIntervalSince1970), \(Date().timeIntervalSince1970), 'missed', 0, 'h', 1, 'u', '3 missed: the host was down', '-')"
+        let missed =
+            "INSERT INTO runs(job, trigger, attempt, started, finished, outcome, dry_run, host, pid, user, summary, lock_token) VALUES ('all', 'schedule', 1, \(Date().timeIntervalSince1970), \(Date().timeIntervalSince1970), 'missed', 0, 'h', 1, 'u', '3 missed: the host was down', '-')"
         #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("state/catalog.db"), missed]).status == 0)
         let late = try leafguard(["report", "--format", "json", "--config", d.config])
         let lateVerdicts = try report(d)
         #expect(late.stdout.contains("\"missed_runs\" : 3") && lateVerdicts.promises["runner"] == "warn", "\(late.all)")
 
         // A sealed activity-log row altered.
-        #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), "UPDATE activity_log SET detail = 'nothing happened' WHERE id = (SELECT min(id) FROM activity_log)"]).status == 0)
+        #expect(
+            try runCommand(
+                "/usr/bin/sqlite3",
+                [d.dir.file("planner-data/planner.db"), "UPDATE activity_log SET detail = 'nothing happened' WHERE id = (SELECT min(id) FROM activity_log)"]
+            ).status == 0)
         let tampered = try report(d)
         #expect(tampered.promises["activity-log"] == "fail" && tampered.verdict == "fail", "\(tampered.all)")
 

@@ -31,7 +31,9 @@ import Testing
     @Test func rulesCombineAndNameTheirReasons() {
         // Weekly snapshots over two years.
         let start = Self.at("2025-01-05T03:00:00Z")
-        let s: [(id: ObjectID, time: Date)] = (0..<104).map { (ObjectID([UInt8](repeating: 0, count: 15) + [UInt8($0)]), start.addingTimeInterval(Double($0) * 7 * 86400)) }
+        let s: [(id: ObjectID, time: Date)] = (0..<104).map {
+            (ObjectID([UInt8](repeating: 0, count: 15) + [UInt8($0)]), start.addingTimeInterval(Double($0) * 7 * 86400))
+        }
         let keep = RetentionPolicy(last: 2, weekly: 4, monthly: 6, yearly: 3).select(s)
         #expect(keep[s.last!.id]?.sorted() == ["last", "monthly", "weekly", "yearly"])
         #expect(keep.values.filter { $0.contains("weekly") }.count == 4)
@@ -126,7 +128,7 @@ import Testing
                 try p.run()
                 return p
             }
-            procs.forEach { $0.waitUntilExit() }
+            for p in procs { p.waitUntilExit() }
             let verify = try leafguard(["verify", "--read-data", "--config", d.config])
             #expect(verify.status == 0, "round \(round): \(verify.stdout)")
             let r = try leafguard(["restore", "latest", "--to", d.dir.file("r\(round)"), "--config", d.config])

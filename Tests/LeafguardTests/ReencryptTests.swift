@@ -4,8 +4,9 @@ import LeafJobs
 import LeafRepository
 import LeafTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `reencrypt` against a real deployment: fresh keys and ciphertext, a new layout over
@@ -112,7 +113,8 @@ import Glibc
         try addDocument(to: d, megabytes: 24)
         #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
         let packs = try repository(d).loadIndex().packs.values
-        let leaked = try #require(packs.max { a, b in packs.filter { $0.dataKey == a.dataKey }.count < packs.filter { $0.dataKey == b.dataKey }.count }?.dataKey)
+        let leaked = try #require(
+            packs.max { a, b in packs.filter { $0.dataKey == a.dataKey }.count < packs.filter { $0.dataKey == b.dataKey }.count }?.dataKey)
         try d.dir.write("jobs/rekey.yml", "name: rekey\nsteps: [{reencrypt: {data_key: \(leaked.hex)}}]\n")
         // How long a whole run takes, measured on a copy, so kills land all along one.
         let fm = FileManager.default

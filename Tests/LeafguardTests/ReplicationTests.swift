@@ -56,7 +56,7 @@ import Testing
         try FileManager.default.removeItem(atPath: path)
         let r = try f.repository(create: false).replicate(to: backupRegion(f))
         #expect(r.shardsRebuilt == 1 && r.problems.isEmpty)
-        let name = String(shard.drop { $0 != "/" }.dropFirst())   // data/xx/<id>.1
+        let name = String(shard.drop { $0 != "/" }.dropFirst())  // data/xx/<id>.1
         let copies = backupRegion(f).compactMap { try? $0.get(name) }
         #expect(copies.count == 1)
         #expect(copies.first.map { Data($0) } == original, "the rebuilt shard is the original ciphertext")

@@ -33,7 +33,9 @@ import Testing
         #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
         // Three of six locations lost: more than the parity (2) of every pack.
         for i in 0..<3 {
-            for name in filesBelow(d.dir.file("regions/primary/loc\(i)/data")) { try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/data/" + name)) }
+            for name in filesBelow(d.dir.file("regions/primary/loc\(i)/data")) {
+                try FileManager.default.removeItem(atPath: d.dir.file("regions/primary/loc\(i)/data/" + name))
+            }
         }
         let r = try leafguard(["run", "drill", "--config", d.config])
         #expect(r.status == 1 && r.stdout.contains("FAILED"), "\(r.all)")

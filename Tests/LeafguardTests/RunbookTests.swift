@@ -10,7 +10,9 @@ import Testing
     /// The commands of the block `runbook=name`, comments and blank lines dropped.
     static func commands(_ name: String) throws -> [String] {
         let text = try String(contentsOfFile: packageRoot + "/docs/operations.md", encoding: .utf8)
-        var out: [String] = [], inside = false, found = false
+        var out: [String] = []
+        var inside = false
+        var found = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("```") {
                 if inside { inside = false } else if line == "```sh runbook=\(name)" { inside = true; found = true }

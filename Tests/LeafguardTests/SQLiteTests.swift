@@ -22,7 +22,11 @@ import Testing
         let db = try Database(path: dir.file("t.db"))
         try db.execute("CREATE TABLE t (a INTEGER)")
         struct Boom: Error {}
-        #expect(throws: Boom.self) { try db.transaction { try db.run("INSERT INTO t VALUES (1)"); throw Boom() } }
+        #expect(throws: Boom.self) {
+            try db.transaction {
+                try db.run("INSERT INTO t VALUES (1)"); throw Boom()
+            }
+        }
         #expect(try db.query("SELECT count(*) FROM t")[0][0] == .integer(0))
     }
 

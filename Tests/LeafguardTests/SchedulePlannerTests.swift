@@ -9,8 +9,9 @@ import Testing
     func job(_ schedule: String?, zone: String = "UTC", policy: (inout RunPolicy) -> Void = { _ in }) throws -> JobDefinition {
         var p = RunPolicy()
         policy(&p)
-        var j = JobDefinition(name: "j", file: "j.yml", description: nil, schedule: try schedule.map(CronExpression.init),
-                              timeZone: TimeZone(identifier: zone)!, timeZoneName: zone, steps: [])
+        var j = JobDefinition(
+            name: "j", file: "j.yml", description: nil, schedule: try schedule.map(CronExpression.init),
+            timeZone: TimeZone(identifier: zone)!, timeZoneName: zone, steps: [])
         j.policy = p
         return j
     }
@@ -81,18 +82,23 @@ import Testing
     }
 
     @Test func threeDaysOfDowntimeUnderEachCatchUpPolicy() throws {
-        let handled = "2026-06-01T02:30:00Z", now = at("2026-06-04T10:00:00Z")
+        let handled = "2026-06-01T02:30:00Z"
+        let now = at("2026-06-04T10:00:00Z")
         let latest = try job("30 2 * * *")
-        #expect(SchedulePlanner.decide(job: latest, state: state(handled), now: now, successes: [:]) ==
-                .run(PlannedRun(trigger: .catchUp, scheduledFor: at("2026-06-04T02:30:00Z"),
-                                missed: [at("2026-06-02T02:30:00Z"), at("2026-06-03T02:30:00Z")])))
+        #expect(
+            SchedulePlanner.decide(job: latest, state: state(handled), now: now, successes: [:])
+                == .run(
+                    PlannedRun(
+                        trigger: .catchUp, scheduledFor: at("2026-06-04T02:30:00Z"),
+                        missed: [at("2026-06-02T02:30:00Z"), at("2026-06-03T02:30:00Z")])))
         let none = try job("30 2 * * *") { $0.catchUp = .none }
         guard case .missed(let fires, let reason) = SchedulePlanner.decide(job: none, state: state(handled), now: now, successes: [:]) else {
             Issue.record("catch_up none should record missed runs"); return
         }
         #expect(fires.count == 3 && reason.contains("catch_up: none"))
         // On time, a catch_up: none job runs.
-        if case .run = SchedulePlanner.decide(job: none, state: state(handled), now: at("2026-06-04T02:30:40Z"), successes: [:]) {} else {
+        if case .run = SchedulePlanner.decide(job: none, state: state(handled), now: at("2026-06-04T02:30:40Z"), successes: [:]) {
+        } else {
             Issue.record("an on-time run must start")
         }
         let deadline = try job("30 2 * * *") { $0.startingDeadline = 2 * 3600 }
@@ -103,30 +109,39 @@ import Testing
         // Within the deadline, the latest runs.
         if case .run(let p) = SchedulePlanner.decide(job: deadline, state: state(handled), now: at("2026-06-04T04:00:00Z"), successes: [:]) {
             #expect(p.scheduledFor == at("2026-06-04T02:30:00Z"))
-        } else { Issue.record("within the deadline the latest fire runs") }
+        } else {
+            Issue.record("within the deadline the latest fire runs")
+        }
     }
 
     @Test func afterWaitsForTheDependencysSuccessInTheSameWindow() throws {
         let report = try job("30 6 * * *") { $0.after = ["scan"] }
-        let s = state("2026-06-01T06:30:00Z"), now = at("2026-06-02T06:30:10Z")
+        let s = state("2026-06-01T06:30:00Z")
+        let now = at("2026-06-02T06:30:10Z")
         // Yesterday's scan does not count; today's does.
         guard case .waiting(let why) = SchedulePlanner.decide(job: report, state: s, now: now, successes: ["scan": at("2026-06-01T06:00:00Z")]) else {
             Issue.record("must wait"); return
         }
         #expect(why.contains("scan"))
-        #expect(SchedulePlanner.decide(job: report, state: s, now: now, successes: [:]) != .run(PlannedRun(trigger: .schedule, scheduledFor: at("2026-06-02T06:30:00Z"))))
-        #expect(SchedulePlanner.decide(job: report, state: s, now: now, successes: ["scan": at("2026-06-02T06:00:00Z")]) ==
-                .run(PlannedRun(trigger: .schedule, scheduledFor: at("2026-06-02T06:30:00Z"))))
+        #expect(
+            SchedulePlanner.decide(job: report, state: s, now: now, successes: [:])
+                != .run(PlannedRun(trigger: .schedule, scheduledFor: at("2026-06-02T06:30:00Z"))))
+        #expect(
+            SchedulePlanner.decide(job: report, state: s, now: now, successes: ["scan": at("2026-06-02T06:00:00Z")])
+                == .run(PlannedRun(trigger: .schedule, scheduledFor: at("2026-06-02T06:30:00Z"))))
         // Without a schedule: once per new success of every dependency.
         let chained = try job(nil) { $0.after = ["scan"] }
         let t = at("2026-06-02T06:00:05Z")
         #expect(SchedulePlanner.decide(job: chained, state: state("2026-06-02T06:00:05Z"), now: t, successes: ["scan": t]) == .idle)
-        #expect(SchedulePlanner.decide(job: chained, state: state("2026-06-01T00:00:00Z"), now: t, successes: ["scan": t]) ==
-                .run(PlannedRun(trigger: .after, scheduledFor: t)))
+        #expect(
+            SchedulePlanner.decide(job: chained, state: state("2026-06-01T00:00:00Z"), now: t, successes: ["scan": t])
+                == .run(PlannedRun(trigger: .after, scheduledFor: t)))
     }
 
     @Test func retriesWaitForTheirBackoff() throws {
-        let j = try job("0 3 * * *") { $0.retries = 3; $0.retryBackoff = 600 }
+        let j = try job("0 3 * * *") {
+            $0.retries = 3; $0.retryBackoff = 600
+        }
         #expect(j.policy.backoff(beforeAttempt: 2) == 600)
         #expect(j.policy.backoff(beforeAttempt: 3) == 1200)
         #expect(j.policy.backoff(beforeAttempt: 4) == 2400)
@@ -135,16 +150,20 @@ import Testing
         guard case .waiting = SchedulePlanner.decide(job: j, state: s, now: at("2026-06-02T03:19:00Z"), successes: [:]) else {
             Issue.record("a retry waits for its backoff"); return
         }
-        #expect(SchedulePlanner.decide(job: j, state: s, now: at("2026-06-02T03:20:30Z"), successes: [:]) ==
-                .run(PlannedRun(trigger: .retry, scheduledFor: at("2026-06-02T03:00:00Z"), attempt: 3)))
+        #expect(
+            SchedulePlanner.decide(job: j, state: s, now: at("2026-06-02T03:20:30Z"), successes: [:])
+                == .run(PlannedRun(trigger: .retry, scheduledFor: at("2026-06-02T03:00:00Z"), attempt: 3)))
         // The next fire time supersedes a retry still pending.
         if case .run(let p) = SchedulePlanner.decide(job: j, state: s, now: at("2026-06-03T03:00:20Z"), successes: [:]) {
             #expect(p.trigger == .schedule && p.attempt == 1)
-        } else { Issue.record("the next fire must run") }
+        } else {
+            Issue.record("the next fire must run")
+        }
     }
 
     @Test func dependenciesComeFirst() throws {
-        var a = try job("* * * * *"); a = JobDefinition(name: "report", file: "", description: nil, schedule: a.schedule, timeZone: a.timeZone, timeZoneName: "UTC", steps: [])
+        var a = try job("* * * * *");
+        a = JobDefinition(name: "report", file: "", description: nil, schedule: a.schedule, timeZone: a.timeZone, timeZoneName: "UTC", steps: [])
         a.policy.after = ["scan"]
         let b = JobDefinition(name: "scan", file: "", description: nil, schedule: nil, timeZone: a.timeZone, timeZoneName: "UTC", steps: [])
         #expect(SchedulePlanner.dependencyOrder([a, b]).map(\.name) == ["scan", "report"])

@@ -12,7 +12,8 @@ import Testing
     }
 
     @Test func policiesAndHooksAreRead() throws {
-        let jobs = try load(["a.yml": """
+        let jobs = try load([
+            "a.yml": """
             name: a
             schedule: "@daily"
             concurrency: replace
@@ -26,7 +27,8 @@ import Testing
               - url: https://hc-ping.com/abc/fail
             on_success: {url: "https://hc-ping.com/abc"}
             steps: [backup]
-            """, "b.yml": "name: b\nafter: a\nsteps: [backup]\n"])
+            """, "b.yml": "name: b\nafter: a\nsteps: [backup]\n",
+        ])
         let a = try #require(jobs.first { $0.name == "a" })
         #expect(a.policy.concurrency == .replace && a.policy.catchUp == CatchUpPolicy.none)
         #expect(a.policy.startingDeadline == 7200 && a.policy.timeout == 1800 && a.policy.retries == 3 && a.policy.retryBackoff == 300)
@@ -56,8 +58,10 @@ import Testing
 
     @Test func jobsWaitingForEachOtherInACycleAreRejected() throws {
         let found = problems {
-            _ = try load(["a.yml": "name: a\nafter: [b]\nsteps: [backup]\n", "b.yml": "name: b\nafter: [a]\nsteps: [backup]\n",
-                          "c.yml": "name: c\nafter: [c]\nsteps: [backup]\n"])
+            _ = try load([
+                "a.yml": "name: a\nafter: [b]\nsteps: [backup]\n", "b.yml": "name: b\nafter: [a]\nsteps: [backup]\n",
+                "c.yml": "name: c\nafter: [c]\nsteps: [backup]\n",
+            ])
         }
         #expect(found.contains { $0.contains("cycle") && $0.contains("a → b → a") || $0.contains("b → a → b") }, "\(found)")
         #expect(found.contains { $0.contains("cannot run after itself") }, "\(found)")

@@ -3,8 +3,9 @@ import LeafDigest
 import LeafScheduler
 import LeafTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `tick` and `run` as real processes against a real deployment: locks, claims, dead
@@ -25,7 +26,8 @@ import Glibc
             let p = try startLeafguard(["run", "nightly", "--config", d.config])
             while p.isRunning {
                 if let running = try catalog(d).runningRuns(job: "nightly").first(where: { $0.pid == p.processIdentifier }),
-                   FileLock.holder(at: d.dir.file("state/locks/job-nightly.lock"))?.runID == running.id {
+                    FileLock.holder(at: d.dir.file("state/locks/job-nightly.lock"))?.runID == running.id
+                {
                     kill(p.processIdentifier, SIGSTOP)
                     if p.isRunning { return (p, running) }
                 }
@@ -124,7 +126,9 @@ import Glibc
         let receiver = try HTTPReceiver()
         defer { receiver.stop() }
         let got = d.dir.file("hook-input.json")
-        try d.dir.write("jobs/nightly.yml", """
+        try d.dir.write(
+            "jobs/nightly.yml",
+            """
             name: nightly
             steps: [backup]
             on_success:
@@ -198,7 +202,9 @@ import Glibc
             let shipped = packageRoot + "/cron/" + format
             #expect(filesBelow(out) == filesBelow(shipped))
             for name in filesBelow(out) {
-                #expect(FileManager.default.contentsEqual(atPath: out + "/" + name, andPath: shipped + "/" + name), "cron/\(format)/\(name) is stale; regenerate it with leafguard cron print")
+                #expect(
+                    FileManager.default.contentsEqual(atPath: out + "/" + name, andPath: shipped + "/" + name),
+                    "cron/\(format)/\(name) is stale; regenerate it with leafguard cron print")
             }
         }
         // systemd accepts every calendar expression, when systemd-analyze is here to ask.
@@ -219,7 +225,8 @@ func addDocument(to d: DeploymentFixture, megabytes: Int) throws {
     let bytes = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: megabytes << 20) ?? Data())
     let rel = "1/added-\(UUID().uuidString).pdf"
     FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
-    let sql = "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
+    let sql =
+        "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
     let r = try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql])
     if r.status != 0 { throw SchedulerError("sqlite3: \(r.all)") }
 }

@@ -38,7 +38,9 @@ import Testing
     }
 
     func finished(_ report: TickReport) -> [String] {
-        report.events.compactMap { if case .finished(let job, let status) = $0 { return "\(job) \(status)" }; return nil }
+        report.events.compactMap {
+            if case .finished(let job, let status) = $0 { return "\(job) \(status)" }; return nil
+        }
     }
 
     @Test func downtimeOfThreeDaysUnderEachCatchUpPolicy() throws {
@@ -48,8 +50,11 @@ import Testing
         #expect(finished(try scheduler.tick(now: at("2026-03-01T12:00:30Z"))).isEmpty)
         let report = try scheduler.tick(now: at("2026-03-04T12:30:00Z"))
         #expect(finished(report) == ["nightly 0"])
-        #expect(report.events.contains { if case .missed("seal", 72, let why) = $0 { return why.contains("catch_up: none") }; return false },
-                "\(report.events)")
+        #expect(
+            report.events.contains {
+                if case .missed("seal", 72, let why) = $0 { return why.contains("catch_up: none") }; return false
+            },
+            "\(report.events)")
         let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
         let nightly = try catalog.history(job: "nightly")
         try #require(nightly.map(\.outcome) == [.succeeded, .missed])
@@ -99,8 +104,9 @@ import Testing
     /// The wire form keeps every instant exactly (a claimed fire time must compare equal in
     /// the child), and anything else on standard input is a clear error.
     @Test func theScheduledRunSurvivesTheWireAndJunkIsRefused() throws {
-        let planned = PlannedRun(trigger: .retry, scheduledFor: Date(timeIntervalSince1970: 1_772_332_200.123456789), attempt: 3,
-                                 missed: [Date(timeIntervalSince1970: 1_772_000_000.5), Date(timeIntervalSince1970: 1_772_100_000.25)])
+        let planned = PlannedRun(
+            trigger: .retry, scheduledFor: Date(timeIntervalSince1970: 1_772_332_200.123456789), attempt: 3,
+            missed: [Date(timeIntervalSince1970: 1_772_000_000.5), Date(timeIntervalSince1970: 1_772_100_000.25)])
         let run = ScheduledRun(job: "nightly", planned: planned, now: Date(timeIntervalSince1970: 1_772_332_260.987654321))
         #expect(try ScheduledRun.decode(run.encoded()) == run)
         #expect(run.missed?.count == 2)

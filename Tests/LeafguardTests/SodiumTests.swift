@@ -45,7 +45,8 @@ import Testing
     }
 
     @Test func keyedHashDependsOnTheKey() throws {
-        let k1 = try SecureBytes.random(count: 32), k2 = try SecureBytes.random(count: 32)
+        let k1 = try SecureBytes.random(count: 32)
+        let k2 = try SecureBytes.random(count: 32)
         let data = Array("same content".utf8)
         #expect(KeyedHash.hash(data, key: k1) == KeyedHash.hash(data, key: k1))
         #expect(KeyedHash.hash(data, key: k1) != KeyedHash.hash(data, key: k2))

@@ -82,7 +82,9 @@ import Testing
         init(gather: Int? = nil) { self.gather = gather }
         var capabilities: StoreCapabilities { .localFolder }
         func get(_ key: String) throws -> [UInt8] {
-            state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            state.withLock {
+                $0.now += 1; $0.most = max($0.most, $0.now)
+            }
             if let gather {
                 for _ in 0..<10_000 where state.value.most < gather { usleep(1_000) }
             } else {

@@ -21,8 +21,12 @@ import Testing
         let first = try f.backup()
         let big = Sodium.randomBytes(5 << 20)
         FileManager.default.createFile(atPath: f.dataDirectory + "/documents/1/huge-scan.pdf", contents: Data(big))
-        let sqlite = try runCommand("/usr/bin/sqlite3", [f.dataDirectory + "/planner.db",
-            "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','huge.pdf','1/huge-scan.pdf',\(big.count),'\(SHA256.hash(big).hexString)','2026-11-29T00:00:00Z')"])
+        let sqlite = try runCommand(
+            "/usr/bin/sqlite3",
+            [
+                f.dataDirectory + "/planner.db",
+                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','huge.pdf','1/huge-scan.pdf',\(big.count),'\(SHA256.hash(big).hexString)','2026-11-29T00:00:00Z')",
+            ])
         #expect(sqlite.status == 0)
         #expect { try f.backup() } throws: { "\($0)".contains("No space left on device") }
         let snapshots = try f.repository(create: false).snapshots()
@@ -53,8 +57,12 @@ import Testing
         defer { _ = try? runCommand("/bin/umount", ["-l", loc]) }
         #expect(try runCommand("/bin/mount", ["-o", "remount,ro,bind", loc]).status == 0)
         FileManager.default.createFile(atPath: f.dataDirectory + "/documents/1/late.txt", contents: Data("new".utf8))
-        _ = try runCommand("/usr/bin/sqlite3", [f.dataDirectory + "/planner.db",
-            "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','late.txt','1/late.txt',3,'11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437','2026-11-29T00:00:00Z')"])
+        _ = try runCommand(
+            "/usr/bin/sqlite3",
+            [
+                f.dataDirectory + "/planner.db",
+                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','late.txt','1/late.txt',3,'11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437','2026-11-29T00:00:00Z')",
+            ])
         #expect { try f.backup() } throws: { "\($0)".contains("primary/loc2") && "\($0)".contains("Read-only file system") }
         #expect(try f.repository(create: false).snapshots().map(\.id) == [first.snapshot.id])
         _ = try f.restore()
@@ -80,8 +88,12 @@ import Testing
 
     func addDocument(_ f: BackupFixture) throws {
         FileManager.default.createFile(atPath: f.dataDirectory + "/documents/1/late.txt", contents: Data("new".utf8))
-        let r = try runCommand("/usr/bin/sqlite3", [f.dataDirectory + "/planner.db",
-            "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','late.txt','1/late.txt',3,'\(SHA256.hash(Array("new".utf8)).hexString)','2026-01-01T00:00:00Z')"])
+        let r = try runCommand(
+            "/usr/bin/sqlite3",
+            [
+                f.dataDirectory + "/planner.db",
+                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1,'legal','late.txt','1/late.txt',3,'\(SHA256.hash(Array("new".utf8)).hexString)','2026-01-01T00:00:00Z')",
+            ])
         #expect(r.status == 0, "\(r.all)")
     }
 
@@ -93,8 +105,9 @@ import Testing
         let first = try Backup(repository: try region.repository(f, create: true), dataDirectory: f.dataDirectory, options: f.options()).run()
         try addDocument(f)
         region.stores[2].faults = [.fail(.put, nth: 1, every: 1), .fail(.replace, nth: 1, every: 1)]
-        #expect { try Backup(repository: try region.repository(f), dataDirectory: f.dataDirectory, options: f.options()).run() }
-            throws: { "\($0)".contains("primary/loc2") }
+        #expect { try Backup(repository: try region.repository(f), dataDirectory: f.dataDirectory, options: f.options()).run() } throws: {
+            "\($0)".contains("primary/loc2")
+        }
         let repo = try region.repository(f)
         #expect(try repo.snapshots().map(\.id) == [first.snapshot.id])
         let r = try Restore(repository: repo).run(try repo.resolveSnapshot("latest"), to: f.dir.file("restored"), force: false)
@@ -115,8 +128,9 @@ import Testing
         #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
         // Past parity (a third location gone): a clear error, nothing written to the target.
         region.stores[1].faults = [.disappeared]
-        #expect { _ = try Restore(repository: try region.repository(f)).run(try repo.resolveSnapshot("latest"), to: f.dir.file("restored-2"), force: false) }
-            throws: { "\($0)".contains("shard") || "\($0)".contains("loc") }
+        #expect {
+            _ = try Restore(repository: try region.repository(f)).run(try repo.resolveSnapshot("latest"), to: f.dir.file("restored-2"), force: false)
+        } throws: { "\($0)".contains("shard") || "\($0)".contains("loc") }
         #expect(!FileManager.default.fileExists(atPath: f.dir.file("restored-2/documents")))
     }
 

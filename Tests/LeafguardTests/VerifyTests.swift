@@ -2,8 +2,8 @@ import Foundation
 import LeafBackup
 import LeafJobs
 import LeafKeys
-import LeafSodium
 import LeafRepository
+import LeafSodium
 import LeafStorage
 import LeafTestSupport
 import Testing
@@ -32,7 +32,8 @@ import Testing
         let f = try BackupFixture()
         try f.backup()
         let shards = f.shardFiles()
-        let flipped = f.dir.file("regions/primary/" + shards[0]), truncated = f.dir.file("regions/primary/" + shards[7])
+        let flipped = f.dir.file("regions/primary/" + shards[0])
+        let truncated = f.dir.file("regions/primary/" + shards[7])
         let originals = [flipped: FileManager.default.contents(atPath: flipped)!, truncated: FileManager.default.contents(atPath: truncated)!]
         var bytes = [UInt8](originals[flipped]!); bytes[bytes.count - 5] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: flipped))

@@ -18,8 +18,9 @@ public struct BackupStep: JobStep {
         let deployment = Deployment(config: context.config)
         if context.dryRun {
             _ = try deployment.masterKey()
-            return StepResult(step: Self.name, status: .succeeded,
-                              summary: "dry run: would snapshot \(context.config.dataDirectory) into region '\(region)'")
+            return StepResult(
+                step: Self.name, status: .succeeded,
+                summary: "dry run: would snapshot \(context.config.dataDirectory) into region '\(region)'")
         }
         let repo = try deployment.repository(region, create: true)
         var options = BackupOptions(scratchDirectory: deployment.scratchDirectory)
@@ -37,20 +38,25 @@ public struct BackupStep: JobStep {
         }.run()
         try? FileManager.default.removeItem(atPath: marker)
         let s = result.snapshot
-        context.logger.debug("backup phases", metadata: Dictionary(uniqueKeysWithValues: result.phases.map {
-            ($0.0.replacingOccurrences(of: " ", with: "_"), .string(String(format: "%.3f", $0.1)))
-        }))
+        context.logger.debug(
+            "backup phases",
+            metadata: Dictionary(
+                uniqueKeysWithValues: result.phases.map {
+                    ($0.0.replacingOccurrences(of: " ", with: "_"), .string(String(format: "%.3f", $0.1)))
+                }))
         let problems = s.problems.map { "\($0.path): \($0.problem) (\($0.detail))" }
         return StepResult(
             step: Self.name, status: problems.isEmpty ? .succeeded : .warning,
             summary: "snapshot \(s.id.short) in '\(region)': \(s.documents.count) documents + database, "
                 + "\(Progress.format(s.totalBytes, unit: "B")) total, \(Progress.format(result.bytesAdded, unit: "B")) new in \(result.packsWritten) packs"
                 + (problems.isEmpty ? "" : "; \(problems.count) document problem(s)"),
-            figures: ["bytes_total": Double(s.totalBytes), "bytes_added": Double(result.bytesAdded),
-                      "bytes_stored": Double(result.bytesStored), "packs": Double(result.packsWritten),
-                      "blobs_added": Double(result.blobsAdded), "files_unchanged": Double(result.filesUnchanged),
-                      "documents": Double(s.documents.count), "problems": Double(problems.count),
-                      "packs_recovered": Double(result.packsRecovered)],
+            figures: [
+                "bytes_total": Double(s.totalBytes), "bytes_added": Double(result.bytesAdded),
+                "bytes_stored": Double(result.bytesStored), "packs": Double(result.packsWritten),
+                "blobs_added": Double(result.blobsAdded), "files_unchanged": Double(result.filesUnchanged),
+                "documents": Double(s.documents.count), "problems": Double(problems.count),
+                "packs_recovered": Double(result.packsRecovered),
+            ],
             details: problems)
     }
 }

@@ -15,7 +15,7 @@ public struct PruneStep: JobStep {
         var keep: [String: Int] = [:]
         for rule in Self.rules { if let n = p[rule]?.int(in: 0...100_000) { keep[rule] = n } }
         dryRun = p["dry_run"]?.bool() ?? false
-        var tz = TimeZone(identifier: "UTC")!
+        var tz = (TimeZone(identifier: "UTC") ?? .gmt)
         if let v = p["timezone"], let name = v.string() {
             guard let zone = TimeZone(identifier: name) else {
                 v.report("unknown time zone '\(name)'", hint: "an IANA name such as UTC or Europe/London; days and weeks are counted in it")
@@ -25,17 +25,19 @@ public struct PruneStep: JobStep {
         }
         timeZone = tz
         if keep.values.allSatisfy({ $0 == 0 }) {
-            p.report("prune needs at least one keep rule above 0, or it would remove every snapshot",
-                     hint: "e.g. {prune: {keep_daily: 7, keep_weekly: 4, keep_monthly: 12}}")
+            p.report(
+                "prune needs at least one keep rule above 0, or it would remove every snapshot",
+                hint: "e.g. {prune: {keep_daily: 7, keep_weekly: 4, keep_monthly: 12}}")
             return nil
         }
         self.keep = keep
     }
 
     public var policy: RetentionPolicy {
-        RetentionPolicy(last: keep["keep_last"] ?? 0, hourly: keep["keep_hourly"] ?? 0, daily: keep["keep_daily"] ?? 0,
-                        weekly: keep["keep_weekly"] ?? 0, monthly: keep["keep_monthly"] ?? 0, yearly: keep["keep_yearly"] ?? 0,
-                        timeZone: timeZone)
+        RetentionPolicy(
+            last: keep["keep_last"] ?? 0, hourly: keep["keep_hourly"] ?? 0, daily: keep["keep_daily"] ?? 0,
+            weekly: keep["keep_weekly"] ?? 0, monthly: keep["keep_monthly"] ?? 0, yearly: keep["keep_yearly"] ?? 0,
+            timeZone: timeZone)
     }
 
     public func run(in context: StepContext) throws -> StepResult {
@@ -48,8 +50,9 @@ public struct PruneStep: JobStep {
             let repo: Repository
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
             let r = try repo.prune(policy: policy, dryRun: dry, now: context.now)
-            lines.append("'\(region)': \(dry ? "would forget" : "forgot") \(r.forgotten.count) of \(r.kept.count + r.forgotten.count) snapshots, "
-                         + "\(dry ? "would remove" : "removed") \(r.packsRemoved) packs (\(Progress.format(r.bytesFreed, unit: "B")))")
+            lines.append(
+                "'\(region)': \(dry ? "would forget" : "forgot") \(r.forgotten.count) of \(r.kept.count + r.forgotten.count) snapshots, "
+                    + "\(dry ? "would remove" : "removed") \(r.packsRemoved) packs (\(Progress.format(r.bytesFreed, unit: "B")))")
             let f = ISO8601DateFormatter()
             details += r.forgotten.map { "\(region): \(dry ? "would forget" : "forgot") \($0.id.short) (\(f.string(from: $0.time)))" }
             details += r.kept.map { "\(region): keep \($0.id.short) (\(f.string(from: $0.time))): \($0.reasons.joined(separator: ", "))" }
@@ -57,8 +60,9 @@ public struct PruneStep: JobStep {
             figures["packs_removed", default: 0] += Double(r.packsRemoved)
             figures["bytes_freed", default: 0] += Double(r.bytesFreed)
         }
-        return StepResult(step: Self.name, status: .succeeded,
-                          summary: (dry ? "dry run: " : "") + (lines.isEmpty ? "no region holds snapshots" : lines.joined(separator: "; ")),
-                          figures: figures, details: details)
+        return StepResult(
+            step: Self.name, status: .succeeded,
+            summary: (dry ? "dry run: " : "") + (lines.isEmpty ? "no region holds snapshots" : lines.joined(separator: "; ")),
+            figures: figures, details: details)
     }
 }

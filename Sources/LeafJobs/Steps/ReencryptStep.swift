@@ -29,8 +29,9 @@ public struct ReencryptStep: JobStep {
         }
         shards = layout
         if olderThan == nil && dataKey == nil && p["older_than"] == nil {
-            p.report("reencrypt needs 'older_than' or 'data_key' to say what to rewrite",
-                     hint: "e.g. {reencrypt: {older_than: 180d}} or {reencrypt: {data_key: ID}}")
+            p.report(
+                "reencrypt needs 'older_than' or 'data_key' to say what to rewrite",
+                hint: "e.g. {reencrypt: {older_than: 180d}} or {reencrypt: {data_key: ID}}")
             return nil
         }
     }
@@ -39,40 +40,49 @@ public struct ReencryptStep: JobStep {
         let deployment = Deployment(config: context.config)
         let layout = shards ?? context.config.shards
         let selection = ReencryptSelection(olderThan: olderThan, dataKey: dataKey, now: context.now)
-        var lines: [String] = [], details: [String] = []
+        var lines: [String] = []
+        var details: [String] = []
         var figures: [String: Double] = ["packs_rewritten": 0, "bytes_read": 0, "bytes_written": 0, "snapshots_resealed": 0]
         var seconds = 0.0
         for region in context.config.regionNames {
             guard let r = context.config.region(named: region) else { continue }
             guard r.locations >= layout.total else {
-                throw StepError("region '\(region)' has \(r.locations) locations but \(layout) shards need \(layout.total); add locations to it in \(context.config.file) first")
+                throw StepError(
+                    "region '\(region)' has \(r.locations) locations but \(layout) shards need \(layout.total); add locations to it in \(context.config.file) first"
+                )
             }
             let repo: Repository
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
             // Locations added for resharding receive the keyring with the other replicated objects.
             if !context.dryRun { try deployment.publishKeyring(to: region) }
-            let result = try repo.reencrypt(selection, dataShards: layout.data, parityShards: layout.parity, workers: 4, dryRun: context.dryRun) { done, total in
+            let result = try repo.reencrypt(selection, dataShards: layout.data, parityShards: layout.parity, workers: 4, dryRun: context.dryRun) {
+                done, total in
                 context.progress.update("re-encrypting \(region)", done: done, total: total)
             }
             seconds += result.seconds
             if context.dryRun {
-                lines.append("'\(region)': would rewrite \(result.packsSelected - result.packsAlreadyDone) of \(result.packsSelected) selected packs (\(Progress.format(result.bytesRead, unit: "B"))) as \(layout)")
+                lines.append(
+                    "'\(region)': would rewrite \(result.packsSelected - result.packsAlreadyDone) of \(result.packsSelected) selected packs (\(Progress.format(result.bytesRead, unit: "B"))) as \(layout)"
+                )
                 continue
             }
-            lines.append("'\(region)': \(result.packsRewritten) packs re-encrypted as \(result.layout) (\(Progress.format(result.bytesRead, unit: "B")))"
-                         + (result.packsAlreadyDone > 0 ? ", \(result.packsAlreadyDone) finished from an interrupted run" : "")
-                         + ", \(result.snapshotsResealed) snapshots re-sealed")
-            details.append("\(region): \(result.packsSelected) packs selected, \(result.packsRewritten) rewritten and read back, \(result.oldShardsRemoved) old shards removed, "
-                           + "\(result.leftoverShardsRemoved) leftover shards of interrupted runs removed, \(result.reportsResealed) reports re-sealed, "
-                           + "\(result.dataKeysRemoved) replaced data keys removed, \(String(format: "%.2f", result.seconds)) s")
+            lines.append(
+                "'\(region)': \(result.packsRewritten) packs re-encrypted as \(result.layout) (\(Progress.format(result.bytesRead, unit: "B")))"
+                    + (result.packsAlreadyDone > 0 ? ", \(result.packsAlreadyDone) finished from an interrupted run" : "")
+                    + ", \(result.snapshotsResealed) snapshots re-sealed")
+            details.append(
+                "\(region): \(result.packsSelected) packs selected, \(result.packsRewritten) rewritten and read back, \(result.oldShardsRemoved) old shards removed, "
+                    + "\(result.leftoverShardsRemoved) leftover shards of interrupted runs removed, \(result.reportsResealed) reports re-sealed, "
+                    + "\(result.dataKeysRemoved) replaced data keys removed, \(String(format: "%.2f", result.seconds)) s")
             figures["packs_rewritten", default: 0] += Double(result.packsRewritten)
             figures["bytes_read", default: 0] += Double(result.bytesRead)
             figures["bytes_written", default: 0] += Double(result.bytesWritten)
             figures["snapshots_resealed", default: 0] += Double(result.snapshotsResealed)
         }
-        if seconds > 0 { figures["bytes_per_second"] = figures["bytes_read"]! / seconds }
-        return StepResult(step: Self.name, status: .succeeded,
-                          summary: (context.dryRun ? "dry run: " : "") + (lines.isEmpty ? "no region holds data" : lines.joined(separator: "; ")),
-                          figures: figures, details: details)
+        if seconds > 0 { figures["bytes_per_second"] = (figures["bytes_read"] ?? 0) / seconds }
+        return StepResult(
+            step: Self.name, status: .succeeded,
+            summary: (context.dryRun ? "dry run: " : "") + (lines.isEmpty ? "no region holds data" : lines.joined(separator: "; ")),
+            figures: figures, details: details)
     }
 }

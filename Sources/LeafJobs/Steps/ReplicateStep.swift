@@ -25,8 +25,9 @@ public struct ReplicateStep: JobStep {
         let source = try deployment.repository(from)
         guard let target = context.config.region(named: to) else { throw StepError("region '\(to)' is not configured") }
         if context.dryRun {
-            return StepResult(step: Self.name, status: .succeeded,
-                              summary: "dry run: would copy to '\(to)' what it lacks of \(source.snapshotIDs().count) snapshot(s) in '\(from)'")
+            return StepResult(
+                step: Self.name, status: .succeeded,
+                summary: "dry run: would copy to '\(to)' what it lacks of \(source.snapshotIDs().count) snapshot(s) in '\(from)'")
         }
         // The target holds the keyring before any key wrapped under it arrives.
         try source.checkSameRepository(try deployment.locations(of: target))
@@ -43,9 +44,11 @@ public struct ReplicateStep: JobStep {
                 + (r.shardsRebuilt > 0 ? ", \(r.shardsRebuilt) rebuilt from parity" : "")
                 + ", \(r.snapshotsCopied) new snapshot(s); '\(to)' holds \(r.snapshotsInTarget)"
                 + (held > 0 ? "; \(held) snapshot(s) held back until their data arrives" : ""),
-            figures: ["shards_copied": Double(r.shardsCopied), "bytes_copied": Double(r.bytesCopied),
-                      "shards_rebuilt": Double(r.shardsRebuilt), "snapshots_copied": Double(r.snapshotsCopied),
-                      "snapshots_in_target": Double(r.snapshotsInTarget), "problems": Double(r.problems.count)],
+            figures: [
+                "shards_copied": Double(r.shardsCopied), "bytes_copied": Double(r.bytesCopied),
+                "shards_rebuilt": Double(r.shardsRebuilt), "snapshots_copied": Double(r.snapshotsCopied),
+                "snapshots_in_target": Double(r.snapshotsInTarget), "problems": Double(r.problems.count),
+            ],
             details: r.problems)
     }
 }

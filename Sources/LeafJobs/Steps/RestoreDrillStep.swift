@@ -7,13 +7,16 @@ import LeafRepository
 /// removes the folder: proof that the backups restore, with the recovery time achieved.
 public struct RestoreDrillStep: JobStep {
     public static let name = "restore-drill"
-    public static let summary = "restore a snapshot into a scratch folder and check it; record the recovery time (region: NAME|alternate, snapshot: latest|random)"
+    public static let summary =
+        "restore a snapshot into a scratch folder and check it; record the recovery time (region: NAME|alternate, snapshot: latest|random)"
     /// nil: alternate, the region after the one drilled last.
     public let region: String?
     public let randomSnapshot: Bool
 
     public init?(parameters p: StepParameters) {
-        if let v = p["region"], v.string() == "alternate" { region = nil } else {
+        if let v = p["region"], v.string() == "alternate" {
+            region = nil
+        } else {
             region = p.region("region")
             if p["region"] != nil && region == nil { return nil }
         }
@@ -24,16 +27,21 @@ public struct RestoreDrillStep: JobStep {
     public func run(in context: StepContext) throws -> StepResult {
         let history = DrillHistory(stateDirectory: context.config.stateDirectory)
         let names = context.config.regionNames
-        let target = region ?? {
-            // The region after the one drilled last, in configuration order.
-            guard let last = history.all().last?.region, let i = names.firstIndex(of: last) else { return names[0] }
-            return names[(i + 1) % names.count]
-        }()
+        let target =
+            region
+            ?? {
+                // The region after the one drilled last, in configuration order.
+                guard let last = history.all().last?.region, let i = names.firstIndex(of: last) else { return names[0] }
+                return names[(i + 1) % names.count]
+            }()
         if context.dryRun {
-            return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would restore the \(randomSnapshot ? "a random" : "latest") snapshot of '\(target)' into a scratch folder and check it")
+            return StepResult(
+                step: Self.name, status: .succeeded,
+                summary: "dry run: would restore the \(randomSnapshot ? "a random" : "latest") snapshot of '\(target)' into a scratch folder and check it")
         }
-        var record = DrillRecord(time: context.now, job: context.job, region: target, snapshot: nil, snapshotTime: nil,
-                                 outcome: "failed", seconds: 0, files: 0, bytes: 0, detail: nil)
+        var record = DrillRecord(
+            time: context.now, job: context.job, region: target, snapshot: nil, snapshotTime: nil,
+            outcome: "failed", seconds: 0, files: 0, bytes: 0, detail: nil)
         let scratch = context.config.stateDirectory + "/tmp/restore-drill-\(getpid())"
         let fm = FileManager.default
         try? fm.removeItem(atPath: scratch)
@@ -62,14 +70,19 @@ public struct RestoreDrillStep: JobStep {
         record.seconds = Date().timeIntervalSince(t0)
         try history.append(record)
         let what = "snapshot \(record.snapshot ?? "-") of '\(target)'"
-        let figures: [String: Double] = ["recovery_seconds": record.seconds, "files": Double(record.files), "bytes": Double(record.bytes),
-                                         "succeeded": record.outcome == "succeeded" ? 1 : 0]
+        let figures: [String: Double] = [
+            "recovery_seconds": record.seconds, "files": Double(record.files), "bytes": Double(record.bytes),
+            "succeeded": record.outcome == "succeeded" ? 1 : 0,
+        ]
         guard record.outcome == "succeeded" else {
-            return StepResult(step: Self.name, status: .failed, summary: "drill of \(what) FAILED after \(String(format: "%.1f", record.seconds)) s: \(record.detail ?? "")",
-                              figures: figures, details: ["recorded in \(history.path)"])
+            return StepResult(
+                step: Self.name, status: .failed, summary: "drill of \(what) FAILED after \(String(format: "%.1f", record.seconds)) s: \(record.detail ?? "")",
+                figures: figures, details: ["recorded in \(history.path)"])
         }
-        return StepResult(step: Self.name, status: record.detail == nil ? .succeeded : .warning,
-                          summary: "restored \(what) (\(record.files) files, \(Progress.format(record.bytes, unit: "B"))) in \(String(format: "%.1f", record.seconds)) s; every document and the database checked; scratch folder removed",
-                          figures: figures, details: (record.detail.map { [$0] } ?? []) + ["recorded in \(history.path)"])
+        return StepResult(
+            step: Self.name, status: record.detail == nil ? .succeeded : .warning,
+            summary:
+                "restored \(what) (\(record.files) files, \(Progress.format(record.bytes, unit: "B"))) in \(String(format: "%.1f", record.seconds)) s; every document and the database checked; scratch folder removed",
+            figures: figures, details: (record.detail.map { [$0] } ?? []) + ["recorded in \(history.path)"])
     }
 }

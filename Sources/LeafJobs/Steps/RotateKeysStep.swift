@@ -18,11 +18,17 @@ public struct RotateKeysStep: JobStep {
         let deployment = Deployment(config: context.config)
         if context.dryRun {
             let ring = try deployment.keyring()
-            return StepResult(step: Self.name, status: .succeeded, summary: "would activate version \((ring.records.map(\.version).max() ?? 0) + 1) and re-wrap every data key")
+            return StepResult(
+                step: Self.name, status: .succeeded,
+                summary: "would activate version \((ring.records.map(\.version).max() ?? 0) + 1) and re-wrap every data key")
         }
         let keys = KeyManagement(deployment: deployment, logger: context.logger)
-        let report = try keys.rotate { region, done, total in context.progress.update("re-wrapping data keys in \(region)", done: Int64(done), total: Int64(total)) }
-        var details = report.regions.map { "\($0.region): \($0.result.rewrapped) of \($0.result.keys) data keys re-wrapped in \(String(format: "%.2f", $0.result.seconds)) s" }
+        let report = try keys.rotate { region, done, total in
+            context.progress.update("re-wrapping data keys in \(region)", done: Int64(done), total: Int64(total))
+        }
+        var details = report.regions.map {
+            "\($0.region): \($0.result.rewrapped) of \($0.result.keys) data keys re-wrapped in \(String(format: "%.2f", $0.result.seconds)) s"
+        }
         // Retire versions past their grace period that nothing needs any more.
         let grace = TimeInterval(graceDays) * 86400
         for r in try deployment.keyring().records where r.state == .decryptOnly && (r.rotated.map { context.now.timeIntervalSince($0) >= grace } ?? false) {
@@ -31,8 +37,9 @@ public struct RotateKeysStep: JobStep {
             }
         }
         let total = report.regions.reduce(0) { $0 + $1.result.rewrapped }
-        return StepResult(step: Self.name, status: .succeeded,
-                          summary: "\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version); \(total) data keys re-wrapped",
-                          figures: ["version": Double(report.version), "keys_rewrapped": Double(total)], details: details)
+        return StepResult(
+            step: Self.name, status: .succeeded,
+            summary: "\(report.resumed ? "finished the rotation to" : "activated") master-key version \(report.version); \(total) data keys re-wrapped",
+            figures: ["version": Double(report.version), "keys_rewrapped": Double(total)], details: details)
     }
 }

@@ -21,8 +21,9 @@ public struct ScanStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let scanner = ComplianceScanner(databasePath: context.config.dataDirectory + "/planner.db",
-                                        settings: context.config.complianceSettings, exceptions: context.config.complianceExceptions)
+        let scanner = ComplianceScanner(
+            databasePath: context.config.dataDirectory + "/planner.db",
+            settings: context.config.complianceSettings, exceptions: context.config.complianceExceptions)
         let report = try scanner.scan(asOf: context.now)
         var written: [String] = []
         var archived: String?
@@ -40,11 +41,14 @@ public struct ScanStep: JobStep {
             status = .failed
             summary += "; \(report.count(atOrAbove: gate)) at or above \(gate.rawValue) (fail_on)"
         }
-        var figures: [String: Double] = ["findings": Double(report.findings.count), "active_users": Double(report.totals.activeUsers),
-                                         "active_users_with_mfa": Double(report.totals.activeUsersWithMFA),
-                                         "findings_excepted": Double(report.excepted.count)]
+        var figures: [String: Double] = [
+            "findings": Double(report.findings.count), "active_users": Double(report.totals.activeUsers),
+            "active_users_with_mfa": Double(report.totals.activeUsersWithMFA),
+            "findings_excepted": Double(report.excepted.count),
+        ]
         for s in Severity.allCases { figures["findings_\(s.rawValue)"] = Double(report.count(s)) }
-        return StepResult(step: Self.name, status: status, summary: summary, figures: figures,
-                          details: written.map { "wrote \($0)" } + (archived.map { [$0] } ?? []))
+        return StepResult(
+            step: Self.name, status: status, summary: summary, figures: figures,
+            details: written.map { "wrote \($0)" } + (archived.map { [$0] } ?? []))
     }
 }

@@ -23,9 +23,11 @@ public struct SealActivityStep: JobStep {
         let h = seal.header
         let regions = trail.storeInRegions(h.name, seal.bytes, publicKey: signer.publicKeyHex)
         let missing = context.config.regionNames.filter { !regions.contains($0) }
-        return StepResult(step: Self.name, status: missing.isEmpty ? .succeeded : .warning,
-                          summary: "seal \(h.seq): \(h.count) rows (ids \(h.fromID)–\(h.toID)) in \(String(format: "%.2f", seconds)) s; stored in state and \(regions.isEmpty ? "no region" : regions.joined(separator: ", "))",
-                          figures: ["rows_sealed": Double(h.count), "seal": Double(h.seq), "bytes_sealed": Double(seal.bytes.count)],
-                          details: [h.name] + missing.map { "region '\($0)' has no copy of this seal (no repository there yet, or unreachable); the state folder has it" })
+        return StepResult(
+            step: Self.name, status: missing.isEmpty ? .succeeded : .warning,
+            summary:
+                "seal \(h.seq): \(h.count) rows (ids \(h.fromID)–\(h.toID)) in \(String(format: "%.2f", seconds)) s; stored in state and \(regions.isEmpty ? "no region" : regions.joined(separator: ", "))",
+            figures: ["rows_sealed": Double(h.count), "seal": Double(h.seq), "bytes_sealed": Double(seal.bytes.count)],
+            details: [h.name] + missing.map { "region '\($0)' has no copy of this seal (no repository there yet, or unreachable); the state folder has it" })
     }
 }

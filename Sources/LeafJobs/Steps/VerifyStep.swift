@@ -30,9 +30,11 @@ public struct VerifyStep: JobStep {
                 "'\(r.region)': \(r.report.snapshots) snapshots, \(r.report.packs) packs, \(r.report.packsRead) read, "
                     + "\(r.report.problems.count) problem(s), \(r.report.problems.filter(\.repaired).count) repaired"
             }.joined(separator: "; "),
-            figures: ["packs": Double(reports.reduce(0) { $0 + $1.report.packs }),
-                      "packs_read": Double(reports.reduce(0) { $0 + $1.report.packsRead }),
-                      "problems": Double(all.count), "unrepaired": Double(unrepaired.count)],
+            figures: [
+                "packs": Double(reports.reduce(0) { $0 + $1.report.packs }),
+                "packs_read": Double(reports.reduce(0) { $0 + $1.report.packsRead }),
+                "problems": Double(all.count), "unrepaired": Double(unrepaired.count),
+            ],
             details: all.map { region, p in
                 "\(p.repaired ? "repaired" : (p.kind == .stray ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
                     + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))")
