@@ -9,10 +9,16 @@ import Logging
 /// of it in the state folder and every region. A failure to record is logged loudly but
 /// does not undo the work that was done.
 public struct AuditTrail: Sendable {
-    public let config: LeafguardConfig
+    /// The deployment whose keyring seals the log and whose regions keep its copies: the
+    /// caller's, so that a run derives its key once for its steps and its audit trail alike.
+    public let deployment: Deployment
     public let logger: Logger
+    public var config: LeafguardConfig { deployment.config }
 
-    public init(config: LeafguardConfig, logger: Logger) { self.config = config; self.logger = logger }
+    public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
+
+    /// A trail over a deployment of its own (for a caller that opens no other).
+    public init(config: LeafguardConfig, logger: Logger) { self.init(deployment: Deployment(config: config), logger: logger) }
 
     public var log: AuditLog { AuditLog(stateDirectory: config.stateDirectory) }
 
@@ -43,7 +49,7 @@ public struct AuditTrail: Sendable {
 
     /// The key that seals the log's segments in the regions: from the audit seed the keyring keeps.
     func segmentKey() throws -> SecureBytes {
-        try KDF.derive(from: try Deployment(config: config).keyring().auditSeed, id: 2, context: "lgaudlog")
+        try KDF.derive(from: try deployment.keyring().auditSeed, id: 2, context: "lgaudlog")
     }
 
     /// The log's lines, sealed (XChaCha20-Poly1305, the object name as associated data):
@@ -70,7 +76,6 @@ public struct AuditTrail: Sendable {
     /// regions hold, so the chain goes on from the newest one rather than starting again.
     public func restoreFromRegionsIfMissing() throws {
         if let size = (try? FileManager.default.attributesOfItem(atPath: log.path))?[.size] as? Int, size > 0 { return }
-        let deployment = Deployment(config: config)
         var segments: [String: (Int, Int, Repository)] = [:]
         for region in config.regionNames where Deployment.unreachableSince(config, region) == nil {
             guard let repo = try? deployment.repository(region) else { continue }
@@ -100,7 +105,7 @@ public struct AuditTrail: Sendable {
     /// The audit signer, from the seed the keyring keeps: the same across master-key
     /// rotations and passphrase changes.
     public func signer() throws -> AuditSigner {
-        let s = try AuditSigner(seed: try Deployment(config: config).keyring().auditSeed)
+        let s = try AuditSigner(seed: try deployment.keyring().auditSeed)
         try s.publish(stateDirectory: config.stateDirectory)
         return s
     }
@@ -115,7 +120,7 @@ public struct AuditTrail: Sendable {
             storeSegments()
             let stored = ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
             // With the checkpoint, each region's signed head: what it should hold from now on.
-            RegionHeads(deployment: Deployment(config: config), signer: signer).update(logger: logger, now: at)
+            RegionHeads(deployment: deployment, signer: signer).update(logger: logger, now: at)
             return stored
         } catch {
             logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"])
@@ -130,7 +135,7 @@ public struct AuditTrail: Sendable {
             let entries = try log.lines()
             guard let lastSeq = entries.last?.seq else { return }
             let key = try segmentKey()
-            _ = Deployment(config: config).forEachRepository(logger: logger, "store the audit log") { repo in
+            _ = deployment.forEachRepository(logger: logger, "store the audit log") { repo in
                 let stored = repo.listReplicated(prefix: "audit/log-").compactMap(Self.segmentRange).map(\.1).max() ?? 0
                 guard stored < lastSeq else { return }
                 let missing = entries.filter { $0.seq > stored }
@@ -145,7 +150,6 @@ public struct AuditTrail: Sendable {
 
     /// Copies a signed object (and the public key) to every region that holds a repository.
     public func storeInRegions(_ name: String, _ bytes: [UInt8], publicKey: String) -> [String] {
-        let deployment = Deployment(config: config)
         let signed = try? SignedObjects(keyring: deployment.keyring())
         return deployment.forEachRepository(logger: logger, "store \(name)") { repo in
             try repo.putReplicated("audit/audit-signing.pub", Array("ed25519 \(publicKey) leafguard-audit\n".utf8))
@@ -158,7 +162,6 @@ public struct AuditTrail: Sendable {
     /// Every copy of every checkpoint: the state folder's and each region's.
     public func checkpointCopies() -> [(source: String, name: String, bytes: [UInt8])] {
         var out = CheckpointStore(stateDirectory: config.stateDirectory).all().map { (source: "state", name: $0.0, bytes: $0.1) }
-        let deployment = Deployment(config: config)
         for region in config.regionNames where Deployment.unreachableSince(config, region) == nil {
             guard let repo = try? deployment.repository(region) else { continue }
             for name in repo.listReplicated(prefix: "audit/checkpoint-") {

@@ -65,6 +65,9 @@ public final class Deployment: Sendable {
             }
             key = try source.load(passphrase: parameters)
         }
+        // Once per Deployment, and a command or a run opens one: the log says so, and
+        // DeploymentOnceTests counts it.
+        Logger(label: "leafguard.keys").debug("master key loaded", metadata: ["version": "\(key.version)"])
         l.key = key
         return key
     }

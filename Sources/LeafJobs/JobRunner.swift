@@ -22,9 +22,12 @@ public struct JobRunner: Sendable {
     public let config: LeafguardConfig
     public let logger: Logger
     public let progress: Progress
+    /// Handed to every step (StepContext.deployment).
+    public let deployment: Deployment
 
-    public init(config: LeafguardConfig, logger: Logger, progress: Progress = Progress()) {
+    public init(config: LeafguardConfig, logger: Logger, progress: Progress = Progress(), deployment: Deployment? = nil) {
         self.config = config; self.logger = logger; self.progress = progress
+        self.deployment = deployment ?? Deployment(config: config)
     }
 
     public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date = Date()) -> JobRunResult {
@@ -33,7 +36,7 @@ public struct JobRunner: Sendable {
         var log = logger
         log[metadataKey: "job"] = "\(job.name)"
         log.info("job started", metadata: ["steps": "\(job.steps.count)", "dry_run": "\(dryRun)"])
-        let context = StepContext(config: config, job: job.name, dryRun: dryRun, logger: log, progress: progress, now: now)
+        let context = StepContext(config: config, job: job.name, dryRun: dryRun, logger: log, progress: progress, now: now, deployment: deployment)
         for (i, definition) in job.steps.enumerated() {
             let name = type(of: definition).name
             let t0 = Date()

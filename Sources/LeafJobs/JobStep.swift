@@ -30,10 +30,16 @@ public struct StepContext: Sendable {
     public let progress: Progress
     /// The instant the run started, injected so tests control time.
     public let now: Date
+    /// The run's deployment, shared by every step: the master key is derived and the
+    /// keyring read once per run, however many steps open a region.
+    public let deployment: Deployment
 
-    public init(config: LeafguardConfig, job: String, dryRun: Bool, logger: Logger, progress: Progress, now: Date = Date()) {
+    public init(
+        config: LeafguardConfig, job: String, dryRun: Bool, logger: Logger, progress: Progress, now: Date = Date(), deployment: Deployment? = nil
+    ) {
         self.config = config; self.job = job; self.dryRun = dryRun
         self.logger = logger; self.progress = progress; self.now = now
+        self.deployment = deployment ?? Deployment(config: config)
     }
 }
 

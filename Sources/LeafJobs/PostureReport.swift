@@ -311,7 +311,7 @@ public struct PostureCollector {
 
     func activityLog(_ runs: [CatalogRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "activity-log", title: "A detailed, tamper-evident activity log")
-        let trail = AuditTrail(config: config, logger: Logger(label: "leafguard.posture"))
+        let trail = AuditTrail(deployment: deployment, logger: Logger(label: "leafguard.posture"))
         do {
             let signer = try trail.signer()
             var newest: Checkpoint?

@@ -51,6 +51,9 @@ public struct RunSupervisor: Sendable {
     /// program (a test, SupervisorRunLauncher) owns neither the signals nor the process, so
     /// it installs no handler and no watchdog: its job's timeout is not enforced.
     public let ownsTheProcess: Bool
+    /// The one deployment of the run: its steps and its audit trail share the derived key
+    /// and the keyring.
+    public let deployment: Deployment
 
     public init(
         config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress(),
@@ -58,9 +61,10 @@ public struct RunSupervisor: Sendable {
     ) {
         self.config = config; self.logger = logger; self.clock = clock; self.progress = progress
         self.ownsTheProcess = ownsTheProcess
+        deployment = Deployment(config: config, clock: clock)
     }
 
-    var audit: AuditTrail { AuditTrail(config: config, logger: logger) }
+    var audit: AuditTrail { AuditTrail(deployment: deployment, logger: logger) }
 
     var locksDirectory: String { config.stateDirectory + "/locks" }
     func jobLockPath(_ job: String) -> String { locksDirectory + "/job-\(job).lock" }
@@ -151,7 +155,7 @@ public struct RunSupervisor: Sendable {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
         }
         if ownsTheProcess && !request.dryRun { startSignalHandlers(request: request, runID: id, ending: ending, logger: log) }
-        let result = JobRunner(config: config, logger: log, progress: progress).run(job, dryRun: request.dryRun, now: started)
+        let result = JobRunner(config: config, logger: log, progress: progress, deployment: deployment).run(job, dryRun: request.dryRun, now: started)
         guard ending.claim() else {
             // The watchdog is ending the process; wait for it.
             while true { sleep(60) }

@@ -23,7 +23,7 @@ extension Leafguard.Audit {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let trail = AuditTrail(config: config, logger: logger)
+            let trail = AuditTrail(deployment: openDeployment(config), logger: logger)
             try trail.restoreFromRegionsIfMissing()
             let signer = try trail.signer()
             var problems: [String] = []
@@ -65,7 +65,7 @@ extension Leafguard.Audit {
             let logger = global.logger()
             let config = try global.loadConfig()
             let start = since.flatMap(parseInstant)
-            let entries = try AuditTrail(config: config, logger: logger).log.entries().filter { e in
+            let entries = try AuditTrail(deployment: openDeployment(config), logger: logger).log.entries().filter { e in
                 (job == nil || e.job == job) && (start.map { s in parseInstant(e.at).map { $0 >= s } ?? true } ?? true)
             }
             if json { print(try jsonString(entries)); return }
@@ -92,7 +92,7 @@ extension Leafguard.Audit {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let trail = AuditTrail(config: config, logger: logger)
+            let trail = AuditTrail(deployment: openDeployment(config), logger: logger)
             let signer = try trail.signer()
             let t0 = Date()
             let v = try ActivitySealer(stateDirectory: config.stateDirectory).verify(
@@ -133,7 +133,7 @@ extension Leafguard.Audit {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let stored = AuditTrail(config: config, logger: logger).checkpoint()
+            let stored = AuditTrail(deployment: openDeployment(config), logger: logger).checkpoint()
             guard !stored.isEmpty else { throw CommandFailure("no checkpoint written (empty log, or see the error above)") }
             print("checkpoint stored in: \(stored.joined(separator: ", "))")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeafAudit
+import LeafConcurrency
 import LeafConfig
 import LeafJobs
 import LeafRepository
@@ -41,7 +42,7 @@ struct GlobalOptions: ParsableArguments {
             throw ConfigurationError(
                 file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
         }
-        return (config, region, try Deployment(config: config).repository(region))
+        return (config, region, try openDeployment(config).repository(region))
     }
 
     /// Finds and loads the configuration; problems exit with status 2.
@@ -60,7 +61,7 @@ struct GlobalOptions: ParsableArguments {
 /// missing snapshot ids.
 @discardableResult
 func warnAboutVanishedObjects(_ config: LeafguardConfig, _ repo: Repository, logger: Logger) -> [String] {
-    let deployment = Deployment(config: config)
+    let deployment = openDeployment(config)
     guard let seed = try? deployment.keyring().auditSeed, let signer = try? AuditSigner(seed: seed),
         let missing = RegionHeads(deployment: deployment, signer: signer).missing(in: repo, logger: logger)
     else { return [] }
@@ -72,3 +73,17 @@ func warnAboutVanishedObjects(_ config: LeafguardConfig, _ repo: Repository, log
         ])
     return missing.snapshots
 }
+
+/// The process's deployment for `config`: a command is one process, and everything it
+/// does (its own work, its audit entries, the warnings it prints) shares one derived master
+/// key and one keyring.
+func openDeployment(_ config: LeafguardConfig) -> Deployment {
+    openDeployments.withLock { open in
+        if let d = open[config.file] { return d }
+        let d = Deployment(config: config)
+        open[config.file] = d
+        return d
+    }
+}
+
+private let openDeployments = Locked<[String: Deployment]>([:])

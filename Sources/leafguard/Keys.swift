@@ -62,7 +62,7 @@ extension Leafguard.Keys {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let deployment = Deployment(config: config)
+            let deployment = openDeployment(config)
             let ring = try deployment.keyring()
             let (census, unreachable) = KeyManagement(deployment: deployment, logger: logger).census()
             let rows = ring.records.map { r in
@@ -111,7 +111,7 @@ extension Leafguard.Keys {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            let keys = KeyManagement(deployment: openDeployment(config), logger: logger)
             let progress = Progress()
             progress.begin()
             let report = try audited(config, action: "key.rotate", command: "keys rotate", objects: ["master-key versions"]) {
@@ -147,7 +147,7 @@ extension Leafguard.Keys {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            let keys = KeyManagement(deployment: openDeployment(config), logger: logger)
             let versions: [UInt32]
             if let version {
                 versions = [version]
@@ -180,7 +180,7 @@ extension Leafguard.Keys {
         @Option var region = "primary"
 
         func run() throws {
-            let repo = try Deployment(config: try global.loadConfig()).repository(region, create: true)
+            let repo = try openDeployment(try global.loadConfig()).repository(region, create: true)
             let workers = 4
             let firstFailure = Locked<String?>(nil)
             parallelForEach(workers, width: workers) { w in
@@ -210,7 +210,7 @@ extension Leafguard.Keys {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            let keys = KeyManagement(deployment: openDeployment(config), logger: logger)
             do {
                 try audited(config, action: "key.passphrase", command: "keys change-passphrase", objects: ["keyring"], checkpoint: false) {
                     try keys.changePassphrase(newVariable: newPassphraseEnv)
@@ -244,7 +244,7 @@ extension Leafguard.Keys {
         func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
-            let deployment = Deployment(config: config)
+            let deployment = openDeployment(config)
             var rows: [String: Row] = [:]
             for region in config.regionNames {
                 let repo: Repository
@@ -295,7 +295,7 @@ extension Leafguard.Keys {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
-            let keys = KeyManagement(deployment: Deployment(config: config), logger: logger)
+            let keys = KeyManagement(deployment: openDeployment(config), logger: logger)
             // The same text goes into keys.master next, so a relative path means what it will mean there.
             var source = newKey
             if source.hasPrefix("file:") {

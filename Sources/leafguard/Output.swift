@@ -38,7 +38,7 @@ func audited<T>(
     _ config: LeafguardConfig, action: String, command: String, objects: [String], checkpoint: Bool = true,
     _ body: () throws -> T
 ) throws -> T {
-    let trail = AuditTrail(config: config, logger: Logger(label: "leafguard"))
+    let trail = AuditTrail(deployment: openDeployment(config), logger: Logger(label: "leafguard"))
     // Never unaudited: a log that cannot take the entry stops the command before its work.
     do { try trail.ensureAppendable() } catch { throw CommandFailure("\(error)") }
     do {

@@ -30,7 +30,7 @@ extension Leafguard {
             let scanDir = absolute(scan ?? "reports/compliance", relativeTo: scan == nil ? base : FileManager.default.currentDirectoryPath)
             let when = now.flatMap(parseInstant) ?? Date()
             let report = try audited(config, action: "report", command: "report", objects: [out.map { "to \($0)" } ?? "standard output"]) {
-                PostureCollector(deployment: Deployment(config: config), now: when, scanDirectory: scanDir).collect()
+                PostureCollector(deployment: openDeployment(config), now: when, scanDirectory: scanDir).collect()
             }
             let formats = format.split(separator: ",").map(String.init)
             if let out {

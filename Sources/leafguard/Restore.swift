@@ -42,7 +42,7 @@ extension Leafguard {
                 progress.update(phase, done: done, total: total)
             }
             // Other regions hold the same packs: their shards fill in where this region has lost too many.
-            restore.otherRegions = Deployment(config: config).otherRepositories(than: name)
+            restore.otherRegions = openDeployment(config).otherRepositories(than: name)
             let result = try restore.run(manifest, to: target, force: force)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")

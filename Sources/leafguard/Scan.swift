@@ -46,7 +46,7 @@ extension Leafguard {
                 let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
                 let written = try ScanOutputs.write(report, formats: format.split(separator: ",").map(String.init), to: dir, config: config)
                 for path in written { print("wrote \(path)") }
-                let regions = ReportArchive(deployment: Deployment(config: config), logger: Logger(label: "leafguard")).store(report, files: written)
+                let regions = ReportArchive(deployment: openDeployment(config), logger: Logger(label: "leafguard")).store(report, files: written)
                 if !regions.isEmpty { print("archived, encrypted, in \(regions.joined(separator: ", ")) (leafguard reports list)") }
             } else {
                 let sink = ReportSink.standardOutput()

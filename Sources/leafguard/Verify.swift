@@ -37,7 +37,7 @@ extension Leafguard {
         }
 
         func verify(_ config: LeafguardConfig) throws {
-            let reports = try Verification(deployment: Deployment(config: config))
+            let reports = try Verification(deployment: openDeployment(config))
                 .run(regions: region.map { [$0] }, readPercent: readData, repair: repair, acceptLoss: acceptLoss)
             var unrepaired = 0
             for r in reports {

@@ -108,3 +108,24 @@ import Testing
             ).status == 0)
     }
 }
+
+/// A command, and a run with all its steps and audit entries, opens the deployment once:
+/// one master-key load, one keyring read (it was one per step and several per audit entry).
+@Suite struct DeploymentOnceTests {
+    @Test func aRunOfThreeStepsAndARestoreEachLoadTheMasterKeyOnce() throws {
+        let d = try DeploymentFixture()
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}, {verify: {read_data: 5}}]\n")
+        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(of: "file:keys/master.key", with: "passphrase-env:LG_ONCE")
+        try d.dir.write("leafguard.yml", yml)
+        var env = ProcessInfo.processInfo.environment
+        env["LG_ONCE"] = "correct horse battery staple"
+        func loads(_ r: CommandOutput) -> Int { r.all.components(separatedBy: "master key loaded").count - 1 }
+        let run = try leafguard(["run", "nightly", "--config", d.config, "--log-level", "debug"], environment: env)
+        #expect(run.status == 0, "\(run.all)")
+        #expect(loads(run) == 1, "\(loads(run)) loads: \(run.stderr.split(separator: "\n").filter { $0.contains("master key loaded") })")
+        let restore = try leafguard(
+            ["restore", "latest", "--region", "backup", "--to", d.dir.file("r"), "--config", d.config, "--log-level", "debug"], environment: env)
+        #expect(restore.status == 0, "\(restore.all.suffix(2000))")
+        #expect(loads(restore) == 1, "\(loads(restore)) loads")
+    }
+}

@@ -15,7 +15,7 @@ public struct BackupStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let deployment = Deployment(config: context.config)
+        let deployment = context.deployment
         if context.dryRun {
             _ = try deployment.masterKey()
             return StepResult(

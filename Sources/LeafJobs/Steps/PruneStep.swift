@@ -41,7 +41,7 @@ public struct PruneStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let deployment = Deployment(config: context.config)
+        let deployment = context.deployment
         let dry = dryRun || context.dryRun
         var lines: [String] = []
         var details: [String] = []

@@ -37,7 +37,7 @@ public struct ReencryptStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let deployment = Deployment(config: context.config)
+        let deployment = context.deployment
         let layout = shards ?? context.config.shards
         let selection = ReencryptSelection(olderThan: olderThan, dataKey: dataKey, now: context.now)
         var lines: [String] = []

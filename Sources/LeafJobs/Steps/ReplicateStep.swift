@@ -21,7 +21,7 @@ public struct ReplicateStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let deployment = Deployment(config: context.config)
+        let deployment = context.deployment
         let source = try deployment.repository(from)
         guard let target = context.config.region(named: to) else { throw StepError("region '\(to)' is not configured") }
         if context.dryRun {

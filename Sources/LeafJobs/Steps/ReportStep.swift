@@ -27,7 +27,7 @@ public struct ReportStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let report = PostureCollector(deployment: Deployment(config: context.config), now: context.now, scanDirectory: scanDirectory).collect()
+        let report = PostureCollector(deployment: context.deployment, now: context.now, scanDirectory: scanDirectory).collect()
         let written = context.dryRun ? [] : try PostureOutput.write(report, formats: formats, to: out)
         var figures: [String: Double] = ["verdict": Double(report.verdict.rank)]
         for p in report.promises { figures["\(p.id)_verdict"] = Double(p.verdict.rank) }

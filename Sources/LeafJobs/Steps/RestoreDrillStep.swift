@@ -48,7 +48,7 @@ public struct RestoreDrillStep: JobStep {
         defer { try? fm.removeItem(atPath: scratch) }
         let t0 = Date()
         do {
-            let repo = try Deployment(config: context.config).repository(target)
+            let repo = try context.deployment.repository(target)
             let snapshots = try repo.snapshots()
             guard let chosen = randomSnapshot ? snapshots.randomElement() : snapshots.last else {
                 throw StepError("region '\(target)' holds no snapshot to restore")

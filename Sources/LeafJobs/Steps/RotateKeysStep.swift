@@ -15,7 +15,7 @@ public struct RotateKeysStep: JobStep {
     }
 
     public func run(in context: StepContext) throws -> StepResult {
-        let deployment = Deployment(config: context.config)
+        let deployment = context.deployment
         if context.dryRun {
             let ring = try deployment.keyring()
             return StepResult(

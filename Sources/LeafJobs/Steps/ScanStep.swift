@@ -29,7 +29,7 @@ public struct ScanStep: JobStep {
         var archived: String?
         if !context.dryRun {
             written = try ScanOutputs.write(report, formats: formats, to: out, config: context.config)
-            let regions = ReportArchive(deployment: Deployment(config: context.config), logger: context.logger).store(report, files: written, at: context.now)
+            let regions = ReportArchive(deployment: context.deployment, logger: context.logger).store(report, files: written, at: context.now)
             archived = regions.isEmpty ? "not archived (no region holds a repository yet)" : "archived, encrypted, in \(regions.joined(separator: ", "))"
         }
         let bySeverity = Severity.allCases.map { s in "\(report.count(s)) \(s.rawValue)" }.joined(separator: ", ")

@@ -20,7 +20,7 @@ public struct VerifyStep: JobStep {
         if context.dryRun {
             return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would verify \(region ?? "every region")")
         }
-        let reports = try Verification(deployment: Deployment(config: context.config))
+        let reports = try Verification(deployment: context.deployment)
             .run(regions: region.map { [$0] }, readPercent: readDataPercent, repair: repair, now: context.now)
         let unrepaired = reports.flatMap { $0.report.unrepaired }
         let all = reports.flatMap { r in r.report.problems.map { (r.region, $0) } }
