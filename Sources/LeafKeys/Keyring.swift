@@ -14,11 +14,15 @@ public enum KeyState: String, Sendable, Codable {
 
 /// One version as the keyring file records it.
 public struct KeyVersionRecord: Sendable, Codable, Equatable {
+    /// The master-key version this record is about.
     public var version: UInt32
+    /// Active (wraps new data keys), decrypt-only, or retired.
     public var state: KeyState
+    /// When the version was made.
     public var created: Date
     /// When a newer version replaced it as the active one.
     public var rotated: Date?
+    /// When it was retired: no data key is wrapped by it any more.
     public var retired: Date?
     /// When a retired version's material is removed from the file.
     public var wipeAfter: Date?
@@ -37,7 +41,9 @@ public struct KeyVersionRecord: Sendable, Codable, Equatable {
 /// that a new passphrase re-seals this one file only, in one atomic rename: no data key,
 /// no repository object and no audit signature changes.
 public struct Keyring: Sendable {
+    /// The keyring file in the state folder.
     public let path: String
+    /// Every version the keyring holds.
     public private(set) var records: [KeyVersionRecord]
     private var secrets: [UInt32: SecureBytes]
     private var unlock: SecureBytes
@@ -54,6 +60,7 @@ public struct Keyring: Sendable {
     /// The generation of every copy that authenticated, by its source.
     public private(set) var authenticCopies: [String: UInt64] = [:]
 
+    /// Where the state folder keeps the keyring.
     public static func path(stateDirectory: String) -> String { stateDirectory + "/keys/keyring.json" }
 
     /// Opens the keyring with the key the configured source gives, from the newest copy that
@@ -320,8 +327,11 @@ public struct Keyring: Sendable {
 
 /// One copy of the keyring file and where it was read (for messages).
 public struct KeyringCopy: Sendable {
+    /// Where it was read: `state` or a location's name.
     public let source: String
+    /// The file's bytes as read, not yet authenticated.
     public let bytes: [UInt8]
+    /// A copy read from `source`.
     public init(source: String, bytes: [UInt8]) { self.source = source; self.bytes = bytes }
 }
 

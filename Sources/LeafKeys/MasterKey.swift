@@ -4,19 +4,25 @@ import LeafSodium
 
 /// Why a master key could not be had. Never includes key bytes.
 public struct KeyError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and what to do, in words for an operator.
     public let message: String
     /// True when the configuration is what is wrong (a variable not set, a key file
     /// missing or readable by others): exit status 2 rather than 1.
     public let isConfiguration: Bool
+    /// An error saying `message`; `configuration` when leafguard.yml or the environment is at fault.
     public init(_ message: String, configuration: Bool = false) { self.message = message; self.isConfiguration = configuration }
+    /// The message.
     public var description: String { message }
 }
 
 /// A versioned master key (key-encryption key). Data keys are wrapped under a subkey of it.
 public struct MasterKey: Sendable, CustomStringConvertible {
+    /// The version the keyring knows it by (1 until the first rotation).
     public let version: UInt32
+    /// The 32 key bytes, in guarded memory.
     public let secret: SecureBytes
 
+    /// The key `secret` as version `version`.
     public init(version: UInt32, secret: SecureBytes) {
         self.version = version; self.secret = secret
     }
@@ -26,6 +32,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         try KDF.derive(from: secret, id: 1, context: "lgkwrap1")
     }
 
+    /// The version only: printing a key never prints its bytes.
     public var description: String { "master key v\(version) <redacted>" }
 }
 
@@ -163,8 +170,11 @@ public enum MasterKeySource: Sendable {
 
 /// Argon2id salt and limits for a passphrase-derived master key, kept beside the keyring.
 public struct PassphraseParameters: Codable, Sendable {
+    /// Argon2id's 16-byte salt.
     public let salt: [UInt8]
+    /// Passes over the memory.
     public let opsLimit: Int
+    /// Memory used, in KiB.
     public let memLimitKiB: Int
 
     /// A new random salt with libsodium's "moderate" limits: 3 passes over 256 MiB.

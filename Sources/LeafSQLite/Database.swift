@@ -4,10 +4,14 @@ import Foundation
 /// An error SQLite reported, with its result code and message. Bound values are never
 /// included, so an error can be logged without leaking data.
 public struct SQLiteError: Error, CustomStringConvertible, Equatable {
+    /// SQLite's result code.
     public let code: Int32
+    /// SQLite's own message for it.
     public let message: String
+    /// What leafguard was doing: the file opened or the statement run.
     public let context: String
 
+    /// Code, context and message in one line.
     public var description: String { "SQLite error \(code) (\(context)): \(message)" }
 
     /// SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock.
@@ -28,10 +32,13 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// One SQLite connection. Not thread-safe: use one per thread.
 public final class Database {
     fileprivate let handle: OpaquePointer
+    /// The database file.
     public let path: String
 
+    /// How the file is opened: read-only (a snapshot source), read-write, or created when missing.
     public enum Mode: Sendable { case readOnly, readWrite, readWriteCreate }
 
+    /// Opens `path`; a busy database is waited for up to `busyTimeoutMilliseconds`.
     public init(path: String, mode: Mode = .readWriteCreate, busyTimeoutMilliseconds: Int32 = 10_000) throws {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
@@ -69,6 +76,7 @@ public final class Database {
         }
     }
 
+    /// Compiles `sql` into a statement to bind and step.
     public func prepare(_ sql: String) throws -> Statement { try Statement(database: self, sql: sql) }
 
     /// Runs `sql` with `values` bound in order, discarding rows.
@@ -150,11 +158,13 @@ public final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// Makes the statement ready to run again, its bindings cleared.
     public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
 
+    /// Binds `values` to the statement's parameters, in order from 1.
     public func bind(_ values: [SQLiteValue]) throws {
         for (i, v) in values.enumerated() {
             let idx = Int32(i + 1)
@@ -179,8 +189,10 @@ public final class Statement {
         throw database.error(rc, "step")
     }
 
+    /// Columns in the statement's result.
     public var columnCount: Int { Int(sqlite3_column_count(handle)) }
 
+    /// Column `i` of the current row, copied out.
     public func value(_ i: Int) -> SQLiteValue {
         let c = Int32(i)
         switch sqlite3_column_type(handle, c) {
@@ -195,7 +207,9 @@ public final class Statement {
         }
     }
 
+    /// Column `i` as an integer, nil unless it is one.
     public func int(_ i: Int) -> Int64? { if case .integer(let n) = value(i) { return n }; return nil }
+    /// Column `i` as text, nil unless it is text.
     public func text(_ i: Int) -> String? {
         switch value(i) {
         case .text(let s): return s
@@ -204,6 +218,7 @@ public final class Statement {
         }
     }
 
+    /// Every column of the current row.
     public func row() -> [SQLiteValue] { (0..<columnCount).map(value) }
 
     /// The storage class of column `i` in the current row.
@@ -217,7 +232,9 @@ public final class Statement {
         }
     }
 
+    /// Column `i` as SQLite converts it to a 64-bit integer, without a copy.
     public func int64(_ i: Int) -> Int64 { sqlite3_column_int64(handle, Int32(i)) }
+    /// Column `i` as SQLite converts it to a double, without a copy.
     public func double(_ i: Int) -> Double { sqlite3_column_double(handle, Int32(i)) }
 
     /// The bytes of a text or blob column, valid only inside `body` (no String is made:
@@ -235,7 +252,10 @@ public final class Statement {
 public enum SQLiteColumnType: Sendable { case null, integer, real, text, blob }
 
 extension SQLiteValue {
+    /// The integer, nil unless the value is one.
     public var int: Int64? { if case .integer(let n) = self { return n }; return nil }
+    /// The text, nil unless the value is text.
     public var text: String? { if case .text(let s) = self { return s }; return nil }
+    /// Whether the value is SQL NULL.
     public var isNull: Bool { self == .null }
 }
