@@ -60,6 +60,17 @@ import Testing
         ),
         ("syntax", "data: [unclosed\nstate: s\n", ":", "YAML syntax"),
         (
+            // YAML 1.1's base 60 overflowing Int: Yams' own reading of it trapped (the config fuzz target).
+            "sexagesimal overflow",
+            "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 33:33:33:3:33:33:33:3:3:3:33:3:3}}\n",
+            "regions.primary.locations must be a whole number, found a string", "valid: 1...256"
+        ),
+        (
+            "a number past Int",
+            "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 99999999999999999999}}\n",
+            "regions.primary.locations must be a whole number", "valid: 1...256"
+        ),
+        (
             "too few locations", "data: d\nstate: s\nkeys: {master: file:keys/master.key}\nregions: {primary: {backend: local, path: r, locations: 4}}\n",
             "has 4 locations but shards need 6", "at least 6"
         ),
@@ -165,5 +176,22 @@ import Testing
         let b = try fixture.job("b.yml", "name: same\nsteps: [backup]\n")
         let found = problems { _ = try JobLoader(config: config).load(files: [a, b]) }
         #expect(found.contains { $0.contains("already used by") })
+    }
+}
+
+/// How a whole number is read from YAML: every spelling YAML gives one, nothing that could
+/// trap, nothing past Int.
+@Suite struct YAMLIntegerTests {
+    @Test(arguments: [
+        ("42", 42), ("+7", 7), ("-3", -3), ("1_000", 1000), ("0x1f", 31), ("0o17", 15), ("0b101", 5),
+        ("9223372036854775807", Int.max), ("-9223372036854775808", Int.min),
+    ])
+    func wholeNumbersAreRead(_ text: String, _ value: Int) {
+        #expect(YAMLValue.integer(text) == value)
+    }
+
+    @Test(arguments: ["9223372036854775808", "-9223372036854775809", "33:33:33:3:33:33:33:3:3:3:33:3:3", "1:30", "1.5", "_1", "1_", "0x", "", "-", "six"])
+    func anythingElseIsNotANumber(_ text: String) {
+        #expect(YAMLValue.integer(text) == nil)
     }
 }
