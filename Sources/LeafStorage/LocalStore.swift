@@ -6,9 +6,12 @@ import Foundation
 /// their final name with link(2), which fails rather than replace an existing object;
 /// the folder is fsync'd so the name itself is durable.
 public struct LocalStore: ObjectStore {
+    /// The location's name in messages, e.g. `primary/loc2`.
     public let name: String
+    /// The folder that holds the location's objects.
     public let root: String
 
+    /// The location `name` in the folder `root` (created by `prepare()`).
     public init(name: String, root: String) {
         self.name = name
         self.root = root
@@ -25,11 +28,13 @@ public struct LocalStore: ObjectStore {
         }
     }
 
-    /// Creates the root folder if it is missing.
+    /// A folder on this host: atomic replace by rename(2), listing by reading directories.
     public var capabilities: StoreCapabilities { .localFolder }
 
+    /// Creates the root folder, as a repository's first write needs.
     public func prepare() throws { try create() }
 
+    /// Creates the root folder if it is missing.
     public func create() throws {
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw StorageError.unavailable(location: name, reason: "cannot create \(root): \(error.localizedDescription)")
@@ -48,6 +53,7 @@ public struct LocalStore: ObjectStore {
         return (final, dir)
     }
 
+    /// Writes a new object durably (temporary file, fsync, link(2), folder fsync); `alreadyExists` if the name is taken.
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         try checkRoot()
@@ -79,6 +85,7 @@ public struct LocalStore: ObjectStore {
         syncDirectory(dir)
     }
 
+    /// Swaps an object's bytes by rename(2); durable at the next `sync()`.
     public func replace(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         try checkRoot()
@@ -93,6 +100,7 @@ public struct LocalStore: ObjectStore {
         guard rename(tmp, final) == 0 else { let e = errorText(); unlink(tmp); throw StorageError.io(location: name, key: key, reason: "rename: \(e)") }
     }
 
+    /// Whether the stored object is exactly `bytes`, compared 1 MiB at a time.
     public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
         try validate(key)
         let fd = open(path(key), O_RDONLY | O_CLOEXEC)
@@ -123,6 +131,7 @@ public struct LocalStore: ObjectStore {
         return true
     }
 
+    /// Makes every replacement and batch removal durable (syncfs(2) on the location's file system).
     public func sync() throws {
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageError.unavailable(location: name, reason: "cannot open \(root): \(errorText())") }
@@ -139,6 +148,7 @@ public struct LocalStore: ObjectStore {
     /// huge or sparse file planted at an object's name is refused before any allocation.
     public static let maximumObjectSize: off_t = 2 << 30
 
+    /// The object's bytes; only a regular file is read (O_NOFOLLOW, no blocking open).
     public func get(_ key: String) throws -> [UInt8] {
         try validate(key)
         let p = path(key)
@@ -178,6 +188,7 @@ public struct LocalStore: ObjectStore {
         return out
     }
 
+    /// The object's size, nil when it does not exist.
     public func size(of key: String) throws -> Int? {
         try validate(key)
         var st = stat()
@@ -188,6 +199,7 @@ public struct LocalStore: ObjectStore {
         return Int(st.st_size)
     }
 
+    /// Every name starting with `prefix`, sorted; temporaries left out.
     public func list(prefix: String) throws -> [String] {
         try checkRoot()
         // Walk only the folder that can hold the prefix.
@@ -226,6 +238,7 @@ public struct LocalStore: ObjectStore {
         return out.sorted()
     }
 
+    /// Removes one object durably; `notFound` if it is missing.
     public func delete(_ key: String) throws {
         try validate(key)
         if unlink(path(key)) != 0 {
@@ -235,6 +248,7 @@ public struct LocalStore: ObjectStore {
         syncDirectory((path(key) as NSString).deletingLastPathComponent)
     }
 
+    /// Removes each of `keys` that exists; durable at the next `sync()`.
     public func delete(many keys: [String]) throws {
         for key in keys {
             try validate(key)

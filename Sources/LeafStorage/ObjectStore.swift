@@ -15,6 +15,7 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
     case transient(location: String, key: String, reason: String)
     case invalidKey(String)
 
+    /// Location, object and what went wrong, in words for an operator.
     public var description: String {
         switch self {
         case .notFound(let l, let k): return "\(l): \(k) does not exist"
@@ -26,7 +27,9 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Whether the object is simply not there.
     public var isNotFound: Bool { if case .notFound = self { return true }; return false }
+    /// Whether the failure may pass if the call is made again.
     public var isTransient: Bool { if case .transient = self { return true }; return false }
     /// The object is not there, or its whole location is not: nothing to read either way.
     public var isAbsent: Bool {
@@ -86,15 +89,19 @@ public struct StoreCapabilities: Sendable, Equatable {
     /// One listing costs a request per 1,000 names (S3) rather than a directory read.
     public var listingIsPaged: Bool
 
+    /// Capabilities as given.
     public init(isRemote: Bool, atomicReplace: Bool, listingIsPaged: Bool) {
         self.isRemote = isRemote; self.atomicReplace = atomicReplace; self.listingIsPaged = listingIsPaged
     }
 
+    /// A folder on this host.
     public static let localFolder = StoreCapabilities(isRemote: false, atomicReplace: true, listingIsPaged: false)
+    /// An object service such as S3.
     public static let objectService = StoreCapabilities(isRemote: true, atomicReplace: true, listingIsPaged: true)
 }
 
 extension ObjectStore {
+    /// Nothing to prepare, for a store whose location must already exist.
     public func prepare() throws {}
 }
 

@@ -6,11 +6,14 @@ import Foundation
 public struct RetryPolicy: Sendable {
     /// Attempts in all, the first included (at least 1).
     public let attempts: Int
+    /// The first wait's ceiling; each retry doubles it.
     public let base: TimeInterval
+    /// No wait's ceiling exceeds this.
     public let cap: TimeInterval
     /// How a wait is spent; tests pass one that records instead of sleeping.
     public let sleep: @Sendable (TimeInterval) -> Void
 
+    /// A policy of `attempts`, `base` and `cap`; `sleep` spends each wait.
     public init(
         attempts: Int = 8, base: TimeInterval = 0.1, cap: TimeInterval = 4.0,
         sleep: @escaping @Sendable (TimeInterval) -> Void = { usleep(UInt32(max(0, $0) * 1_000_000)) }
@@ -34,12 +37,17 @@ public struct RetryPolicy: Sendable {
 /// succeeded (its own write landed, the answer was lost), and a delete that then finds the
 /// object gone has too. Every other operation is idempotent and simply repeated.
 public struct RetryingStore: ObjectStore {
+    /// The store whose transient failures are retried.
     public let inner: any ObjectStore
+    /// How often and how patiently.
     public let policy: RetryPolicy
 
+    /// A policy of `attempts`, `base` and `cap`; `sleep` spends each wait.
     public init(_ inner: any ObjectStore, policy: RetryPolicy = .standard) { self.inner = inner; self.policy = policy }
 
+    /// The inner store's name.
     public var name: String { inner.name }
+    /// The inner store's capabilities.
     public var capabilities: StoreCapabilities { inner.capabilities }
 
     /// Runs `body` until it succeeds, fails for good, or the attempts are spent; `body` is
@@ -58,6 +66,7 @@ public struct RetryingStore: ObjectStore {
         }
     }
 
+    /// The inner put, retried; finding exactly its bytes after a failed attempt is success.
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try retrying { retried in
             do { try inner.put(key, bytes) } catch StorageError.alreadyExists(let l, let k) where retried {
@@ -66,18 +75,27 @@ public struct RetryingStore: ObjectStore {
         }
     }
 
+    /// The inner delete, retried; finding the object gone after a failed attempt is success.
     public func delete(_ key: String) throws {
         try retrying { retried in
             do { try inner.delete(key) } catch StorageError.notFound where retried {}
         }
     }
 
+    /// The inner store's `get`, retried while it fails transiently.
     public func get(_ key: String) throws -> [UInt8] { try retrying { _ in try inner.get(key) } }
+    /// The inner store's `size(of:)`, retried while it fails transiently.
     public func size(of key: String) throws -> Int? { try retrying { _ in try inner.size(of: key) } }
+    /// The inner store's `list(prefix:)`, retried while it fails transiently.
     public func list(prefix: String) throws -> [String] { try retrying { _ in try inner.list(prefix: prefix) } }
+    /// The inner store's `replace`, retried while it fails transiently.
     public func replace(_ key: String, _ bytes: [UInt8]) throws { try retrying { _ in try inner.replace(key, bytes) } }
+    /// The inner store's `delete(many:)`, retried while it fails transiently.
     public func delete(many keys: [String]) throws { try retrying { _ in try inner.delete(many: keys) } }
+    /// The inner store's `holds(_:exactly:)`, retried while it fails transiently.
     public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool { try retrying { _ in try inner.holds(key, exactly: bytes) } }
+    /// The inner store's `sync()`, retried while it fails transiently.
     public func sync() throws { try retrying { _ in try inner.sync() } }
+    /// The inner store's `prepare()`, retried while it fails transiently.
     public func prepare() throws { try retrying { _ in try inner.prepare() } }
 }
