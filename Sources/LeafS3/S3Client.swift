@@ -8,8 +8,11 @@ import LeafDigest
 
 /// Where a location's objects live in S3: a bucket, and a prefix inside it.
 public struct S3Location: Sendable, Equatable {
+    /// The bucket's name.
     public let bucket: String
+    /// The prefix every object name of the location starts with (empty for a bucket of its own).
     public let prefix: String
+    /// The location `prefix` in `bucket`.
     public init(bucket: String, prefix: String) { self.bucket = bucket; self.prefix = prefix }
 }
 
@@ -17,10 +20,12 @@ public struct S3Location: Sendable, Equatable {
 public struct S3Endpoint: Sendable {
     /// e.g. https://s3.eu-west-1.amazonaws.com, or http://127.0.0.1:5001 for a server on loopback.
     public let url: URL
+    /// The region requests are signed for, e.g. `eu-west-1`.
     public let region: String
     /// Path-style (`endpoint/bucket/key`) or virtual-hosted (`bucket.endpoint/key`) addressing.
     public let pathStyle: Bool
 
+    /// An endpoint at `url` for `region`, with path-style or virtual-hosted addressing.
     public init(url: URL, region: String, pathStyle: Bool) { self.url = url; self.region = region; self.pathStyle = pathStyle }
 
     /// AWS's own endpoint for `region`; nil when the region's name cannot be part of a host name.
@@ -34,6 +39,7 @@ public enum S3Error: Error, CustomStringConvertible, Sendable {
     case status(code: Int, awsCode: String, message: String, request: String)
     case transport(String, request: String)
 
+    /// The request, S3's code and message, and a hint for the usual causes.
     public var description: String {
         switch self {
         case .status(let code, let awsCode, let message, let request):
@@ -68,14 +74,17 @@ struct S3Response {
 /// Signed S3 requests over HTTP, one attempt each: retries are the job of RetryingStore,
 /// which S3Store's transient failures (5xx, throttling, transport errors) feed.
 public final class S3Client: Sendable {
+    /// Where requests go.
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
+    /// Seconds a request may take before it fails (transiently).
     public let timeout: TimeInterval
 
     /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
     private let plain: PlainHTTPPool?
 
+    /// A client of `endpoint` signing with `credentials`, at most `maxConnections` connections to it.
     public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, timeout: TimeInterval = 60) {
         self.endpoint = endpoint
         self.timeout = timeout

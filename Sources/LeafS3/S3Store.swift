@@ -8,15 +8,21 @@ import LeafStorage
 /// connection is `StorageError.transient`, for a RetryingStore around it to retry (the
 /// Deployment wraps every S3 location so).
 public struct S3Store: ObjectStore {
+    /// An object service: remote, atomic replace (a PUT), listings of 1,000 names a request.
     public var capabilities: StoreCapabilities { .objectService }
+    /// The location's name in messages, e.g. `backup/loc3`.
     public let name: String
+    /// The region's client (one connection pool for all its locations).
     public let client: S3Client
+    /// The bucket and prefix that hold this location's objects.
     public let location: S3Location
     /// Objects larger than this are uploaded in parts of `partSize` (S3's minimum part is
     /// 5 MiB; a single PUT may carry up to 5 GiB, but a failed part is cheaper to resend).
     public var multipartThreshold = 64 << 20
+    /// Bytes in each part of a multipart upload.
     public var partSize = 16 << 20
 
+    /// The location `name` in `location`, spoken to through `client`.
     public init(name: String, client: S3Client, location: S3Location) {
         self.name = name; self.client = client; self.location = location
     }
@@ -50,6 +56,7 @@ public struct S3Store: ObjectStore {
         guard (200..<300).contains(r.status) else { throw fail(client.error(r, method, location.bucket, objectKey(key)), key) }
     }
 
+    /// Writes a new object with `If-None-Match: *` (in parts past `multipartThreshold`); `alreadyExists` if S3 refuses.
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         if bytes.count > multipartThreshold { return try putInParts(key, bytes) }
@@ -100,6 +107,7 @@ public struct S3Store: ObjectStore {
         }
     }
 
+    /// The object's bytes; `notFound` when the bucket answers 404 for the object.
     public func get(_ key: String) throws -> [UInt8] {
         try validate(key)
         let r = try request("GET", objectKey(key))
@@ -110,6 +118,7 @@ public struct S3Store: ObjectStore {
         return r.body
     }
 
+    /// The object's size from a HEAD; nil when it does not exist (the bucket is asked whether it does).
     public func size(of key: String) throws -> Int? {
         try validate(key)
         let r = try request("HEAD", objectKey(key))
@@ -129,6 +138,7 @@ public struct S3Store: ObjectStore {
         try check(r, "HEAD", "")
     }
 
+    /// Every name starting with `prefix`, sorted, page after page of ListObjectsV2.
     public func list(prefix: String) throws -> [String] {
         var out: [String] = []
         var token: String?
@@ -144,12 +154,14 @@ public struct S3Store: ObjectStore {
         return out.sorted()
     }
 
+    /// Removes one object; `notFound` if it is missing.
     public func delete(_ key: String) throws {
         try validate(key)
         guard try size(of: key) != nil else { throw StorageError.notFound(location: name, key: key) }
         try check(try request("DELETE", objectKey(key)), "DELETE", key)
     }
 
+    /// Removes each of `keys`, eight requests at a time.
     public func delete(many keys: [String]) throws {
         for key in keys { try validate(key) }
         let firstError = Locked<(any Error)?>(nil)
@@ -161,11 +173,13 @@ public struct S3Store: ObjectStore {
         if let e = firstError.value { throw e }
     }
 
+    /// Replaces an object with a plain PUT (atomic for readers).
     public func replace(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         try check(try request("PUT", objectKey(key), body: bytes), "PUT", key)
     }
 
+    /// Whether the stored object is exactly `bytes` (a GET and a comparison).
     public func holds(_ key: String, exactly bytes: [UInt8]) throws -> Bool {
         do { return try get(key) == bytes } catch StorageError.notFound { return false }
     }

@@ -4,10 +4,13 @@ import LeafSodium
 
 /// AWS credentials. The secret is kept in guarded memory and never printed.
 public struct AWSCredentials: Sendable, CustomStringConvertible {
+    /// The access key id (not secret: it names the key in requests and logs).
     public let accessKeyID: String
     let secret: SecureBytes
+    /// The session token of temporary credentials, sent with each request.
     public let sessionToken: String?
 
+    /// Credentials whose secret is moved into guarded memory at once.
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) throws {
         var bytes = Array(secretAccessKey.utf8)
         self.accessKeyID = accessKeyID
@@ -15,16 +18,21 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.sessionToken = sessionToken
     }
 
+    /// The access key id only: the secret is never printed.
     public var description: String { "AWS credentials \(accessKeyID) <redacted>" }
 }
 
 /// AWS Signature Version 4 (the "AWS4-HMAC-SHA256" header form), as AWS documents it:
 /// canonical request, string to sign, a signing key derived per day, region and service.
 public struct SigV4Signer: Sendable {
+    /// Whose requests are signed.
     public let credentials: AWSCredentials
+    /// The region in the credential scope.
     public let region: String
+    /// The service in the credential scope (`s3`).
     public let service: String
 
+    /// A signer for `service` in `region`.
     public init(credentials: AWSCredentials, region: String, service: String = "s3") {
         self.credentials = credentials; self.region = region; self.service = service
     }
