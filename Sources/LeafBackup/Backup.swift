@@ -6,7 +6,9 @@ import LeafSQLite
 
 /// Tunables of a backup; the defaults are what the benchmarks measured best on two cores.
 public struct BackupOptions: Sendable {
+    /// Shards that carry each pack's bytes.
     public var dataShards = 4
+    /// Parity shards per pack: this many locations may be lost.
     public var parityShards = 2
     /// Target plaintext bytes per pack.
     public var packSize = 8 << 20
@@ -15,50 +17,68 @@ public struct BackupOptions: Sendable {
     public var databaseChunkSize = 32 << 10
     /// Documents larger than this are split into chunks of this size.
     public var documentChunkSize = 4 << 20
+    /// zstd's level for packs that compress (others are stored as they are).
     public var zstdLevel = 3
+    /// Packs sealed and written at once.
     public var workers = 2
+    /// The job the snapshot is recorded under, if a job took it.
     public var job: String?
     /// Look for packs an interrupted run wrote but never indexed (lists every shard name;
     /// the backup step sets it only when the previous run did not finish).
     public var recoverInterruptedRun = true
     /// Where the database copy is made; it is removed afterwards.
     public var scratchDirectory: String
+    /// The snapshot's time.
     public var now: @Sendable () -> Date = { Date() }
 
+    /// Defaults, with the database copy made in `scratchDirectory`.
     public init(scratchDirectory: String) { self.scratchDirectory = scratchDirectory }
 }
 
 /// What a backup did, for the step result and history.
 public struct BackupResult: Sendable {
+    /// The snapshot written.
     public let snapshot: SnapshotManifest
+    /// New packs written.
     public let packsWritten: Int
+    /// Blobs the repository did not hold yet.
     public let blobsAdded: Int
     /// Plaintext bytes newly stored and sealed bytes written (all shards).
     public let bytesAdded: Int64
+    /// Sealed bytes written, every shard counted.
     public let bytesStored: Int64
+    /// Documents whose size, modification time and recorded digest matched the previous snapshot, so were not read.
     public let filesUnchanged: Int
     /// Packs an interrupted backup had written, found and reused.
     public let packsRecovered: Int
     /// Seconds spent in each phase, in order, for logs and tuning.
     public let phases: [(String, Double)]
+    /// Wall time of the backup.
     public let seconds: Double
 }
 
 /// Why a backup could not run.
 public struct BackupError: Error, CustomStringConvertible, Sendable {
+    /// What failed and what to do, naming the file or object.
     public let message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
 /// Takes a consistent snapshot of a planner data directory into a repository.
 public struct Backup: Sendable {
+    /// The region's repository the snapshot goes to.
     public let repository: Repository
+    /// The planner data folder: planner.db and documents/.
     public let dataDirectory: String
+    /// How the backup is done.
     public let options: BackupOptions
     /// Called with (phase, bytes done, bytes total) as work proceeds.
     public let progress: @Sendable (String, Int64, Int64) -> Void
 
+    /// A backup of `dataDirectory` into `repository`, reporting to `progress`.
     public init(
         repository: Repository, dataDirectory: String, options: BackupOptions,
         progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }
@@ -66,6 +86,7 @@ public struct Backup: Sendable {
         self.repository = repository; self.dataDirectory = dataDirectory; self.options = options; self.progress = progress
     }
 
+    /// Copies the live database with SQLite's backup API, reads the documents it names, stores what is new and writes the snapshot.
     public func run() throws -> BackupResult {
         let t0 = Date()
         var phases: [(String, Double)] = []

@@ -7,30 +7,41 @@ import LeafSQLite
 
 /// What a restore did and what it worked around.
 public struct RestoreResult: Sendable {
+    /// The snapshot restored.
     public let snapshot: SnapshotManifest
+    /// Files written: the database and every document.
     public let files: Int
+    /// Bytes written.
     public let bytes: Int64
     /// Shards that were missing or corrupt and were rebuilt from the others.
     public let repairedAround: [String]
+    /// Wall time of the restore.
     public let seconds: Double
 }
 
 /// Why a restore failed.
 public struct RestoreError: Error, CustomStringConvertible, Sendable {
+    /// What failed and what to do, naming the file or object.
     public let message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
 /// Rebuilds a planner data directory from a snapshot.
 public struct Restore: Sendable {
+    /// The region's repository the snapshot is read from.
     public let repository: Repository
+    /// Packs read and opened at once.
     public var workers = 2
     /// Copies of the repository (the other regions) to take shards from when this one
     /// cannot supply enough of a pack.
     public var otherRegions: [Repository] = []
+    /// Called with (phase, bytes done, bytes total) as work proceeds.
     public let progress: @Sendable (String, Int64, Int64) -> Void
 
+    /// A restore from `repository`, reporting to `progress`.
     public init(repository: Repository, progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }) {
         self.repository = repository; self.progress = progress
     }
@@ -240,6 +251,7 @@ func glibcRenameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdir
 
 /// The check restore makes of every path a snapshot names, for tests.
 public enum RestorePathCheck {
+    /// Throws unless `path` is one restore would write: relative, no `..`, `.`, empty component or NUL.
     public static func check(_ path: String) throws { try Restore.checkPath(path) }
 }
 
