@@ -28,8 +28,6 @@ public struct BackupOptions: Sendable {
     public var recoverInterruptedRun = true
     /// Where the database copy is made; it is removed afterwards.
     public var scratchDirectory: String
-    /// The snapshot's time.
-    public var now: @Sendable () -> Date = { Date() }
 
     /// Defaults, with the database copy made in `scratchDirectory`.
     public init(scratchDirectory: String) { self.scratchDirectory = scratchDirectory }
@@ -109,7 +107,7 @@ public struct Backup: Sendable {
 
         // A shared region lock: prune (exclusive) waits for the next run rather than remove
         // packs this backup finds in the index and reuses.
-        let lock = try RegionLock.acquire(.shared, in: repository, now: options.now())
+        let lock = try RegionLock.acquire(.shared, in: repository)
         defer { lock.release() }
 
         // 1. A consistent copy of the live database through the online backup API.
@@ -183,7 +181,7 @@ public struct Backup: Sendable {
             }
             let dbFile = SnapshotFile(
                 path: "planner.db", size: dbSize, sha256: dbHasher.finalize().hexString,
-                modified: options.now().timeIntervalSince1970, blobs: dbBlobs)
+                modified: repository.clock.now.timeIntervalSince1970, blobs: dbBlobs)
             phase("database chunks")
 
             // 4. Every document the database names, checked against documents.sha256.
@@ -256,8 +254,10 @@ public struct Backup: Sendable {
             // 5. Data, then index, then the snapshot that names them.
             let packs = try pipeline.finish()
             phase("flush packs and index")
+            // The repository's clock, as for its packs' seal times.
+            let snapshotTime = repository.clock.now
             let snapshot = SnapshotManifest(
-                id: .timeOrdered(options.now()), time: options.now(), host: ProcessInfo.processInfo.hostName, job: options.job,
+                id: .timeOrdered(snapshotTime), time: snapshotTime, host: ProcessInfo.processInfo.hostName, job: options.job,
                 source: dataDirectory, database: dbFile, databaseChunkSize: options.databaseChunkSize, rowCounts: rowCounts,
                 documents: files, problems: problems, totalBytes: dbSize + files.reduce(0) { $0 + $1.size },
                 addedBytes: pipeline.blobBytes)

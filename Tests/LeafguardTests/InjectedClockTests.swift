@@ -11,8 +11,11 @@ import Testing
         let f = try BackupFixture()
         let past = Date(timeIntervalSince1970: 1_700_000_000)  // 2023-11-14
         let then = try Repository.open(region: "primary", locations: f.locations(), master: f.master, create: true, clock: Clock(now: past))
-        _ = try Backup(repository: then, dataDirectory: f.dataDirectory, options: f.options()).run()
+        let backup = try Backup(repository: then, dataDirectory: f.dataDirectory, options: f.options()).run()
         #expect(abs(then.config.created.timeIntervalSince(past)) < 600)
+        // The snapshot's time, and the id ordered by it, come from the same clock.
+        #expect(abs(backup.snapshot.time.timeIntervalSince(past)) < 600, "snapshot at \(backup.snapshot.time)")
+        #expect(try then.snapshots().map(\.id) == [backup.snapshot.id])
         let packs = try then.loadIndex().packs.values
         #expect(!packs.isEmpty)
         for p in packs { #expect(abs((p.sealedAt ?? 0) - past.timeIntervalSince1970) < 600, "pack \(p.id.hex) sealed at \(p.sealedAt ?? 0)") }
