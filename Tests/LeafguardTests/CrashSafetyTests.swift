@@ -89,6 +89,12 @@ struct DeploymentFixture {
     }
 
     var keyBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: dir.file("keys/master.key"))!) }
+
+    /// Makes the master key a passphrase read from the environment variable `variable`.
+    func usePassphrase(from variable: String) throws {
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try dir.write("leafguard.yml", text.replacingOccurrences(of: "master: file:keys/master.key", with: "master: passphrase-env:\(variable)"))
+    }
 }
 
 /// Just enough of "any JSON value" to read the CLI's JSON output.

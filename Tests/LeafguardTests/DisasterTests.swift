@@ -14,11 +14,7 @@ struct DisasterFixture {
 
     init(passphrase: Bool = false) throws {
         d = try DeploymentFixture()
-        if passphrase {
-            let text = try String(contentsOfFile: d.config, encoding: .utf8)
-            try text.replacingOccurrences(of: "master: file:keys/master.key", with: "master: passphrase-env:LG_TEST_PASSPHRASE")
-                .write(toFile: d.config, atomically: true, encoding: .utf8)
-        }
+        if passphrase { try d.usePassphrase(from: "LG_TEST_PASSPHRASE") }
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
         try d.dir.write("jobs/scan.yml", "name: scan\nsteps: [{scan: {formats: [json]}}]\n")
         for round in 0..<3 {

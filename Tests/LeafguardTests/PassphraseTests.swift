@@ -26,8 +26,7 @@ import Testing
     @Test func aWrongPassphraseOpensNothingAndAChangeRewritesOnlyTheKeyring() throws {
         let d = try DeploymentFixture()
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
-        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(of: "file:keys/master.key", with: "passphrase-env:LG_PASSPHRASE")
-        try d.dir.write("leafguard.yml", yml)
+        try d.usePassphrase(from: "LG_PASSPHRASE")
         let base = ProcessInfo.processInfo.environment
         func env(_ passphrase: String, new: String? = nil) -> [String: String] {
             var e = base; e["LG_PASSPHRASE"] = passphrase; e["LG_NEW_PASSPHRASE"] = new; return e
@@ -115,8 +114,7 @@ import Testing
     @Test func aRunOfThreeStepsAndARestoreEachLoadTheMasterKeyOnce() throws {
         let d = try DeploymentFixture()
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}, {verify: {read_data: 5}}]\n")
-        let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(of: "file:keys/master.key", with: "passphrase-env:LG_ONCE")
-        try d.dir.write("leafguard.yml", yml)
+        try d.usePassphrase(from: "LG_ONCE")
         var env = ProcessInfo.processInfo.environment
         env["LG_ONCE"] = "correct horse battery staple"
         func loads(_ r: CommandOutput) -> Int { r.all.components(separatedBy: "master key loaded").count - 1 }
