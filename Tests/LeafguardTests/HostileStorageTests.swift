@@ -152,3 +152,40 @@ import Testing
         #expect(problems { _ = try loopback.load() }.isEmpty)
     }
 }
+
+/// One location's owner replaces its folders by links to a folder of the host that holds
+/// copies of the real objects (so that a write, a replacement or a removal through a link
+/// would show there). Backups, rotation, verify, repair and restore follow none of them.
+@Suite struct PlantedLinkTests {
+    @Test func linksPlantedInOneLocationAreNeverFollowed() throws {
+        let f = try DisasterFixture()
+        let loc0 = f.file("regions/primary/loc0")
+        let dataFolder = try #require(try FileManager.default.contentsOfDirectory(atPath: loc0 + "/data").sorted().first)
+        var host: [String: [String: Data]] = [:]
+        for folder in ["snapshots", "index", "keys", "heads", "audit", "locks", "data/" + dataFolder] {
+            let real = loc0 + "/" + folder
+            let outside = f.file("host/" + folder.replacingOccurrences(of: "/", with: "-"))
+            try FileManager.default.createDirectory(atPath: f.file("host"), withIntermediateDirectories: true)
+            #expect(try runCommand("/bin/cp", ["-a", real, outside]).status == 0)
+            try FileManager.default.removeItem(atPath: real)
+            try FileManager.default.createSymbolicLink(atPath: real, withDestinationPath: outside)
+            host[outside] = Dictionary(uniqueKeysWithValues: filesBelow(outside).map { ($0, try! Data(contentsOf: URL(fileURLWithPath: outside + "/" + $0))) })
+        }
+        try addDocument(to: f.d, megabytes: 1)
+        let backup = try f.run(["run", "nightly"])
+        #expect(backup.status == 1 && backup.all.contains("primary/loc0") && backup.all.contains("is not a folder"), "\(backup.all)")
+        _ = try f.run(["keys", "rotate"])
+        let verify = try f.run(["verify", "--read-data", "--repair", "--region", "primary"])
+        #expect(verify.status == 1 && verify.stdout.contains("primary/loc0"), "the planted links are named: \(verify.all)")
+        let target = f.file("restored")
+        let restore = try f.run(["restore", "latest", "--to", target])
+        #expect(restore.status == 0, "\(restore.all)")
+        // The failed backup wrote its packs before it reached loc0's links, and no snapshot.
+        #expect(try f.snapshotIDs().last == f.expected.last?.id)
+        #expect(sameTree(f.expected.last!.data, target))
+        for (outside, files) in host {
+            let now = Dictionary(uniqueKeysWithValues: filesBelow(outside).map { ($0, try! Data(contentsOf: URL(fileURLWithPath: outside + "/" + $0))) })
+            #expect(now == files, "\(outside) was changed through a planted link")
+        }
+    }
+}

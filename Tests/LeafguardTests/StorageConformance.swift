@@ -165,3 +165,59 @@ func checkObjectStoreConformance(_ make: (String) throws -> any ObjectStore) thr
         #expect(throws: StorageError.self) { try store.get("x") }
     }
 }
+
+/// Whoever owns one location can plant symbolic links in it. Beneath the location's folder
+/// the local store follows none: nothing is written, read, listed or removed through them.
+@Suite struct LocalStoreLinkTests {
+    /// A location whose `snapshots` folder is a link to a folder of the host holding a file
+    /// with an object's name, and whose `keys/k` is a link to a host file.
+    func planted() throws -> (store: LocalStore, outside: String, dir: TemporaryDirectory) {
+        let dir = TemporaryDirectory()
+        let store = LocalStore(name: "test/loc0", root: dir.file("loc0"))
+        try store.create()
+        let outside = dir.file("host")
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try "host file".write(toFile: outside + "/a", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("loc0/snapshots"), withDestinationPath: outside)
+        try FileManager.default.createDirectory(atPath: dir.file("loc0/keys"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("loc0/keys/k"), withDestinationPath: outside + "/a")
+        return (store, outside, dir)
+    }
+
+    func expectUntouched(_ outside: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: outside)) == ["a"], sourceLocation: sourceLocation)
+        #expect((try? String(contentsOfFile: outside + "/a", encoding: .utf8)) == "host file", sourceLocation: sourceLocation)
+    }
+
+    @Test func aLinkedFolderIsNeverFollowed() throws {
+        let (store, outside, dir) = try planted()
+        defer { withExtendedLifetime(dir) {} }
+        #expect { try store.put("snapshots/b", [1]) } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.replace("snapshots/a", [1]) } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.get("snapshots/a") } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.size(of: "snapshots/a") } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.holds("snapshots/a", exactly: Array("host file".utf8)) } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.delete("snapshots/a") } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.delete(many: ["snapshots/a"]) } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect { try store.list(prefix: "snapshots/") } throws: { "\($0)".contains("snapshots is not a folder") }
+        #expect(try store.list(prefix: "") == [], "a whole-location listing does not descend into the link")
+        expectUntouched(outside)
+    }
+
+    @Test func aLinkAtAnObjectsNameIsNoObject() throws {
+        let (store, outside, dir) = try planted()
+        #expect { try store.get("keys/k") } throws: { "\($0)".contains("symbolic link") }
+        #expect { try store.size(of: "keys/k") } throws: { "\($0)".contains("not a regular file") }
+        #expect { try store.holds("keys/k", exactly: Array("host file".utf8)) } throws: { "\($0)".contains("symbolic link") }
+        #expect(throws: StorageError.alreadyExists(location: "test/loc0", key: "keys/k")) { try store.put("keys/k", [1]) }
+        #expect(try store.list(prefix: "keys/") == [])
+        // Replacing or removing the name replaces or removes the link itself, not what it names.
+        try store.replace("keys/k", [7])
+        #expect(try store.get("keys/k") == [7])
+        try store.delete("keys/k")
+        try FileManager.default.createSymbolicLink(atPath: dir.file("loc0/keys/k"), withDestinationPath: outside + "/a")
+        try store.delete(many: ["keys/k"])
+        #expect(!FileManager.default.fileExists(atPath: dir.file("loc0/keys/k")))
+        expectUntouched(outside)
+    }
+}
