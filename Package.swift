@@ -62,10 +62,23 @@ let package = Package(
             ], swiftSettings: swiftSettings),
         .target(name: "LeafS3", dependencies: ["LeafStorage", "LeafDigest", "LeafSodium", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(
+            name: "LeafDeployment",
+            dependencies: [
+                "LeafConfig", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafAudit", "LeafSodium", "LeafTime", "LeafConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
+        .target(
+            name: "LeafReports",
+            dependencies: [
+                "LeafDeployment", "LeafConfig", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafTime",
+                "LeafConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
+        .target(
             name: "LeafJobs",
             dependencies: [
-                "LeafConfig", "LeafBackup", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite",
-                "LeafSodium", "LeafTime", "LeafConcurrency",
+                "LeafDeployment", "LeafReports", "LeafConfig", "LeafBackup", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit",
+                "LeafConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
         .target(
@@ -76,13 +89,14 @@ let package = Package(
         .target(
             name: "LeafScheduler",
             dependencies: [
-                "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafAudit", "LeafTime", "LeafConcurrency",
+                "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafDeployment", "LeafAudit", "LeafTime", "LeafConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
         .executableTarget(
             name: "leafguard",
             dependencies: [
-                "LeafJobs", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance", "LeafKeys", "LeafRepository",
+                "LeafJobs", "LeafDeployment", "LeafReports", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
+                "LeafKeys", "LeafRepository",
                 "LeafTime", "LeafConcurrency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,14 +113,15 @@ let package = Package(
             name: "leafguard-fuzz",
             dependencies: [
                 "CFuzz", "LeafArchive", "LeafAudit", "LeafBackup", "LeafCompliance", "LeafConfig", "LeafCron",
-                "LeafJobs", "LeafKeys", "LeafRepository", "LeafS3", "LeafSodium",
+                "LeafJobs", "LeafDeployment", "LeafKeys", "LeafRepository", "LeafS3", "LeafSodium",
             ], path: "Fuzz/Targets", swiftSettings: swiftSettings),
         .testTarget(
             name: "LeafguardTests",
             dependencies: [
                 "LeafSodium", "LeafSQLite", "LeafArchive", "LeafErasure", "LeafDigest",
                 "LeafCron", "LeafConfig", "LeafKeys", "LeafStorage", "LeafRepository",
-                "LeafBackup", "LeafDemo", "LeafJobs", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit", "LeafS3", "LeafTime",
+                "LeafBackup", "LeafDemo", "LeafJobs", "LeafDeployment", "LeafReports", "LeafTestSupport", "LeafCompliance", "LeafScheduler", "LeafAudit",
+                "LeafS3", "LeafTime",
                 "LeafConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 import Foundation
 import LeafArchive
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafSodium
 

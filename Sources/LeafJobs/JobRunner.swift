@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafDeployment
 import Logging
 
 /// The outcome of one job run.
@@ -30,9 +31,11 @@ public struct JobRunner: Sendable {
         self.deployment = deployment ?? Deployment(config: config)
     }
 
-    public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date = Date()) -> JobRunResult {
+    /// Runs `job`; its steps see `now` as the run's start (the deployment's clock by default).
+    public func run(_ job: JobDefinition, dryRun: Bool = false, now: Date? = nil) -> JobRunResult {
+        let now = now ?? deployment.clock.now
         var results: [StepResult] = []
-        let started = Date()
+        let started = deployment.clock.now
         var log = logger
         log[metadataKey: "job"] = "\(job.name)"
         log.info("job started", metadata: ["steps": "\(job.steps.count)", "dry_run": "\(dryRun)"])
@@ -69,7 +72,7 @@ public struct JobRunner: Sendable {
                 ])
             results.append(result)
         }
-        let outcome = JobRunResult(job: job.name, started: started, finished: Date(), dryRun: dryRun, steps: results)
+        let outcome = JobRunResult(job: job.name, started: started, finished: deployment.clock.now, dryRun: dryRun, steps: results)
         log.log(
             level: outcome.succeeded ? .info : (outcome.onlyUnavailable ? .warning : .error), "job finished",
             metadata: ["outcome": "\(outcome.warned ? "warned" : outcome.succeeded ? "succeeded" : "failed")"])

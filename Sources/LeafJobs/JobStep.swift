@@ -1,25 +1,7 @@
 import Foundation
 import LeafConfig
+import LeafDeployment
 import Logging
-
-/// What a step reports when it finishes: a verdict, one line for a person, figures for
-/// history and reports, and details (problems found, files written).
-public struct StepResult: Sendable, Codable, Equatable {
-    /// `unavailable`: the step is valid but this version cannot run it; like `failed`, it
-    /// stops the job and makes the run fail.
-    public enum Status: String, Sendable, Codable { case succeeded, warning, failed, skipped, unavailable }
-    public var step: String
-    public var status: Status
-    public var summary: String
-    public var figures: [String: Double]
-    public var details: [String]
-    public var seconds: Double
-
-    public init(step: String, status: Status, summary: String, figures: [String: Double] = [:], details: [String] = [], seconds: Double = 0) {
-        self.step = step; self.status = status; self.summary = summary
-        self.figures = figures; self.details = details; self.seconds = seconds
-    }
-}
 
 /// Everything a running step may use. Tests build one with a temporary configuration.
 public struct StepContext: Sendable {
@@ -28,18 +10,20 @@ public struct StepContext: Sendable {
     public let dryRun: Bool
     public let logger: Logger
     public let progress: Progress
-    /// The instant the run started, injected so tests control time.
+    /// The instant the run started: the deployment's clock unless a caller gives one.
     public let now: Date
     /// The run's deployment, shared by every step: the master key is derived and the
     /// keyring read once per run, however many steps open a region.
     public let deployment: Deployment
 
     public init(
-        config: LeafguardConfig, job: String, dryRun: Bool, logger: Logger, progress: Progress, now: Date = Date(), deployment: Deployment? = nil
+        config: LeafguardConfig, job: String, dryRun: Bool, logger: Logger, progress: Progress, now: Date? = nil, deployment: Deployment? = nil
     ) {
         self.config = config; self.job = job; self.dryRun = dryRun
-        self.logger = logger; self.progress = progress; self.now = now
-        self.deployment = deployment ?? Deployment(config: config)
+        self.logger = logger; self.progress = progress
+        let deployment = deployment ?? Deployment(config: config)
+        self.deployment = deployment
+        self.now = now ?? deployment.clock.now
     }
 }
 

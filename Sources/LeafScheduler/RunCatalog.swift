@@ -1,4 +1,5 @@
 import Foundation
+import LeafConfig
 import LeafJobs
 import LeafSQLite
 

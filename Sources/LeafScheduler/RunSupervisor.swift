@@ -2,6 +2,7 @@ import Foundation
 import LeafAudit
 import LeafConcurrency
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafTime
 import Logging

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafAudit
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 
 extension Leafguard {

@@ -3,6 +3,7 @@ import Foundation
 import LeafAudit
 import LeafConcurrency
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafRepository
 import Logging

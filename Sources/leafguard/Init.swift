@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 
 extension Leafguard {
@@ -18,7 +19,9 @@ extension Leafguard {
             _ = global.logger()
             let config = try global.loadConfig()
             let repo = try audited(config, action: "init", command: "init", objects: force ? ["force"] : []) {
-                do { return try openDeployment(config).initialize(force: force) } catch let e as StepError { throw CommandFailure(e.message, status: 1) }
+                do { return try openDeployment(config).initialize(force: force) } catch let e as DeploymentError {
+                    throw CommandFailure(e.description, status: 1)
+                }
             }
             print(
                 "repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafConcurrency
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafKeys
 import LeafRepository

@@ -3,6 +3,7 @@ import Foundation
 import LeafConfig
 import LeafJobs
 import LeafKeys
+import LeafReports
 
 /// The leafguard command. Exit status: 0 success, 1 a job, step or operation failed,
 /// 2 bad usage or configuration.

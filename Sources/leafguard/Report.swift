@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafReports
 
 extension Leafguard {
     /// `leafguard report [--out DIR] [--format json,html,md] [--fail-on fail|warn]`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeafBackup
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafRepository
 

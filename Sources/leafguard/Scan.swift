@@ -3,6 +3,7 @@ import Foundation
 import LeafCompliance
 import LeafConfig
 import LeafJobs
+import LeafReports
 import Logging
 
 extension Leafguard {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 
 extension Leafguard {

@@ -1,5 +1,6 @@
 import Foundation
 import LeafAudit
+import LeafDeployment
 import LeafKeys
 import LeafSodium
 import LeafTestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import LeafReports
 import LeafTestSupport
 import Testing
 

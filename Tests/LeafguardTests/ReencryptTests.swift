@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafDeployment
 import LeafJobs
 import LeafRepository
 import LeafTestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import LeafDeployment
 import LeafJobs
 import LeafTestSupport
 import Testing

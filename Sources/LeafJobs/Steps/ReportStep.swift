@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafReports
 
 /// The posture report: each promise of the security page with its live evidence and a
 /// pass / warn / fail verdict.

@@ -1,6 +1,7 @@
 import Foundation
 import LeafBackup
 import LeafConfig
+import LeafDeployment
 import LeafRepository
 
 /// Restores a snapshot into a scratch folder, checks it, records how long it took, and

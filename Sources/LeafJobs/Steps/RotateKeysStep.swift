@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafDeployment
 import LeafKeys
 
 /// Makes a new master-key version active and re-wraps every data key under it; then

@@ -1,6 +1,7 @@
 import Foundation
 import LeafCompliance
 import LeafConfig
+import LeafReports
 
 /// Scans accounts for MFA, password-policy and access compliance.
 public struct ScanStep: JobStep {

@@ -1,6 +1,7 @@
 import Foundation
 import LeafAudit
 import LeafConfig
+import LeafDeployment
 
 /// Seals the planner's activity-log rows added since the last seal.
 public struct SealActivityStep: JobStep {

@@ -1,5 +1,6 @@
 import Foundation
 import LeafConfig
+import LeafDeployment
 
 /// Checks the repository's structure and authenticates data.
 public struct VerifyStep: JobStep {

@@ -1,5 +1,6 @@
 import Foundation
 import LeafCompliance
+import LeafDeployment
 import LeafRepository
 import Logging
 
@@ -13,7 +14,8 @@ public struct ReportArchive: Sendable {
 
     /// Stores the files of a compliance scan; returns the regions that hold it.
     @discardableResult
-    public func store(_ report: ComplianceReport, files: [String], at: Date = Date()) -> [String] {
+    public func store(_ report: ComplianceReport, files: [String], at: Date? = nil) -> [String] {
+        let at = at ?? deployment.clock.now
         var figures = [
             "findings": report.findings.count, "excepted": report.excepted.count,
             "active_users": report.totals.activeUsers, "active_users_with_mfa": report.totals.activeUsersWithMFA,

@@ -51,7 +51,8 @@ public struct RegionHeads: Sendable {
     /// Writes a new head for every reachable region whose contents changed, into the state
     /// folder and every location of every reachable region. Returns the regions written.
     @discardableResult
-    public func update(logger: Logger, now: Date = Date()) -> [String] {
+    public func update(logger: Logger, now: Date? = nil) -> [String] {
+        let now = now ?? deployment.clock.now
         var written: [String] = []
         var heads: [(RegionHead, [UInt8], spent: [String])] = []
         _ = deployment.forEachRepository(logger: logger, "record what the region holds") { repo in

@@ -2,6 +2,7 @@ import Foundation
 import LeafAudit
 import LeafCompliance
 import LeafConfig
+import LeafDeployment
 import LeafKeys
 import LeafRepository
 import LeafSQLite
@@ -11,7 +12,8 @@ import Logging
 /// A promise's verdict. Ordered: pass < warn < fail.
 public enum Verdict: String, Codable, Sendable, Comparable, CaseIterable {
     case pass, warn, fail
-    var rank: Int { Verdict.allCases.firstIndex(of: self) ?? 0 }
+    /// The verdict's place in that order (pass 0, warn 1, fail 2), e.g. for an exit status.
+    public var rank: Int { Verdict.allCases.firstIndex(of: self) ?? 0 }
     public static func < (a: Verdict, b: Verdict) -> Bool { a.rank < b.rank }
 }
 

@@ -24,7 +24,9 @@ public struct Verification: Sendable {
     ///   - readPercent: 0 checks structure only; 100 reads everything.
     ///   - acceptLoss: with `repair`, snapshots and indexes the signed head records but no
     ///     region holds any more are dropped from the head (the loss is then in the audit log).
-    public func run(regions: [String]?, readPercent: Int, repair: Bool, acceptLoss: Bool = false, now: Date = Date()) throws -> [RegionReport] {
+    public func run(regions: [String]?, readPercent: Int, repair: Bool, acceptLoss: Bool = false, now: Date? = nil) throws -> [RegionReport] {
+        // When packs were read, for the coverage ledger: the deployment's clock by default.
+        let now = now ?? deployment.clock.now
         let config = deployment.config
         let names = regions ?? config.regionNames
         var out: [RegionReport] = []

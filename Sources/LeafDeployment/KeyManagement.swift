@@ -34,9 +34,9 @@ public struct KeyManagement: Sendable {
             checkpoint = saved
         } else {
             var ring = try deployment.keyring()
-            let version = try ring.rotate()
+            let version = try ring.rotate(now: deployment.clock.now)
             deployment.reloadKeyring()
-            checkpoint = RotationCheckpoint(target: version, started: Date(), regionsDone: [])
+            checkpoint = RotationCheckpoint(target: version, started: deployment.clock.now, regionsDone: [])
             try saveCheckpoint(checkpoint)
             logger.notice("master-key version activated", metadata: ["version": "\(version)"])
         }
@@ -86,7 +86,7 @@ public struct KeyManagement: Sendable {
             let text = users.map { "\($0.byVersion[version] ?? 0) data key(s) in '\($0.region)'" }.joined(separator: ", ")
             throw KeyError("version \(version) still wraps \(text); run 'leafguard keys rotate' to re-wrap them first")
         }
-        try ring.retire(version, grace: grace)
+        try ring.retire(version, grace: grace, now: deployment.clock.now)
         deployment.reloadKeyring()
         try publishEverywhere()
     }

@@ -15,6 +15,14 @@ public struct DrillRecord: Codable, Sendable, Equatable {
     public var files: Int
     public var bytes: Int64
     public var detail: String?
+
+    public init(
+        time: Date, job: String, region: String, snapshot: String?, snapshotTime: Date?, outcome: String, seconds: Double, files: Int, bytes: Int64,
+        detail: String?
+    ) {
+        self.time = time; self.job = job; self.region = region; self.snapshot = snapshot; self.snapshotTime = snapshotTime
+        self.outcome = outcome; self.seconds = seconds; self.files = files; self.bytes = bytes; self.detail = detail
+    }
 }
 
 /// The drill history: appended one JSON line per drill, read back whole.
@@ -30,10 +38,10 @@ public struct DrillHistory: Sendable {
         var line = try e.encode(record)
         line.append(UInt8(ascii: "\n"))
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StepError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DeploymentError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n == line.count, fsync(fd) == 0 else { throw StepError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard n == line.count, fsync(fd) == 0 else { throw DeploymentError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
     }
 
     /// Every drill recorded, oldest first (a torn last line is skipped).

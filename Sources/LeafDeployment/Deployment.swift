@@ -84,7 +84,7 @@ public final class Deployment: Sendable {
         if let r = l.ring { return r }
         let key = try keyringKey(&l)
         if FileManager.default.fileExists(atPath: Keyring.path(stateDirectory: config.stateDirectory)),
-            let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key)
+            let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key, now: clock.now)
         {
             l.ring = ring
             return ring
@@ -96,7 +96,7 @@ public final class Deployment: Sendable {
         }
         let ring = try Keyring.open(
             stateDirectory: config.stateDirectory, keyringKey: key,
-            copies: copies.map(\.copy), passphrase: passphrase)
+            copies: copies.map(\.copy), passphrase: passphrase, now: clock.now)
         // A copy altered outside leafguard is outvoted (and the state file rewritten from the
         // newest authentic copy), but never silently.
         for reason in ring.rejected {
@@ -169,7 +169,8 @@ public final class Deployment: Sendable {
             // The region holds a newer keyring than the state folder (restored from an old
             // copy, say): adopt it rather than roll the region back.
             let key = try keyringKey()
-            let adopted = try Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key, copies: keyringCopies(in: region).map(\.copy))
+            let adopted = try Keyring.open(
+                stateDirectory: config.stateDirectory, keyringKey: key, copies: keyringCopies(in: region).map(\.copy), now: clock.now)
             loaded.withLock { $0.ring = adopted }
             ring = adopted
             known = try copyGenerations(in: region)
@@ -181,12 +182,12 @@ public final class Deployment: Sendable {
                 try loc.prepare()
                 try loc.replace(Self.keyringObject, bytes)
                 try loc.sync()
-                guard try loc.holds(Self.keyringObject, exactly: bytes) else { throw StepError("the copy read back differs") }
+                guard try loc.holds(Self.keyringObject, exactly: bytes) else { throw DeploymentError.readBackDiffers }
                 loaded.withLock { $0.copyGenerations[regionName]?[i] = ring.generation }
             } catch { problems.append("\(loc.name): \(error)") }
         }
         if !problems.isEmpty {
-            throw StepError("cannot store the keyring in region '\(regionName)': \(problems.joined(separator: "; "))")
+            throw DeploymentError.keyringNotStored(region: regionName, problems: problems)
         }
     }
 
@@ -199,8 +200,8 @@ public final class Deployment: Sendable {
         return (0..<region.locations).filter { $0 >= known.count || known[$0] != ring.generation }.map { "\(regionName)/loc\($0)" }
     }
 
-    func unknownRegion(_ name: String) -> StepError {
-        StepError("region '\(name)' is not in \(config.file); defined: \(config.regionNames.joined(separator: ", "))")
+    func unknownRegion(_ name: String) -> DeploymentError {
+        .unknownRegion(name, file: config.file, defined: config.regionNames)
     }
 
     /// Requests in flight at once to one S3 region, over all its locations.
@@ -216,7 +217,7 @@ public final class Deployment: Sendable {
             guard
                 let endpoint = s.endpoint.flatMap(URL.init(string:)).map({ S3Endpoint(url: $0, region: s.region, pathStyle: s.pathStyle) })
                     ?? S3Endpoint.aws(region: s.region)
-            else { throw StepError("region '\(region.name)': S3 region '\(s.region)' does not make an endpoint URL; check it in \(config.file)") }
+            else { throw DeploymentError.noEndpoint(region: region.name, s3Region: s.region, file: config.file) }
             // One client (one connection pool) and one request limit for the whole region;
             // each location retries its own transient failures, outside the limit, so a
             // request waiting out its backoff holds no slot.
@@ -298,14 +299,12 @@ public final class Deployment: Sendable {
         for region in config.regions {
             guard let stores = try? locations(of: region) else { continue }
             for loc in stores where (try? loc.size(of: "config")) != nil && (try? loc.size(of: "config")) != .some(nil) {
-                throw StepError("region '\(region.name)' already holds a repository (\(loc.name)/config); nothing was written")
+                throw DeploymentError.alreadyInitialized(region: region.name, location: loc.name)
             }
         }
         if FileManager.default.fileExists(atPath: repositoryIDFile) {
             guard force else {
-                throw StepError(
-                    "the state folder knows a repository (\(repositoryIDFile)) that no region holds; if every region was lost, 'leafguard init --force' starts a new, empty one"
-                )
+                throw DeploymentError.repositoryLost(idFile: repositoryIDFile)
             }
             try FileManager.default.removeItem(atPath: repositoryIDFile)
         }

@@ -113,7 +113,8 @@ public struct AuditTrail: Sendable {
     /// Signs a checkpoint of the log now and stores it in the state folder and in each
     /// region that has a repository. Returns where it was stored.
     @discardableResult
-    public func checkpoint(at: Date = Date()) -> [String] {
+    public func checkpoint(at: Date? = nil) -> [String] {
+        let at = at ?? deployment.clock.now
         do {
             let signer = try signer()
             guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).write(log: log, signer: signer, at: at) else { return [] }
