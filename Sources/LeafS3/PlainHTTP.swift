@@ -17,7 +17,14 @@ final class PlainHTTPPool: Sendable {
     /// Kept-alive connections, free for the next request.
     private let idle = Locked<[Int32]>([])
 
-    init(host: String, port: Int, timeout: TimeInterval) { self.host = host; self.port = port; self.timeout = timeout }
+    /// Seconds a whole exchange may take, however steadily bytes arrive.
+    let deadline: TimeInterval
+    /// The largest response body accepted.
+    let maximumBody: Int
+
+    init(host: String, port: Int, timeout: TimeInterval, deadline: TimeInterval, maximumBody: Int) {
+        self.host = host; self.port = port; self.timeout = timeout; self.deadline = deadline; self.maximumBody = maximumBody
+    }
 
     deinit { for fd in idle.value { close(fd) } }
 
@@ -26,6 +33,9 @@ final class PlainHTTPPool: Sendable {
         /// The connection was closed before any byte of a response came: on a kept-alive
         /// connection, the server had closed it while idle, and the request may go again.
         var closedBeforeResponse = false
+        /// The response's body is larger than the largest accepted: a property of the
+        /// object asked for, not a passing fault.
+        var tooLarge = false
     }
 
     /// Sends one request and reads its response. `head` is the request line and headers,
@@ -36,7 +46,7 @@ final class PlainHTTPPool: Sendable {
             let (fd, reused) = try connection()
             do {
                 try send(fd, head, body)
-                let r = try Self.receive(fd, isHEAD: isHEAD, timeout: timeout)
+                let r = try Self.receive(fd, isHEAD: isHEAD, timeout: timeout, deadline: Date() + deadline, maximumBody: maximumBody)
                 if r.keepAlive { release(fd) } else { close(fd) }
                 return (r.status, r.headers, r.body)
             } catch let e as Failure where reused && attempt == 0 && e.closedBeforeResponse {
@@ -110,13 +120,22 @@ final class PlainHTTPPool: Sendable {
 
     struct Received { var status: Int; var headers: [String: String]; var body: [UInt8]; var keepAlive: Bool }
 
-    /// Reads one response from `fd`. Static and free of the pool's state so the fuzzer
-    /// (Fuzz/) can feed it any bytes through a socket pair.
-    static func receive(_ fd: Int32, isHEAD: Bool, timeout: TimeInterval) throws -> Received {
+    /// Reads one response from `fd`, refusing a body over `maximumBody` bytes and giving up
+    /// at `deadline` (a server that trickles a byte now and then never trips the per-read
+    /// timeout). Static and free of the pool's state so the fuzzer (Fuzz/) can feed it any
+    /// bytes through a socket pair.
+    static func receive(
+        _ fd: Int32, isHEAD: Bool, timeout: TimeInterval, deadline: Date = .distantFuture, maximumBody: Int = maximumBodyBytes
+    ) throws -> Received {
+        let maximumBody = min(maximumBody, maximumBodyBytes)
         var buffer = [UInt8]()
         buffer.reserveCapacity(64 << 10)
         var chunk = [UInt8](repeating: 0, count: 256 << 10)
+        func tooLarge() -> Failure {
+            Failure(description: "response body larger than \(maximumBody) bytes, more than any object leafguard writes", tooLarge: true)
+        }
         func fill() throws -> Bool {
+            guard Date() < deadline else { throw Failure(description: "the response did not arrive whole by the request's deadline") }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { return true }
             if n < 0 { throw Failure(description: errno == EAGAIN ? "timed out after \(Int(timeout)) s" : "receive: \(String(cString: strerror(errno)))") }
@@ -164,6 +183,7 @@ final class PlainHTTPPool: Sendable {
             guard let length = Self.parseLength(text, radix: 10) else {
                 throw Failure(description: "bad Content-Length '\(text.prefix(40))' (a body of at most \(Self.maximumBodyBytes) bytes is accepted)")
             }
+            guard length <= maximumBody else { throw tooLarge() }
             buffer = rest
             buffer.reserveCapacity(min(length, 16 << 20))  // a claimed length is not yet bytes received
             while buffer.count < length { guard try fill() else { throw Failure(description: "response body cut short") } }
@@ -173,21 +193,28 @@ final class PlainHTTPPool: Sendable {
             var body: [UInt8] = []
             buffer = rest
             while true {
+                // The chunk-size line: searched in what has arrived before the limit is
+                // checked (one read may bring the line and far more than the limit after it),
+                // each byte once.
                 var found: Int?
+                var searched = 0
                 while found == nil {
-                    if buffer.count >= 2 { for i in 0..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break } }
-                    if found == nil { guard try fill() else { throw Failure(description: "chunked body cut short") } }
-                    guard found != nil || buffer.count <= Self.maximumHeaderBytes else {
+                    if buffer.count >= 2 {
+                        for i in max(0, searched - 1)..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break }
+                    }
+                    if found != nil { break }
+                    guard buffer.count <= Self.maximumHeaderBytes else {
                         throw Failure(description: "chunk-size line longer than \(Self.maximumHeaderBytes) bytes")
                     }
+                    searched = buffer.count
+                    guard try fill() else { throw Failure(description: "chunked body cut short") }
                 }
                 guard let lineEnd = found else { throw Failure(description: "chunked body cut short") }
                 let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
-                guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16),
-                    body.count + size <= Self.maximumBodyBytes
-                else {
+                guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
                     throw Failure(description: "bad chunk size '\(sizeText.prefix(40))'")
                 }
+                guard body.count + size <= maximumBody else { throw tooLarge() }
                 buffer.removeFirst(lineEnd + 2)
                 while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
                 if size == 0 { break }
@@ -200,7 +227,7 @@ final class PlainHTTPPool: Sendable {
         buffer = rest
         rest = []
         while try fill() {
-            guard buffer.count <= Self.maximumBodyBytes else { throw Failure(description: "response body longer than \(Self.maximumBodyBytes) bytes") }
+            guard buffer.count <= maximumBody else { throw tooLarge() }
         }
         return Received(status: status, headers: headers, body: buffer, keepAlive: false)
     }

@@ -38,6 +38,9 @@ public struct S3Endpoint: Sendable {
 public enum S3Error: Error, CustomStringConvertible, Sendable {
     case status(code: Int, awsCode: String, message: String, request: String)
     case transport(String, request: String)
+    /// The response's body is larger than any object leafguard writes: the object asked for
+    /// is not one of leafguard's (a planted one), whatever the server.
+    case tooLarge(limit: Int, request: String)
 
     /// The request, S3's code and message, and a hint for the usual causes.
     public var description: String {
@@ -52,6 +55,7 @@ public enum S3Error: Error, CustomStringConvertible, Sendable {
             }
             return "\(request): HTTP \(code) \(awsCode)\(message.isEmpty ? "" : ": " + message)\(hint)"
         case .transport(let text, let request): return "\(request): \(text)"
+        case .tooLarge(let limit, let request): return "\(request): the object is larger than \(limit) bytes, more than any object leafguard writes"
         }
     }
 
@@ -78,19 +82,43 @@ public final class S3Client: Sendable {
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
-    /// Seconds a request may take before it fails (transiently).
+    /// Seconds a request may wait for its next bytes before it fails (transiently).
     public let timeout: TimeInterval
+    /// Seconds a whole request may take, however steadily a server trickles bytes: past it
+    /// the request fails (transiently), so a hostile or broken server cannot hang a run.
+    public let deadline: TimeInterval
+    /// The largest response body accepted (a GET of an object planted larger than anything
+    /// leafguard writes is refused before it is held in memory).
+    public let maximumResponseBytes: Int
 
     /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
     private let plain: PlainHTTPPool?
+    /// Collects URLSession's response bodies, within `maximumResponseBytes`.
+    private let responses: BoundedResponses
 
     /// A client of `endpoint` signing with `credentials`, at most `maxConnections` connections to it.
-    public init(endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, timeout: TimeInterval = 60) {
+    public convenience init(
+        endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, timeout: TimeInterval = 60, deadline: TimeInterval = 900,
+        maximumResponseBytes: Int = 1 << 30
+    ) {
+        self.init(
+            endpoint: endpoint, credentials: credentials, maxConnections: maxConnections, timeout: timeout, deadline: deadline,
+            maximumResponseBytes: maximumResponseBytes, plainHTTP: endpoint.url.scheme == "http" && endpoint.pathStyle)
+    }
+
+    /// `plainHTTP` chooses the transport: leafguard's own HTTP/1.1 client (http:// and
+    /// path-style only) or URLSession (what https:// takes; tests run it over http too).
+    init(
+        endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int, timeout: TimeInterval, deadline: TimeInterval, maximumResponseBytes: Int,
+        plainHTTP: Bool
+    ) {
         self.endpoint = endpoint
         self.timeout = timeout
+        self.deadline = deadline
+        self.maximumResponseBytes = maximumResponseBytes
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
-        if endpoint.url.scheme == "http", endpoint.pathStyle, let host = endpoint.url.host {
-            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, timeout: 60)
+        if plainHTTP, let host = endpoint.url.host {
+            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, timeout: timeout, deadline: deadline, maximumBody: maximumResponseBytes)
         } else {
             plain = nil
         }
@@ -98,8 +126,13 @@ public final class S3Client: Sendable {
         config.httpMaximumConnectionsPerHost = maxConnections
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
         config.urlCache = nil
-        session = URLSession(configuration: config)
+        config.timeoutIntervalForRequest = timeout
+        config.timeoutIntervalForResource = deadline
+        responses = BoundedResponses(limit: maximumResponseBytes)
+        session = URLSession(configuration: config, delegate: responses, delegateQueue: nil)
     }
+
+    deinit { session.invalidateAndCancel() }
 
     /// Sends one request and returns the response, whatever its status: callers decide what
     /// 404 or 412 mean. Throws `S3Error.transport` when no response came.
@@ -156,6 +189,8 @@ public final class S3Client: Sendable {
             do {
                 let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD")
                 return S3Response(status: r.status, headers: r.headers, body: r.body)
+            } catch let e as PlainHTTPPool.Failure where e.tooLarge {
+                throw S3Error.tooLarge(limit: maximumResponseBytes, request: name)
             } catch { throw S3Error.transport("\(error)", request: name) }
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
@@ -163,20 +198,21 @@ public final class S3Client: Sendable {
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         if hasBody { request.httpBody = Data(body) }
 
-        let done = DispatchSemaphore(value: 0)
-        let box = Locked<(Data?, HTTPURLResponse?, (any Error)?)>((nil, nil, nil))
-        let task = session.dataTask(with: request) { data, response, error in
-            box.set((data, response as? HTTPURLResponse, error))
-            done.signal()
-        }
+        let task = session.dataTask(with: request)
+        let done = responses.begin(task.taskIdentifier)
         task.resume()
-        done.wait()
-        let (data, response, error) = box.value
-        if let error { throw S3Error.transport(error.localizedDescription, request: name) }
-        guard let response else { throw S3Error.transport("no response", request: name) }
-        var received: [String: String] = [:]
-        for (k, v) in response.allHeaderFields { if let k = k as? String, let v = v as? String { received[k.lowercased()] = v } }
-        return S3Response(status: response.statusCode, headers: received, body: data.map { [UInt8]($0) } ?? [])
+        // URLSession enforces the deadline itself; the wait has one of its own a little later,
+        // so that a transfer Foundation never completes cannot hang the run either.
+        if done.wait(timeout: .now() + deadline + min(30, deadline)) == .timedOut {
+            task.cancel()
+            _ = responses.finish(task.taskIdentifier)
+            throw S3Error.transport("no whole response by the request's deadline (\(Int(deadline)) s)", request: name)
+        }
+        let transfer = responses.finish(task.taskIdentifier)
+        if transfer.tooLarge { throw S3Error.tooLarge(limit: maximumResponseBytes, request: name) }
+        if let error = transfer.error { throw S3Error.transport(error, request: name) }
+        guard let status = transfer.status else { throw S3Error.transport("no response", request: name) }
+        return S3Response(status: status, headers: transfer.headers, body: [UInt8](transfer.body))
     }
 
     /// The error a non-2xx response stands for, with S3's own code and message.
@@ -214,5 +250,78 @@ extension S3Client {
         let r = try send("PUT", bucket: bucket, key: "", body: Array(body.utf8))
         if r.status == 409, error(r, "PUT", bucket, "").awsCode == "BucketAlreadyOwnedByYou" { return }
         guard (200..<300).contains(r.status) else { throw error(r, "PUT", bucket, "") }
+    }
+}
+
+/// URLSession's delegate for one client's requests: it collects each response's body and
+/// cancels a transfer as soon as the body is known to pass `limit` (by its Content-Length,
+/// or by what has arrived). URLSession's completion-handler API holds a body of any size in
+/// memory, so one object planted larger than memory in one bucket would end every run.
+final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
+    /// What has arrived for one task.
+    struct Transfer: Sendable {
+        var status: Int?
+        var headers: [String: String] = [:]
+        var body = Data()
+        var tooLarge = false
+        var error: String?
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    let limit: Int
+    private let transfers = Locked<[Int: Transfer]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Registers a task before it starts; the semaphore is signalled when it completes.
+    func begin(_ id: Int) -> DispatchSemaphore {
+        let t = Transfer()
+        transfers.withLock { $0[id] = t }
+        return t.done
+    }
+
+    /// The task's transfer, forgotten.
+    func finish(_ id: Int) -> Transfer { transfers.withLock { $0.removeValue(forKey: id) } ?? Transfer(error: "no transfer recorded") }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
+        let http = response as? HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (k, v) in http?.allHeaderFields ?? [:] { if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v } }
+        let refuse = response.expectedContentLength > Int64(limit)
+        transfers.withLock {
+            $0[dataTask.taskIdentifier]?.status = http?.statusCode
+            $0[dataTask.taskIdentifier]?.headers = headers
+            if refuse { $0[dataTask.taskIdentifier]?.tooLarge = true }
+        }
+        // Allowed, then cancelled: a `.cancel` disposition does not always reach
+        // didCompleteWithError in swift-corelibs-foundation.
+        completionHandler(.allow)
+        if refuse { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let over = transfers.withLock { (all: inout [Int: Transfer]) -> Bool in
+            guard var t = all[dataTask.taskIdentifier], !t.tooLarge else { return false }
+            if t.body.count + data.count > limit {
+                t.tooLarge = true
+                t.body = Data()
+            } else {
+                t.body.append(data)
+            }
+            all[dataTask.taskIdentifier] = t
+            return t.tooLarge
+        }
+        if over { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        let done = transfers.withLock { (all: inout [Int: Transfer]) -> DispatchSemaphore? in
+            if let error, all[task.taskIdentifier]?.tooLarge == false { all[task.taskIdentifier]?.error = error.localizedDescription }
+            return all[task.taskIdentifier]?.done
+        }
+        done?.signal()
     }
 }

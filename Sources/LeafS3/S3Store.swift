@@ -34,6 +34,7 @@ public struct S3Store: ObjectStore {
             return .missingLocation(location: name, reason: "bucket \(location.bucket) does not exist: \(s)")
         }
         if let s = e as? S3Error, case .transport = s { return .transient(location: name, key: key, reason: "\(s)") }
+        if let s = e as? S3Error, case .tooLarge = s { return .io(location: name, key: key, reason: "\(s)") }
         return .io(location: name, key: key, reason: "\(e)")
     }
 

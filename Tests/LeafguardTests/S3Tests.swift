@@ -98,6 +98,20 @@ import Testing
         #expect(try other.list(prefix: "") == [])
     }
 
+    /// The same contract through URLSession, the transport every https:// endpoint (AWS
+    /// itself) takes, here over plain HTTP to the loopback server.
+    @Test func anS3LocationKeepsTheObjectStoreContractThroughURLSession() throws {
+        let external = ProcessInfo.processInfo.environment["LEAFGUARD_S3_ENDPOINT"]
+        let server = external == nil ? try MotoServer() : nil
+        let c = S3Client(
+            endpoint: S3Endpoint(url: URL(string: external ?? server!.endpoint)!, region: "eu-west-1", pathStyle: true),
+            credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"), maxConnections: 16,
+            timeout: 60, deadline: 900, maximumResponseBytes: 1 << 30, plainHTTP: false)
+        let bucket = "urlsession-\(UUID().uuidString.prefix(8).lowercased())"
+        try c.createBucket(bucket)
+        try checkObjectStoreConformance { part in S3Store(name: "s3/loc0", client: c, location: S3Location(bucket: bucket, prefix: "loc0/\(part)/")) }
+    }
+
     @Test func aMissingBucketOrAStoppedServerIsAClearError() throws {
         let server = try MotoServer()
         let c = try client(server)
@@ -384,6 +398,22 @@ extension S3DeploymentTests {
                             "endless-headers": b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 100000 + b"\r\n\r\n",
                         }[self.path.split("/hostile-")[1]]
                         self.wfile.write(raw); self.wfile.flush(); self.close_connection = True
+                    elif "/big-" in self.path:
+                        body = b"x" * (3 << 20)
+                        kind = self.path.split("/big-")[1]
+                        self.send_response(200)
+                        if kind == "length": self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+                        elif kind == "chunked":
+                            self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+                            for i in range(0, len(body), 65536): self.wfile.write(b"%x\r\n%s\r\n" % (65536, body[i:i + 65536]))
+                            self.wfile.write(b"0\r\n\r\n")
+                        else: self.send_header("Connection", "close"); self.end_headers(); self.wfile.write(body); self.close_connection = True
+                    elif self.path.endswith("/trickle"):
+                        import time
+                        self.send_response(200); self.send_header("Content-Length", "100000"); self.end_headers()
+                        try:
+                            for _ in range(100000): self.wfile.write(b"x"); self.wfile.flush(); time.sleep(0.25)
+                        except Exception: pass
                     elif self.path.endswith("/close"):
                         self.send_response(200); self.send_header("Connection", "close"); self.end_headers()
                         self.wfile.write(b"until the end"); self.close_connection = True
@@ -415,6 +445,37 @@ extension S3DeploymentTests {
             #expect(throws: (any Error).self, "\(name)") { _ = try once.get("hostile-" + name) }
         }
         #expect(try store.get("length") == Array("with a length".utf8), "the client still works afterwards")
+
+        // Both transports (leafguard's plain HTTP, and URLSession as https:// endpoints use):
+        // a body over the limit is refused as that object's problem, not retried as a passing
+        // fault, and never held whole; a server that trickles a byte at a time is cut off at
+        // the request's deadline rather than hanging the run.
+        for plainHTTP in [true, false] {
+            let bounded = S3Store(
+                name: "bounded",
+                client: S3Client(
+                    endpoint: endpoint, credentials: credentials, maxConnections: 4, timeout: 2, deadline: 3, maximumResponseBytes: 1 << 20,
+                    plainHTTP: plainHTTP),
+                location: S3Location(bucket: "bucket", prefix: ""))
+            let transport = plainHTTP ? "plain HTTP" : "URLSession"
+            #expect(try bounded.get("length") == Array("with a length".utf8), "\(transport)")
+            #expect(try bounded.get("chunked") == Array("hello, chunked world".utf8), "\(transport)")
+            #expect(try bounded.get("close") == Array("until the end".utf8), "\(transport)")
+            for framing in ["length", "chunked", "close"] {
+                #expect("\(transport) big-\(framing)") { _ = try bounded.get("big-" + framing) } throws: { e in
+                    guard case StorageError.io(let l, let k, let reason) = e else { return false }
+                    return l == "bounded" && k == "big-\(framing)" && reason.contains("larger than 1048576 bytes")
+                }
+            }
+            let started = Date()
+            #expect("\(transport) trickle") { _ = try bounded.get("trickle") } throws: { e in
+                guard case StorageError.transient = e else { return false }
+                return true
+            }
+            // 100,000 bytes at four a second would take seven hours; the deadline is 3 s.
+            #expect(Date().timeIntervalSince(started) < 60, "\(transport): cut off at the deadline")
+            #expect(try bounded.get("length") == Array("with a length".utf8), "\(transport): still works afterwards")
+        }
     }
 }
 
