@@ -132,12 +132,14 @@ public final class Database {
                 if rc != SQLITE_OK { usleep(5_000) }
                 continue
             }
-            throw destination.error(rc, "backup step")
+            // A backup step's error is its result code alone: neither connection's message
+            // is set (it would read "not an error"), so the code's own text is the message.
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), context: "backup into \(destination.path)")
         }
         let total = Int(sqlite3_backup_pagecount(b))
         finished = true
         let rc = sqlite3_backup_finish(b)
-        guard rc == SQLITE_OK else { throw destination.error(rc, "backup finish") }
+        guard rc == SQLITE_OK else { throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), context: "backup into \(destination.path)") }
         try progress?(0, total)
         return total
     }

@@ -44,6 +44,21 @@ import Testing
         #expect(try dst.query("PRAGMA integrity_check")[0][0] == .text("ok"))
     }
 
+    /// A copy that does not fit (here the destination may hold 5 pages; in life the state
+    /// folder's disk is full) says so and names the file, where it said "not an error".
+    @Test func aBackupThatDoesNotFitSaysSoAndNamesTheFile() throws {
+        let dir = TemporaryDirectory()
+        let src = try Database(path: dir.file("src.db"))
+        try src.execute("CREATE TABLE t (pad BLOB)")
+        try src.transaction { for _ in 0..<100 { try src.run("INSERT INTO t VALUES (randomblob(2000))") } }
+        let dst = try Database(path: dir.file("copy.db"))
+        try dst.execute("PRAGMA max_page_count = 5")
+        #expect { try src.backup(to: dst, pagesPerStep: 10) } throws: { e in
+            guard let e = e as? SQLiteError else { return false }
+            return e.code & 0xff == 13 && "\(e)".contains("database or disk is full") && "\(e)".contains(dir.file("copy.db"))
+        }
+    }
+
     @Test func backupCanBeAbortedFromTheProgressCallback() throws {
         let dir = TemporaryDirectory()
         let src = try Database(path: dir.file("src.db"))
