@@ -23,8 +23,10 @@ public struct RestoreResult: Sendable {
 public struct RestoreError: Error, CustomStringConvertible, Sendable {
     /// What failed and what to do, naming the file or object.
     public let message: String
+    /// The restore stopped because it was asked to (`shouldStop`), not because of a fault.
+    public let stopped: Bool
     /// An error saying `message`.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, stopped: Bool = false) { self.message = message; self.stopped = stopped }
     /// The message.
     public var description: String { message }
 }
@@ -40,6 +42,18 @@ public struct Restore: Sendable {
     public var otherRegions: [Repository] = []
     /// Called with (phase, bytes done, bytes total) as work proceeds.
     public let progress: @Sendable (String, Int64, Int64) -> Void
+    /// Asked between packs and before the restored folder is moved into place: once it
+    /// answers true the restore stops, removes its scratch folder and throws a `stopped`
+    /// error, leaving the target as it was (a command's Ctrl-C).
+    public var shouldStop: @Sendable () -> Bool = { false }
+
+    #if DEBUG
+        /// Debug builds only: `LEAFGUARD_STALL_RESTORE` holds a restore after its first pack
+        /// until it is asked to stop, so a test can interrupt one that is certainly midway.
+        static let stallForTests = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_RESTORE"] != nil
+    #else
+        static let stallForTests = false
+    #endif
 
     /// A restore from `repository`, reporting to `progress`.
     public init(repository: Repository, progress: @escaping @Sendable (String, Int64, Int64) -> Void = { _, _, _ in }) {
@@ -105,7 +119,14 @@ public struct Restore: Sendable {
         guard mkdir(root, 0o700) == 0 else { throw RestoreError("cannot create \(root): \(String(cString: strerror(errno)))") }
         var moved = false
         defer { if !moved { try? fm.removeItem(atPath: root) } }
-        let result = try write(snapshot, files: files, into: root, index: index, targets: targets, byPack: byPack, t0: t0)
+        let result: RestoreResult
+        do {
+            result = try write(snapshot, files: files, into: root, index: index, targets: targets, byPack: byPack, t0: t0)
+            try stopIfAsked()
+        } catch let e as RestoreError where e.stopped {
+            // The scratch folder goes with the deferred removal above, before the caller reads this.
+            throw RestoreError("the restore was stopped before it finished; \(target) is as it was, and nothing of the restore is left", stopped: true)
+        }
 
         // Into place in one step: a non-empty target is exchanged with the restored folder
         // (renameat2 RENAME_EXCHANGE), so at every instant the target holds either its old
@@ -123,6 +144,11 @@ public struct Restore: Sendable {
             moved = true
         }
         return result
+    }
+
+    /// Throws a `stopped` error once `shouldStop` says so.
+    private func stopIfAsked() throws {
+        if shouldStop() { throw RestoreError("the restore was stopped", stopped: true) }
     }
 
     /// Throws unless `path` is a relative path of plain components (no `.`, `..`, empty
@@ -170,7 +196,7 @@ public struct Restore: Sendable {
         let packs = Array(byPack.keys)
         let work = BoundedWork(width: workers, label: "leafguard.restore")
         for pid in packs {
-            if state.failed { break }
+            if state.failed || shouldStop() { break }
             work.submit {
                 do {
                     guard let entry = index.packs[pid] else { return }
@@ -198,12 +224,14 @@ public struct Restore: Sendable {
                     }
                     state.record(written: written, repaired: report.repaired)
                     progress("restore", state.bytes, total)
+                    if Self.stallForTests { while !shouldStop() { usleep(10_000) } }
                 } catch {
                     state.fail(error)
                 }
             }
         }
         work.wait()
+        try stopIfAsked()
         if let e = state.error { throw e }
 
         // Check: every document's SHA-256, then the database.

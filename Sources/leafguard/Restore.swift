@@ -24,8 +24,13 @@ extension Leafguard {
                 throw CommandFailure("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", status: 2)
             }
             let (config, name, repo) = try global.openRegion(region)
+            // Ctrl-C stops the restore at its next pack: its scratch folder is removed and
+            // the target left as it was (exit 130, or 143 for SIGTERM).
+            Interruption.install()
             try audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
-                try restore(config: config, name: name, repo: repo, target: target)
+                do { try restore(config: config, name: name, repo: repo, target: target) } catch let e as RestoreError where e.stopped {
+                    throw CommandFailure("interrupted: \(e.message)", status: Interruption.exitStatus)
+                }
             }
         }
 
@@ -44,6 +49,7 @@ extension Leafguard {
             }
             // Other regions hold the same packs: their shards fill in where this region has lost too many.
             restore.otherRegions = openDeployment(config).otherRepositories(than: name)
+            restore.shouldStop = { Interruption.signalReceived != 0 }
             let result = try restore.run(manifest, to: target, force: force)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
