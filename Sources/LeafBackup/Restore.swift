@@ -25,8 +25,13 @@ public struct RestoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// The restore stopped because it was asked to (`shouldStop`), not because of a fault.
     public let stopped: Bool
+    /// The restore refused to start because of where it was asked to write (an operator's
+    /// mistake); nothing was read or written.
+    public let refused: Bool
     /// An error saying `message`.
-    public init(_ message: String, stopped: Bool = false) { self.message = message; self.stopped = stopped }
+    public init(_ message: String, stopped: Bool = false, refused: Bool = false) {
+        self.message = message; self.stopped = stopped; self.refused = refused
+    }
     /// The message.
     public var description: String { message }
 }
@@ -86,9 +91,20 @@ public struct Restore: Sendable {
             if (st.st_mode & S_IFMT) == S_IFLNK { throw RestoreError("\(target) is a symbolic link; restore into a real folder") }
             guard (st.st_mode & S_IFMT) == S_IFDIR else { throw RestoreError("\(target) exists and is not a folder") }
         }
-        let nonEmpty = exists && !((try? fm.contentsOfDirectory(atPath: target)) ?? []).isEmpty
+        let present = exists ? ((try? fm.contentsOfDirectory(atPath: target)) ?? []) : []
+        let nonEmpty = !present.isEmpty
         if nonEmpty && !force {
-            throw RestoreError("\(target) is not empty; restore into an empty folder, or pass --force to replace its content")
+            throw RestoreError("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", refused: true)
+        }
+        // --force replaces a planner data folder as a whole, so what it would delete must be
+        // what such a folder holds: a mistyped parent folder (/srv for /srv/planner) is refused.
+        let foreign = present.filter { !Self.belongsToDataFolder($0, of: snapshot) }.sorted()
+        if nonEmpty && !foreign.isEmpty {
+            let listed = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? ", … (\(foreign.count) in all)" : "")
+            throw RestoreError(
+                "\(target) holds \(listed), which no planner data folder does; --force replaces the folder's content as a whole and "
+                    + "would delete them. Name the planner data folder itself, or an empty one; nothing was written",
+                refused: true)
         }
         let index = try repository.loadIndex()
         // Where every blob goes: (file, offset). Check everything is findable before writing anything.
@@ -144,6 +160,16 @@ public struct Restore: Sendable {
             moved = true
         }
         return result
+    }
+
+    /// Whether `name`, an entry of a folder a forced restore would replace, is one a planner
+    /// data folder holds: the snapshot's database and its SQLite side files, and the first
+    /// component of any path the snapshot lists (`documents`).
+    static func belongsToDataFolder(_ name: String, of snapshot: SnapshotManifest) -> Bool {
+        let database = snapshot.database.path
+        if name == database || ["-wal", "-shm", "-journal"].contains(where: { name == database + $0 }) { return true }
+        return snapshot.documents.contains { $0.path.split(separator: "/", maxSplits: 1).first.map(String.init) == name }
+            || (name == "documents" && snapshot.documents.isEmpty)
     }
 
     /// Throws a `stopped` error once `shouldStop` says so.

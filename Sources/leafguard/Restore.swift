@@ -16,7 +16,10 @@ extension Leafguard {
         @Argument(help: "Snapshot id (or a unique prefix), or 'latest'.") var snapshot = "latest"
         @Option(help: "Folder to restore into; must be empty unless --force.") var to: String
         @Option(help: "Region to restore from (default: primary).") var region: String?
-        @Flag(help: "Restore into a non-empty folder, overwriting files the snapshot holds.") var force = false
+        @Flag(
+            help:
+                "Replace a planner data folder's content as a whole, atomically (refused when it holds anything a planner data folder does not)."
+        ) var force = false
 
         func run() throws {
             let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
@@ -30,6 +33,8 @@ extension Leafguard {
             try audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
                 do { try restore(config: config, name: name, repo: repo, target: target) } catch let e as RestoreError where e.stopped {
                     throw CommandFailure("interrupted: \(e.message)", status: Interruption.exitStatus)
+                } catch let e as RestoreError where e.refused {
+                    throw CommandFailure(e.message, status: 2)
                 }
             }
         }

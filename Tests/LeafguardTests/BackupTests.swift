@@ -215,9 +215,19 @@ import Testing
         try f.backup()
         try f.dir.write("restored/keep.txt", "mine")
         #expect { _ = try f.restore() } throws: { "\($0)".contains("not empty") && "\($0)".contains("--force") }
+        // --force replaces a planner data folder's content as a whole, so a folder holding
+        // anything else (a mistyped parent: /srv for /srv/planner) is refused, and kept.
+        #expect { _ = try f.restore(force: true) } throws: { e in
+            guard let e = e as? RestoreError else { return false }
+            return e.refused && e.message.contains("keep.txt") && e.message.contains("nothing was written")
+        }
+        #expect(try String(contentsOfFile: f.dir.file("restored/keep.txt"), encoding: .utf8) == "mine")
+        try FileManager.default.removeItem(atPath: f.dir.file("restored/keep.txt"))
+        // An old planner data folder: replaced whole, its stale document and side files gone.
+        try f.dir.write("restored/planner.db", "an old database")
+        try f.dir.write("restored/planner.db-wal", "its log")
+        try f.dir.write("restored/documents/1/stale.pdf", "a document since deleted")
         _ = try f.restore(force: true)
-        // --force replaces the folder's content as a whole: the snapshot's files, nothing else.
-        #expect(!FileManager.default.fileExists(atPath: f.dir.file("restored/keep.txt")))
         #expect(sameTree(f.dataDirectory, f.dir.file("restored")))
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: f.dir.path).allSatisfy { !$0.contains("leafguard-restore") && !$0.contains("leafguard-old") })

@@ -78,6 +78,13 @@ import Testing
         #expect(byShort.status == 0, "the short id people see restores: \(byShort.all)")
         let again = try leafguard(["restore", "latest", "--to", d.dir.file("out"), "--config", d.config])
         #expect(again.status == 2 && again.stderr.contains("--force"), "a non-empty target is bad usage: \(again.all)")
+        // The operator meant srv/planner and typed srv: --force would have deleted the TLS key
+        // and the planner folder itself. Refused, exit 2, everything kept.
+        try d.dir.write("srv/server.key", "a TLS key")
+        try d.dir.write("srv/planner/planner.db", "the live database")
+        let mistyped = try leafguard(["restore", "latest", "--to", d.dir.file("srv"), "--force", "--config", d.config])
+        #expect(mistyped.status == 2 && mistyped.stderr.contains("planner, server.key") && mistyped.stderr.contains("nothing was written"), "\(mistyped.all)")
+        #expect(filesBelow(d.dir.file("srv")) == ["planner/planner.db", "server.key"])
         let unknown = try leafguard(["restore", "0123abcd", "--to", d.dir.file("x"), "--config", d.config])
         #expect(unknown.status == 1 && unknown.stderr.contains("no snapshot '0123abcd'"))
         let region = try leafguard(["snapshots", "list", "--region", "mars", "--config", d.config])

@@ -33,12 +33,13 @@ import Testing
         let fresh = d.dir.file("restored")
         #expect(try interrupt(d, into: fresh, with: SIGINT, force: false) == 130)
         #expect(!FileManager.default.fileExists(atPath: fresh))
-        // Over an old copy with --force: SIGTERM, exit 143, the old copy untouched.
+        // Over an old planner data folder with --force: SIGTERM, exit 143, the old folder untouched.
         let old = d.dir.file("old-copy")
-        try d.dir.write("old-copy/keep.txt", "the operator's file")
+        try d.dir.write("old-copy/planner.db", "an old database")
+        try d.dir.write("old-copy/documents/1/old.pdf", "an old document")
         #expect(try interrupt(d, into: old, with: SIGTERM, force: true) == 143)
-        #expect(filesBelow(old) == ["keep.txt"])
-        #expect(try String(contentsOfFile: old + "/keep.txt", encoding: .utf8) == "the operator's file")
+        #expect(filesBelow(old) == ["documents/1/old.pdf", "planner.db"])
+        #expect(try String(contentsOfFile: old + "/planner.db", encoding: .utf8) == "an old database")
         // The stop is in the audit log, and the next restore works.
         let log = try String(contentsOfFile: d.dir.file("state/audit/audit.log"), encoding: .utf8)
         #expect(log.contains("interrupted: the restore was stopped"))
