@@ -88,6 +88,8 @@ public struct Keyring: Sendable {
         let macKey = try KDF.derive(from: keyringKey.secret, id: 3, context: "lgkring1")
         var best: (file: KeyringFile, copy: KeyringCopy)?
         var rejected: [String] = []
+        // Copies whose MAC fails: with a wrong key that is every copy, said once with their names.
+        var unauthenticated: [String] = []
         var accepted: [String: UInt64] = [:]
         for c in candidates {
             do {
@@ -95,12 +97,20 @@ public struct Keyring: Sendable {
                 try file.authenticate(source: c.source, key: macKey, legacyAllowed: c.source == path)
                 accepted[c.source] = file.generation ?? 0
                 if best.map({ file.generation ?? 0 > $0.file.generation ?? 0 }) ?? true { best = (file, c) }
+            } catch let e as UnauthenticatedCopy {
+                unauthenticated.append(e.source)
             } catch { rejected.append("\(error)") }
         }
         guard let (file, chosen) = best else {
+            var reasons: [String] = []
+            if !unauthenticated.isEmpty {
+                reasons.append(
+                    "\(unauthenticated.count == candidates.count ? "none of its \(candidates.count) copies" : "\(unauthenticated.count) copies") "
+                        + "authenticates with it (\(unauthenticated.joined(separator: ", ")))")
+            }
             throw KeyError(
                 "the keyring does not open with the configured key (wrong key or passphrase, or every copy was altered): "
-                    + rejected.joined(separator: "; "))
+                    + (reasons + rejected).joined(separator: "; "))
         }
         let failure = KeyError("keyring \(chosen.source) does not open with the configured key (wrong key or passphrase, or the file was altered)")
         var secrets: [UInt32: SecureBytes] = [:]
@@ -376,9 +386,7 @@ struct KeyringFile: Codable {
     func authenticate(source: String, key: SecureBytes, legacyAllowed: Bool) throws {
         if let mac {
             let expected = KeyedHash.hash(try authenticatedBytes(), key: key, length: 32).map { String(format: "%02x", $0) }.joined()
-            guard Sodium.constantTimeEqual(Array(mac.utf8), Array(expected.utf8)) else {
-                throw KeyError("keyring \(source) does not authenticate with the configured key (wrong key or passphrase, or the file was altered)")
-            }
+            guard Sodium.constantTimeEqual(Array(mac.utf8), Array(expected.utf8)) else { throw UnauthenticatedCopy(source: source) }
         } else {
             guard legacyAllowed, format == "leafguard-keyring-v1", generation == nil else {
                 throw KeyError("keyring \(source) is not authenticated (no mac); it was altered or is not leafguard's")
@@ -401,4 +409,11 @@ struct KeyringFile: Codable {
         d.dateDecodingStrategy = .timestamp
         return d
     }
+}
+
+/// A keyring copy whose MAC does not verify under the configured key.
+struct UnauthenticatedCopy: Error, CustomStringConvertible {
+    /// Where the copy came from: the state folder's file or a region's location.
+    let source: String
+    var description: String { "keyring \(source) does not authenticate with the configured key (wrong key or passphrase, or the file was altered)" }
 }

@@ -115,6 +115,9 @@ import Testing
         try wrong.write(to: URL(fileURLWithPath: d.dir.file("keys/master.key")))
         let w = try leafguard(["snapshots", "list", "--config", d.config])
         #expect(w.status == 1 && w.stderr.contains("does not open with the configured key"), "\(w.all)")
+        // Said once, with every copy named, not once per copy.
+        #expect(w.stderr.contains("none of its 7 copies authenticates with it") && w.stderr.contains("primary/loc5/keyring"), "\(w.all)")
+        #expect(!w.stderr.contains("does not authenticate"), "\(w.all)")
         outputs.append(w.all)
         let wrongForms = [wrong.base64EncodedString(), wrong.map { String(format: "%02x", $0) }.joined()]
         for o in outputs { for s in forms + wrongForms { #expect(!o.contains(s)) } }
