@@ -29,6 +29,16 @@ public struct RegionHead: Codable, Sendable, Equatable {
     public var name: String { Self.prefix(region) + String(format: "%016llu", sequence) }
     public static func prefix(_ region: String) -> String { "heads/\(region)-" }
 
+    /// The sequence number a head object's name carries (`heads/REGION-` and 16 digits);
+    /// nil for any other name.
+    public static func sequence(inName name: String, region: String) -> UInt64? {
+        let p = prefix(region)
+        guard name.hasPrefix(p) else { return nil }
+        let digits = name.dropFirst(p.count)
+        guard digits.utf8.count == 16, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return UInt64(digits)
+    }
+
     /// The largest head accepted: far more ids than a region holds (each id is 32 characters).
     public static let maximumBytes = 64 << 20
 

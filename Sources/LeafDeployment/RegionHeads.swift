@@ -33,11 +33,15 @@ public struct RegionHeads: Sendable {
             candidates.append(h)
         }
         _ = deployment.forEachRepository(logger: logger, "read the heads of '\(region)'") { repo in
-            for name in repo.listReplicated(prefix: RegionHead.prefix(region)).suffix(Self.kept) {
+            for name in Self.newestNames(of: region, in: repo) {
                 if let h = try? repo.readReplicated(
                     name,
                     { bytes -> RegionHead in
-                        guard let h = RegionHead.open(bytes, publicKey: key) else { throw RepositoryError.malformed("\(name) is not a signed head") }
+                        // A copy is this head only if its signed content names it: an old head
+                        // planted under a newer name is no head at all.
+                        guard let h = RegionHead.open(bytes, publicKey: key), h.name == name else {
+                            throw RepositoryError.malformed("\(name) is not a signed head of that name")
+                        }
                         return h
                     })
                 {
@@ -46,6 +50,18 @@ public struct RegionHeads: Sendable {
             }
         }
         return candidates.filter { $0.repository == repository && $0.region == region }.max { $0.sequence < $1.sequence }
+    }
+
+    /// The head names worth reading for `region` in `repo`: the newest `kept` of each
+    /// location's own listing. Whoever owns one location can plant names sorting after every
+    /// real head there, but shadows only that location's: the others still name the real ones.
+    static func newestNames(of region: String, in repo: Repository) -> [String] {
+        var names = Set<String>()
+        for loc in repo.locations {
+            guard let listed = try? loc.list(prefix: RegionHead.prefix(region)) else { continue }
+            names.formUnion(listed.filter { RegionHead.sequence(inName: $0, region: region) != nil }.suffix(kept))
+        }
+        return names.sorted()
     }
 
     /// Writes a new head for every reachable region whose contents changed, into the state
@@ -94,8 +110,15 @@ public struct RegionHeads: Sendable {
             let stored = deployment.forEachRepository(logger: logger, "store the head of '\(head.region)'") { repo in
                 guard repo.config.id.hex == head.repository else { return }
                 try repo.putReplicated(head.name, bytes)
-                for old in repo.listReplicated(prefix: RegionHead.prefix(head.region)).dropLast(Self.kept) {
-                    for loc in repo.locations { try? loc.delete(old) }
+                // Heads older than the last `kept` go, by the sequence their names carry; a name
+                // above the head just written is not leafguard's (planted) and never makes a
+                // real head go.
+                for loc in repo.locations {
+                    let names = (try? loc.list(prefix: RegionHead.prefix(head.region))) ?? []
+                    for old in names {
+                        guard let seq = RegionHead.sequence(inName: old, region: head.region), seq + UInt64(Self.kept) <= head.sequence else { continue }
+                        try? loc.delete(old)
+                    }
                 }
             }
             if stored.contains(head.region), let repo = try? deployment.repository(head.region) { spent.forEach(repo.removeTombstone) }

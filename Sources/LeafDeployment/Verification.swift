@@ -112,8 +112,17 @@ public struct Verification: Sendable {
             var copies: [(loc: any ObjectStore, bytes: [UInt8]?)] = []
             for loc in repo.locations { copies.append((loc, try? loc.get(name))) }
             let good = copies.compactMap(\.bytes).first { authentic(name, $0) }
-            // An object in only some locations that no location holds authentically is not ours to judge.
-            guard let good else { continue }
+            // Under leafguard's own folders yet authentic nowhere: planted (or every copy of it
+            // damaged). Named in each location that holds it, and left untouched.
+            guard let good else {
+                for (loc, bytes) in copies where bytes != nil {
+                    out.append(
+                        VerifyProblem(
+                            location: loc.name, object: name, kind: .stray, snapshots: [], repaired: false,
+                            detail: "in a folder of leafguard's but authentic in no location (planted?); left untouched"))
+                }
+                continue
+            }
             for (loc, bytes) in copies where bytes.map({ !authentic(name, $0) }) ?? true {
                 let kind: VerifyProblem.Kind = bytes == nil ? .missingCopy : .corruptCopy
                 var p = VerifyProblem(

@@ -56,6 +56,43 @@ import Testing
         #expect(try snapshotIDs(d).last == newest)
     }
 
+    /// One location plants names that sort after every real head of its region (junk, and a
+    /// real older head under a newer name). They shadow nothing: the region keeps its real
+    /// heads in every other location (leafguard used to remove them, keeping the planted
+    /// names), verify names the planted objects, and a rollback is still noticed from the
+    /// region itself on a new host whose other region knows nothing.
+    @Test func headsPlantedInOneLocationShadowNothing() throws {
+        let (d, _, _) = try twoSnapshots()
+        let heads0 = d.dir.file("regions/primary/loc0/heads")
+        let realOld = try #require(try FileManager.default.contentsOfDirectory(atPath: heads0).filter { $0.hasPrefix("primary-") }.sorted().first)
+        try d.dir.write("regions/primary/loc0/heads/primary-9999999999999991", "junk")
+        try FileManager.default.copyItem(atPath: heads0 + "/" + realOld, toPath: heads0 + "/primary-9999999999999992")
+        try d.dir.write("regions/primary/loc0/heads/primary-9999999999999993", "junk")
+        try addDocument(to: d, megabytes: 1)
+        #expect(try leafguard(["run", "nightly", "--config", d.config]).status == 0)
+        let newest = try #require(try snapshotIDs(d).last)
+        func realHeads(_ loc: Int) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: d.dir.file("regions/primary/loc\(loc)/heads"))
+                .filter { $0.hasPrefix("primary-") && !$0.hasPrefix("primary-99999") }.sorted()
+        }
+        #expect(try !realHeads(1).isEmpty && realHeads(1) == realHeads(0), "the real heads stay in every location")
+        let v = try leafguard(["verify", "--region", "primary", "--config", d.config])
+        #expect(v.status == 0, "\(v.all)")
+        for n in 1...3 { #expect(v.stdout.contains("primary/loc0: heads/primary-999999999999999\(n)") && v.stdout.contains("planted"), "\(v.all)") }
+        // A rollback of the newest snapshot; the backup region's copies of primary's heads
+        // and the state folder gone too: primary's own heads must tell.
+        try deleteEverywhere(d, region: "primary", "snapshots/\(newest)")
+        for i in 0..<6 {
+            let dir = d.dir.file("regions/backup/loc\(i)/heads")
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix("primary-") {
+                try FileManager.default.removeItem(atPath: dir + "/" + f)
+            }
+        }
+        try FileManager.default.removeItem(atPath: d.dir.file("state"))
+        let after = try leafguard(["verify", "--region", "primary", "--config", d.config])
+        #expect(after.status == 1 && after.stdout.contains("missing-snapshot") && after.stdout.contains(short(newest)), "\(after.all)")
+    }
+
     @Test func aLossInEveryRegionStaysReportedUntilAccepted() throws {
         let (d, newest, _) = try twoSnapshots()
         for region in ["primary", "backup"] { try deleteEverywhere(d, region: region, "snapshots/\(newest)") }
