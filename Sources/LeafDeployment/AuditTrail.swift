@@ -89,7 +89,8 @@ public struct AuditTrail: Sendable {
         var next = 1
         for (name, (first, last, repo)) in segments.sorted(by: { $0.value.0 < $1.value.0 }) where last >= next {
             guard first <= next else { break }  // a gap: keep what is continuous
-            let plain = try repo.readReplicated(name) { try Self.openSegment($0, name: name, key: key) }
+            // A segment no location holds authentically (planted in one) is skipped, not fatal.
+            guard let plain = try? repo.readReplicated(name, { try Self.openSegment($0, name: name, key: key) }) else { continue }
             // Segments may overlap (two hosts, or a rerun): keep entries from `next` on.
             for line in plain.split(separator: UInt8(ascii: "\n")) {
                 guard let seq = AuditLog.sequenceNumber(of: Array(line)), seq >= next else { continue }
@@ -137,7 +138,16 @@ public struct AuditTrail: Sendable {
             guard let lastSeq = entries.last?.seq else { return }
             let key = try segmentKey()
             _ = deployment.forEachRepository(logger: logger, "store the audit log") { repo in
-                let stored = repo.listReplicated(prefix: "audit/log-").compactMap(Self.segmentRange).map(\.1).max() ?? 0
+                // Where the stored log ends: the highest segment that authenticates, not the
+                // highest name (one planted name would stop the region receiving the log). At
+                // most 16 are tried; past them the whole log is stored again, which loses nothing.
+                let candidates = repo.listReplicated(prefix: "audit/log-").compactMap { n in Self.segmentRange(n).map { (n, $0.1) } }
+                var stored = 0
+                for (name, end) in candidates.sorted(by: { $0.1 > $1.1 }).prefix(16)
+                where (try? repo.readReplicated(name, { try Self.openSegment($0, name: name, key: key) })) != nil {
+                    stored = end
+                    break
+                }
                 guard stored < lastSeq else { return }
                 let missing = entries.filter { $0.seq > stored }
                 guard let first = missing.first?.seq else { return }

@@ -311,9 +311,16 @@ public final class Deployment: Sendable {
         let repo = try repository(primary, create: true)
         for region in config.regions where region.name != primary {
             try publishKeyring(to: region.name)
-            _ = try repo.replicate(to: try locations(of: region))
+            _ = try repo.replicate(to: try locations(of: region), signedCopyIsAuthentic: try signedCopyCheck())
         }
         return repo
+    }
+
+    /// Whether a copy of an audit object (checkpoint, log segment, activity seal, the public
+    /// key) or region head is authentic, for replication to spread only such copies.
+    public func signedCopyCheck() throws -> @Sendable (String, [UInt8]) -> Bool {
+        let check = try SignedObjects(keyring: keyring())
+        return { name, bytes in check.isAuthentic(name, bytes) }
     }
 
     /// Runs `body` on the repository of every region that holds one and returns the regions

@@ -8,7 +8,7 @@ import LeafSodium
 /// sealed like the repository's: checkpoints, log segments, activity seals, the published
 /// public key, region heads. Tells whether one copy is authentic, and completes the
 /// locations that lack a copy.
-struct SignedObjects {
+struct SignedObjects: Sendable {
     let publicKey: [UInt8]
     let published: [UInt8]
     let segmentKey: SecureBytes

@@ -26,8 +26,12 @@ extension Repository {
     ///
     /// Idempotent and resumable: objects already in the target are skipped, and writes
     /// never overwrite.
+    ///
+    /// `signedCopyIsAuthentic` judges a copy of an audit object (signed or sealed under the
+    /// audit key, which this layer does not hold): only a copy it accepts is spread, so an
+    /// object planted in one source location never reaches the target.
     public func replicate(
-        to target: [any ObjectStore], workers: Int = 8,
+        to target: [any ObjectStore], workers: Int = 8, signedCopyIsAuthentic: @escaping (String, [UInt8]) -> Bool,
         progress: @escaping @Sendable (Int64) -> Void = { _ in }
     ) throws -> ReplicationResult {
         try checkSameRepository(target)
@@ -82,7 +86,7 @@ extension Repository {
         // 4. Archived reports (sealed) and audit objects (signed, checked by `audit verify`):
         // everything a restore, a verify or an audit check needs is in both regions.
         try copyReplicated(listReplicated(prefix: "reports/"), to: target, result: result)
-        try copyReplicated(listReplicated(prefix: "audit/"), to: target, result: result, authenticate: false)
+        try copyReplicated(listReplicated(prefix: "audit/"), to: target, result: result, signedCheck: signedCopyIsAuthentic)
         var out = result.snapshot()
         out.snapshotsInTarget = Self.names(in: target, prefix: "snapshots/").count
         return out
@@ -101,12 +105,26 @@ extension Repository {
         }
     }
 
-    /// Copies replicated objects (one authenticated source copy) to every target location lacking them.
-    private func copyReplicated(_ names: [String], to target: [any ObjectStore], result: ReplicationState, authenticate: Bool = true) throws {
+    /// Copies replicated objects (one authenticated source copy) to every target location
+    /// lacking them. With `signedCheck` (audit objects), a copy it accepts is the source, and
+    /// a name no location holds authentically (planted) is not copied at all.
+    private func copyReplicated(
+        _ names: [String], to target: [any ObjectStore], result: ReplicationState, signedCheck: ((String, [UInt8]) -> Bool)? = nil
+    ) throws {
         for name in names {
             let missing = target.filter { (try? $0.size(of: name)) == .some(nil) }
             if missing.isEmpty { continue }
-            let bytes = authenticate ? try readAuthenticCopy(name) : try readReplicated(name) { $0 }
+            let bytes: [UInt8]
+            if let signedCheck {
+                let authentic = try? readReplicated(name) { bytes in
+                    guard signedCheck(name, bytes) else { throw RepositoryError.malformed("\(name): the copy is not authentic") }
+                    return bytes
+                }
+                guard let authentic else { continue }
+                bytes = authentic
+            } else {
+                bytes = try readAuthenticCopy(name)
+            }
             var problems: [String] = []
             for loc in missing {
                 do { try loc.put(name, bytes) } catch StorageError.alreadyExists {} catch { problems.append("\(error)") }

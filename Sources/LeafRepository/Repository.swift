@@ -237,9 +237,46 @@ public final class Repository: Sendable {
         }
     }
 
-    /// Names under `prefix` in any location (union).
+    /// Names under `prefix` in any location (union), less what one location alone holds and
+    /// cannot back with an authentic copy (see `replicatedNames`).
     public func listReplicated(prefix: String) -> [String] {
-        Self.names(in: locations, prefix: prefix)
+        replicatedNames(prefix: prefix).names
+    }
+
+    /// Names under `prefix` in any location, and apart from them the names `planted`: held
+    /// by one location only, of several listed, whose copy there does not authenticate.
+    /// Whoever owns one location cannot add an object to the region: a junk `snapshots/ffff…`
+    /// would otherwise be listed, fail to read, and stop every listing, restore, backup and
+    /// replication of the region. A name several locations hold stays, whatever its copies
+    /// hold: that is damage, for verify to report and repair. Only names whose authenticity
+    /// this repository can judge (config, keys, indexes, snapshots, reports) are weighed; a
+    /// killed run's object in one location is authentic and stays.
+    public func replicatedNames(prefix: String) -> (names: [String], planted: [(location: String, name: String)]) {
+        var holders: [String: [Int]] = [:]
+        var listed = 0
+        for (i, loc) in locations.enumerated() {
+            guard let names = try? loc.list(prefix: prefix) else { continue }
+            listed += 1
+            for n in names { holders[n, default: []].append(i) }
+        }
+        var names: [String] = []
+        var planted: [(location: String, name: String)] = []
+        for (name, at) in holders {
+            if listed > 1, at.count == 1, Self.judgesAuthenticity(of: name) {
+                let loc = locations[at[0]]
+                guard let bytes = try? loc.get(name), copyIsAuthentic(bytes, name: name) else {
+                    planted.append((loc.name, name))
+                    continue
+                }
+            }
+            names.append(name)
+        }
+        return (names.sorted(), planted.sorted { $0.name < $1.name })
+    }
+
+    /// The names `copyIsAuthentic` can judge.
+    static func judgesAuthenticity(of name: String) -> Bool {
+        name == "config" || name.hasPrefix("keys/") || name.hasPrefix("index/") || name.hasPrefix("snapshots/") || name.hasPrefix("reports/")
     }
 
     /// Names under `prefix` in any of `stores` (union), sorted; unreadable stores add none.

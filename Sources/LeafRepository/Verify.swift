@@ -99,10 +99,20 @@ extension Repository {
         }
         if repair { for loc in locations { try? loc.prepare() } }
 
-        // Replicated objects: an authentic copy in every location.
-        for name in ["config"] + listReplicated(prefix: "keys/") + listReplicated(prefix: "index/") + listReplicated(prefix: "snapshots/")
-            + listReplicated(prefix: "reports/")
-        {
+        // Replicated objects: an authentic copy in every location. What one location alone
+        // holds and cannot back (planted) is no object of the region: named, left untouched.
+        var replicated = ["config"]
+        for prefix in ["keys/", "index/", "snapshots/", "reports/"] {
+            let (names, planted) = replicatedNames(prefix: prefix)
+            replicated += names
+            for (location, name) in planted {
+                report.problems.append(
+                    VerifyProblem(
+                        location: location, object: name, kind: .stray, snapshots: [], repaired: false,
+                        detail: "in this location only, and not authentic (planted?); not part of the region, left untouched"))
+            }
+        }
+        for name in replicated {
             var good: [UInt8]?
             for loc in locations {
                 let kind: VerifyProblem.Kind

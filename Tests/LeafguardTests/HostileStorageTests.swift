@@ -56,6 +56,38 @@ import Testing
         try expectRegionWorks(f, "planted", badObject: "keys/" + key)
     }
 
+    /// One location adds names of its own: a junk snapshot and index that sort after every
+    /// real one, and a junk audit log segment claiming entries 1 to 999999999999. They are no
+    /// part of the region: before, listing, `restore latest` and every backup's replication
+    /// failed on them, the segment was copied into every location of the other region, and
+    /// its name stopped the log from reaching the region. Now all works, the junk stays where
+    /// it was planted, and verify names it.
+    @Test func namesPlantedInOneLocationAreNoPartOfTheRegion() throws {
+        let f = try deployment()
+        let junk = ["snapshots/" + String(repeating: "f", count: 32), "index/" + String(repeating: "f", count: 32), "audit/log-000000000001-999999999999"]
+        for name in junk { try f.d.dir.write("regions/primary/loc0/" + name, "junk") }
+        let list = try f.run(["snapshots", "list"])
+        #expect(list.status == 0 && !list.stdout.contains("ffffffff"), "\(list.all)")
+        let target = f.file("restored")
+        let restore = try f.run(["restore", "latest", "--to", target])
+        #expect(restore.status == 0, "\(restore.all)")
+        #expect(sameTree(f.expected.last!.data, target))
+        func segments(_ region: String) -> [String] { filesBelow(f.file("regions/\(region)/loc1/audit")).filter { $0.hasPrefix("log-") } }
+        let before = (segments("primary"), segments("backup"))
+        try addDocument(to: f.d, megabytes: 1)
+        let run = try f.run(["run", "nightly"])
+        #expect(run.status == 0, "backup and replication: \(run.all)")
+        for region in ["primary", "backup"] {
+            for i in 0..<6 where !(region == "primary" && i == 0) {
+                for name in junk { #expect(!FileManager.default.fileExists(atPath: f.file("regions/\(region)/loc\(i)/\(name)")), "\(region)/loc\(i): \(name)") }
+            }
+        }
+        #expect(segments("primary").count > before.0.count && segments("backup").count > before.1.count, "the log still reaches both regions")
+        let verify = try f.run(["verify", "--region", "primary"])
+        #expect(verify.status == 0, "\(verify.all)")
+        for name in junk { #expect(verify.stdout.contains("primary/loc0: \(name)") && verify.stdout.contains("planted"), "\(name): \(verify.all)") }
+    }
+
     /// Stored bytes that claim absurd sizes, or are not files at all: no trap, no hang.
     @Test func hostileShardsNeitherCrashNorHang() throws {
         let f = try deployment()

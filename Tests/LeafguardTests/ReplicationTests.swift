@@ -17,10 +17,10 @@ import Testing
     @Test func theBackupRegionAloneRestoresAndARerunCopiesNothing() throws {
         let f = try BackupFixture()
         let b = try f.backup()
-        let first = try f.repository(create: false).replicate(to: backupRegion(f))
+        let first = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         #expect(first.shardsCopied == b.packsWritten * 6)
         #expect(first.snapshotsCopied == 1 && first.problems.isEmpty)
-        let again = try f.repository(create: false).replicate(to: backupRegion(f))
+        let again = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         #expect(again.shardsCopied == 0 && again.metadataCopied == 0 && again.snapshotsCopied == 0)
         try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
         _ = try f.restore(into: "from-backup", from: try openBackup(f))
@@ -30,7 +30,7 @@ import Testing
     @Test func anInterruptedCopyResumesAndListsTheSnapshotOnlyWhenComplete() throws {
         let f = try BackupFixture()
         try f.backup()
-        _ = try f.repository(create: false).replicate(to: backupRegion(f))
+        _ = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         // Undo part of the copy as if it had been killed midway: some shards, all snapshots and indexes.
         var removed = 0
         for (n, file) in filesBelow(f.dir.file("regions/backup")).enumerated() where file.contains("/data/") && n % 2 == 0 {
@@ -40,7 +40,7 @@ import Testing
             for sub in ["snapshots", "index"] { try? FileManager.default.removeItem(atPath: f.dir.file("regions/backup/loc\(i)/\(sub)")) }
         }
         #expect(try openBackup(f).snapshots().isEmpty, "no snapshot is listed while its data is incomplete")
-        let resumed = try f.repository(create: false).replicate(to: backupRegion(f))
+        let resumed = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         #expect(resumed.shardsCopied == removed)
         #expect(resumed.snapshotsInTarget == 1)
         _ = try f.restore(into: "out", from: try openBackup(f))
@@ -54,7 +54,7 @@ import Testing
         let path = f.dir.file("regions/primary/" + shard)
         let original = FileManager.default.contents(atPath: path)
         try FileManager.default.removeItem(atPath: path)
-        let r = try f.repository(create: false).replicate(to: backupRegion(f))
+        let r = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         #expect(r.shardsRebuilt == 1 && r.problems.isEmpty)
         let name = String(shard.drop { $0 != "/" }.dropFirst())  // data/xx/<id>.1
         let copies = backupRegion(f).compactMap { try? $0.get(name) }
@@ -65,7 +65,7 @@ import Testing
     @Test func aRegionWithOtherLocationCountsRestores() throws {
         let f = try BackupFixture()
         try f.backup()
-        _ = try f.repository(create: false).replicate(to: backupRegion(f, locations: 8))
+        _ = try f.repository(create: false).replicate(to: backupRegion(f, locations: 8), signedCopyIsAuthentic: noAuditObjects)
         try FileManager.default.removeItem(atPath: f.dir.file("regions/primary"))
         _ = try f.restore(into: "out", from: try openBackup(f, locations: 8))
         #expect(sameTree(f.dataDirectory, f.dir.file("out")))
@@ -78,7 +78,7 @@ import Testing
         for file in f.shardFiles() where file.contains(String(victim)) && !file.hasSuffix(".0") && !file.hasSuffix(".1") {
             try FileManager.default.removeItem(atPath: f.dir.file("regions/primary/" + file))
         }
-        let r = try f.repository(create: false).replicate(to: backupRegion(f))
+        let r = try f.repository(create: false).replicate(to: backupRegion(f), signedCopyIsAuthentic: noAuditObjects)
         #expect(!r.problems.isEmpty && r.problems.contains { $0.contains(String(victim)) })
         #expect(r.snapshotsInTarget == 0, "a snapshot whose data did not arrive is not listed")
     }
@@ -89,7 +89,7 @@ import Testing
         let f = try BackupFixture()
         try f.backup()
         let backup = f.locations(region: "backup")
-        _ = try f.repository(create: false).replicate(to: backup)
+        _ = try f.repository(create: false).replicate(to: backup, signedCopyIsAuthentic: noAuditObjects)
         // Each region loses three of six locations, more than its parity, but not the same three.
         for i in [0, 1, 2] { try FileManager.default.removeItem(atPath: f.locationRoot(i)) }
         for i in [3, 4, 5] { try FileManager.default.removeItem(atPath: f.dir.file("regions/backup/loc\(i)")) }
@@ -103,3 +103,7 @@ import Testing
         #expect(sameTree(f.dataDirectory, f.dir.file("together")))
     }
 }
+
+/// For repository-level replication in tests: these repositories hold no audit objects
+/// (the deployment's audit trail writes them), so none is judged authentic.
+let noAuditObjects: @Sendable (String, [UInt8]) -> Bool = { _, _ in false }

@@ -33,7 +33,7 @@ public struct ReplicateStep: JobStep {
         try source.checkSameRepository(try deployment.locations(of: target))
         try deployment.publishKeyring(to: to)
         let progress = context.progress
-        let r = try source.replicate(to: try deployment.locations(of: target)) { bytes in
+        let r = try source.replicate(to: try deployment.locations(of: target), signedCopyIsAuthentic: try deployment.signedCopyCheck()) { bytes in
             progress.update("replicate to \(to)", done: bytes, total: nil)
         }
         let held = source.snapshotIDs().count - r.snapshotsInTarget
