@@ -12,16 +12,21 @@ public struct AuditTrail: Sendable {
     /// The deployment whose keyring seals the log and whose regions keep its copies: the
     /// caller's, so that a run derives its key once for its steps and its audit trail alike.
     public let deployment: Deployment
+    /// Where problems storing the trail are logged (recording never stops a command).
     public let logger: Logger
+    /// The deployment's configuration.
     public var config: LeafguardConfig { deployment.config }
 
+    /// The audit trail of `deployment`.
     public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
 
     /// A trail over a deployment of its own (for a caller that opens no other).
     public init(config: LeafguardConfig, logger: Logger) { self.init(deployment: Deployment(config: config), logger: logger) }
 
+    /// The hash-chained log in the state folder (`STATE/audit/audit.log`).
     public var log: AuditLog { AuditLog(stateDirectory: config.stateDirectory) }
 
+    /// Appends `entry` to the log; a failure is logged, never thrown (a command checks `ensureAppendable` before its work).
     public func record(_ entry: AuditEntry) {
         do {
             try restoreFromRegionsIfMissing()

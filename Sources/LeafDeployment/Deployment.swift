@@ -17,6 +17,7 @@ import Logging
 /// location of every region, and the newest copy that authenticates wins: the state folder
 /// is a cache, and a new host with only leafguard.yml and the key opens everything.
 public final class Deployment: Sendable {
+    /// leafguard.yml as loaded: regions, key source, state folder.
     public let config: LeafguardConfig
     /// What is loaded once and kept. The lock is held while the key is derived and the
     /// keyring read, so concurrent first uses wait for one derivation rather than each
@@ -33,8 +34,10 @@ public final class Deployment: Sendable {
     /// The time the repositories it opens record (pack seal times, locks, tombstones).
     public let clock: Clock
 
+    /// A deployment of `config` whose repositories record the time of `clock`; nothing is loaded until first used.
     public init(config: LeafguardConfig, clock: Clock = Clock()) { self.config = config; self.clock = clock }
 
+    /// The state folder's scratch space (`STATE/tmp`, 0700): database copies, drill folders.
     public var scratchDirectory: String { config.stateDirectory + "/tmp" }
 
     /// The name of the keyring's copy in every location.

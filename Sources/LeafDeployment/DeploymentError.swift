@@ -18,6 +18,7 @@ public enum DeploymentError: Error, CustomStringConvertible, Sendable, Equatable
     /// A state file could not be written.
     case cannotWrite(path: String, reason: String)
 
+    /// The error in words for an operator, naming the file or region to fix.
     public var description: String {
         switch self {
         case .unknownRegion(let name, let file, let defined):

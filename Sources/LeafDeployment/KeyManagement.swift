@@ -8,9 +8,12 @@ import Logging
 
 /// Rotation, census and retirement of master-key versions across every region.
 public struct KeyManagement: Sendable {
+    /// The deployment whose keyring and regions are changed.
     public let deployment: Deployment
+    /// Where progress and problems are logged.
     public let logger: Logger
 
+    /// Key management of `deployment`.
     public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
 
     var rotationFile: String { deployment.config.stateDirectory + "/keys/rotation.json" }
@@ -18,9 +21,13 @@ public struct KeyManagement: Sendable {
     /// The rotation checkpoint: which version every data key is being re-wrapped under.
     struct RotationCheckpoint: Codable { var target: UInt32; var started: Date; var regionsDone: [String] }
 
+    /// What a rotation did.
     public struct RotationReport: Sendable {
+        /// The master-key version now active.
         public var version: UInt32
+        /// Whether an interrupted rotation was finished rather than a new one started.
         public var resumed: Bool
+        /// Per region, the data keys and key sets re-wrapped under the new version.
         public var regions: [(region: String, result: RewrapResult)]
     }
 

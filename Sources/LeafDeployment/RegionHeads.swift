@@ -11,11 +11,14 @@ import Logging
 /// way stays in the head and is reported by verify, `snapshots list` and `restore latest`
 /// until it is back (verify --repair copies it from another region) or the loss is accepted.
 public struct RegionHeads: Sendable {
+    /// The deployment whose regions' heads are kept.
     public let deployment: Deployment
+    /// The audit key's signer, which signs every head.
     public let signer: AuditSigner
     /// Heads kept per region in each location (older ones are removed).
     static let kept = 3
 
+    /// Heads of `deployment`'s regions, signed by `signer`.
     public init(deployment: Deployment, signer: AuditSigner) { self.deployment = deployment; self.signer = signer }
 
     var config: LeafguardConfig { deployment.config }
@@ -129,10 +132,15 @@ public struct RegionHeads: Sendable {
 
     /// What `repo`'s region should hold by its newest head and does not hold in any location.
     public struct Missing: Sendable {
+        /// The newest authentic head, which says what the region should hold.
         public let head: RegionHead
+        /// Snapshot ids (hex) the head lists and no location of the region holds.
         public let snapshots: [String]
+        /// Index ids (hex) the head lists and no location of the region holds.
         public let indexes: [String]
+        /// Whether nothing is missing.
         public var isEmpty: Bool { snapshots.isEmpty && indexes.isEmpty }
+        /// One line for an operator: what is missing, from which head, and what it means.
         public var summary: String {
             var parts: [String] = []
             if !snapshots.isEmpty { parts.append("\(snapshots.count) snapshot(s) (\(snapshots.map(RegionHeads.short).joined(separator: ", ")))") }
@@ -142,6 +150,7 @@ public struct RegionHeads: Sendable {
         }
     }
 
+    /// What `repo`'s region should hold by its newest head and holds in no location; nil when nothing (or no head is known).
     public func missing(in repo: Repository, logger: Logger) -> Missing? {
         guard let head = newest(of: repo.region, repository: repo.config.id.hex, logger: logger) else { return nil }
         let snapshots = Set(repo.listReplicated(prefix: "snapshots/").map { String($0.dropFirst(10)) })

@@ -10,12 +10,17 @@ import Logging
 /// packs to read so that successive runs cover the whole repository: the given percentage
 /// of packs, least recently read first (remembered in STATE/verify-REGION.json).
 public struct Verification: Sendable {
+    /// The deployment whose regions are verified.
     public let deployment: Deployment
 
+    /// Verification of `deployment`'s regions.
     public init(deployment: Deployment) { self.deployment = deployment }
 
+    /// What verify found in one region.
     public struct RegionReport: Sendable {
+        /// The region's name.
         public let region: String
+        /// The repository's own report: counts, and every problem with its location and object.
         public let report: VerifyReport
     }
 

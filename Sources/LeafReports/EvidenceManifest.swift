@@ -5,6 +5,7 @@ import LeafDigest
 
 /// leafguard's version, recorded in evidence.
 public enum LeafguardVersion {
+    /// The version string.
     public static let current = "0.1.0"
 }
 
@@ -12,21 +13,35 @@ public enum LeafguardVersion {
 /// tool and rules produced them, from which configuration, as of when, over how many rows,
 /// and the SHA-256 of each file.
 public struct EvidenceManifest: Codable, Sendable {
+    /// Always `compliance-evidence`.
     public var kind = "compliance-evidence"
+    /// Always `leafguard`.
     public var tool = "leafguard"
+    /// The version of leafguard that wrote the outputs.
     public var toolVersion = LeafguardVersion.current
+    /// The version of the rules of compliance-rules.md applied.
     public var rulesVersion = ComplianceRule.rulesVersion
+    /// The instant the scan judged the data as of (ISO 8601).
     public var asOf: String
+    /// When the manifest was written (ISO 8601).
     public var generatedAt: String
+    /// The configuration file the settings and exceptions came from.
     public var configFile: String
+    /// That file's SHA-256: which thresholds and exceptions were in force.
     public var configSHA256: String
+    /// The thresholds applied (argon2, bcrypt, dormancy).
     public var settings: [String: Int]
+    /// Rows read per planner table.
     public var rowsRead: [String: Int]
+    /// Findings in all, excepted ones included.
     public var findings: Int
+    /// Findings an exception in force covers.
     public var excepted: Int
     /// The report's totals and per-rule counts: what the next scan's trend compares with.
     public var totals: ComplianceReport.Totals
+    /// Per rule: its severity and how many findings.
     public var summary: [String: ComplianceReport.RuleSummary]
+    /// Each output file's name and SHA-256.
     public var outputs: [String: String]
 
     enum CodingKeys: String, CodingKey {

@@ -14,13 +14,17 @@ public enum Verdict: String, Codable, Sendable, Comparable, CaseIterable {
     case pass, warn, fail
     /// The verdict's place in that order (pass 0, warn 1, fail 2), e.g. for an exit status.
     public var rank: Int { Verdict.allCases.firstIndex(of: self) ?? 0 }
+    /// Orders verdicts by `rank`.
     public static func < (a: Verdict, b: Verdict) -> Bool { a.rank < b.rank }
 }
 
 /// One promise of the security page and the live evidence for it.
 public struct PromiseEvidence: Codable, Sendable {
+    /// The promise's id (e.g. `encryption`), stable for monitoring.
     public let id: String
+    /// The promise in the security page's words.
     public let title: String
+    /// The worst verdict any of its checks gave.
     public var verdict: Verdict = .pass
     /// The figures behind the verdict, for monitoring.
     public var figures: [String: Double] = [:]
@@ -40,17 +44,24 @@ public struct PromiseEvidence: Codable, Sendable {
 
 /// A point of a trend: when, and the value then.
 public struct TrendPoint: Codable, Sendable, Equatable {
+    /// The instant of the point.
     public let at: Date
+    /// The value then.
     public let value: Double
 }
 
 /// The posture report: every promise with its verdict, the banner (the worst verdict),
 /// and trends over the run history.
 public struct PostureReport: Codable, Sendable {
+    /// Always `posture-report`.
     public var kind = "posture-report"
+    /// When the report was made (the deployment's clock).
     public let generated: Date
+    /// The period the report looks back over, in days.
     public let periodDays: Double
+    /// The banner: the worst verdict of any promise.
     public var verdict: Verdict
+    /// Every promise with its evidence, in the security page's order.
     public var promises: [PromiseEvidence]
     /// Recovery point (hours) at each snapshot of the primary, MFA adoption (%) and open
     /// findings at each archived scan.
@@ -60,11 +71,14 @@ public struct PostureReport: Codable, Sendable {
 /// Gathers the evidence from the deployment itself: the regions, the keyring, the drill
 /// history, the latest compliance scan, the audit log and activity seals, the run catalog.
 public struct PostureCollector {
+    /// The deployment whose evidence is gathered.
     public let deployment: Deployment
+    /// The instant the report is made as of.
     public let now: Date
     /// The folder the scan step writes to (its manifest has the latest totals and counts).
     public let scanDirectory: String
 
+    /// A collector of `deployment`'s evidence as of `now`, reading the latest scan from `scanDirectory`.
     public init(deployment: Deployment, now: Date, scanDirectory: String) {
         self.deployment = deployment; self.now = now; self.scanDirectory = scanDirectory
     }
@@ -72,6 +86,7 @@ public struct PostureCollector {
     var config: LeafguardConfig { deployment.config }
     var t: PostureThresholds { config.posture }
 
+    /// Reads every source of evidence and judges each promise; an unreachable region or missing record is evidence too (a warn or fail), never an error.
     public func collect() -> PostureReport {
         var trends: [String: [TrendPoint]] = [:]
         var repos: [String: Repository] = [:]

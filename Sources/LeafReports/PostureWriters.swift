@@ -4,6 +4,7 @@ import LeafCompliance
 /// The posture report's three forms: JSON for monitoring, Markdown for chat, one
 /// self-contained HTML page for people.
 public enum PostureOutput {
+    /// The report as pretty-printed JSON with sorted keys and ISO 8601 dates, for monitoring and auditors.
     public static func json(_ r: PostureReport) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -13,6 +14,7 @@ public enum PostureOutput {
 
     static func mark(_ v: Verdict) -> String { v == .pass ? "PASS" : (v == .warn ? "WARN" : "FAIL") }
 
+    /// The report as Markdown: the banner and date, then a table of the promises with their verdicts and reasons.
     public static func markdown(_ r: PostureReport) -> String {
         var out =
             "# Security posture: \(mark(r.verdict))\n\n\(ISO8601DateFormatter().string(from: r.generated)); failures and missed runs over \(Int(r.periodDays)) days.\n\n"
@@ -24,6 +26,7 @@ public enum PostureOutput {
         return out
     }
 
+    /// The report as one self-contained HTML page (inline CSS and SVG trend charts, no scripts).
     public static func html(_ r: PostureReport) -> String {
         let esc = ComplianceOutput.esc
         func color(_ v: Verdict) -> String {

@@ -7,9 +7,12 @@ import Logging
 /// Keeps every scan's outputs, encrypted, in every region that holds a repository, so that
 /// auditors can get the report of any past day (`leafguard reports list`, `reports get`).
 public struct ReportArchive: Sendable {
+    /// The deployment whose regions keep the archive.
     public let deployment: Deployment
+    /// Where problems storing a report are logged.
     public let logger: Logger
 
+    /// The report archive of `deployment`.
     public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
 
     /// Stores the files of a compliance scan; returns the regions that hold it.
