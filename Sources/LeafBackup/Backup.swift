@@ -28,6 +28,10 @@ public struct BackupOptions: Sendable {
     public var recoverInterruptedRun = true
     /// Where the database copy is made; it is removed afterwards.
     public var scratchDirectory: String
+    /// Called with the snapshot's id once its data and index are stored and before the
+    /// snapshot itself is: where the caller records it (the audit log), so that a snapshot
+    /// nobody recorded is known for one that leafguard did not write. A throw stops the backup.
+    public var beforeSnapshot: @Sendable (ObjectID) throws -> Void = { _ in }
 
     /// Defaults, with the database copy made in `scratchDirectory`.
     public init(scratchDirectory: String) { self.scratchDirectory = scratchDirectory }
@@ -261,6 +265,7 @@ public struct Backup: Sendable {
                 source: dataDirectory, database: dbFile, databaseChunkSize: options.databaseChunkSize, rowCounts: rowCounts,
                 documents: files, problems: problems, totalBytes: dbSize + files.reduce(0) { $0 + $1.size },
                 addedBytes: pipeline.blobBytes)
+            try options.beforeSnapshot(snapshot.id)
             try repository.writeSnapshot(snapshot, key: key)
             phase("snapshot")
             return BackupResult(

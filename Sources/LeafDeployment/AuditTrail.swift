@@ -36,6 +36,29 @@ public struct AuditTrail: Sendable {
         }
     }
 
+    /// Records, durably and before the snapshot is stored, that this process is writing
+    /// snapshot `id` (hex) into `region`: the region heads take in a new snapshot only when
+    /// the log names it so (see `RegionHeads.update`). Throws when the log cannot take it.
+    public func recordSnapshotIntent(_ id: String, region: String, job: String?) throws {
+        try restoreFromRegionsIfMissing()
+        try log.append(
+            AuditEntry(
+                action: Self.snapshotIntent, command: "run", job: job, objects: ["snapshot \(id)", "region \(region)"], outcome: "writing",
+                at: deployment.clock.now))
+    }
+
+    /// The action of a snapshot-intent entry.
+    public static let snapshotIntent = "snapshot.write"
+
+    /// Snapshot ids (hex) the log records as written by leafguard.
+    public func recordedSnapshots() -> Set<String> {
+        var out = Set<String>()
+        for e in (try? log.entries()) ?? [] where e.action == Self.snapshotIntent {
+            for o in e.objects where o.hasPrefix("snapshot ") { out.insert(String(o.dropFirst(9))) }
+        }
+        return out
+    }
+
     /// Throws unless an entry can be appended: the log (rebuilt from the regions on a new
     /// host) must end in a well-formed entry. A torn last line — a crash mid-append — is cut
     /// off and the repair recorded; any other damage stops the caller, naming the log.

@@ -74,6 +74,7 @@ public struct RegionHeads: Sendable {
         let now = now ?? deployment.clock.now
         var written: [String] = []
         var heads: [(RegionHead, [UInt8], spent: [String])] = []
+        let recorded = AuditTrail(deployment: deployment, logger: logger).recordedSnapshots()
         _ = deployment.forEachRepository(logger: logger, "record what the region holds") { repo in
             let region = repo.region
             let previous = newest(of: region, repository: repo.config.id.hex, logger: logger)
@@ -87,7 +88,12 @@ public struct RegionHeads: Sendable {
             }
             let s = ids("snapshots/")
             let i = ids("index/")
-            let snapshots = Set(previous?.snapshots ?? []).subtracting(s.removed).union(s.listed)
+            // A snapshot the head does not list yet is taken in only when leafguard recorded
+            // writing it (the audit log) or another region's head lists it (replicated): one
+            // sealed by whoever holds a data key but not the master key stays out, reported.
+            // With no head yet (a first command), what the region lists is the start.
+            let unaccounted = previous == nil ? [] : unaccountedSnapshots(s.listed, of: repo, head: previous, recorded: recorded, logger: logger)
+            let snapshots = Set(previous?.snapshots ?? []).subtracting(s.removed).union(s.listed.subtracting(unaccounted))
             let indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
             // A tombstone whose removals are all done is spent once a head without them is stored.
             let listed = s.listed.map { "snapshots/" + $0 } + i.listed.map { "index/" + $0 }
@@ -130,6 +136,30 @@ public struct RegionHeads: Sendable {
         return written
     }
 
+    /// Of `listed` (snapshot ids of `repo`'s region), those no signed record accounts for:
+    /// not in `head`, not written by leafguard by the audit log (`recorded`), and in no other
+    /// region's newest head.
+    func unaccountedSnapshots(_ listed: Set<String>, of repo: Repository, head: RegionHead?, recorded: Set<String>, logger: Logger) -> Set<String> {
+        var unaccounted = listed.subtracting(head?.snapshots ?? []).subtracting(recorded)
+        guard !unaccounted.isEmpty else { return [] }
+        for other in config.regionNames where other != repo.region {
+            if let h = newest(of: other, repository: repo.config.id.hex, logger: logger) { unaccounted.subtract(h.snapshots) }
+        }
+        return unaccounted
+    }
+
+    /// Snapshot ids (hex) `repo`'s region lists that no signed record accounts for: not in
+    /// its newest head, not recorded as written in the audit log, not in another region's
+    /// head. Sealed by someone holding a data key but not the master key (a compromised
+    /// client): verify reports them, `snapshots list` warns, `restore latest` passes them by.
+    /// Empty while the region has no head.
+    public func unrecorded(in repo: Repository, logger: Logger) -> [String] {
+        guard let head = newest(of: repo.region, repository: repo.config.id.hex, logger: logger) else { return [] }
+        let listed = Set(repo.listReplicated(prefix: "snapshots/").map { String($0.dropFirst(10)) })
+        let recorded = AuditTrail(deployment: deployment, logger: logger).recordedSnapshots()
+        return unaccountedSnapshots(listed, of: repo, head: head, recorded: recorded, logger: logger).sorted()
+    }
+
     /// What `repo`'s region should hold by its newest head and does not hold in any location.
     public struct Missing: Sendable {
         /// The newest authentic head, which says what the region should hold.
@@ -157,5 +187,14 @@ public struct RegionHeads: Sendable {
         let indexes = Set(repo.listReplicated(prefix: "index/").map { String($0.dropFirst(6)) })
         let m = Missing(head: head, snapshots: head.snapshots.filter { !snapshots.contains($0) }, indexes: head.indexes.filter { !indexes.contains($0) })
         return m.isEmpty ? nil : m
+    }
+}
+
+extension Deployment {
+    /// Snapshot ids (hex) of `repo`'s region that no signed record accounts for (see
+    /// `RegionHeads.unrecorded`); empty when the keyring cannot give the audit key.
+    public func unrecordedSnapshots(in repo: Repository, logger: Logger) -> [String] {
+        guard let seed = try? keyring().auditSeed, let signer = try? AuditSigner(seed: seed) else { return [] }
+        return RegionHeads(deployment: self, signer: signer).unrecorded(in: repo, logger: logger)
     }
 }

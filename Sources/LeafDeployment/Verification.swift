@@ -65,6 +65,7 @@ public struct Verification: Sendable {
             }
             report.problems += keyringProblems
             report.problems += vanished(from: repo, repair: repair, acceptLoss: acceptLoss, others: others)
+            report.problems += unrecorded(in: repo)
             report.problems += signedCopies(in: repo, repair: repair)
             for id in chosen { lastRead[id.hex] = now.timeIntervalSince1970 }
             try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
@@ -72,6 +73,18 @@ public struct Verification: Sendable {
             out.append(RegionReport(region: name, report: report))
         }
         return out
+    }
+
+    /// Snapshots of the region that no signed record accounts for (`unrecorded-snapshot`):
+    /// left in place (they are evidence), never taken into a head, passed by by `restore latest`.
+    func unrecorded(in repo: Repository) -> [VerifyProblem] {
+        deployment.unrecordedSnapshots(in: repo, logger: Logger(label: "leafguard.verify")).map { id in
+            VerifyProblem(
+                location: repo.region, object: "snapshots/" + id, kind: .unrecordedSnapshot, snapshots: [RegionHeads.short(id)], repaired: false,
+                detail:
+                    "no signed record accounts for it (not in the region's signed head, not written by leafguard by the audit log, in no other region's head): "
+                    + "sealed by someone holding a data key but not the master key; left in place as evidence, never restored as 'latest'")
+        }
     }
 
     /// Snapshots and indexes the region's signed head records that no location holds

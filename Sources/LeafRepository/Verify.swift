@@ -21,6 +21,10 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
         /// Recorded in the region's signed head but in no location.
         case missingSnapshot = "missing-snapshot"
         case missingIndex = "missing-index"
+        /// A snapshot no signed record accounts for: not in the region's signed head, not
+        /// recorded as written in the audit log, in no other region's head. Sealed by
+        /// someone who holds a data key but not the master key (a compromised client).
+        case unrecordedSnapshot = "unrecorded-snapshot"
         /// An object no index or snapshot refers to: a note, not a problem.
         case stray
         /// A location that cannot be listed.

@@ -75,6 +75,22 @@ func warnAboutVanishedObjects(_ config: LeafguardConfig, _ repo: Repository, log
     return missing.snapshots
 }
 
+/// Snapshots of the region no signed record accounts for (a compromised client's forgery):
+/// a warning on standard error. Returns their ids (hex).
+@discardableResult
+func warnAboutUnrecordedSnapshots(_ config: LeafguardConfig, _ repo: Repository, logger: Logger) -> [String] {
+    let unrecorded = openDeployment(config).unrecordedSnapshots(in: repo, logger: logger)
+    guard !unrecorded.isEmpty else { return [] }
+    logger.warning(
+        "snapshots no signed record accounts for",
+        metadata: [
+            "region": "\(repo.region)", "snapshots": "\(unrecorded.map(RegionHeads.short).joined(separator: ", "))",
+            "problem": "not in the region's signed head, not written by leafguard by the audit log: sealed by someone holding a data key",
+            "next": "'restore latest' passes them by; see docs/keys.md (a leaked data key) and run 'leafguard verify'",
+        ])
+    return unrecorded
+}
+
 /// The process's deployment for `config`: a command is one process, and everything it
 /// does (its own work, its audit entries, the warnings it prints) shares one derived master
 /// key and one keyring.

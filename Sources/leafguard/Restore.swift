@@ -40,7 +40,19 @@ extension Leafguard {
         }
 
         func restore(config: LeafguardConfig, name: String, repo: Repository, target: String) throws {
-            let manifest = try repo.resolveSnapshot(snapshot)
+            var manifest = try repo.resolveSnapshot(snapshot)
+            // 'latest' is the newest snapshot a signed record accounts for: one sealed by a
+            // holder of a data key alone (say an old snapshot under a far-future id) is passed by.
+            let unrecorded = Set(warnAboutUnrecordedSnapshots(config, repo, logger: global.logger()))
+            if snapshot == "latest", unrecorded.contains(manifest.id.hex) {
+                guard let recorded = repo.snapshotIDs().filter({ !unrecorded.contains($0.hex) }).max() else {
+                    throw CommandFailure("region '\(name)' holds no snapshot a signed record accounts for; name one explicitly to restore it")
+                }
+                printError(
+                    "warning: the newest snapshot in '\(name)', \(manifest.id.short), is accounted for by no signed record; "
+                        + "restoring the newest one that is, \(recorded.short)")
+                manifest = try repo.resolveSnapshot(recorded.hex)
+            }
             let vanished = warnAboutVanishedObjects(config, repo, logger: global.logger())
             if snapshot == "latest", let newer = vanished.filter({ $0 > manifest.id.hex }).max() {
                 printError(

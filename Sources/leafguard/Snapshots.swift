@@ -39,6 +39,7 @@ extension Leafguard.Snapshots {
         func run() throws {
             let (config, name, repo) = try global.openRegion(region)
             warnAboutVanishedObjects(config, repo, logger: global.logger())
+            warnAboutUnrecordedSnapshots(config, repo, logger: global.logger())
             let rows = try repo.snapshots().map {
                 Row(
                     id: $0.id.hex, short: $0.id.short, time: $0.time, host: $0.host, job: $0.job, documents: $0.documents.count,

@@ -1,6 +1,7 @@
 import Foundation
 import LeafBackup
 import LeafConfig
+import LeafDeployment
 import LeafRepository
 
 /// Snapshots the planner data into a region: encrypted, erasure-coded, incremental.
@@ -27,6 +28,13 @@ public struct BackupStep: JobStep {
         options.dataShards = context.config.shards.data
         options.parityShards = context.config.shards.parity
         options.job = context.job
+        // The snapshot's id goes into the audit log before the snapshot is stored: the
+        // region heads take in only snapshots so recorded (or another region's head lists).
+        let trail = AuditTrail(deployment: deployment, logger: context.logger)
+        let job = context.job
+        options.beforeSnapshot = { id in
+            try trail.recordSnapshotIntent(id.hex, region: region, job: job)
+        }
         // A marker that outlives a killed run: the next run then looks for its packs.
         let marker = context.config.stateDirectory + "/backup-running-\(region)"
         options.recoverInterruptedRun = FileManager.default.fileExists(atPath: marker)

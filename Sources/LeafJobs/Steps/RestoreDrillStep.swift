@@ -50,7 +50,9 @@ public struct RestoreDrillStep: JobStep {
         let t0 = Date()
         do {
             let repo = try context.deployment.repository(target)
-            let snapshots = try repo.snapshots()
+            // A snapshot no signed record accounts for (a compromised client's) is never drilled.
+            let unrecorded = Set(context.deployment.unrecordedSnapshots(in: repo, logger: context.logger))
+            let snapshots = try repo.snapshots().filter { !unrecorded.contains($0.id.hex) }
             guard let chosen = randomSnapshot ? snapshots.randomElement() : snapshots.last else {
                 throw StepError("region '\(target)' holds no snapshot to restore")
             }
