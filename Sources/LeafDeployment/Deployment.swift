@@ -147,13 +147,30 @@ public final class Deployment: Sendable {
     /// reads them again. For after a change made through another `Keyring` value.
     public func reloadKeyring(key: Bool = false) {
         loaded.withLock { l in
-            l.ring = nil
+            Self.forgetKeyring(&l)
             if key { l.key = nil }
         }
     }
 
+    /// Forgets the loaded keyring and the generations of the copies read with it, which
+    /// describe that keyring and are read again with the next.
+    private static func forgetKeyring(_ l: inout Loaded) {
+        l.ring = nil
+        l.copyGenerations = [:]
+    }
+
     /// The active master-key version.
     public func masterKey() throws -> MasterKey { try keyring().active }
+
+    /// Master-key version `version`, reading the keyring again when the loaded one lacks it
+    /// (another process rotated the key since this one loaded it); nil when it still does.
+    func masterKey(laterVersion version: UInt32) -> MasterKey? {
+        loaded.withLock { l in
+            if let k = l.ring?.decryptable[version] { return k }
+            Self.forgetKeyring(&l)
+            return (try? keyring(&l))?.decryptable[version]
+        }
+    }
 
     /// Writes the current keyring to every location of `region` whose copy is missing, out of
     /// date or does not authenticate: replaced, synced and read back, so that nothing stored
@@ -197,10 +214,17 @@ public final class Deployment: Sendable {
     /// Locations of `region` whose keyring copy is missing, older than the keyring in use or
     /// not authentic (for verify).
     public func staleKeyringCopies(in regionName: String) throws -> [String] {
-        let ring = try keyring()
+        var ring = try keyring()
         guard ring.generation > 0, let region = config.region(named: regionName) else { return [] }
-        let known = try copyGenerations(in: region)
-        return (0..<region.locations).filter { $0 >= known.count || known[$0] != ring.generation }.map { "\(regionName)/loc\($0)" }
+        var known = try copyGenerations(in: region)
+        if known.contains(where: { ($0 ?? 0) > ring.generation }) {
+            // A copy newer than this process's keyring: another process changed the keyring
+            // (a rotation during a backup). Behind is this process, not the copy: read again.
+            loaded.withLock { Self.forgetKeyring(&$0) }
+            ring = try keyring()
+            known = try copyGenerations(in: region)
+        }
+        return (0..<region.locations).filter { $0 >= known.count || (known[$0] ?? 0) < ring.generation }.map { "\(regionName)/loc\($0)" }
     }
 
     func unknownRegion(_ name: String) -> DeploymentError {
@@ -240,12 +264,20 @@ public final class Deployment: Sendable {
     /// region without a repository is lost (or mistyped): `regionLost`, nothing written.
     public func repository(_ regionName: String, create: Bool = false) throws -> Repository {
         guard let region = config.region(named: regionName) else { throw unknownRegion(regionName) }
-        let ring = try keyring()
+        var ring = try keyring()
         let repo: Repository
         do {
-            repo = try Repository.open(
-                region: region.name, locations: locations(of: region), master: try ring.active,
-                decryptKeys: ring.decryptable, create: false, clock: clock)
+            do {
+                repo = try Repository.open(
+                    region: region.name, locations: locations(of: region), master: try ring.active,
+                    decryptKeys: ring.decryptable, create: false, clock: clock)
+            } catch RepositoryError.wrongMasterKey(let version, _) where masterKey(laterVersion: version) != nil {
+                // Another process rotated the master key since this one read the keyring.
+                ring = try keyring()
+                repo = try Repository.open(
+                    region: region.name, locations: locations(of: region), master: try ring.active,
+                    decryptKeys: ring.decryptable, create: false, clock: clock)
+            }
         } catch RepositoryError.notInitialized where create {
             if let (id, from, rebuild) = try knownRepository(except: regionName) {
                 throw RepositoryError.regionLost(region: regionName, repository: id, knownFrom: from, rebuildFrom: rebuild)
@@ -255,6 +287,7 @@ public final class Deployment: Sendable {
                 decryptKeys: ring.decryptable, create: true, clock: clock)
         }
         try checkIdentity(repo)
+        repo.lookUpLaterVersions { [self] version in masterKey(laterVersion: version) }
         if create { try publishKeyring(to: regionName) }
         return repo
     }

@@ -52,9 +52,14 @@ public struct Verification: Sendable {
                     chosen = pick.map(\.id)
                     return Array(pick)
                 }, repair: repair, otherRegions: others)
-            // The keyring: a current, authentic copy in every location.
+            // The keyring: a current, authentic copy in every location. While a rotation is
+            // under way (its checkpoint in the state folder) the state folder's keyring is
+            // ahead of the regions until the rotation publishes it to each, before it wraps
+            // anything under the new version; an interrupted one is finished by the next
+            // `keys rotate` (keys status says so), so older copies then are not a fault.
             var keyringProblems: [VerifyProblem] = []
-            for loc in (try? deployment.staleKeyringCopies(in: name)) ?? [] {
+            let rotating = FileManager.default.fileExists(atPath: KeyManagement(deployment: deployment, logger: Logger(label: "leafguard")).rotationFile)
+            for loc in rotating ? [] : (try? deployment.staleKeyringCopies(in: name)) ?? [] {
                 keyringProblems.append(
                     VerifyProblem(
                         location: loc, object: Deployment.keyringObject, kind: .missingCopy, snapshots: [], repaired: false,

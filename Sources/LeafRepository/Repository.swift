@@ -29,6 +29,11 @@ public final class Repository: Sendable {
     private let blobKey: SecureBytes
     private let keyCache: Locked<[ObjectID: DataKey]>
     let keySets = KeySetIndex()
+    /// Where a master-key version unknown to `decryptKeys` is looked up (the deployment
+    /// reads its keyring again: another process may have rotated the key since), and what it
+    /// gave.
+    private let laterVersions = Locked<(@Sendable (UInt32) -> MasterKey?)?>(nil)
+    private let laterKeys = Locked<[UInt32: MasterKey]>([:])
 
     /// The largest number of lost copies a replicated object may suffer and still be written.
     public let tolerableFailures: Int
@@ -171,7 +176,8 @@ public final class Repository: Sendable {
             let (key, failures) = try keySets.find(id, in: self, refresh: refresh)
             if let key { return key }
             if refresh {
-                if problems.isEmpty, let v = failures.compactMap({ $0.1 }).first(where: { decryptKeys[$0] == nil }) {
+                let later = laterKeys.value
+                if problems.isEmpty, let v = failures.compactMap({ $0.1 }).first(where: { decryptKeys[$0] == nil && later[$0] == nil }) {
                     throw RepositoryError.wrongMasterKey(version: v, dataKey: id.hex)
                 }
                 problems += failures.map { "\($0.0): \($0.2)" }
@@ -181,10 +187,23 @@ public final class Repository: Sendable {
         throw RepositoryError.unreadable(object: "keys/\(id.hex)", problems: problems)
     }
 
-    /// The wrapping key of master-key version `version`, if this repository holds it.
+    /// Asks `lookup` for a master-key version this repository was not opened with, before
+    /// saying a data key is wrapped by an unknown one: a rotation by another process (a
+    /// `keys rotate` during a backup) re-wraps data keys under a version created after this
+    /// process read its keyring.
+    public func lookUpLaterVersions(with lookup: @escaping @Sendable (UInt32) -> MasterKey?) {
+        laterVersions.set(lookup)
+    }
+
+    /// The wrapping key of master-key version `version`, if this repository holds it or the
+    /// later-version lookup finds it.
     func wrappingKey(version: UInt32, dataKey id: ObjectID) throws -> SecureBytes {
-        guard let k = decryptKeys[version] else { throw RepositoryError.wrongMasterKey(version: version, dataKey: id.hex) }
-        return try k.wrappingKey()
+        if let k = decryptKeys[version] ?? laterKeys.withLock({ $0[version] }) { return try k.wrappingKey() }
+        if let lookup = laterVersions.value, let k = lookup(version) {
+            laterKeys.withLock { $0[version] = k }
+            return try k.wrappingKey()
+        }
+        throw RepositoryError.wrongMasterKey(version: version, dataKey: id.hex)
     }
 
     // MARK: Replicated objects

@@ -1,4 +1,5 @@
 import Foundation
+import LeafBackup
 import LeafConfig
 import LeafDeployment
 import LeafJobs
@@ -222,5 +223,28 @@ import Testing
         }
         let keyring = try String(contentsOfFile: d.dir.file("state/keys/keyring.json"), encoding: .utf8)
         for f in forms { #expect(!keyring.contains(f), "the keyring holds the key in the clear") }
+    }
+}
+
+/// A process that read the keyring before another process rotated the master key (a backup
+/// running while an operator runs `keys rotate`) meets data keys wrapped under a version it
+/// does not know. It reads the keyring again instead of failing with "the master key given
+/// does not open data key …; check keys.master", which stopped the backup's replication and
+/// kept its audit entries from the regions.
+@Suite struct ConcurrentRotationTests {
+    @Test func aRotationByAnotherProcessIsPickedUpMidway() throws {
+        let d = try DeploymentFixture()
+        #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
+        let deployment = Deployment(config: try ConfigLoader.load(path: d.config))
+        let before = try deployment.repository("primary")  // the keyring (version 1) read, the region open
+        let rotate = try leafguard(["keys", "rotate", "--config", d.config])
+        #expect(rotate.status == 0, "\(rotate.all)")
+        // The repository opened before the rotation reads what is now wrapped under version 2,
+        let snapshot = try #require(try before.snapshots().last)
+        _ = try Restore(repository: before).run(snapshot, to: d.dir.file("restored"), force: false)
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("restored")))
+        // and the same deployment opens the region again (its identity key re-wrapped too).
+        #expect(try deployment.repository("primary").snapshots().count == 1)
+        #expect(try deployment.keyring().active.version == 2)
     }
 }
