@@ -129,7 +129,9 @@ public struct Keyring: Sendable {
         }
         var ring = Keyring(
             path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
-            auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0, rejected: rejected)
+            auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0,
+            // Outvoted copies are said one by one, loudly: another copy opened, so these were altered.
+            rejected: unauthenticated.map { "\(UnauthenticatedCopy(source: $0))" } + rejected)
         ring.authenticCopies = accepted
         ring.savedBytes = chosen.bytes
         if file.generation == nil {

@@ -22,7 +22,10 @@ import Testing
         let show = try leafguard(["audit", "show", "--json", "--config", d.config])
         let entries = try JSONDecoder().decode([AuditEntry].self, from: Data(show.stdout.utf8))
         #expect(
-            entries.map(\.action).starts(with: ["job.start", "step", "step", "job.end", "job.start", "step", "job.end", "restore"]), "\(entries.map(\.action))")
+            entries.map(\.action).starts(with: ["job.start", "snapshot.write", "step", "step", "job.end", "job.start", "step", "job.end", "restore"]),
+            "\(entries.map(\.action))")
+        // The backup recorded its snapshot before storing it (what lets the region heads take it in).
+        #expect(entries.first { $0.action == "snapshot.write" }?.objects.contains { $0.hasPrefix("snapshot ") && $0.count == 9 + 32 } == true)
         #expect(entries.first { $0.action == "restore" }?.objects.contains { $0.hasPrefix("to ") } == true)
         #expect(entries.allSatisfy { $0.user == ProcessInfo.processInfo.userName && !$0.host.isEmpty })
         let onlySeal = try leafguard(["audit", "show", "--job", "seal", "--config", d.config])

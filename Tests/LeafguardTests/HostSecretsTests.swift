@@ -104,7 +104,9 @@ import Testing
         }
         try tampered.write(toFile: path, atomically: true, encoding: .utf8)
         let refused = try leafguard(["snapshots", "list", "--config", d.config])
-        #expect(refused.status == 1 && refused.stderr.contains("does not authenticate") && refused.stderr.contains("keyring.json"), "\(refused.all)")
+        #expect(
+            refused.status == 1 && refused.stderr.contains("none of its") && refused.stderr.contains("authenticates with it")
+                && refused.stderr.contains("keyring.json"), "\(refused.all)")
     }
 
     /// Never unaudited: a junk last line stops runs and restores before their work; a torn
