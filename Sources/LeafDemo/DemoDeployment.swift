@@ -5,13 +5,17 @@ import LeafKeys
 /// configuration and the shipped jobs. Running it again keeps what exists: the key is
 /// never replaced (that would make existing backups unreadable) and the data is kept.
 public struct DemoDeployment: Sendable {
+    /// The folder the deployment is made in.
     public let directory: String
+    /// What makes its planner data.
     public var generator: PlannerDataGenerator
 
+    /// A demo deployment in `directory` with data from `generator`.
     public init(directory: String, generator: PlannerDataGenerator) {
         self.directory = directory; self.generator = generator
     }
 
+    /// The demo's leafguard.yml: local regions of six locations each, four data and two parity shards.
     public static let configText = """
         # leafguard configuration for the demo deployment. Paths are relative to this file.
         data: planner-data                # the planner data directory (planner.db + documents/)
@@ -28,12 +32,17 @@ public struct DemoDeployment: Sendable {
 
     /// What `create` found or made.
     public struct Outcome: Sendable {
+        /// The configuration file written (or found).
         public var configFile: String
+        /// Whether a new master key was made (an existing one is never replaced).
         public var createdKey: Bool
+        /// The planner data generated; nil when existing data was kept.
         public var data: GeneratedData?
+        /// Whether planner data was already there and kept.
         public var keptExistingData: Bool
     }
 
+    /// Makes whatever of the deployment is missing (folders, key, configuration, jobs, planner data) and keeps what exists.
     public func create() throws -> Outcome {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -5,12 +5,19 @@ import LeafSodium
 
 /// What the generator wrote.
 public struct GeneratedData: Sendable {
+    /// The planner data directory written (planner.db and documents/).
     public let directory: String
+    /// Accounts created.
     public let accounts: Int
+    /// Users created: owners, co-owners and additional users.
     public let users: Int
+    /// Document files written.
     public let documents: Int
+    /// Their bytes in all.
     public let documentBytes: Int64
+    /// Rows in the activity log.
     public let activityRows: Int
+    /// planner.db's size after the writes, in bytes.
     public let databaseBytes: Int64
 }
 
@@ -23,7 +30,9 @@ public struct GeneratedData: Sendable {
 /// Sizes per account average about 14 documents (~230 KiB each) and 0.2 MB of database,
 /// so 500 accounts make about 1.5 GB.
 public struct PlannerDataGenerator: Sendable {
+    /// How many accounts to create.
     public var accounts: Int
+    /// The seed: the same seed gives the same data, byte for byte.
     public var seed: UInt64
     /// Every timestamp is at or before this instant.
     public var referenceDate: Date
@@ -32,8 +41,10 @@ public struct PlannerDataGenerator: Sendable {
     /// Activity rows per account on average.
     public var activityPerAccount = 1300
 
+    /// The default `referenceDate`: 2026-11-29T00:00:00Z.
     public static let defaultReferenceDate = Date(timeIntervalSince1970: 1_795_910_400)  // 2026-11-29T00:00:00Z
 
+    /// A generator of `accounts` accounts from `seed`, every timestamp at or before `referenceDate`.
     public init(accounts: Int, seed: UInt64, referenceDate: Date = PlannerDataGenerator.defaultReferenceDate) {
         self.accounts = accounts; self.seed = seed; self.referenceDate = referenceDate
     }
@@ -54,6 +65,7 @@ public struct PlannerDataGenerator: Sendable {
         "guardian", "medication", "vault", "storage", "email", "subscription", "vehicle", "loan", "tax", "return",
     ]
 
+    /// Writes planner.db and documents/ into `directory` (created if missing) and says what it wrote.
     public func generate(into directory: String) throws -> GeneratedData {
         var rng = SeededRandom(seed: seed)
         let fm = FileManager.default
@@ -256,9 +268,13 @@ public struct PlannerDataGenerator: Sendable {
     }
 }
 
+/// Why the demo could not be made, in words for an operator.
 public struct DemoError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
     public let message: String
+    /// An error saying `m`.
     public init(_ m: String) { message = m }
+    /// The message.
     public var description: String { message }
 }
 

@@ -1,6 +1,7 @@
 /// The planner data contract (shared/planner/schema.sql), as the demo creates it. A test
 /// checks this copy against the shared file so the two cannot drift apart.
 public enum PlannerSchema {
+    /// The schema's SQL, run as one script on a new planner.db.
     public static let sql = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE password_policies (

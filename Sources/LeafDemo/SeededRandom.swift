@@ -5,6 +5,7 @@ import Foundation
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose whole sequence follows from `seed`.
     public init(seed: UInt64) {
         var x = seed
         func splitmix() -> UInt64 {
@@ -17,6 +18,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         s = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    /// The next 64 random bits (xoshiro256**).
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
@@ -30,10 +32,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// A uniform double in [0, 1).
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
+    /// True with probability `p`.
     public mutating func chance(_ p: Double) -> Bool { unit() < p }
 
+    /// A uniform integer in `range`.
     public mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
 
+    /// A uniform element of `items`, which must not be empty.
     public mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
 
     /// Log-normal with the given median and shape.
@@ -52,6 +57,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         for i in (words * 8)..<buffer.count { buffer[i] = UInt8(tail & 0xff); tail >>= 8 }
     }
 
+    /// `n` pseudo-random bytes.
     public mutating func bytes(_ n: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: n)
         out.withUnsafeMutableBytes { fill($0) }

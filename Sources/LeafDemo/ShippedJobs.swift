@@ -1,6 +1,7 @@
 /// The job files a leafplanner deployment needs; `jobs/` in the repository holds the same
 /// files (a test keeps them identical).
 public enum ShippedJobs {
+    /// Each shipped job file's name and text, as `jobs/` holds them.
     public static let files: [(name: String, text: String)] = [
         (
             "daily-compliance.yml",
