@@ -5,10 +5,15 @@ import LeafSodium
 
 /// The header of one activity seal: which rows it covers and how it links to the seal before.
 public struct ActivitySealHeader: Codable, Sendable, Equatable {
+    /// Always `leafguard-activity-seal-v1`.
     public var format = "leafguard-activity-seal-v1"
+    /// The seal's number, from 1.
     public var seq: Int
+    /// The first activity_log row id it covers.
     public var fromID: Int64
+    /// The last activity_log row id it covers.
     public var toID: Int64
+    /// Rows it covers.
     public var count: Int
     /// SHA-256 of the entries section (count × [row id, 8 bytes big-endian; leaf, 16 bytes]).
     public var entriesSHA256: String
@@ -16,27 +21,38 @@ public struct ActivitySealHeader: Codable, Sendable, Equatable {
     public var prevHead: String
     /// SHA-256(prevHead ‖ entriesSHA256), both as hex text.
     public var head: String
+    /// When it was made (ISO 8601).
     public var sealedAt: String
+    /// The signing public key (hex).
     public var publicKey: String
 
+    /// The seal's object name in the regions (`audit/activity/seal-NNNNNNNN`).
     public var name: String { "audit/activity/seal-\(String(format: "%08d", seq))" }
 }
 
 /// What sealing did.
 public struct ActivitySealResult: Sendable {
+    /// The seal's header as signed.
     public let header: ActivitySealHeader
+    /// The seal file's bytes, as stored in the state folder and the regions.
     public let bytes: [UInt8]
 }
 
 /// What `verify-activity` found among sealed rows.
 public struct ActivityVerification: Sendable {
+    /// Seals checked.
     public var seals = 0
+    /// Rows they cover.
     public var sealedRows = 0
+    /// Sealed rows whose content changed since.
     public var changed: [Int64] = []
+    /// Sealed rows no longer in the table.
     public var deleted: [Int64] = []
+    /// Rows whose id lies within (or before) the sealed ranges but that no seal lists: inserted after sealing.
     public var inserted: [Int64] = []
     /// Problems with the seals themselves (signature, chain, a missing seal).
     public var sealProblems: [String] = []
+    /// Whether every sealed row is as sealed and every seal verifies.
     public var intact: Bool { changed.isEmpty && deleted.isEmpty && inserted.isEmpty && sealProblems.isEmpty }
 }
 
@@ -44,11 +60,15 @@ public struct ActivityVerification: Sendable {
 /// is hashed; a seal lists (row id, leaf hash) for the rows added since the last seal, is
 /// chained to the seal before and signed with the audit key.
 public struct ActivitySealer: Sendable {
+    /// `STATE/audit/activity`, where the seals are kept.
     public let directory: String
+    /// The activity_log columns a row's canonical encoding covers, in order.
     public static let columns = "id, at, actor_id, account_id, action, target, ip, detail"
+    /// The link of the first seal: 64 zeros.
     public static let genesis = String(repeating: "0", count: 64)
     static let entrySize = 24
 
+    /// The seals of the state folder `stateDirectory`.
     public init(stateDirectory: String) { directory = stateDirectory + "/audit/activity" }
 
     /// Seals rows with ids above the last sealed one; nil when there are none.

@@ -7,25 +7,36 @@ import LeafDigest
 
 /// One audit entry: who did what, when, to which objects, and how it ended.
 public struct AuditEntry: Codable, Sendable, Equatable {
+    /// The entry's place in the log, from 1.
     public var seq: Int
+    /// When it was recorded (ISO 8601 UTC, milliseconds).
     public var at: String
+    /// The user leafguard ran as.
     public var user: String
+    /// That user's id.
     public var uid: Int
+    /// The host leafguard ran on.
     public var host: String
+    /// The process's id.
     public var pid: Int
     /// The leafguard command (`run`, `tick`, `restore`, `keys init`, …).
     public var command: String
     /// e.g. `job.start`, `job.end`, `step`, `restore`, `key.create`, `scan`, `activity.seal`.
     public var action: String
+    /// The job, for entries of a run.
     public var job: String?
+    /// The step, for a step's entry.
     public var step: String?
     /// Snapshot ids, key versions, files written: what was touched.
     public var objects: [String]
+    /// How it ended, e.g. `succeeded` or `failed` (`writing` for a snapshot about to be stored).
     public var outcome: String
+    /// What a person needs to know beyond the outcome; empty when nothing.
     public var detail: String
     /// The hash of the entry before (64 zeros for the first).
     public var prev: String
 
+    /// An entry to append: the log fills in its sequence number and link when it is written.
     public init(
         action: String, command: String, job: String? = nil, step: String? = nil, objects: [String] = [],
         outcome: String, detail: String = "", at: Date = Date()
@@ -42,11 +53,13 @@ public struct AuditEntry: Codable, Sendable, Equatable {
 
 /// What `AuditLog.verify` found.
 public struct AuditVerification: Sendable {
+    /// Entries read.
     public var entries: Int
     /// The hash of the last entry.
     public var head: String
     /// Problems, first bad entry first; empty when the log is intact.
     public var problems: [String]
+    /// Whether no problem was found.
     public var intact: Bool { problems.isEmpty }
 }
 
@@ -58,9 +71,12 @@ public struct AuditVerification: Sendable {
 /// reordering breaks the sequence numbers and links; cutting entries off the end is caught
 /// by the signed checkpoints, which record the length and head hash.
 public struct AuditLog: Sendable {
+    /// `STATE/audit/audit.log`.
     public let path: String
+    /// The link of the first entry: 64 zeros.
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// The log of the state folder `stateDirectory`.
     public init(stateDirectory: String) { path = stateDirectory + "/audit/audit.log" }
 
     /// Appends an entry, under a lock so concurrent leafguard processes keep one chain.
@@ -86,6 +102,7 @@ public struct AuditLog: Sendable {
         return e
     }
 
+    /// What `repairTornTail` found at the end of the log.
     public enum TailState: Equatable {
         case intact
         case repaired(bytes: Int)
@@ -257,13 +274,18 @@ public struct AuditLog: Sendable {
     }
 }
 
+/// Why the audit log could not be read, written or trusted, naming the file.
 public struct AuditError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
     public let message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
 /// The line encoding, for tests that play an intruder rewriting the log.
 public enum AuditLogTesting {
+    /// The exact bytes `entry` is written as, hash and newline included.
     public static func line(_ entry: AuditEntry) throws -> [UInt8] { try AuditLog.line(for: entry) }
 }

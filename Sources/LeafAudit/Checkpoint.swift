@@ -7,9 +7,12 @@ import LeafSodium
 /// key (libsodium KDF, context `lgaudit1`) and, once a keyring file exists, kept sealed in
 /// it, so it outlives rotations and passphrase changes and nothing new can be lost. Its public key is published in `STATE/keys/audit-signing.pub` and in each region.
 public struct AuditSigner: Sendable {
+    /// The Ed25519 key pair.
     public let pair: Signature.KeyPair
+    /// The public key in hex, as published and recorded in every checkpoint.
     public var publicKeyHex: String { pair.publicKey.hexString }
 
+    /// The signer of a deployment without a keyring file: its seed derived from `master`.
     public init(master: MasterKey) throws {
         try self.init(seed: try Self.seed(from: master.secret))
     }
@@ -24,6 +27,7 @@ public struct AuditSigner: Sendable {
         try KDF.derive(from: key, id: 1, context: "lgaudit1")
     }
 
+    /// The Ed25519 signature of `message`.
     public func sign(_ message: [UInt8]) -> [UInt8] { Signature.sign(message, with: pair) }
 
     /// The signed form of checkpoints and region heads: two lines, the value's JSON (sorted
@@ -48,12 +52,18 @@ public struct AuditSigner: Sendable {
 
 /// A signed statement of the audit log's length and head hash at a moment.
 public struct Checkpoint: Codable, Sendable, Equatable {
+    /// Always `leafguard-audit-checkpoint-v1`.
     public var format = "leafguard-audit-checkpoint-v1"
+    /// Entries in the log at that moment.
     public var length: Int
+    /// The hash of the log's last entry then.
     public var head: String
+    /// When the checkpoint was made (ISO 8601).
     public var at: String
+    /// The signing public key (hex), so a checkpoint names the key that must verify it.
     public var publicKey: String
 
+    /// A checkpoint of a log `length` entries long ending in `head`, made at `at`.
     public init(length: Int, head: String, at: Date, publicKey: String) {
         self.length = length; self.head = head; self.publicKey = publicKey
         self.at = ISO8601DateFormatter().string(from: at)
@@ -82,7 +92,9 @@ public struct Checkpoint: Codable, Sendable, Equatable {
 
 /// Reads and writes checkpoints in the state folder; regions get copies from the caller.
 public struct CheckpointStore: Sendable {
+    /// `STATE/audit`, where the checkpoints are kept.
     public let directory: String
+    /// The checkpoints of the state folder `stateDirectory`.
     public init(stateDirectory: String) { directory = stateDirectory + "/audit" }
 
     /// Signs and stores a checkpoint of the log as it is now; returns its name and bytes.

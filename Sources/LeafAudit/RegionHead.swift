@@ -8,17 +8,22 @@ import LeafSodium
 /// folder, so deleting or rolling back snapshots or indexes in every location of one region
 /// is noticed from the other region, the state folder, or both — also on a new host.
 public struct RegionHead: Codable, Sendable, Equatable {
+    /// Always `leafguard-region-head-v1`.
     public var format = "leafguard-region-head-v1"
     /// The repository's id (hex): a head of another repository says nothing about this one.
     public var repository: String
+    /// The region the head describes.
     public var region: String
     /// One more than the head it follows; the highest authentic one is the newest.
     public var sequence: UInt64
+    /// When the head was written (ISO 8601).
     public var at: String
     /// Snapshot and index ids (hex), sorted.
     public var snapshots: [String]
+    /// Index ids (hex), sorted.
     public var indexes: [String]
 
+    /// The head of `region` in `repository` with sequence number `sequence`, written at `at`.
     public init(repository: String, region: String, sequence: UInt64, at: Date, snapshots: [String], indexes: [String]) {
         self.repository = repository; self.region = region; self.sequence = sequence
         self.at = ISO8601DateFormatter().string(from: at)
@@ -27,6 +32,7 @@ public struct RegionHead: Codable, Sendable, Equatable {
 
     /// The object name: `heads/REGION-SEQUENCE`, zero-padded so names sort by sequence.
     public var name: String { Self.prefix(region) + String(format: "%016llu", sequence) }
+    /// The names of `region`'s heads start with this (`heads/REGION-`).
     public static func prefix(_ region: String) -> String { "heads/\(region)-" }
 
     /// The sequence number a head object's name carries (`heads/REGION-` and 16 digits);
@@ -42,6 +48,7 @@ public struct RegionHead: Codable, Sendable, Equatable {
     /// The largest head accepted: far more ids than a region holds (each id is 32 characters).
     public static let maximumBytes = 64 << 20
 
+    /// The head in its signed two-line form, signed by `signer`.
     public func signed(by signer: AuditSigner) throws -> [UInt8] { try signer.signedDocument(self) }
 
     /// Reads a signed head and checks its signature; nil for anything else (a copy that does
