@@ -4,6 +4,7 @@ import Foundation
 public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
     case critical, high, medium, low
     var rank: Int { Severity.allCases.firstIndex(of: self) ?? 0 }
+    /// Orders by severity: critical is the greatest.
     public static func < (a: Severity, b: Severity) -> Bool { a.rank > b.rank }
 }
 
@@ -22,8 +23,10 @@ public enum ComplianceRule: String, Codable, Sendable, CaseIterable {
     case accessBroad = "ACCESS-BROAD"
     case accessDormant = "ACCESS-DORMANT"
 
+    /// The version of compliance-rules.md these rules implement.
     public static let rulesVersion = 1
 
+    /// The rule's severity, as compliance-rules.md gives it.
     public var severity: Severity {
         switch self {
         case .mfaRequired, .pwdHashLegacy: return .critical
@@ -53,13 +56,20 @@ public enum ComplianceRule: String, Codable, Sendable, CaseIterable {
 /// An accepted risk: a finding of `rule` for `userID` (in `accountID`, or in every account
 /// when nil) is "excepted" until `expires`, and listed apart.
 public struct ComplianceException: Codable, Sendable, Equatable {
+    /// The rule id it excepts (e.g. `MFA-OWNER`).
     public let rule: String
+    /// The account it is limited to; nil for every account.
     public let accountID: Int64?
+    /// The user it covers.
     public let userID: Int64
+    /// Who accepted the risk.
     public let owner: String
+    /// Why the risk is accepted.
     public let reason: String
+    /// When it ends: past this instant its findings count again.
     public let expires: Date
 
+    /// An exception with every field given.
     public init(rule: String, accountID: Int64?, userID: Int64, owner: String, reason: String, expires: Date) {
         self.rule = rule; self.accountID = accountID; self.userID = userID; self.owner = owner; self.reason = reason; self.expires = expires
     }
@@ -75,25 +85,37 @@ public struct ComplianceException: Codable, Sendable, Equatable {
 
 /// A finding an exception covers, with the exception.
 public struct ExceptedFinding: Codable, Sendable, Equatable {
+    /// The finding.
     public let finding: Finding
+    /// The exception in force that covers it.
     public let exception: ComplianceException
 }
 
 /// Thresholds the rules leave to configuration.
 public struct ComplianceSettings: Sendable, Equatable {
+    /// The least Argon2id memory, in KiB, a password hash may use (PWD-HASH-WEAK).
     public var argon2MinMemoryKiB = 19456
+    /// The fewest Argon2id iterations a password hash may use (PWD-HASH-WEAK).
     public var argon2MinIterations = 2
+    /// The least bcrypt cost a password hash may use (PWD-HASH-WEAK).
     public var bcryptMinCost = 12
+    /// Days without a login after which access is dormant (ACCESS-DORMANT).
     public var dormancyDays = 180
+    /// The defaults of compliance-rules.md.
     public init() {}
 }
 
 /// One finding. `accountID` is nil for rules that are one finding per user.
 public struct Finding: Codable, Sendable, Equatable {
+    /// The rule id (e.g. `MFA-REQUIRED`).
     public let rule: String
+    /// The rule's severity.
     public let severity: Severity
+    /// The account; nil for a rule that is one finding per user.
     public let accountID: Int64?
+    /// The user.
     public let userID: Int64
+    /// What is wrong, in words for the people who fix it.
     public let detail: String
 
     enum CodingKeys: String, CodingKey {
@@ -102,10 +124,12 @@ public struct Finding: Codable, Sendable, Equatable {
         case userID = "user_id"
     }
 
+    /// A finding with every field given.
     public init(rule: String, severity: Severity, accountID: Int64?, userID: Int64, detail: String) {
         self.rule = rule; self.severity = severity; self.accountID = accountID; self.userID = userID; self.detail = detail
     }
 
+    /// Encodes `account_id` as null, not absent, for per-user rules.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rule, forKey: .rule)
@@ -118,6 +142,7 @@ public struct Finding: Codable, Sendable, Equatable {
 
 /// The scan's machine-readable form (the shared JSON members and more).
 public struct ComplianceReport: Codable, Sendable {
+    /// Counts of accounts and users, and of active users with MFA (for the adoption trend).
     public struct Totals: Codable, Sendable, Equatable {
         public var accounts = 0, users = 0, activeUsers = 0, activeUsersWithMFA = 0
         enum CodingKeys: String, CodingKey {
@@ -126,15 +151,24 @@ public struct ComplianceReport: Codable, Sendable {
             case activeUsersWithMFA = "active_users_with_mfa"
         }
     }
+    /// One rule's severity and number of findings.
     public struct RuleSummary: Codable, Sendable, Equatable {
+        /// The rule's severity.
         public let severity: Severity
+        /// Its findings (unexcepted).
         public let count: Int
     }
+    /// Always `compliance-report`.
     public var kind = "compliance-report"
+    /// The version of the rules applied.
     public var rulesVersion = ComplianceRule.rulesVersion
+    /// The instant judged (ISO 8601).
     public let asOf: String
+    /// Accounts and users counted.
     public let totals: Totals
+    /// Per rule id: severity and count, zero counts included.
     public var summary: [String: RuleSummary]
+    /// Every finding not covered by an exception in force.
     public var findings: [Finding]
     /// Rows read per table, for auditors.
     public let rowsRead: [String: Int]
@@ -144,6 +178,7 @@ public struct ComplianceReport: Codable, Sendable {
     public var expiredExceptions: [ComplianceException] = []
     /// Rule → SOC 2 criteria it evidences.
     public var controls: [String: [String]] = Dictionary(uniqueKeysWithValues: ComplianceRule.allCases.map { ($0.rawValue, $0.controls) })
+    /// Notes for the reader (the NIST guidance the password rules follow).
     public var notes: [String] = [ComplianceRule.nistNote]
 
     enum CodingKeys: String, CodingKey {
@@ -154,11 +189,12 @@ public struct ComplianceReport: Codable, Sendable {
         case expiredExceptions = "expired_exceptions"
     }
 
-    /// Set in an encoder's userInfo to leave `findings` out (the JSON writer streams them).
     // swift-format-ignore: NeverForceUnwrap
     // CodingUserInfoKey's initialiser is failable in name only: it accepts every string.
+    /// Set in an encoder's userInfo to leave `findings` out (the JSON writer streams them).
     public static let withoutFindings = CodingUserInfoKey(rawValue: "leafguard.withoutFindings")!
 
+    /// Encodes the report in its documented member order, without `findings` when `withoutFindings` is set.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)

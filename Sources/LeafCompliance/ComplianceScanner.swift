@@ -3,23 +3,30 @@ import LeafSQLite
 
 /// Why a scan could not run.
 public struct ComplianceError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, naming the file.
     public let message: String
+    /// The message.
     public var description: String { message }
 }
 
 /// Judges planner data against the compliance rules as of one instant. Reads the live
 /// database read-only, in one read transaction (WAL: the application is never blocked).
 public struct ComplianceScanner: Sendable {
+    /// The planner database judged (opened read-only).
     public let databasePath: String
+    /// The thresholds applied (leafguard.yml's `compliance:`).
     public let settings: ComplianceSettings
+    /// The accepted risks: findings they cover move to `excepted` while they are in force.
     public let exceptions: [ComplianceException]
 
+    /// A scanner of `databasePath` with `settings` and `exceptions`.
     public init(databasePath: String, settings: ComplianceSettings = ComplianceSettings(), exceptions: [ComplianceException] = []) {
         self.databasePath = databasePath; self.settings = settings; self.exceptions = exceptions
     }
 
     static let sections: Set<String> = ["finances", "insurance", "legal", "medical", "property", "contacts", "wishes", "digital"]
 
+    /// Judges every rule as of `asOf`, in one read transaction; throws when the database is missing or unreadable.
     public func scan(asOf: Date) throws -> ComplianceReport {
         guard FileManager.default.fileExists(atPath: databasePath) else {
             throw ComplianceError(message: "no planner database at \(databasePath)")

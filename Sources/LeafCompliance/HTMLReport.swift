@@ -182,6 +182,7 @@ extension ComplianceOutput {
         return h
     }
 
+    /// `s` with HTML's five special characters escaped, for text and attribute values.
     public static func esc(_ s: String) -> String {
         var o = ""
         o.reserveCapacity(s.count)

@@ -78,6 +78,7 @@ public enum ComplianceOutput {
         return String(decoding: sink.bytes, as: UTF8.self)
     }
 
+    /// Writes the findings as CSV (RFC 4180, CRLF lines, quoted where needed) to `sink`.
     public static func writeCSV(_ r: ComplianceReport, to sink: ReportSink) throws {
         sink.put("rule,severity,account_id,user_id,detail,as_of\r\n")
         let tail = "," + r.asOf + "\r\n"
@@ -139,9 +140,12 @@ public final class ReportSink {
     /// Everything written, for a memory sink.
     public private(set) var bytes: [UInt8] = []
 
+    /// A sink that keeps what is written in `bytes`.
     public static func memory() -> ReportSink { ReportSink(.memory) }
+    /// A sink that writes to standard output.
     public static func standardOutput() -> ReportSink { ReportSink(.standardOutput) }
 
+    /// A sink writing `path` through a temporary file beside it, renamed into place by `finish`.
     public convenience init(file path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -156,10 +160,12 @@ public final class ReportSink {
 
     deinit { if case .file(let fd, let temporary, _) = target { close(fd); unlink(temporary) } }
 
+    /// Appends a literal without making a String of it.
     @inline(__always) public func put(_ s: StaticString) {
         buffer.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
+    /// Appends `s`, writing the buffer out once it passes 1 MiB.
     public func write(_ s: String) throws {
         var s = s
         s.withUTF8 { buffer.append(contentsOf: $0) }
@@ -217,6 +223,7 @@ public final class ReportSink {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Writes out what is buffered.
     public func flush() throws {
         switch target {
         case .memory: bytes.append(contentsOf: buffer)

@@ -1,5 +1,6 @@
 /// What each rule means and how to fix its findings, for the people who do.
 extension ComplianceRule {
+    /// What the rule checks and why it matters, in a sentence for the people who fix findings.
     public var meaning: String {
         switch self {
         case .mfaRequired: return "An additional user of an account whose owner requires MFA has no verified second factor."
@@ -17,6 +18,7 @@ extension ComplianceRule {
         }
     }
 
+    /// What to do about a finding of the rule.
     public var fix: String {
         switch self {
         case .mfaRequired: return "Ask the user to enrol an authenticator app or security key; until then the application should block sign-in."
