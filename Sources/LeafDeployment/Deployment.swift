@@ -31,6 +31,18 @@ public final class Deployment: Sendable {
     }
     private let loaded = Locked(Loaded())
 
+    /// A region's repository as opened, with the keyring it was opened under.
+    private struct OpenedRepository {
+        let generation: UInt64
+        let active: UInt32
+        let repository: Repository
+    }
+    /// Each region's repository, opened on first use and kept while the keyring it was opened
+    /// under is the one in use: a rotation or any other keyring change opens it anew, with
+    /// the new active key. Not held while a repository opens (that reads the keyring, under
+    /// `loaded`); two first uses at once may both open, and the first kept wins.
+    private let opened = Locked<[String: OpenedRepository]>([:])
+
     /// The time the repositories it opens record (pack seal times, locks, tombstones).
     public let clock: Clock
 
@@ -264,7 +276,28 @@ public final class Deployment: Sendable {
     /// region without a repository is lost (or mistyped): `regionLost`, nothing written.
     public func repository(_ regionName: String, create: Bool = false) throws -> Repository {
         guard let region = config.region(named: regionName) else { throw unknownRegion(regionName) }
-        var ring = try keyring()
+        let ring = try keyring()
+        let active = try ring.active.version
+        if let kept = opened.withLock({ $0[regionName] }), kept.generation == ring.generation, kept.active == active {
+            if create { try publishKeyring(to: regionName) }
+            return kept.repository
+        }
+        let repo = try open(region, ring: ring, create: create)
+        if create { try publishKeyring(to: regionName) }
+        // Kept under the keyring in use now: opening may have read a newer one, and the
+        // deployment's first keyring is saved by the publishing.
+        let generation = try keyring().generation
+        return opened.withLock { o in
+            if let first = o[regionName], first.generation == generation, first.active == repo.master.version { return first.repository }
+            o[regionName] = OpenedRepository(generation: generation, active: repo.master.version, repository: repo)
+            return repo
+        }
+    }
+
+    /// Opens `region`'s repository under `ring` (see `repository(_:create:)`).
+    private func open(_ region: RegionConfig, ring: Keyring, create: Bool) throws -> Repository {
+        let regionName = region.name
+        var ring = ring
         let repo: Repository
         do {
             do {
@@ -288,7 +321,8 @@ public final class Deployment: Sendable {
         }
         try checkIdentity(repo)
         repo.lookUpLaterVersions { [self] version in masterKey(laterVersion: version) }
-        if create { try publishKeyring(to: regionName) }
+        // Once per region per keyring in a process: DeploymentOnceTests counts it.
+        Logger(label: "leafguard.repository").debug("repository opened", metadata: ["region": "\(regionName)"])
         return repo
     }
 

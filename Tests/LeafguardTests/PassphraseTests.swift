@@ -121,9 +121,15 @@ import Testing
         let run = try leafguard(["run", "nightly", "--config", d.config, "--log-level", "debug"], environment: env)
         #expect(run.status == 0, "\(run.all)")
         #expect(loads(run) == 1, "\(loads(run)) loads: \(run.stderr.split(separator: "\n").filter { $0.contains("master key loaded") })")
+        // Each region's repository is opened once for all three steps and the run's audit
+        // entries (it was opened again by every step and every audit entry).
+        func opens(_ r: CommandOutput) -> [String] { r.stderr.split(separator: "\n").filter { $0.contains("repository opened") }.map(String.init) }
+        #expect(opens(run).count == 2, "\(opens(run).count) opens: \(opens(run))")
+        #expect(opens(run).filter { $0.contains("region=primary") }.count == 1 && opens(run).filter { $0.contains("region=backup") }.count == 1)
         let restore = try leafguard(
             ["restore", "latest", "--region", "backup", "--to", d.dir.file("r"), "--config", d.config, "--log-level", "debug"], environment: env)
         #expect(restore.status == 0, "\(restore.all.suffix(2000))")
         #expect(loads(restore) == 1, "\(loads(restore)) loads")
+        #expect(opens(restore).count <= 2, "\(opens(restore))")
     }
 }
