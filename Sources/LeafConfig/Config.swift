@@ -11,6 +11,7 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
     /// An environment variable holding a passphrase, stretched with Argon2id.
     case passphraseEnvironment(variable: String)
 
+    /// How `keys.master` writes it: `file:PATH`, `env:VAR` or `passphrase-env:VAR`.
     public var description: String {
         switch self {
         case .file(let p): return "file:\(p)"
@@ -22,10 +23,15 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
 
 /// Data + parity shards for erasure coding.
 public struct ShardLayout: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Shards that hold the pack's bytes.
     public let data: Int
+    /// Shards computed from them; any `parity` shards of a pack may be lost.
     public let parity: Int
+    /// `data` data shards and `parity` parity shards.
     public init(data: Int, parity: Int) { self.data = data; self.parity = parity }
+    /// Shards per pack, one per location: a region needs at least this many locations.
     public var total: Int { data + parity }
+    /// `data+parity`, as the configuration writes it.
     public var description: String { "\(data)+\(parity)" }
 }
 
@@ -41,11 +47,13 @@ public enum RegionBackend: Sendable, Equatable {
 public struct S3Settings: Sendable, Equatable {
     /// nil: AWS's endpoint for `region`.
     public var endpoint: String?
+    /// The AWS region requests are signed for (`us-east-1`, …).
     public var region: String
     /// One bucket per location, or one bucket holding every location under `loc<i>/`.
     public var buckets: [String]
     /// Put before each location's prefix.
     public var prefix: String
+    /// Path-style addressing (`endpoint/bucket/key`), for S3-compatible servers.
     public var pathStyle: Bool
     /// `env` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a profile of
     /// the shared credentials file.
@@ -59,8 +67,11 @@ public struct S3Settings: Sendable, Equatable {
 
 /// One storage region (the primary, the backup) split into independent locations.
 public struct RegionConfig: Sendable, Equatable {
+    /// The region's name (`primary`, `backup`, …), as commands and reports name it.
     public let name: String
+    /// Where its objects live.
     public let backend: RegionBackend
+    /// How many independent locations it has (folders or buckets).
     public let locations: Int
 }
 
@@ -68,12 +79,17 @@ public struct RegionConfig: Sendable, Equatable {
 public struct LeafguardConfig: Sendable {
     /// The configuration file itself.
     public let file: String
+    /// The planner's data folder: `planner.db` and the documents it names.
     public let dataDirectory: String
+    /// The state folder (0700): keyring copy, run catalog, audit log, locks, scratch space.
     public let stateDirectory: String
+    /// Where the master key comes from.
     public let masterKey: KeySource
     /// Regions in file order; the first named `primary` (or else the first) is where backups go.
     public let regions: [RegionConfig]
+    /// How each pack is split into shards.
     public let shards: ShardLayout
+    /// The folder of job files.
     public let jobsDirectory: String
     /// Runs kept in the catalog per job (`history.keep`); older ones are pruned.
     public var historyLimit: Int = 500
@@ -83,16 +99,22 @@ public struct LeafguardConfig: Sendable {
     public var posture = PostureThresholds()
     /// Rule thresholds and accepted risks (`compliance:`).
     public var complianceSettings = ComplianceSettings()
+    /// Accepted risks: findings they cover are reported as excepted until they expire.
     public var complianceExceptions: [ComplianceException] = []
 
+    /// The region called `name`, if the configuration has one.
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
+    /// Every region's name, in file order.
     public var regionNames: [String] { regions.map(\.name) }
+    /// The region backups go to: the one named `primary`, else the first.
     public var primaryRegion: RegionConfig { region(named: "primary") ?? regions[0] }
 }
 
 /// Finds and reads leafguard.yml.
 public enum ConfigLoader {
+    /// The environment variable naming the configuration file.
     public static let environmentVariable = "LEAFGUARD_CONFIG"
+    /// The file looked for in the working folder when nothing names one.
     public static let defaultFileName = "leafguard.yml"
 
     /// `--config FILE`, else `$LEAFGUARD_CONFIG`, else `./leafguard.yml`.
@@ -356,19 +378,24 @@ public func absolute(_ path: String, relativeTo base: String) -> String {
 public struct PostureThresholds: Sendable, Equatable {
     /// Age of the newest restorable snapshot (the nightly backup runs every 24 h).
     public var recoveryPointWarnHours = 25.0
+    /// Age of the newest restorable snapshot past which the verdict is a failure.
     public var recoveryPointFailHours = 26.0
     /// How far the backup region's newest snapshot may trail the primary's.
     public var replicationLagFailHours = 26.0
     /// The last drill of each region; older is a warning, twice as old a failure.
     public var drillMaxAgeDays = 8.0
+    /// A drill that took longer than this to restore is a warning.
     public var recoveryTimeWarnMinutes = 240.0
     /// Age of the active master key (quarterly rotation); older is a warning, 10 days more a failure.
     public var keyRotationDays = 92.0
+    /// Age of the newest compliance scan past which the verdict is a warning.
     public var scanMaxAgeHours = 48.0
+    /// Age of the newest activity seal past which the verdict is a warning.
     public var sealMaxAgeHours = 3.0
     /// Verification must have read every pack within this many days.
     public var verifyCoverageDays = 30.0
     /// The window for failed runs and missed schedules.
     public var periodDays = 7.0
+    /// The defaults docs/configuration.md lists.
     public init() {}
 }

@@ -4,7 +4,9 @@ import LeafCron
 /// The parameters of one step as written in a job file, with typed accessors that record
 /// located problems. A step written bare (`- backup`) has an empty parameter mapping.
 public struct StepParameters {
+    /// The step's name as the job file writes it, for messages.
     public let stepName: String
+    /// The configuration the job runs under (regions a step may name, for example).
     public let config: LeafguardConfig
     let mapping: MappingReader?
     let anchor: YAMLValue
@@ -93,21 +95,30 @@ public protocol StepDefinition: Sendable {
 
 /// One job: a named, optionally scheduled, ordered list of steps.
 public struct JobDefinition: Sendable {
+    /// The job's name (`name:`), unique in the jobs folder.
     public let name: String
+    /// The job file it was read from.
     public let file: String
+    /// What the job is for (`description:`), for people.
     public let description: String?
+    /// When it runs (`schedule:`); nil for a job run only on demand.
     public let schedule: CronExpression?
+    /// The zone its schedule is read in (`timezone:`, UTC by default).
     public let timeZone: TimeZone
     /// The zone as the job file names it (Foundation reports UTC as "GMT").
     public let timeZoneName: String
+    /// Its steps, in the order they run.
     public let steps: [any StepDefinition]
     /// How the scheduler starts, overlaps, times out and retries this job.
     public var policy: RunPolicy = RunPolicy()
+    /// Hooks for a run that succeeded.
     public var onSuccess: [Hook] = []
+    /// Hooks for a run that failed or timed out.
     public var onFailure: [Hook] = []
     /// Hooks for a run that ended `warned` (every step ran, at least one warned).
     public var onWarning: [Hook] = []
 
+    /// A job with default policy and no hooks.
     public init(
         name: String, file: String, description: String?, schedule: CronExpression?, timeZone: TimeZone,
         timeZoneName: String, steps: [any StepDefinition]
@@ -138,7 +149,9 @@ public enum CatchUpPolicy: String, Sendable, CaseIterable, Codable {
 /// A job's scheduling rules (`concurrency`, `catch_up`, `starting_deadline`, `timeout`,
 /// `retries`, `retry_backoff`, `after`).
 public struct RunPolicy: Sendable, Equatable {
+    /// What happens when a run is due while one is still going.
     public var concurrency: ConcurrencyPolicy = .forbid
+    /// What happens to fire times missed while nothing ticked.
     public var catchUp: CatchUpPolicy = .latest
     /// A due run that cannot start within this long after its fire time is recorded as missed.
     public var startingDeadline: TimeInterval?
@@ -146,9 +159,11 @@ public struct RunPolicy: Sendable, Equatable {
     public var timeout: TimeInterval?
     /// Failed scheduled runs are retried this many times, waiting `retryBackoff`, then twice that, …
     public var retries: Int = 0
+    /// The wait before the first retry, in seconds.
     public var retryBackoff: TimeInterval = 60
     /// Jobs whose success, in this job's current window, this job waits for.
     public var after: [String] = []
+    /// The defaults: forbid overlap, catch up the latest, no timeout, no retries.
     public init() {}
 
     /// How long after a fire time a `catch_up: none` job may still start.
@@ -161,17 +176,23 @@ public struct RunPolicy: Sendable, Equatable {
 
 /// Something to do when a run ends: run a command, or POST the run's JSON summary to a URL.
 public struct Hook: Sendable, Equatable {
+    /// A command run by `/bin/sh -c`, or a URL the run's JSON summary is POSTed to.
     public enum Action: Sendable, Equatable {
+        /// A shell command line.
         case command(String)
+        /// An http or https URL.
         case url(URL)
     }
+    /// What the hook does.
     public let action: Action
+    /// Seconds the hook may take before it is stopped.
     public let timeout: TimeInterval
     /// Variables of leafguard's environment the hook may see (`env: [NAME, …]`); it gets
     /// nothing else of it but PATH, HOME, LANG, TZ and the run's LEAFGUARD_* variables.
     public let passEnvironment: [String]
     /// An `on_success` hook that also fires for warned runs (`on: [success, warning]`).
     public let alsoOnWarning: Bool
+    /// A hook with a 10-second timeout that is passed no variable of leafguard's environment.
     public init(action: Action, timeout: TimeInterval = 10, passEnvironment: [String] = [], alsoOnWarning: Bool = false) {
         self.action = action; self.timeout = timeout; self.passEnvironment = passEnvironment; self.alsoOnWarning = alsoOnWarning
     }
@@ -179,9 +200,12 @@ public struct Hook: Sendable, Equatable {
 
 /// Reads and validates job files against a step catalog.
 public struct JobLoader: Sendable {
+    /// The configuration jobs are checked against.
     public let config: LeafguardConfig
+    /// The steps a job may name.
     public let catalog: [any StepDefinition.Type]
 
+    /// A loader checking job files against `config` and `catalog`.
     public init(config: LeafguardConfig, catalog: [any StepDefinition.Type]) {
         self.config = config
         self.catalog = catalog

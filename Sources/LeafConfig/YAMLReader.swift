@@ -75,6 +75,7 @@ public struct YAMLValue {
         return n
     }
 
+    /// A boolean; nil after recording a problem otherwise.
     public func bool() -> Bool? {
         guard case .scalar = node, let b = node.bool else {
             problem("\(path) must be true or false, found \(kindName)"); return nil
@@ -90,6 +91,7 @@ public struct YAMLValue {
         return MappingReader(mapping: m, value: self)
     }
 
+    /// The items of a list, each located; nil after recording a problem otherwise.
     public func sequence() -> [YAMLValue]? {
         guard case .sequence(let s) = node else {
             problem("\(path) must be a list, found \(kindName)"); return nil
@@ -108,7 +110,9 @@ public struct YAMLValue {
         return s
     }
 
+    /// Whether the value is YAML's null (`~`, `null` or nothing).
     public var isNull: Bool { node.null != nil }
+    /// Records a problem located at this value.
     public func report(_ message: String, hint: String? = nil) { problem(message, hint: hint) }
 }
 
@@ -116,6 +120,7 @@ public struct YAMLValue {
 /// naming the valid ones.
 public final class MappingReader {
     private let mapping: Node.Mapping
+    /// The mapping as a value, for reporting problems located at it.
     public let value: YAMLValue
     private var known: [String] = []
 

@@ -5,10 +5,15 @@ import Logging
 
 /// The outcome of one job run.
 public struct JobRunResult: Sendable, Codable {
+    /// The job's name.
     public let job: String
+    /// When the first step started, by the deployment's clock.
     public let started: Date
+    /// When the last step ended.
     public let finished: Date
+    /// Whether the run only said what it would do (`--dry-run`).
     public let dryRun: Bool
+    /// Each step's result, in order; a job stopped by a failed step has no results for the steps after it.
     public let steps: [StepResult]
     /// True when every step succeeded or warned.
     public var succeeded: Bool { steps.allSatisfy { $0.status != .failed && $0.status != .unavailable } }
@@ -20,12 +25,16 @@ public struct JobRunResult: Sendable, Codable {
 
 /// Runs a job's steps in order and stops at the first failed one.
 public struct JobRunner: Sendable {
+    /// The configuration the job runs under.
     public let config: LeafguardConfig
+    /// Where steps log.
     public let logger: Logger
+    /// Where steps draw their progress line.
     public let progress: Progress
     /// Handed to every step (StepContext.deployment).
     public let deployment: Deployment
 
+    /// A runner over `deployment`, or over a new Deployment of `config` when none is given.
     public init(config: LeafguardConfig, logger: Logger, progress: Progress = Progress(), deployment: Deployment? = nil) {
         self.config = config; self.logger = logger; self.progress = progress
         self.deployment = deployment ?? Deployment(config: config)

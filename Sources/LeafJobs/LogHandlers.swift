@@ -10,20 +10,25 @@ public enum LogFormat: String, Sendable, CaseIterable {
 /// Writes one line per event to standard error, for people (`2026-11-29T02:30:00Z info
 /// message job=x key=value`) or for log collectors (one JSON object per line).
 public struct StandardErrorLogHandler: LogHandler {
+    /// Fields added to every line this handler writes.
     public var metadata: Logger.Metadata = [:]
+    /// The least severe level written.
     public var logLevel: Logger.Level
     let label: String
     let format: LogFormat
 
+    /// A handler for `label` writing lines of `level` and above in `format`.
     public init(label: String, level: Logger.Level, format: LogFormat) {
         self.label = label; logLevel = level; self.format = format
     }
 
+    /// One of the fields added to every line.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line for `event` to standard error.
     public func log(event: LogEvent) {
         let fields = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
         var line: Data
@@ -54,6 +59,7 @@ private func timestamp() -> String {
 public enum LogSetup {
     private static let done = Locked(false)
 
+    /// Makes every Logger write through a StandardErrorLogHandler in `format` from `level` up; later calls change nothing.
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
         done.withLock { done in
             guard !done else { return }

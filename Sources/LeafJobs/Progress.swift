@@ -12,6 +12,7 @@ public final class Progress: Sendable {
     }
     private let line = Locked(Line())
 
+    /// Progress drawn only when `enabled`: by default, when standard error is a terminal.
     public init(enabled: Bool = isatty(STDERR_FILENO) == 1) { self.enabled = enabled }
 
     /// Starts timing a new task.
@@ -46,6 +47,7 @@ public final class Progress: Sendable {
         }
     }
 
+    /// `n` for a person: bytes as KiB, MiB or GiB, other units as they are.
     public static func format(_ n: Int64, unit: String) -> String {
         guard unit == "B" else { return "\(n) \(unit)" }
         let d = Double(n)

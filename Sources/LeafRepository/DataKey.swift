@@ -9,8 +9,11 @@ import LeafSodium
 /// another session, so no nonce repeats under a key. Keys loaded from a repository
 /// only open data.
 public final class DataKey: Sendable, CustomStringConvertible {
+    /// The key's random id, named in the header of everything it seals.
     public let id: ObjectID
+    /// The 32 key bytes, in guarded memory.
     public let secret: SecureBytes
+    /// The AEAD it seals with.
     public let algorithm: AEADAlgorithm
     private let canSeal: Bool
     private let counter = Locked<UInt64>(0)
@@ -35,6 +38,7 @@ public final class DataKey: Sendable, CustomStringConvertible {
         return n
     }
 
+    /// The id only: the key bytes never reach a log or a message.
     public var description: String { "data key \(id.hex) <redacted>" }
 
     /// Wraps this key under a master key version's wrapping key.

@@ -33,22 +33,36 @@ public enum ObjectKind: UInt8, Sendable {
 /// The ciphertext and 16-byte tag follow. The associated data is the whole header, so an
 /// object cannot be moved to another id, shard index, layout or key without failing.
 public struct EnvelopeHeader: Sendable, Equatable {
+    /// `LGRD`, the first four bytes of every sealed object.
     public static let magic: [UInt8] = Array("LGRD".utf8)
+    /// The format version this code writes and reads.
     public static let formatVersion: UInt8 = 1
+    /// Header bytes before the nonce.
     public static let fixedLength = 52
 
+    /// The AEAD that sealed the object.
     public var algorithm: AEADAlgorithm
+    /// What the object is.
     public var kind: ObjectKind
+    /// The shard's index in its pack (0 unless a shard).
     public var shardIndex: UInt8 = 0
+    /// Data shards of the pack's layout (0 unless a shard).
     public var dataShards: UInt8 = 0
+    /// Parity shards of the pack's layout (0 unless a shard).
     public var parityShards: UInt8 = 0
+    /// The object's id (the pack's id, for a shard).
     public var objectID: ObjectID
+    /// The data key that sealed it, or a master-key version (see the table above).
     public var keyID: ObjectID
+    /// The plaintext length of the whole object (the pack, for a shard).
     public var plaintextLength: UInt64
+    /// The nonce, as long as the algorithm's.
     public var nonce: [UInt8]
 
+    /// The header's length in bytes, nonce included.
     public var encodedLength: Int { Self.fixedLength + nonce.count }
 
+    /// The header's bytes, laid out as above.
     public func encode() -> [UInt8] {
         var out = Self.magic
         out.reserveCapacity(encodedLength)
@@ -67,6 +81,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
             && Int(parityShards) == entry.parityShards && keyID == entry.dataKey && plaintextLength == UInt64(clamping: entry.length)
     }
 
+    /// Reads a header, refusing a wrong magic, an unknown version, algorithm or kind, a truncated object and a claimed length over 1 TiB.
     public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
         guard bytes.count >= fixedLength, Array(bytes[0..<4]) == magic else {
             throw RepositoryError.malformed("not a leafguard object (bad magic)")
@@ -91,11 +106,13 @@ public struct EnvelopeHeader: Sendable, Equatable {
 
 /// Seals and opens objects in the envelope format.
 public enum Envelope {
+    /// `header`, then `plaintext` sealed under `key` with the header as associated data, then the tag.
     public static func seal(_ plaintext: UnsafeRawBufferPointer, header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
         let head = header.encode()
         return try AEAD.seal(plaintext, associatedData: head, nonce: header.nonce, key: key, algorithm: header.algorithm, prefix: head)
     }
 
+    /// `header`, then `plaintext` sealed under `key` with the header as associated data, then the tag.
     public static func seal(_ plaintext: [UInt8], header: EnvelopeHeader, key: SecureBytes) throws -> [UInt8] {
         try plaintext.withUnsafeBytes { try seal($0, header: header, key: key) }
     }

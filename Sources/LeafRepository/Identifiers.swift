@@ -3,8 +3,11 @@ import LeafSodium
 
 /// A 16-byte random identifier of a pack, index, snapshot or data key. Reveals nothing.
 public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    /// The 16 bytes.
     public let bytes: [UInt8]
+    /// The id of `bytes`, which must be 16.
     public init(_ bytes: [UInt8]) { precondition(bytes.count == 16); self.bytes = bytes }
+    /// 16 random bytes.
     public static func random() -> ObjectID { ObjectID(Sodium.randomBytes(16)) }
 
     /// 6 bytes of milliseconds since 1970, then 10 random bytes: ids that sort by time, so
@@ -15,25 +18,32 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
         b += Sodium.randomBytes(10)
         return ObjectID(b)
     }
+    /// All zeros: the key-id field of objects that name no data key.
     public static let zero = ObjectID([UInt8](repeating: 0, count: 16))
 
+    /// 32 lowercase hex digits, as object names write it.
     public var hex: String { hexEncode(bytes) }
+    /// The hex form.
     public var description: String { hex }
     /// Eight hex digits from the random part (bytes 6–9), the short form shown to people:
     /// time-ordered ids share their leading digits.
     public var short: String { hexEncode(Array(bytes[6..<10])) }
+    /// Reads 32 hex digits; nil for anything else.
     public init?(hex: String) {
         guard hex.count == 32, let b = hexBytes(hex) else { return nil }
         self.bytes = b
     }
+    /// Reads the hex form from JSON.
     public init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
         guard let id = ObjectID(hex: s) else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad id \(s)")) }
         self = id
     }
+    /// Writes the hex form to JSON.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer(); try c.encode(hex)
     }
+    /// Byte order, which for time-ordered ids is time order.
     public static func < (a: ObjectID, b: ObjectID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
     /// A master-key version carried in the key-id field of a data-key envelope.
@@ -42,6 +52,7 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
         b[0] = UInt8(v >> 24); b[1] = UInt8(v >> 16 & 0xff); b[2] = UInt8(v >> 8 & 0xff); b[3] = UInt8(v & 0xff)
         return ObjectID(b)
     }
+    /// The master-key version a `masterVersion(_:)` id carries.
     public var asMasterVersion: UInt32 { UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]) }
 }
 
@@ -50,32 +61,39 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
 public struct BlobID: Hashable, Sendable, Codable, CustomStringConvertible {
     private let w0, w1, w2, w3: UInt64
 
+    /// The id of `bytes`, which must be 32.
     public init(_ bytes: [UInt8]) {
         precondition(bytes.count == 32)
         func word(_ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 << 8 | UInt64(bytes[i * 8 + $1]) } }
         w0 = word(0); w1 = word(1); w2 = word(2); w3 = word(3)
     }
 
+    /// The 32 bytes.
     public var bytes: [UInt8] {
         var out = [UInt8](); out.reserveCapacity(32)
         for w in [w0, w1, w2, w3] { for i in (0..<8).reversed() { out.append(UInt8(w >> (8 * UInt64(i)) & 0xff)) } }
         return out
     }
 
+    /// 64 lowercase hex digits.
     public var hex: String { hexEncode(bytes) }
+    /// The hex form.
     public var description: String { hex }
 
+    /// Reads 64 hex digits; nil for anything else.
     public init?(hex: String) {
         var h = hex
         let parsed: [UInt8]? = h.withUTF8 { utf8 in utf8.count == 64 ? hexBytes(utf8) : nil }
         guard let b = parsed else { return nil }
         self.init(b)
     }
+    /// Reads the hex form from JSON.
     public init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
         guard let id = BlobID(hex: s) else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad blob id")) }
         self = id
     }
+    /// Writes the hex form to JSON.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer(); try c.encode(hex)
     }

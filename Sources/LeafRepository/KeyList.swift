@@ -3,7 +3,9 @@ import LeafSodium
 
 /// One data key of a region, as `leafguard keys list` shows it.
 public struct DataKeyInfo: Sendable, Codable {
+    /// The key's id (hex).
     public let id: String
+    /// The AEAD it seals with.
     public let algorithm: String
     /// The master-key version that wraps it (the lowest, when copies differ).
     public let masterVersion: UInt32?

@@ -6,11 +6,13 @@ import LeafStorage
 
 /// How many data keys each master-key version wraps in a region.
 public struct KeyCensus: Sendable, Codable, Equatable {
+    /// The region counted.
     public var region: String
     /// Version → data keys it wraps (a key counts once, whatever its number of copies).
     public var byVersion: [UInt32: Int]
     /// Keys with copies under more than one version (a rotation in progress).
     public var mixed: Int
+    /// Data keys or key sets that could not be read, with why.
     public var unreadable: [String]
 }
 

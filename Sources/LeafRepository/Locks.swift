@@ -7,6 +7,7 @@ import LeafStorage
 /// `locks/<id>` in every location. Whoever finds the other kind after writing its own
 /// removes its lock and gives up: at worst both give up, never both proceed.
 public struct RegionLock: Sendable {
+    /// `shared` for a backup (many at once), `exclusive` for prune and reencrypt.
     public enum Kind: String, Codable, Sendable { case shared, exclusive }
     struct Record: Codable {
         let kind: Kind; let host: String; let pid: Int32; let created: Date
@@ -15,12 +16,14 @@ public struct RegionLock: Sendable {
         var start: UInt64?; var boot: String?
     }
 
+    /// The lock object's id: it is `locks/<id>` in every location.
     public let id: ObjectID
     let repository: Repository
 
     /// Locks older than this are left over from a crashed process and are ignored.
     public static let staleAfter: TimeInterval = 6 * 3600
 
+    /// Takes a lock of `kind` on the region; throws `locked`, after removing its own, when a live lock conflicts (an exclusive lock conflicts with any other).
     public static func acquire(_ kind: Kind, in repository: Repository, now: Date? = nil) throws -> RegionLock {
         let now = now ?? repository.clock.now
         let id = ObjectID.random()
@@ -72,6 +75,7 @@ public struct RegionLock: Sendable {
         try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: try repository.master.wrappingKey()))
     }
 
+    /// Removes the lock from every location it can reach; one left behind goes stale.
     public func release() {
         for loc in repository.locations { try? loc.delete("locks/\(id.hex)") }
     }
@@ -79,6 +83,7 @@ public struct RegionLock: Sendable {
 
 /// Who a process is, beyond its pid: its start time and the boot it runs in (Linux /proc).
 public enum ProcessIdentity {
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`).
     public static var bootID: String? {
         (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -5,20 +5,30 @@ import LeafTime
 
 /// Where a pack's shards are and what blobs it holds. Stored in index objects.
 public struct PackEntry: Codable, Sendable, Equatable {
+    /// One blob of a pack: its keyed id and its length in the pack.
     public struct Blob: Codable, Sendable, Equatable {
+        /// The blob's keyed id.
         public let id: BlobID
+        /// Its length in bytes.
         public let length: Int
+        /// A blob with the given parts.
         public init(id: BlobID, length: Int) { self.id = id; self.length = length }
     }
+    /// The pack's id (and every shard's object id).
     public let id: ObjectID
+    /// The data key that sealed its shards.
     public let dataKey: ObjectID
     /// Length of the pack (the tar archive, zstd-compressed or not).
     public let length: Int
+    /// Whether the tar archive is zstd-compressed.
     public let compressed: Bool
+    /// Data shards in its layout.
     public let dataShards: Int
+    /// Parity shards in its layout.
     public let parityShards: Int
     /// Location index of shard i.
     public let locations: [Int]
+    /// The blobs it holds, in order.
     public let blobs: [Blob]
     /// The nonce that sealed shard i (hex). A lost shard is rebuilt from the others and
     /// re-sealed under the same key and nonce: the identical ciphertext, never a new message.
@@ -28,6 +38,7 @@ public struct PackEntry: Codable, Sendable, Equatable {
     /// recorded. What `reencrypt`'s `older_than` measures, so re-encrypted data counts as new.
     public var sealedAt: Double?
 
+    /// A pack entry with the given parts.
     public init(
         id: ObjectID, dataKey: ObjectID, length: Int, compressed: Bool, dataShards: Int, parityShards: Int,
         locations: [Int], blobs: [Blob], nonces: [String]? = nil, sealedAt: Double? = nil
@@ -53,20 +64,29 @@ public struct PackEntry: Codable, Sendable, Equatable {
 
 /// An index object: packs written by one backup session (a checkpoint).
 public struct IndexManifest: Codable, Sendable {
+    /// The manifest's format version (1).
     public var version = 1
+    /// The packs the session wrote.
     public var packs: [PackEntry]
+    /// An index of `packs`.
     public init(packs: [PackEntry]) { self.packs = packs }
 }
 
 /// One file in a snapshot and the blobs that make it, in order.
 public struct SnapshotFile: Codable, Sendable, Equatable {
+    /// Its path in the data folder (`planner.db`, `documents/…`).
     public let path: String
+    /// Its size in bytes.
     public let size: Int64
+    /// Its SHA-256 (hex), which a restore checks.
     public let sha256: String
+    /// Its modification time, in seconds since 1970.
     public let modified: Double
     /// Permission bits (st_mode & 0o7777) at backup time; absent in snapshots from before they were kept.
     public let mode: Int?
+    /// The blobs that make it, in order.
     public let blobs: [BlobID]
+    /// A file with the given parts.
     public init(path: String, size: Int64, sha256: String, modified: Double, mode: Int? = nil, blobs: [BlobID]) {
         self.path = path; self.size = size; self.sha256 = sha256; self.modified = modified; self.mode = mode; self.blobs = blobs
     }
@@ -74,32 +94,46 @@ public struct SnapshotFile: Codable, Sendable, Equatable {
 
 /// A document the planner's `documents` table names that could not be captured as recorded.
 public struct SnapshotProblem: Codable, Sendable, Equatable {
+    /// The path the `documents` table records.
     public let path: String
     /// `missing`, `altered` (SHA-256 differs from documents.sha256) or `unreadable`.
     public let problem: String
+    /// What was found, in words.
     public let detail: String
+    /// A problem with the given parts.
     public init(path: String, problem: String, detail: String) { self.path = path; self.problem = problem; self.detail = detail }
 }
 
 /// A snapshot: a consistent copy of the planner data directory at one instant.
 public struct SnapshotManifest: Codable, Sendable {
+    /// The manifest's format version (1).
     public var version = 1
+    /// The snapshot's time-ordered id.
     public let id: ObjectID
+    /// When the database was copied.
     public let time: Date
+    /// The host that took it.
     public let host: String
+    /// The job that took it; nil for a backup run by hand.
     public let job: String?
+    /// The data folder it was taken from.
     public let source: String
     /// The database copy (planner.db), chunked into fixed-size blobs.
     public let database: SnapshotFile
+    /// The length of the database's blobs (the last may be shorter).
     public let databaseChunkSize: Int
     /// Rows per table in the copied database, for restore checks.
     public let rowCounts: [String: Int]
+    /// The documents captured, in path order.
     public let documents: [SnapshotFile]
+    /// Documents that could not be captured as the database records them.
     public let problems: [SnapshotProblem]
     /// Bytes in the snapshot, and bytes this backup newly stored.
     public let totalBytes: Int64
+    /// Bytes this backup stored that no earlier snapshot had.
     public let addedBytes: Int64
 
+    /// A snapshot with the given parts.
     public init(
         id: ObjectID, time: Date, host: String, job: String?, source: String, database: SnapshotFile,
         databaseChunkSize: Int, rowCounts: [String: Int], documents: [SnapshotFile], problems: [SnapshotProblem],
@@ -121,8 +155,11 @@ public struct SnapshotManifest: Codable, Sendable {
 
 /// The repository's config object: which key names blobs.
 public struct RepositoryConfig: Codable, Sendable {
+    /// The config's format version (1).
     public var version = 1
+    /// The repository's id: every region of a deployment holds the same.
     public let id: ObjectID
+    /// When the repository was created.
     public let created: Date
     /// The data key whose KDF subkey ("lgblobid", id 1) names blobs; stable across rotations.
     public let idKey: ObjectID

@@ -97,6 +97,7 @@ extension Repository {
 
     /// What reading a pack found wrong with its shards and worked around.
     public struct ShardReport: Sendable {
+        /// One line per shard that was missing or damaged and read around.
         public var repaired: [String] = []
     }
 

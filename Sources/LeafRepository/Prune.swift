@@ -3,11 +3,17 @@ import LeafStorage
 
 /// What prune removed, or with `dryRun` would remove.
 public struct PruneReport: Sendable {
+    /// Snapshots kept, with the rules that keep each.
     public var kept: [(id: ObjectID, time: Date, reasons: [String])] = []
+    /// Snapshots removed (or that would be).
     public var forgotten: [(id: ObjectID, time: Date)] = []
+    /// Packs no kept snapshot needs, removed (or that would be).
     public var packsRemoved = 0
+    /// Packs a kept snapshot still needs.
     public var packsKept = 0
+    /// Shard bytes removed, parity included.
     public var bytesFreed: Int64 = 0
+    /// Whether nothing was removed: the report says what would be.
     public var dryRun = false
 }
 

@@ -9,7 +9,9 @@ public struct ReencryptSelection: Sendable {
     public var olderThan: TimeInterval?
     /// Everything sealed under this data key: packs, indexes, snapshots, reports.
     public var dataKey: ObjectID?
+    /// The instant `olderThan` counts back from.
     public var now: Date
+    /// A selection by age, by data key, or both.
     public init(olderThan: TimeInterval? = nil, dataKey: ObjectID? = nil, now: Date = Date()) {
         self.olderThan = olderThan; self.dataKey = dataKey; self.now = now
     }
@@ -17,21 +19,31 @@ public struct ReencryptSelection: Sendable {
 
 /// What a re-encryption did.
 public struct ReencryptResult: Sendable {
+    /// Packs the selection chose.
     public var packsSelected = 0
     /// Packs written anew (fresh key, fresh nonces, the new layout), read back and verified.
     public var packsRewritten = 0
     /// Selected packs an interrupted earlier run had already rewritten.
     public var packsAlreadyDone = 0
+    /// Shard bytes read.
     public var bytesRead: Int64 = 0
+    /// Shard bytes written.
     public var bytesWritten: Int64 = 0
+    /// Snapshots sealed anew under a fresh data key.
     public var snapshotsResealed = 0
+    /// Archived reports sealed anew under a fresh data key.
     public var reportsResealed = 0
+    /// Shards of packs no index names, left by an interrupted earlier run, removed.
     public var leftoverShardsRemoved = 0
     /// Copies of replicated objects written to locations lacking them (new locations).
     public var copiesAdded = 0
+    /// Shards of the rewritten packs' old ciphertext removed.
     public var oldShardsRemoved = 0
+    /// Data keys no longer sealing anything, removed.
     public var dataKeysRemoved = 0
+    /// The layout written, `data+parity`.
     public var layout = ""
+    /// How long it took.
     public var seconds = 0.0
 }
 

@@ -6,11 +6,17 @@ import LeafStorage
 
 /// What a replication did.
 public struct ReplicationResult: Sendable {
+    /// Shards copied as they were.
     public var shardsCopied = 0
+    /// Shards the source lacked, rebuilt from the pack's other shards and copied.
     public var shardsRebuilt = 0
+    /// Shard bytes copied.
     public var bytesCopied: Int64 = 0
+    /// Replicated objects (config, keys, indexes, snapshots, audit objects, …) copied.
     public var metadataCopied = 0
+    /// Snapshots copied.
     public var snapshotsCopied = 0
+    /// Snapshots the target holds afterwards.
     public var snapshotsInTarget = 0
     /// Shards that could not be copied or rebuilt (the target has less redundancy for them).
     public var problems: [String] = []

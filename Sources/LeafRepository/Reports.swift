@@ -4,9 +4,13 @@ import LeafArchive
 /// A report as the regions keep it: its files and what they are about, sealed like a
 /// snapshot under a data key of its own (docs/format.md).
 public struct StoredReport: Codable, Sendable {
+    /// The report's time-ordered id.
     public var id: ObjectID
+    /// What it is (`compliance`, `posture`).
     public var kind: String
+    /// When it was archived.
     public var created: Date
+    /// The instant its evidence describes, as the report writes it.
     public var asOf: String
     /// Figures to list without opening the files (findings, excepted, …).
     public var figures: [String: Int]
@@ -15,6 +19,7 @@ public struct StoredReport: Codable, Sendable {
     /// Absent in reports archived before compression: their files are stored as they are.
     public var compressed: Bool?
 
+    /// A report with a time-ordered id from `created`.
     public init(kind: String, created: Date, asOf: String, figures: [String: Int], files: [String: Data], compressed: Bool? = nil) {
         id = .timeOrdered(created); self.kind = kind; self.created = created; self.asOf = asOf; self.figures = figures
         self.files = files; self.compressed = compressed
@@ -53,10 +58,12 @@ extension Repository {
         try putSealed("reports/\(report.id.hex)", kind: .report, id: report.id, json: [UInt8](try JSON.encoder.encode(report)), key: key)
     }
 
+    /// The ids of the reports the region holds.
     public func reportIDs() -> [ObjectID] {
         listReplicated(prefix: "reports/").compactMap { ObjectID(hex: String($0.dropFirst(8))) }
     }
 
+    /// Reads and opens report `id`.
     public func loadReport(_ id: ObjectID) throws -> StoredReport {
         try JSON.decoder.decode(StoredReport.self, from: Data(try readSealed("reports/\(id.hex)", kind: .report, id: id)))
     }

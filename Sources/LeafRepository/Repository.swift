@@ -18,12 +18,15 @@ import LeafTime
 ///     snapshots/<id>             snapshot manifests (copy in every location)
 ///     data/<id[0..2]>/<id>.<i>   shard i of pack <id> (one location each)
 public final class Repository: Sendable {
+    /// The region's name.
     public let region: String
+    /// The region's locations, in order: shard i of a pack goes to the location its entry names.
     public let locations: [any ObjectStore]
     /// The active master-key version: it wraps new data keys.
     public let master: MasterKey
     /// Every master-key version that may unwrap data keys (the active one included).
     public let decryptKeys: [UInt32: MasterKey]
+    /// The repository's config (its id and the key that names blobs).
     public let config: RepositoryConfig
     /// The key that names blobs (`crypto_kdf(id key, 1, "lgblobid")`).
     private let blobKey: SecureBytes
@@ -323,6 +326,7 @@ public final class Repository: Sendable {
 
     // MARK: Indexes and snapshots
 
+    /// Seals `index` under `key` as a new `index/<id>` in every location; returns its id.
     public func writeIndex(_ index: IndexManifest, key: DataKey) throws -> ObjectID {
         let id = ObjectID.random()
         try putSealed("index/\(id.hex)", kind: .index, id: id, json: [UInt8](try JSON.encoder.encode(index)), key: key)
@@ -345,16 +349,19 @@ public final class Repository: Sendable {
         return (packs, blobs)
     }
 
+    /// Seals `snapshot` under `key` as `snapshots/<id>` in every location.
     public func writeSnapshot(_ snapshot: SnapshotManifest, key: DataKey) throws {
         try putSealed(
             "snapshots/\(snapshot.id.hex)", kind: .snapshot, id: snapshot.id,
             json: [UInt8](try JSON.encoder.encode(snapshot)), key: key)
     }
 
+    /// The ids of the snapshots the region holds (names only, nothing opened).
     public func snapshotIDs() -> [ObjectID] {
         listReplicated(prefix: "snapshots/").compactMap { ObjectID(hex: String($0.dropFirst(10))) }
     }
 
+    /// Reads and opens snapshot `id`.
     public func loadSnapshot(_ id: ObjectID) throws -> SnapshotManifest {
         let json = try readSealed("snapshots/\(id.hex)", kind: .snapshot, id: id)
         return try SnapshotManifest.decode(json)
@@ -394,6 +401,7 @@ public final class Repository: Sendable {
 struct Tombstone: Codable { let names: [String]; let created: Date }
 
 extension Repository {
+    /// The folder tombstones are stored under.
     public static let tombstonePrefix = "tombstones/"
 
     /// Records `names` (snapshots and indexes) in a tombstone in every location, then

@@ -17,6 +17,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Sendable {
     /// A region without a repository while the deployment has one elsewhere: lost, or a wrong path.
     case regionLost(region: String, repository: String, knownFrom: String, rebuildFrom: String?)
 
+    /// The error in words that say what to do next.
     public var description: String {
         switch self {
         case .malformed(let s): return "malformed repository object: \(s)"

@@ -6,8 +6,10 @@ import Foundation
 /// Snapshots at the same instant are ordered by id, so the choice is deterministic.
 public struct RetentionPolicy: Sendable, Equatable {
     public var last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0
+    /// The zone hours, days, weeks, months and years are counted in.
     public var timeZone = (TimeZone(identifier: "UTC") ?? .gmt)
 
+    /// A policy keeping what the counts say; all zero keeps nothing.
     public init(
         last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
         timeZone: TimeZone = (TimeZone(identifier: "UTC") ?? .gmt)
@@ -16,6 +18,7 @@ public struct RetentionPolicy: Sendable, Equatable {
         self.monthly = monthly; self.yearly = yearly; self.timeZone = timeZone
     }
 
+    /// Whether no rule keeps anything (prune refuses such a policy).
     public var keepsNothing: Bool { [last, hourly, daily, weekly, monthly, yearly].allSatisfy { $0 == 0 } }
 
     /// The snapshots to keep, each with the rules that keep it.

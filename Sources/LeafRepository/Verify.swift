@@ -5,7 +5,9 @@ import LeafStorage
 
 /// One thing verify found wrong, and whether it was repaired.
 public struct VerifyProblem: Sendable, Codable, Equatable {
+    /// The location (`primary/loc3`), or the region when the problem is not one location's.
     public let location: String
+    /// The object's name.
     public let object: String
     /// What is wrong; its raw value is the word verify prints and its JSON holds.
     public enum Kind: String, Sendable, Codable, CustomStringConvertible {
@@ -30,14 +32,19 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
         /// A location that cannot be listed.
         case unlistable
 
+        /// The raw value.
         public var description: String { rawValue }
     }
+    /// What is wrong.
     public let kind: Kind
     /// Short ids of the snapshots that need the object.
     public let snapshots: [String]
+    /// Whether verify repaired it.
     public var repaired: Bool
+    /// What was found, in words.
     public var detail: String
 
+    /// A problem with the given parts.
     public init(location: String, object: String, kind: Kind, snapshots: [String], repaired: Bool, detail: String) {
         self.location = location; self.object = object; self.kind = kind; self.snapshots = snapshots
         self.repaired = repaired; self.detail = detail
@@ -46,11 +53,17 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
 
 /// What verify checked and found.
 public struct VerifyReport: Sendable {
+    /// Snapshots checked.
     public var snapshots = 0
+    /// Packs the indexes name.
     public var packs = 0
+    /// Packs read and authenticated in full.
     public var packsRead = 0
+    /// Shards whose presence (and, for packs read, authenticity) was checked.
     public var shardsChecked = 0
+    /// Everything found, repaired or not.
     public var problems: [VerifyProblem] = []
+    /// What is still wrong: problems not repaired, strays aside.
     public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && $0.kind != .stray } }
 }
 

@@ -9,9 +9,11 @@ import Foundation
 /// dead holder is detected. On NFS, Linux turns flock into a lock the server keeps, so
 /// hosts sharing a state folder exclude each other too.
 public final class FileLock {
+    /// The lock file.
     public let path: String
     private var fd: Int32 = -1
 
+    /// A lock on `path`, not yet taken.
     public init(path: String) { self.path = path }
     deinit { release() }
 
@@ -53,11 +55,16 @@ public final class FileLock {
 
 /// What a lock file says about the process holding it.
 public struct LockHolder: Codable, Sendable, Equatable {
+    /// The holder's host name.
     public let host: String
+    /// The holder's process id on that host.
     public let pid: Int32
+    /// The catalog id of the run holding the lock.
     public let runID: Int64
+    /// When that run started.
     public let started: Date
 
+    /// `run ID, pid PID on HOST, started TIME`, for messages.
     public var description: String {
         "run \(runID), pid \(pid) on \(host), started \(ISO8601DateFormatter().string(from: started))"
     }
@@ -65,7 +72,10 @@ public struct LockHolder: Codable, Sendable, Equatable {
 
 /// A scheduler failure that says what to do.
 public struct SchedulerError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong and what to do.
     public let message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message itself.
     public var description: String { message }
 }

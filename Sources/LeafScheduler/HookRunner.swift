@@ -11,7 +11,9 @@ import Logging
 /// (a command on standard input, a URL as a POST body), is stopped at its timeout, and
 /// whatever it does is logged and never changes the run's outcome.
 public struct HookRunner: Sendable {
+    /// Where each hook's outcome is logged.
     public let logger: Logger
+    /// A runner logging to `logger`.
     public init(logger: Logger) { self.logger = logger }
 
     /// Runs each hook in turn; returns one line per hook saying how it went.

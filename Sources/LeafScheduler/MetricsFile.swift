@@ -7,14 +7,19 @@ public enum MetricsFile {
     /// What the scheduler knows beyond the catalog: when `tick` last ran, which jobs are
     /// overdue, how many job files are in error.
     public struct SchedulerHealth: Sendable {
+        /// When `tick` last ran; nil if it never did.
         public var lastTick: Date?
+        /// Per scheduled job, whether a fire time is overdue.
         public var overdue: [String: Bool] = [:]
+        /// How many job files are in error; nil when not known.
         public var brokenJobFiles: Int?
+        /// Health with the given parts.
         public init(lastTick: Date?, overdue: [String: Bool] = [:], brokenJobFiles: Int? = nil) {
             self.lastTick = lastTick; self.overdue = overdue; self.brokenJobFiles = brokenJobFiles
         }
     }
 
+    /// Writes every job's last run (and the scheduler's health) to `path`, replacing the file atomically.
     public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil) throws {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {

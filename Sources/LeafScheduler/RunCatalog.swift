@@ -29,25 +29,40 @@ public enum RunTrigger: String, Sendable, Codable {
 
 /// One run as the catalog holds it.
 public struct RunRecord: Sendable, Codable, Equatable {
+    /// The run's id, increasing.
     public var id: Int64
+    /// The job's name.
     public var job: String
+    /// Why it ran: a schedule, a catch-up, a retry, an `after` dependency or a person.
     public var trigger: RunTrigger
+    /// The fire time it answers; nil for a run started by hand.
     public var scheduledFor: Date?
+    /// 1 for the first attempt, 2 for the first retry, …
     public var attempt: Int
+    /// When it started.
     public var started: Date
+    /// When it ended; nil while running.
     public var finished: Date?
+    /// How it ended.
     public var outcome: RunOutcome
+    /// Whether it only said what it would do.
     public var dryRun: Bool
+    /// The host it ran on.
     public var host: String
+    /// Its process id there.
     public var pid: Int32
+    /// The user it ran as.
     public var user: String
+    /// One line: the failed step's summary, else every step's.
     public var summary: String
     /// Bytes the run stored, copied or freed (the sum of its steps' byte figures).
     public var bytes: Double
     /// The name of the file lock the running process holds; gone once it ends.
     public var lockToken: String
+    /// Each step's result, in order.
     public var steps: [StepResult]
 
+    /// How long it took; nil while running.
     public var seconds: Double? { finished.map { $0.timeIntervalSince(started) } }
 }
 
@@ -57,10 +72,12 @@ public struct JobScheduleState: Sendable, Equatable {
     public var handledFire: Date
     /// A failed scheduled run waits for this retry.
     public var retryAt: Date?
+    /// The attempt the pending retry will be.
     public var retryAttempt: Int
     /// The fire time the pending retry belongs to.
     public var retryFire: Date?
 
+    /// A state with the given parts.
     public init(handledFire: Date, retryAt: Date? = nil, retryAttempt: Int = 0, retryFire: Date? = nil) {
         self.handledFire = handledFire; self.retryAt = retryAt; self.retryAttempt = retryAttempt; self.retryFire = retryFire
     }
@@ -72,8 +89,10 @@ public struct JobScheduleState: Sendable, Equatable {
 /// IMMEDIATE transactions.
 public final class RunCatalog {
     let db: Database
+    /// `STATE/catalog.db`.
     public let path: String
 
+    /// Opens (and creates, on first use) the catalog in `stateDirectory`.
     public init(stateDirectory: String) throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         path = stateDirectory + "/catalog.db"
@@ -148,6 +167,7 @@ public final class RunCatalog {
         try finish(id: id, outcome: .missed, finished: now, summary: "\(count) missed: \(reason)", steps: [])
     }
 
+    /// The run with id `id`, if the catalog holds it.
     public func run(id: Int64) throws -> RunRecord? {
         try records("WHERE id = ?", [.integer(id)]).first
     }
@@ -217,6 +237,7 @@ public final class RunCatalog {
 
     // MARK: Schedule state
 
+    /// What the scheduler remembers about `job`; nil until a tick first tracks it.
     public func state(job: String) throws -> JobScheduleState? {
         guard let r = try db.query("SELECT handled_fire, retry_at, retry_attempt, retry_fire FROM job_state WHERE job = ?", [.text(job)]).first else {
             return nil
@@ -275,10 +296,15 @@ public final class RunCatalog {
 
 /// Fire times that passed without a run, as a count and a span.
 public struct MissedFires: Sendable, Equatable {
+    /// How many fire times.
     public let count: Int
+    /// The earliest.
     public let first: Date
+    /// The latest.
     public let last: Date
+    /// A span with the given parts.
     public init(count: Int, first: Date, last: Date) { self.count = count; self.first = first; self.last = last }
+    /// The span of `fires` (in order); nil when there are none.
     public init?(_ fires: [Date]) {
         guard let f = fires.first, let l = fires.last else { return nil }
         self.init(count: fires.count, first: f, last: l)
@@ -287,10 +313,14 @@ public struct MissedFires: Sendable, Equatable {
 
 /// Who is running leafguard, for run records and lock files.
 public struct Identity: Sendable {
+    /// The host name.
     public let host: String
+    /// This process's id.
     public let pid: Int32
+    /// The user name the process runs as.
     public let user: String
 
+    /// This process's identity.
     public static var current: Identity {
         Identity(host: ProcessInfo.processInfo.hostName, pid: getpid(), user: ProcessInfo.processInfo.userName)
     }

@@ -13,14 +13,20 @@ import Logging
 
 /// One run to supervise: which job, why, and for which fire time.
 public struct RunRequest: Sendable {
+    /// The job to run.
     public var job: JobDefinition
+    /// Why it runs.
     public var trigger: RunTrigger
+    /// The fire time it answers; nil for a run started by hand.
     public var scheduledFor: Date?
+    /// 1 for the first attempt, 2 for the first retry, …
     public var attempt: Int
+    /// Whether the run only says what it would do.
     public var dryRun: Bool
     /// Fire times this run stands in for, recorded as missed when it starts.
     public var missed: MissedFires?
 
+    /// A request; by default a manual first attempt that does the work.
     public init(
         job: JobDefinition, trigger: RunTrigger = .manual, scheduledFor: Date? = nil, attempt: Int = 1,
         dryRun: Bool = false, missed: MissedFires? = nil
@@ -43,9 +49,13 @@ public enum SupervisedOutcome: Sendable {
 /// Kubernetes pod: under the job's lock, recorded in the catalog, stopped at its timeout,
 /// with retries scheduled, hooks called and the metrics file rewritten.
 public struct RunSupervisor: Sendable {
+    /// The configuration the run is under.
     public let config: LeafguardConfig
+    /// Where the run logs.
     public let logger: Logger
+    /// The time the run records and its steps see.
     public let clock: Clock
+    /// Where steps draw their progress line.
     public let progress: LeafJobs.Progress
     /// Whether the run owns its process (`leafguard run`): then SIGINT and SIGTERM stop it
     /// with its record written, and its timeout ends the process. A run inside another
@@ -56,6 +66,7 @@ public struct RunSupervisor: Sendable {
     /// and the keyring.
     public let deployment: Deployment
 
+    /// A supervisor; it opens the run's one Deployment of `config` on `clock`.
     public init(
         config: LeafguardConfig, logger: Logger, clock: Clock = Clock(), progress: LeafJobs.Progress = LeafJobs.Progress(),
         ownsTheProcess: Bool = true
@@ -95,6 +106,7 @@ public struct RunSupervisor: Sendable {
         return reaped
     }
 
+    /// Runs `request` under its job's lock, recorded in the catalog and the audit log, then calls the hooks and rewrites the metrics file. Returns `busy` or `alreadyClaimed` without running when another process has the job or the fire time.
     public func execute(_ request: RunRequest) throws -> SupervisedOutcome {
         let job = request.job
         let catalog = try RunCatalog(stateDirectory: config.stateDirectory)
@@ -321,10 +333,12 @@ public struct RunSupervisor: Sendable {
     /// `STATE/tick-last`: when `leafguard tick` last ran (ISO 8601).
     public static func tickFile(stateDirectory: String) -> String { stateDirectory + "/tick-last" }
 
+    /// Records `at` as the last tick's time (best effort: a tick that cannot write it still runs).
     public static func recordTick(stateDirectory: String, at: Date) {
         try? (iso(at) + "\n").write(toFile: tickFile(stateDirectory: stateDirectory), atomically: true, encoding: .utf8)
     }
 
+    /// When `tick` last ran, if it ever did.
     public static func lastTick(stateDirectory: String) -> Date? {
         guard let text = try? String(contentsOfFile: tickFile(stateDirectory: stateDirectory), encoding: .utf8) else { return nil }
         return Timestamp.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -360,28 +374,45 @@ final class EndOnce: Sendable {
 
 /// The JSON a hook receives and `history --json` prints: a run without its lock token.
 public struct RunSummary: Codable, Sendable {
+    /// The run's id.
     public let id: Int64
+    /// The job's name.
     public let job: String
+    /// Why it ran (`schedule`, `catch-up`, `retry`, `after`, `manual`).
     public let trigger: String
+    /// The fire time it answered.
     public let scheduledFor: Date?
+    /// Which attempt it was.
     public let attempt: Int
+    /// When it started.
     public let started: Date
+    /// When it ended.
     public let finished: Date?
+    /// How long it took.
     public let seconds: Double?
+    /// How it ended (`succeeded`, `warned`, `failed`, `timed-out`, …).
     public let outcome: String
+    /// Whether it only said what it would do.
     public let dryRun: Bool
+    /// The host it ran on.
     public let host: String
+    /// The user it ran as.
     public let user: String
+    /// One line about the run.
     public let summary: String
+    /// Bytes it stored, copied or freed.
     public let bytes: Double
+    /// Each step's result.
     public let steps: [StepResult]
 
+    /// The summary of record `r`.
     public init(_ r: RunRecord) {
         id = r.id; job = r.job; trigger = r.trigger.rawValue; scheduledFor = r.scheduledFor; attempt = r.attempt
         started = r.started; finished = r.finished; seconds = r.seconds; outcome = r.outcome.rawValue; dryRun = r.dryRun
         host = r.host; user = r.user; summary = r.summary; bytes = r.bytes; steps = r.steps
     }
 
+    /// The JSON form: sorted keys, ISO 8601 dates.
     public func json() throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]

@@ -4,13 +4,16 @@ import LeafCron
 
 /// A run the scheduler decided to start.
 public struct PlannedRun: Sendable, Equatable {
+    /// Why it runs.
     public var trigger: RunTrigger
     /// The fire time the run answers (for `after` jobs: the dependency's success).
     public var scheduledFor: Date?
+    /// 1 for the first attempt, 2 for the first retry, …
     public var attempt: Int = 1
     /// Earlier fire times this run stands in for (after downtime).
     public var missed: [Date] = []
 
+    /// A planned run with the given parts.
     public init(trigger: RunTrigger, scheduledFor: Date?, attempt: Int = 1, missed: [Date] = []) {
         self.trigger = trigger; self.scheduledFor = scheduledFor; self.attempt = attempt; self.missed = missed
     }

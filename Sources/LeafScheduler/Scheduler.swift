@@ -9,22 +9,31 @@ import Logging
 /// tick at an injected time runs its jobs at that time). Codable: a process launcher sends
 /// it to `leafguard run JOB --scheduled` as JSON on standard input.
 public struct ScheduledRun: Sendable, Codable, Equatable {
+    /// The job's name.
     public var job: String
+    /// Why it runs.
     public var trigger: RunTrigger
+    /// The fire time it answers.
     public var scheduledFor: Date?
+    /// 1 for the first attempt, 2 for the first retry, …
     public var attempt: Int
     /// Earlier fire times this run stands in for (count, first, last).
     public var missedCount: Int
+    /// The earliest of them.
     public var missedFirst: Date?
+    /// The latest of them.
     public var missedLast: Date?
+    /// The tick's instant, which the run takes as its own.
     public var now: Date
 
+    /// The run of `job` that `planned` describes, for a tick at `now`.
     public init(job: String, planned: PlannedRun, now: Date) {
         self.job = job; trigger = planned.trigger; scheduledFor = planned.scheduledFor; attempt = planned.attempt
         missedCount = planned.missed.count; missedFirst = planned.missed.first; missedLast = planned.missed.last
         self.now = now
     }
 
+    /// The fire times this run stands in for; nil when none.
     public var missed: MissedFires? {
         guard missedCount > 0, let missedFirst, let missedLast else { return nil }
         return MissedFires(count: missedCount, first: missedFirst, last: missedLast)
@@ -57,6 +66,7 @@ public protocol RunLauncher: Sendable {
 
 /// What a tick did, for the command to print and turn into an exit status.
 public struct TickReport: Sendable {
+    /// One thing a tick did.
     public enum Event: Sendable, Equatable {
         /// A run whose process died unfinished, now recorded as interrupted.
         case interrupted(RunRecord)
@@ -65,6 +75,7 @@ public struct TickReport: Sendable {
         /// A run started and ended with this exit status.
         case finished(job: String, status: Int32)
     }
+    /// What the tick did, in order.
     public var events: [Event] = []
     /// Job files in error: their jobs did not run.
     public var brokenJobFiles: [ConfigProblem] = []
@@ -83,10 +94,14 @@ public struct TickReport: Sendable {
 /// round again so that a job waiting for another runs in the same tick once that one has
 /// succeeded; then rewrites the metrics file.
 public struct Scheduler: Sendable {
+    /// The configuration whose jobs it schedules.
     public let config: LeafguardConfig
+    /// Where ticks log.
     public let logger: Logger
+    /// How it starts runs.
     public let launcher: any RunLauncher
 
+    /// A scheduler of `config`'s jobs starting runs through `launcher`.
     public init(config: LeafguardConfig, logger: Logger, launcher: any RunLauncher) {
         self.config = config; self.logger = logger; self.launcher = launcher
     }
@@ -173,12 +188,15 @@ extension SupervisedOutcome {
 /// Each run its own `leafguard run JOB --scheduled` process, the ScheduledRun on its
 /// standard input; its output and error are the tick's, its environment the tick's.
 public struct ProcessRunLauncher: RunLauncher {
+    /// The leafguard binary each run starts.
     public let executable: String
     /// Options every run gets (configuration file, log format and level).
     public let options: [String]
 
+    /// A launcher of `executable` with `options`.
     public init(executable: String, options: [String]) { self.executable = executable; self.options = options }
 
+    /// Starts `leafguard run JOB --scheduled`, hands it `run` on standard input and returns its exit status (1 when it cannot start).
     public func launch(_ run: ScheduledRun) -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -205,11 +223,15 @@ public struct ProcessRunLauncher: RunLauncher {
 /// and drills where the process boundary is not the point. The run does not own the
 /// process: no signal handlers, and a job's timeout is not enforced.
 public struct SupervisorRunLauncher: RunLauncher {
+    /// The configuration runs are under.
     public let config: LeafguardConfig
+    /// Where runs log.
     public let logger: Logger
 
+    /// A launcher running `config`'s jobs in this process.
     public init(config: LeafguardConfig, logger: Logger) { self.config = config; self.logger = logger }
 
+    /// Runs `run` through a RunSupervisor in this process and returns the exit status `leafguard run` would (2 when no valid job has that name).
     public func launch(_ run: ScheduledRun) -> Int32 {
         do {
             guard let job = try JobLoader(config: config).loadValid().jobs.first(where: { $0.name == run.job }) else { return 2 }

@@ -8,10 +8,14 @@ import LeafCron
 public struct SchedulerUnits: Sendable {
     /// The configuration file path the units name (where it is installed, not where it is now).
     public var configPath = "/etc/leafguard/leafguard.yml"
+    /// The binary the units start.
     public var binary = "/usr/local/bin/leafguard"
+    /// The user the units run leafguard as.
     public var user = "leafguard"
+    /// The container image the Kubernetes CronJobs run.
     public var image = "registry.example.org/leafguard:0.1.0"
 
+    /// The defaults the shipped units in `cron/` use.
     public init() {}
 
     /// /etc/cron.d/leafguard: one line calling `tick` every minute; tick applies each

@@ -6,15 +6,20 @@ import LeafRepository
 
 /// Snapshots the planner data into a region: encrypted, erasure-coded, incremental.
 public struct BackupStep: JobStep {
+    /// The step's name in job files.
     public static let name = "backup"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "snapshot planner data into a region (region: REGION = primary)"
+    /// The region the snapshot is written to (`region:`, `primary` by default).
     public let region: String
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         guard let r = p.region("region", default: p.config.primaryRegion.name) else { return nil }
         region = r
     }
 
+    /// Takes a snapshot of the planner's database and documents and stores it in `region`.
     public func run(in context: StepContext) throws -> StepResult {
         let deployment = context.deployment
         if context.dryRun {

@@ -4,13 +4,20 @@ import LeafRepository
 
 /// Removes snapshots that no retention rule keeps.
 public struct PruneStep: JobStep {
+    /// The step's name in job files.
     public static let name = "prune"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "forget snapshots no rule keeps (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly)"
+    /// The keep rules a prune step takes, as job files write them.
     public static let rules = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"]
+    /// How many snapshots each rule keeps, by rule name.
     public let keep: [String: Int]
+    /// Whether only to say what would be removed (`dry_run:`).
     public let dryRun: Bool
+    /// The zone hours, days and weeks are counted in (`timezone:`, UTC by default).
     public let timeZone: TimeZone
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         var keep: [String: Int] = [:]
         for rule in Self.rules { if let n = p[rule]?.int(in: 0...100_000) { keep[rule] = n } }
@@ -33,6 +40,7 @@ public struct PruneStep: JobStep {
         self.keep = keep
     }
 
+    /// The rules as the repository's retention takes them.
     public var policy: RetentionPolicy {
         RetentionPolicy(
             last: keep["keep_last"] ?? 0, hourly: keep["keep_hourly"] ?? 0, daily: keep["keep_daily"] ?? 0,
@@ -40,6 +48,7 @@ public struct PruneStep: JobStep {
             timeZone: timeZone)
     }
 
+    /// Removes, in every region, the snapshots no rule keeps and the data only they used.
     public func run(in context: StepContext) throws -> StepResult {
         let deployment = context.deployment
         let dry = dryRun || context.dryRun

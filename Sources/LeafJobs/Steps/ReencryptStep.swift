@@ -4,12 +4,18 @@ import LeafRepository
 
 /// Rewrites old data under fresh data keys, optionally into a new shard layout.
 public struct ReencryptStep: JobStep {
+    /// The step's name in job files.
     public static let name = "reencrypt"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "fresh data keys and ciphertext for old data (older_than: 90d | data_key: ID, shards: {data, parity})"
+    /// Re-encrypt packs sealed longer ago than this (`older_than:`).
     public let olderThan: TimeInterval?
+    /// Re-encrypt the packs sealed under this data key (`data_key:`).
     public let dataKey: ObjectID?
+    /// The shard layout the packs are written in anew (`shards:`); nil keeps the configured one.
     public let shards: ShardLayout?
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         olderThan = p.duration("older_than")
         var key: ObjectID?
@@ -36,6 +42,7 @@ public struct ReencryptStep: JobStep {
         }
     }
 
+    /// Writes the selected packs anew under fresh data keys, in every region.
     public func run(in context: StepContext) throws -> StepResult {
         let deployment = context.deployment
         let layout = shards ?? context.config.shards

@@ -4,14 +4,19 @@ import LeafRepository
 
 /// Copies to another region every object it lacks.
 public struct ReplicateStep: JobStep {
+    /// The step's name in job files.
     public static let name = "replicate"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "copy every object the target region lacks (to: REGION, from: REGION = primary)"
+    /// The region copied from (`from:`, `primary` by default).
     public let from: String
+    /// The region copied to (`to:`).
     public let to: String
 
     /// A replication from one region to another (the `replicate` command).
     public init(from: String, to: String) { self.from = from; self.to = to }
 
+    /// Reads `to:` and `from:`; nil after recording a located problem (an unknown region, or the same region twice).
     public init?(parameters p: StepParameters) {
         let to = p.region("to", required: true)
         let from = p.region("from", default: p.config.primaryRegion.name)
@@ -20,6 +25,7 @@ public struct ReplicateStep: JobStep {
         self.to = to; self.from = from
     }
 
+    /// Copies every object of `from` that `to` lacks, and the audit trail.
     public func run(in context: StepContext) throws -> StepResult {
         let deployment = context.deployment
         let source = try deployment.repository(from)

@@ -5,15 +5,23 @@ import LeafReports
 /// The posture report: each promise of the security page with its live evidence and a
 /// pass / warn / fail verdict.
 public struct ReportStep: JobStep {
+    /// The step's name in job files.
     public static let name = "report"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary =
         "posture report: each promise with its evidence and verdict (out: DIR, formats: [json, html, md], scan: DIR, fail_on: fail|warn)"
+    /// The formats the posture report is written in.
     public static let formats = ["json", "html", "md"]
+    /// The folder the report is written to (`out:`).
     public let out: String
+    /// The formats written (`formats:`).
     public let formats: [String]
+    /// The folder of the newest compliance scan the report reads (`scan:`).
     public let scanDirectory: String
+    /// The verdict, or worse, that makes the step fail (`fail_on:`); nil: the report never fails the step.
     public let failOn: Verdict?
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         out = p.outputFolder(default: "reports/posture")
         scanDirectory = p.outputFolder("scan", default: "reports/compliance")
@@ -27,6 +35,7 @@ public struct ReportStep: JobStep {
         }
     }
 
+    /// Collects the evidence, writes the report and its evidence manifest, and archives them in the regions.
     public func run(in context: StepContext) throws -> StepResult {
         let report = PostureCollector(deployment: context.deployment, now: context.now, scanDirectory: scanDirectory).collect()
         let written = context.dryRun ? [] : try PostureOutput.write(report, formats: formats, to: out)

@@ -7,13 +7,17 @@ import LeafRepository
 /// Restores a snapshot into a scratch folder, checks it, records how long it took, and
 /// removes the folder: proof that the backups restore, with the recovery time achieved.
 public struct RestoreDrillStep: JobStep {
+    /// The step's name in job files.
     public static let name = "restore-drill"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary =
         "restore a snapshot into a scratch folder and check it; record the recovery time (region: NAME|alternate, snapshot: latest|random)"
     /// nil: alternate, the region after the one drilled last.
     public let region: String?
+    /// Whether a random snapshot is drilled rather than the latest (`snapshot: random`).
     public let randomSnapshot: Bool
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         if let v = p["region"], v.string() == "alternate" {
             region = nil
@@ -25,6 +29,7 @@ public struct RestoreDrillStep: JobStep {
         randomSnapshot = which == "random"
     }
 
+    /// Restores into the state folder's scratch space, checks the result, records the drill and removes the folder.
     public func run(in context: StepContext) throws -> StepResult {
         let history = DrillHistory(stateDirectory: context.config.stateDirectory)
         let names = context.config.regionNames

@@ -7,14 +7,19 @@ import LeafKeys
 /// retires older versions that no data key needs and that have been decrypt-only for
 /// `grace_days`.
 public struct RotateKeysStep: JobStep {
+    /// The step's name in job files.
     public static let name = "rotate-keys"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "activate a new master-key version and re-wrap every data key (grace_days)"
+    /// Days an older version stays decrypt-only before it may be retired (`grace_days:`, 30 by default).
     public let graceDays: Int
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         graceDays = p["grace_days"]?.int(in: 0...3650) ?? 30
     }
 
+    /// Makes a new master-key version active, re-wraps every data key in every region under it, and retires versions past their grace.
     public func run(in context: StepContext) throws -> StepResult {
         let deployment = context.deployment
         if context.dryRun {

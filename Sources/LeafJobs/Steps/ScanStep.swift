@@ -5,14 +5,22 @@ import LeafReports
 
 /// Scans accounts for MFA, password-policy and access compliance.
 public struct ScanStep: JobStep {
+    /// The step's name in job files.
     public static let name = "scan"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "compliance scan of planner accounts (out: DIR, formats: [json, csv, html, md], fail_on: SEVERITY)"
+    /// The formats the scan's findings are written in.
     public static let formats = ["json", "csv", "html", "md"]
+    /// Finding severities, most severe first, as `fail_on:` takes them.
     public static let severities = ["critical", "high", "medium", "low"]
+    /// The folder the findings are written to (`out:`).
     public let out: String
+    /// The formats written (`formats:`).
     public let formats: [String]
+    /// The severity, or worse, that makes the step fail (`fail_on:`); nil: findings never fail it.
     public let failOn: String?
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         out = p.outputFolder(default: "reports/compliance")
         guard let fs = p.formats(allowed: Self.formats) else { return nil }
@@ -21,6 +29,7 @@ public struct ScanStep: JobStep {
         if p["fail_on"] != nil && failOn == nil { return nil }
     }
 
+    /// Scans a consistent copy of the planner's database and writes the findings.
     public func run(in context: StepContext) throws -> StepResult {
         let scanner = ComplianceScanner(
             databasePath: context.config.dataDirectory + "/planner.db",

@@ -5,11 +5,15 @@ import LeafDeployment
 
 /// Seals the planner's activity-log rows added since the last seal.
 public struct SealActivityStep: JobStep {
+    /// The step's name in job files.
     public static let name = "seal-activity"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "seal new planner activity-log rows in a signed hash chain"
 
+    /// The step takes no parameters.
     public init?(parameters p: StepParameters) {}
 
+    /// Seals the activity-log rows added since the last seal.
     public func run(in context: StepContext) throws -> StepResult {
         let database = context.config.dataDirectory + "/planner.db"
         guard FileManager.default.fileExists(atPath: database) else { throw StepError("the planner database \(database) does not exist") }

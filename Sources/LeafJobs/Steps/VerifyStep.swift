@@ -4,12 +4,18 @@ import LeafDeployment
 
 /// Checks the repository's structure and authenticates data.
 public struct VerifyStep: JobStep {
+    /// The step's name in job files.
     public static let name = "verify"
+    /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "check structure and authenticate data (region, read_data: PERCENT, repair: BOOL)"
+    /// The region checked (`region:`); nil checks every region.
     public let region: String?
+    /// The share of packs read and authenticated in full, in percent (`read_data:`).
     public let readDataPercent: Int
+    /// Whether damage found is repaired from the other copies (`repair:`).
     public let repair: Bool
 
+    /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         region = p.region("region")
         if p["region"] != nil && region == nil { return nil }
@@ -17,6 +23,7 @@ public struct VerifyStep: JobStep {
         repair = p["repair"]?.bool() ?? false
     }
 
+    /// Checks each region's structure, reads the chosen share of its data and reports every problem.
     public func run(in context: StepContext) throws -> StepResult {
         if context.dryRun {
             return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would verify \(region ?? "every region")")
