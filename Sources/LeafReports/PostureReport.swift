@@ -403,21 +403,29 @@ public struct PostureCollector {
 
     struct CatalogRun {
         let job: String; let started: Date; let outcome: String; let steps: [StepResult]; let summary: String
-        /// A `missed` entry stands for the count its summary starts with ("3 missed: …").
-        var missedCount: Int { outcome == "missed" ? (Int(summary.prefix { $0.isNumber }) ?? 1) : 0 }
+        /// The fire times a `missed` entry stands for (the catalog's `missed` column); 0 for a run.
+        let missedCount: Int
     }
 
     /// Every run the catalog holds (dry runs left out), oldest first.
     func catalogRuns() -> [CatalogRun] {
         let path = config.stateDirectory + "/catalog.db"
-        guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly),
-            let rows = try? db.query("SELECT job, started, outcome, steps, summary FROM runs WHERE dry_run = 0 ORDER BY id")
+        guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly) else { return [] }
+        // A catalog no scheduler of this version has opened yet lacks the `missed` column
+        // (opened read-only here, it is not migrated): its count is the one the migration
+        // would take, the number its `missed` entries' summaries start with.
+        let missed = "CASE WHEN outcome = 'missed' THEN MAX(1, CAST(summary AS INTEGER)) ELSE 0 END"
+        guard
+            let rows = (try? db.query("SELECT job, started, outcome, steps, summary, missed FROM runs WHERE dry_run = 0 ORDER BY id"))
+                ?? (try? db.query("SELECT job, started, outcome, steps, summary, \(missed) FROM runs WHERE dry_run = 0 ORDER BY id"))
         else { return [] }
         return rows.compactMap { r in
             guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
             // The steps as the run recorded them (a record the catalog cannot decode names none).
             let steps = r[3].text.flatMap { try? JSONDecoder().decode([StepResult].self, from: Data($0.utf8)) } ?? []
-            return CatalogRun(job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: steps, summary: r[4].text ?? "")
+            return CatalogRun(
+                job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: steps, summary: r[4].text ?? "",
+                missedCount: Int(r[5].int ?? 0))
         }
     }
 

@@ -108,13 +108,29 @@ public final class RunCatalog {
               job TEXT NOT NULL, trigger TEXT NOT NULL, scheduled_for REAL, attempt INTEGER NOT NULL,
               started REAL NOT NULL, finished REAL, outcome TEXT NOT NULL, dry_run INTEGER NOT NULL,
               host TEXT NOT NULL, pid INTEGER NOT NULL, user TEXT NOT NULL, summary TEXT NOT NULL,
-              bytes REAL NOT NULL DEFAULT 0, lock_token TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]');
+              bytes REAL NOT NULL DEFAULT 0, lock_token TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]',
+              missed INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS runs_by_job ON runs(job, id);
             CREATE INDEX IF NOT EXISTS runs_running ON runs(outcome) WHERE outcome = 'running';
             CREATE TABLE IF NOT EXISTS job_state(
               job TEXT PRIMARY KEY, handled_fire REAL NOT NULL,
               retry_at REAL, retry_attempt INTEGER NOT NULL DEFAULT 0, retry_fire REAL);
             """)
+        try addMissedColumn()
+    }
+
+    /// Gives a catalog from before the `missed` column (how many fire times a `missed` entry
+    /// stands for) that column, filled once from the count its entries' summaries start with
+    /// ("3 runs (due …) missed: …"). In one IMMEDIATE transaction: two processes opening an
+    /// old catalog at once add it once.
+    private func addMissedColumn() throws {
+        func hasColumn() throws -> Bool { try db.query("PRAGMA table_info(runs)").contains { $0[1].text == "missed" } }
+        guard try !hasColumn() else { return }
+        try db.transaction {
+            guard try !hasColumn() else { return }
+            try db.execute("ALTER TABLE runs ADD COLUMN missed INTEGER NOT NULL DEFAULT 0")
+            try db.execute("UPDATE runs SET missed = MAX(1, CAST(summary AS INTEGER)) WHERE outcome = 'missed'")
+        }
     }
 
     // MARK: Runs
@@ -164,6 +180,7 @@ public final class RunCatalog {
             job: job, trigger: .schedule, scheduledFor: fires.last, attempt: 0, started: now, dryRun: false,
             lockToken: "", summary: "")
         let count = fires.count == 1 ? "1 run (due \(iso(fires.first)))" : "\(fires.count) runs (due \(iso(fires.first)) … \(iso(fires.last)))"
+        try db.run("UPDATE runs SET missed = ? WHERE id = ?", [.integer(Int64(fires.count)), .integer(id)])
         try finish(id: id, outcome: .missed, finished: now, summary: "\(count) missed: \(reason)", steps: [])
     }
 

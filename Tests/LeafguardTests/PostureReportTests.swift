@@ -1,5 +1,6 @@
 import Foundation
 import LeafReports
+import LeafScheduler
 import LeafTestSupport
 import Testing
 
@@ -76,10 +77,14 @@ import Testing
         let overdue = try report(d, now: Date().addingTimeInterval(110 * 86400))
         #expect(overdue.promises["keys"] == "fail", "\(overdue.all)")
 
-        // Missed schedules (as the scheduler records them: one entry standing for several).
-        let missed =
-            "INSERT INTO runs(job, trigger, attempt, started, finished, outcome, dry_run, host, pid, user, summary, lock_token) VALUES ('all', 'schedule', 1, \(Date().timeIntervalSince1970), \(Date().timeIntervalSince1970), 'missed', 0, 'h', 1, 'u', '3 missed: the host was down', '-')"
-        #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("state/catalog.db"), missed]).status == 0)
+        // Missed schedules, as the scheduler records them: one entry standing for three fire
+        // times. The count is the entry's own column: a summary that does not start with it
+        // (edited here) changes nothing.
+        let now = Date()
+        let fires = try #require(MissedFires([now.addingTimeInterval(-7200), now.addingTimeInterval(-3600), now]))
+        try RunCatalog(stateDirectory: d.dir.file("state")).recordMissed(job: "all", fires: fires, reason: "the host was down", at: now)
+        let edit = "UPDATE runs SET summary = 'the host was down' WHERE outcome = 'missed'"
+        #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("state/catalog.db"), edit]).status == 0)
         let late = try leafguard(["report", "--format", "json", "--config", d.config])
         let lateVerdicts = try report(d)
         #expect(late.stdout.contains("\"missed_runs\" : 3") && lateVerdicts.promises["runner"] == "warn", "\(late.all)")
