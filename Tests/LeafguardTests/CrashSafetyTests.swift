@@ -1,6 +1,7 @@
 import Foundation
 import LeafDigest
 import LeafRepository
+import LeafSodium
 import LeafTestSupport
 import Testing
 
@@ -27,7 +28,7 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         // Each round the application adds a document, so every run has new data to store.
         func addDocument(_ round: Int) throws {
-            let bytes = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let bytes = Sodium.randomBytes(3 << 20)
             let rel = "1/crash-\(round).pdf"
             FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
             let sql =
@@ -86,6 +87,12 @@ struct DeploymentFixture {
         try dir.write("jobs/backup-only.yml", "name: backup-only\nsteps: [backup]\n")
         let r = try runCommand("/bin/cp", ["-a", SharedPlannerData.path, dir.file("planner-data")])
         precondition(r.status == 0)
+    }
+
+    /// A copy of the deployment in `template`, in a folder of its own.
+    init(copying template: String) throws {
+        let r = try runCommand("/bin/cp", ["-a", template + "/.", dir.path])
+        precondition(r.status == 0, "cp -a \(template): \(r.all)")
     }
 
     var keyBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: dir.file("keys/master.key"))!) }

@@ -12,7 +12,29 @@ struct DisasterFixture {
     var config: String { d.config }
     func file(_ name: String) -> String { d.dir.file(name) }
 
-    init(passphrase: Bool = false) throws {
+    /// A copy of a deployment built once per test process (per passphrase choice): the
+    /// three snapshots cost a dozen commands, and most tests only damage their own copy.
+    /// `fresh` builds one from scratch: another repository, with keys of its own.
+    init(passphrase: Bool = false, fresh: Bool = false) throws {
+        if fresh {
+            try self.init(building: passphrase)
+        } else {
+            try self.init(copying: try (passphrase ? Self.passphraseTemplate : Self.template).get())
+        }
+    }
+
+    private static let template = Result { try DisasterFixture(building: false) }
+    private static let passphraseTemplate = Result { try DisasterFixture(building: true) }
+
+    /// A copy of `other`, in a folder of its own: the same repository, keys and snapshots
+    /// (every path in leafguard.yml is relative to its folder).
+    init(copying other: DisasterFixture) throws {
+        d = try DeploymentFixture(copying: other.d.dir.path)
+        let base = other.d.dir.path + "/"
+        expected = other.expected.map { ($0.id, d.dir.file(String($0.data.dropFirst(base.count)))) }
+    }
+
+    private init(building passphrase: Bool) throws {
         d = try DeploymentFixture()
         if passphrase { try d.usePassphrase(from: "LG_TEST_PASSPHRASE") }
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
@@ -129,7 +151,7 @@ struct DisasterFixture {
         #expect(filesBelow(f.file("regions/primray")).isEmpty)
         // Replication into a region holding another repository is refused, naming both ids.
         try text.write(toFile: f.config, atomically: true, encoding: .utf8)
-        let other = try DisasterFixture()
+        let other = try DisasterFixture(fresh: true)
         try FileManager.default.removeItem(atPath: f.file("regions/backup"))
         try FileManager.default.copyItem(atPath: other.file("regions/backup"), toPath: f.file("regions/backup"))
         let mixed = try f.run(["replicate", "--from", "primary", "--to", "backup"])

@@ -17,6 +17,13 @@ import Testing
 
     /// Another repository's objects, made once for every case that needs one.
     static let foreign: DisasterFixture? = {
+        let f = try? DisasterFixture(fresh: true)
+        _ = try? f?.run(["run", "scan"])
+        return f
+    }()
+
+    /// The deployment every case copies: three snapshots and an archived report in every location.
+    static let template: DisasterFixture? = {
         let f = try? DisasterFixture()
         _ = try? f?.run(["run", "scan"])
         return f
@@ -32,8 +39,7 @@ import Testing
 
     @Test(arguments: kinds, Damage.allCases)
     func oneBadCopyIsOneVote(kind: String, damage: Damage) throws {
-        let f = try DisasterFixture()
-        _ = try f.run(["run", "scan"])  // an archived report in every location
+        let f = try DisasterFixture(copying: try #require(Self.template))
         let loc = f.file("regions/primary/loc0")
         let name = try #require(Self.object(kind, in: loc), "no \(kind) object in loc0")
         let path = loc + "/" + name
