@@ -67,6 +67,19 @@ public func runCommand(
         stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass;
+/// returns whether it held. (A `for _ in 0..<n where !condition { usleep }` loop goes on
+/// evaluating the condition n times once it holds: it spun for 45 s in one test.)
+@discardableResult
+public func waitUntil(timeout: TimeInterval, every interval: TimeInterval = 0.01, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(UInt32(interval * 1_000_000))
+    }
+}
+
 /// The built `leafguard` executable beside the test bundle.
 public var leafguardExecutable: String {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -101,7 +101,7 @@ import Testing
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         // Wait until three shards of its first pack are stored, then stop it.
-        for _ in 0..<3000 where filesBelow(d.dir.file("regions/primary")).filter({ $0.contains("/data/") }).count < 3 { usleep(10_000) }
+        waitUntil(timeout: 30) { filesBelow(d.dir.file("regions/primary")).filter({ $0.contains("/data/") }).count >= 3 }
         kill(p.processIdentifier, signal)
         p.waitUntilExit()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

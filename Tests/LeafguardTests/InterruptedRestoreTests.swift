@@ -18,7 +18,7 @@ import Testing
         // The scratch folder beside the target holds restored data once the first pack is in.
         let parent = (target as NSString).deletingLastPathComponent
         let scratch = parent + "/." + (target as NSString).lastPathComponent + ".leafguard-restore-\(p.processIdentifier)"
-        for _ in 0..<600 where filesBelow(scratch).isEmpty { usleep(50_000) }
+        waitUntil(timeout: 30, every: 0.05) { !filesBelow(scratch).isEmpty }
         #expect(!filesBelow(scratch).isEmpty, "the restore got midway")
         kill(p.processIdentifier, sig)
         p.waitUntilExit()

@@ -426,7 +426,7 @@ extension S3DeploymentTests {
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        for _ in 0..<100 where !MotoServer.answers(port) { usleep(50_000) }
+        waitUntil(timeout: 5, every: 0.05) { MotoServer.answers(port) }
         let endpoint = S3Endpoint(url: URL(string: "http://127.0.0.1:\(port)")!, region: "us-east-1", pathStyle: true)
         let credentials = try AWSCredentials(accessKeyID: "a", secretAccessKey: "b")
         let store = S3Store(

@@ -84,7 +84,7 @@ import Testing
         old.standardOutput = FileHandle.nullDevice
         old.standardError = FileHandle.nullDevice
         try old.run()
-        for _ in 0..<30000 where filesBelow(d.dir.file("regions/primary")).filter({ $0.contains("/data/") }).count < 3 { usleep(10_000) }
+        waitUntil(timeout: 300) { filesBelow(d.dir.file("regions/primary")).filter({ $0.contains("/data/") }).count >= 3 }
         let record = try #require(try catalog(d).runningRuns(job: "nightly").first { $0.pid == old.processIdentifier })
         let newer = try leafguard(["run", "nightly", "--config", d.config])
         old.waitUntilExit()

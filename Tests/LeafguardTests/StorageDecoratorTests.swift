@@ -86,7 +86,7 @@ import Testing
                 $0.now += 1; $0.most = max($0.most, $0.now)
             }
             if let gather {
-                for _ in 0..<10_000 where state.value.most < gather { usleep(1_000) }
+                waitUntil(timeout: 10, every: 0.001) { state.value.most >= gather }
             } else {
                 usleep(20_000)
             }
