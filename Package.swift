@@ -43,7 +43,7 @@ let package = Package(
                 "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", .product(name: "Yams", package: "Yams"),
             ], swiftSettings: swiftSettings),
         .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
-        .target(name: "LeafStorage", swiftSettings: swiftSettings),
+        .target(name: "LeafStorage", dependencies: ["LeafConcurrency"], swiftSettings: swiftSettings),
         .target(
             name: "LeafRepository",
             dependencies: [

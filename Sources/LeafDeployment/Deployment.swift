@@ -243,6 +243,20 @@ public final class Deployment: Sendable {
         .unknownRegion(name, file: config.file, defined: config.regionNames)
     }
 
+    /// Each S3 region's circuit breaker, shared by every store of the region this deployment
+    /// makes (repositories, keyring copies, identity checks): a dead server costs one round
+    /// of retries per process.
+    private let breakers = Locked<[String: CircuitBreaker]>([:])
+
+    private func breaker(of region: String) -> CircuitBreaker {
+        breakers.withLock { b in
+            if let known = b[region] { return known }
+            let made = CircuitBreaker()
+            b[region] = made
+            return made
+        }
+    }
+
     /// Requests in flight at once to one S3 region, over all its locations.
     static let s3RequestsPerRegion = 16
 
@@ -262,10 +276,11 @@ public final class Deployment: Sendable {
             // request waiting out its backoff holds no slot.
             let client = S3Client(endpoint: endpoint, credentials: credentials, maxConnections: Self.s3RequestsPerRegion)
             let limit = RequestLimit(width: Self.s3RequestsPerRegion)
+            let breaker = breaker(of: region.name)
             return (0..<region.locations).map { i in
                 let (bucket, prefix) = s.location(i)
                 let store = S3Store(name: "\(region.name)/loc\(i)", client: client, location: S3Location(bucket: bucket, prefix: prefix))
-                return RetryingStore(LimitedStore(store, limit: limit), policy: .standard)
+                return RetryingStore(LimitedStore(store, limit: limit), policy: .standard, breaker: breaker)
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 
 /// How often and how patiently a failure that may pass is retried: exponential backoff with
 /// full jitter (a random wait up to base × 2^(attempt−1), capped), as AWS recommends for
@@ -28,6 +29,33 @@ public struct RetryPolicy: Sendable {
     public func ceiling(after attempt: Int) -> TimeInterval { min(cap, base * pow(2, Double(attempt - 1))) }
 }
 
+/// Shared by the stores of one region (one server): once a call of any of them has spent
+/// every attempt on transient failures, the server is taken to be down for `holdOff`
+/// seconds, and each call of the stores sharing it makes one attempt instead of waiting out
+/// a backoff of its own. A region whose server is gone then costs one round of retries,
+/// not one per object and location: a restore from the surviving region waited 61 s on the
+/// dead one's six config copies and audit objects before. The first call that succeeds
+/// closes it again.
+public final class CircuitBreaker: Sendable {
+    /// How long a tripped breaker stays open, in seconds.
+    public let holdOff: TimeInterval
+    /// Seconds of a monotonic clock (elapsed time, not the time of day: nothing here is
+    /// recorded, and a clock set back must not keep a breaker open).
+    private let uptime: @Sendable () -> TimeInterval
+    private let openUntil = Locked<TimeInterval?>(nil)
+
+    /// A closed breaker that stays open `holdOff` seconds once tripped; `uptime` is for tests.
+    public init(holdOff: TimeInterval = 60, uptime: @escaping @Sendable () -> TimeInterval = { ProcessInfo.processInfo.systemUptime }) {
+        self.holdOff = holdOff; self.uptime = uptime
+    }
+
+    /// Whether calls make one attempt only.
+    public var isOpen: Bool { openUntil.withLock { $0.map { uptime() < $0 } ?? false } }
+
+    func trip() { openUntil.withLock { $0 = uptime() + holdOff } }
+    func close() { openUntil.withLock { $0 = nil } }
+}
+
 /// Retries, with backoff and jitter, every operation of the store it wraps that fails with
 /// `StorageError.transient`; any other error is final at once. After the last attempt the
 /// location is reported `unavailable`, with the last failure and the number of attempts.
@@ -41,9 +69,13 @@ public struct RetryingStore: ObjectStore {
     public let inner: any ObjectStore
     /// How often and how patiently.
     public let policy: RetryPolicy
+    /// Shared with the other stores of the region, if any: see `CircuitBreaker`.
+    public let breaker: CircuitBreaker?
 
-    /// A policy of `attempts`, `base` and `cap`; `sleep` spends each wait.
-    public init(_ inner: any ObjectStore, policy: RetryPolicy = .standard) { self.inner = inner; self.policy = policy }
+    /// `inner`, its transient failures retried under `policy`, and under `breaker` when given.
+    public init(_ inner: any ObjectStore, policy: RetryPolicy = .standard, breaker: CircuitBreaker? = nil) {
+        self.inner = inner; self.policy = policy; self.breaker = breaker
+    }
 
     /// The inner store's name.
     public var name: String { inner.name }
@@ -54,10 +86,20 @@ public struct RetryingStore: ObjectStore {
     /// told whether an earlier attempt failed transiently.
     private func retrying<T>(_ body: (_ retried: Bool) throws -> T) throws -> T {
         var attempt = 1
+        let open = breaker?.isOpen ?? false
         while true {
-            do { return try body(attempt > 1) } catch let e as StorageError {
+            do {
+                let result = try body(attempt > 1)
+                if open { breaker?.close() }
+                return result
+            } catch let e as StorageError {
                 guard case .transient(let location, _, let reason) = e else { throw e }
+                if open {
+                    throw StorageError.unavailable(
+                        location: location, reason: "\(reason) (one attempt: the region's server failed every attempt of an earlier request)")
+                }
                 guard attempt < policy.attempts else {
+                    breaker?.trip()
                     throw StorageError.unavailable(location: location, reason: "\(reason) (after \(attempt) attempts)")
                 }
                 policy.sleep(Double.random(in: 0...policy.ceiling(after: attempt)))

@@ -36,6 +36,43 @@ import Testing
         #expect(faulty.count(.get) == 7)
     }
 
+    /// A region's server gone: the first call spends its attempts and trips the region's
+    /// breaker; every call of every store sharing it then makes one attempt, until a call
+    /// succeeds or the hold-off has passed. A store with its own breaker is not affected.
+    @Test func aDeadServerCostsOneRoundOfRetriesPerRegion() throws {
+        let clock = Locked<TimeInterval>(1000)
+        let breaker = CircuitBreaker(holdOff: 60) { clock.value }
+        let gone: [FaultyStore.Fault] = [.flaky(.get, nth: 1, every: 1)]
+        let faulty = (0..<3).map { FaultyStore(MemoryStore(name: "r/loc\($0)"), faults: gone) }
+        let stores = faulty.map { RetryingStore($0, policy: Waits().policy, breaker: breaker) }
+        #expect(throws: StorageError.self) { try stores[0].get("config") }
+        #expect(faulty[0].count(.get) == 4 && breaker.isOpen)
+        for i in [1, 2] {
+            #expect { try stores[i].get("config") } throws: { e in
+                guard case StorageError.unavailable(let location, let reason) = e else { return false }
+                return location == "r/loc\(i)" && reason.contains("one attempt")
+            }
+            #expect(faulty[i].count(.get) == 1, "one attempt, no backoff")
+        }
+        // A store of another region (its own breaker) still retries in full.
+        let other = FaultyStore(MemoryStore(name: "s/loc0"), faults: gone)
+        #expect(throws: StorageError.self) { try RetryingStore(other, policy: Waits().policy, breaker: CircuitBreaker()).get("config") }
+        #expect(other.count(.get) == 4)
+
+        // The server back: the first call that succeeds closes the breaker.
+        try faulty[1].put("config", [1])
+        faulty[1].faults = []
+        #expect(try stores[1].get("config") == [1])
+        #expect(!breaker.isOpen)
+        // Past the hold-off, a dead server is retried in full again.
+        #expect(throws: StorageError.self) { try stores[2].get("config") }
+        #expect(faulty[2].count(.get) == 1 + 4 && breaker.isOpen)
+        clock.withLock { $0 += 61 }
+        #expect(!breaker.isOpen)
+        #expect(throws: StorageError.self) { try stores[0].get("config") }
+        #expect(faulty[0].count(.get) == 4 + 4)
+    }
+
     @Test func otherFailuresAreFinalAtOnce() throws {
         let faulty = FaultyStore(MemoryStore(name: "r/loc1"), faults: [.fail(.list, nth: 1)])
         let store = RetryingStore(faulty, policy: Waits().policy)
