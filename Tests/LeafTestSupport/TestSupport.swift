@@ -1,4 +1,5 @@
 import Foundation
+import LeafConcurrency
 
 #if canImport(Glibc)
     import Glibc
@@ -21,6 +22,24 @@ public final class TemporaryDirectory: @unchecked Sendable {
     }
 
     public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Removes this folder when the test process exits, not before: for fixture templates
+    /// held in a `static let`, which is never released.
+    public func keepUntilExit() {
+        TemporaryDirectory.atExit.withLock { paths in
+            if paths.isEmpty { atexit { TemporaryDirectory.removeKept() } }
+            paths.append(path)
+        }
+    }
+
+    private static let atExit = Locked<[String]>([])
+
+    private static func removeKept() {
+        for path in atExit.value {
+            _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", path]).waitUntilExit()
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
 
     @discardableResult
     public func write(_ name: String, _ text: String) throws -> String {

@@ -9,9 +9,14 @@ import LeafTestSupport
 
 /// Small generated planner data, made once and copied into each test's folder.
 enum SharedPlannerData {
+    private static let folder: TemporaryDirectory = {
+        let folder = TemporaryDirectory("leafguard-shared")
+        folder.keepUntilExit()
+        return folder
+    }()
+
     static let path: String = {
-        let dir = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/leafguard-shared-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
+        let dir = folder.file("planner-data")
         var g = PlannerDataGenerator(accounts: 4, seed: 42)
         g.documentScale = 0.15
         g.activityPerAccount = 300

@@ -89,9 +89,11 @@ struct DeploymentFixture {
         precondition(r.status == 0)
     }
 
-    /// A copy of the deployment in `template`, in a folder of its own.
-    init(copying template: String) throws {
-        let r = try runCommand("/bin/cp", ["-a", template + "/.", dir.path])
+    /// A copy of the deployment in `template`, in a folder of its own, without the entries
+    /// of its top folder that `except` names.
+    init(copying template: String, except: (String) -> Bool = { _ in false }) throws {
+        let entries = try FileManager.default.contentsOfDirectory(atPath: template).filter { !except($0) }.map { template + "/" + $0 }
+        let r = try runCommand("/bin/cp", ["-a"] + entries + [dir.path])
         precondition(r.status == 0, "cp -a \(template): \(r.all)")
     }
 

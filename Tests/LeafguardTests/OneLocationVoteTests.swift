@@ -19,14 +19,14 @@ import Testing
     static let foreign: DisasterFixture? = {
         let f = try? DisasterFixture(fresh: true)
         _ = try? f?.run(["run", "scan"])
-        return f
+        return f?.keptUntilExit()
     }()
 
     /// The deployment every case copies: three snapshots and an archived report in every location.
     static let template: DisasterFixture? = {
         let f = try? DisasterFixture()
         _ = try? f?.run(["run", "scan"])
-        return f
+        return f?.keptUntilExit()
     }()
 
     static func object(_ kind: String, in loc: String) -> String? {

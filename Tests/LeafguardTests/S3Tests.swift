@@ -221,8 +221,8 @@ import Testing
 }
 
 /// What goes wrong with S3 in practice: throttling and server errors midway, a slow
-/// server, wrong credentials.
-@Suite(.serialized) struct S3FaultTests {
+/// server, wrong credentials. Each test has a server (and proxy) of its own.
+@Suite struct S3FaultTests {
     func deployment(backupEndpoint: String) throws -> DeploymentFixture {
         let d = try DeploymentFixture()
         let yml = try String(contentsOfFile: d.config, encoding: .utf8).replacingOccurrences(
@@ -255,7 +255,9 @@ import Testing
     @Test func aSlowServerIsWaitedFor() throws {
         let server = try MotoServer()
         try S3StoreTests().client(server).createBucket("lg-backup")
-        let proxy = try FaultProxy(upstream: server.endpoint, delay: 0.1)
+        // Every answer 50 ms late: fifty times loopback's, and a backup, a replication and a
+        // restore of a few hundred requests each still finish.
+        let proxy = try FaultProxy(upstream: server.endpoint, delay: 0.05)
         let d = try deployment(backupEndpoint: proxy.endpoint)
         let run = try leafguard(["run", "nightly", "--config", d.config], environment: S3DeploymentTests().env)
         #expect(run.status == 0, "\(run.all)")

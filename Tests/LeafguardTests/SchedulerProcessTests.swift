@@ -248,10 +248,11 @@ final class HTTPReceiver {
     let port: Int
     let log: String
 
+    /// Where the request is written; removed with the receiver.
+    let folder = TemporaryDirectory("leafguard-receiver")
+
     init() throws {
-        let dir = NSTemporaryDirectory() + "receiver-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        log = dir + "/request.txt"
+        log = folder.file("request.txt")
         let script = """
             import http.server, sys
             class H(http.server.BaseHTTPRequestHandler):
