@@ -102,9 +102,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
 
-        // Shared test helpers (temporary folders, child processes).
+        // Shared test helpers: temporary folders, child processes, in-memory and fault-injecting
+        // stores, and deployments on disk (Deployments.swift).
         .target(
-            name: "LeafTestSupport", dependencies: ["LeafStorage", "LeafConcurrency"], path: "Tests/LeafTestSupport",
+            name: "LeafTestSupport", dependencies: ["LeafStorage", "LeafConcurrency", "LeafConfig", "LeafKeys", "LeafDemo", "LeafDigest"],
+            path: "Tests/LeafTestSupport",
             swiftSettings: swiftSettings),
         // Fuzz targets (Fuzz/Targets): a replay tool in ordinary builds, a libFuzzer binary
         // when `make fuzz` builds it with -sanitize=fuzzer,address -D LEAFGUARD_LIBFUZZER.

@@ -7,24 +7,6 @@ import LeafSodium
 import LeafStorage
 import LeafTestSupport
 
-/// Small generated planner data, made once and copied into each test's folder.
-enum SharedPlannerData {
-    private static let folder: TemporaryDirectory = {
-        let folder = TemporaryDirectory("leafguard-shared")
-        folder.keepUntilExit()
-        return folder
-    }()
-
-    static let path: String = {
-        let dir = folder.file("planner-data")
-        var g = PlannerDataGenerator(accounts: 4, seed: 42)
-        g.documentScale = 0.15
-        g.activityPerAccount = 300
-        _ = try! g.generate(into: dir)
-        return dir
-    }()
-}
-
 /// A repository in a temporary folder with six local locations, and a copy of the shared data.
 final class BackupFixture: @unchecked Sendable {
     let dir = TemporaryDirectory("leafguard-backup")
@@ -75,12 +57,4 @@ final class BackupFixture: @unchecked Sendable {
 
     /// The shard files of the region.
     func shardFiles() -> [String] { storedFiles().filter { $0.contains("/data/") } }
-}
-
-/// Files below `a` and `b` are the same set with the same bytes.
-func sameTree(_ a: String, _ b: String, only sub: String = "documents") -> Bool {
-    let fa = filesBelow(a + "/" + sub)
-    let fb = filesBelow(b + "/" + sub)
-    guard fa == fb, !fa.isEmpty else { return false }
-    return fa.allSatisfy { FileManager.default.contentsEqual(atPath: a + "/" + sub + "/" + $0, andPath: b + "/" + sub + "/" + $0) }
 }

@@ -75,48 +75,6 @@ import Testing
     }
 }
 
-/// A deployment on disk for CLI tests: config, key, a backup-only job and planner data.
-struct DeploymentFixture {
-    let dir = TemporaryDirectory("leafguard-cli")
-    var config: String { dir.file("leafguard.yml") }
-
-    init() throws {
-        let f = try ConfigFixture()
-        try FileManager.default.removeItem(atPath: dir.path)
-        try FileManager.default.copyItem(atPath: f.dir.path, toPath: dir.path)
-        try dir.write("jobs/backup-only.yml", "name: backup-only\nsteps: [backup]\n")
-        let r = try runCommand("/bin/cp", ["-a", SharedPlannerData.path, dir.file("planner-data")])
-        precondition(r.status == 0)
-    }
-
-    /// A copy of the deployment in `template`, in a folder of its own, without the entries
-    /// of its top folder that `except` names.
-    init(copying template: String, except: (String) -> Bool = { _ in false }) throws {
-        let entries = try FileManager.default.contentsOfDirectory(atPath: template).filter { !except($0) }.map { template + "/" + $0 }
-        let r = try runCommand("/bin/cp", ["-a"] + entries + [dir.path])
-        precondition(r.status == 0, "cp -a \(template): \(r.all)")
-    }
-
-    var keyBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: dir.file("keys/master.key"))!) }
-
-    /// Makes the master key a passphrase read from the environment variable `variable`.
-    func usePassphrase(from variable: String) throws {
-        let text = try String(contentsOfFile: config, encoding: .utf8)
-        try dir.write("leafguard.yml", text.replacingOccurrences(of: "master: file:keys/master.key", with: "master: passphrase-env:\(variable)"))
-    }
-}
-
-/// Just enough of "any JSON value" to read the CLI's JSON output.
-struct AnyCodable: Decodable {
-    let string: String?
-    let int: Int?
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        string = try? c.decode(String.self)
-        int = try? c.decode(Int.self)
-    }
-}
-
 /// A backup killed after the k-th shard of a pack, for every k: the next run leaves that
 /// pack complete in every location of both regions, so verify is clean without --repair.
 @Suite struct KilledPackTests {

@@ -5,6 +5,7 @@ import LeafDeployment
 import LeafJobs
 import LeafKeys
 import LeafRepository
+import LeafTestSupport
 import LeafTime
 import Logging
 import Testing

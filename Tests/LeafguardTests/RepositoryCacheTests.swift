@@ -3,6 +3,7 @@ import LeafConfig
 import LeafDeployment
 import LeafJobs
 import LeafRepository
+import LeafTestSupport
 import Logging
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import LeafConfig
 import LeafJobs
+import LeafTestSupport
 import Testing
 
 /// The scheduling keys of a job file: read, and rejected with a located reason.

@@ -220,17 +220,6 @@ import Testing
     }
 }
 
-/// Adds a random document of `megabytes` to the planner data, as the application would.
-func addDocument(to d: DeploymentFixture, megabytes: Int) throws {
-    let bytes = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: megabytes << 20) ?? Data())
-    let rel = "1/added-\(UUID().uuidString).pdf"
-    FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
-    let sql =
-        "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
-    let r = try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql])
-    if r.status != 0 { throw SchedulerError("sqlite3: \(r.all)") }
-}
-
 /// The signals pending for a process (/proc/PID/status ShdPnd and SigPnd).
 func pendingSignals(_ pid: Int32) -> Set<Int32> {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
