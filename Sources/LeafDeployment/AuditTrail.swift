@@ -45,13 +45,21 @@ public struct AuditTrail: Sendable {
             AuditEntry(
                 action: Self.snapshotIntent, command: "run", job: job, objects: ["snapshot \(id)", "region \(region)"], outcome: "writing",
                 at: deployment.clock.now))
+        // The region's copy of the log takes the entry before the region takes the snapshot:
+        // a run killed after storing it, on a host then lost, leaves the region accounting for
+        // its own snapshot (KilledBackupHostLostTests). Best effort, like every region copy
+        // of the log: the state folder's log holds the entry either way.
+        storeSegments(in: [region])
     }
 
     /// The action of a snapshot-intent entry.
     public static let snapshotIntent = "snapshot.write"
 
-    /// Snapshot ids (hex) the log records as written by leafguard.
+    /// Snapshot ids (hex) the log records as written by leafguard. On a new host the log is
+    /// first rebuilt from the regions' copy (a read-only command such as `snapshots list`
+    /// would otherwise find every snapshot since the last head unrecorded).
     public func recordedSnapshots() -> Set<String> {
+        try? restoreFromRegionsIfMissing()
         var out = Set<String>()
         for e in (try? log.entries()) ?? [] where e.action == Self.snapshotIntent {
             for o in e.objects where o.hasPrefix("snapshot ") { out.insert(String(o.dropFirst(9))) }
@@ -158,14 +166,15 @@ public struct AuditTrail: Sendable {
         }
     }
 
-    /// Stores the entries no region segment holds yet as one new segment in every region:
+    /// Stores the entries no region segment holds yet as one new segment in every region (or
+    /// in `regions`):
     /// the log itself survives the host (the checkpoints alone would only prove it existed).
-    func storeSegments() {
+    func storeSegments(in regions: [String]? = nil) {
         do {
             let entries = try log.lines()
             guard let lastSeq = entries.last?.seq else { return }
             let key = try segmentKey()
-            _ = deployment.forEachRepository(logger: logger, "store the audit log") { repo in
+            _ = deployment.forEachRepository(logger: logger, "store the audit log", regions: regions) { repo in
                 // Where the stored log ends: the highest segment that authenticates, not the
                 // highest name (one planted name would stop the region receiving the log). At
                 // most 16 are tried; past them the whole log is stored again, which loses nothing.

@@ -408,12 +408,12 @@ public final class Deployment: Sendable {
         return { name, bytes in check.isAuthentic(name, bytes) }
     }
 
-    /// Runs `body` on the repository of every region that holds one and returns the regions
-    /// where it succeeded. A region with no repository yet is skipped quietly; any other
+    /// Runs `body` on the repository of every region that holds one (of `regions`, when
+    /// given) and returns the regions where it succeeded. A region with no repository yet is skipped quietly; any other
     /// failure is logged as a warning about `what`.
-    public func forEachRepository(logger: Logger, _ what: String, _ body: (Repository) throws -> Void) -> [String] {
+    public func forEachRepository(logger: Logger, _ what: String, regions: [String]? = nil, _ body: (Repository) throws -> Void) -> [String] {
         var done: [String] = []
-        for region in config.regionNames {
+        for region in config.regionNames where regions?.contains(region) ?? true {
             if let since = Self.unreachableSince(config, region) {
                 logger.warning("cannot \(what) in a region", metadata: ["region": "\(region)", "error": "unreachable since \(since) in this process"])
                 continue

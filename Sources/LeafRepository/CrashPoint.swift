@@ -10,9 +10,13 @@ public enum CrashPoint {
             (ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SHARDS"]
             ?? ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"]).flatMap(Int.init)
         static let stall = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_SHARDS"] != nil
+        /// `LEAFGUARD_CRASH_AFTER_SNAPSHOT`: exit right after a snapshot object is stored in
+        /// every location, before anything the run does after it (heads, checkpoint).
+        static let afterSnapshot = ProcessInfo.processInfo.environment["LEAFGUARD_CRASH_AFTER_SNAPSHOT"] != nil
     #else
         static let afterShards: Int? = nil
         static let stall = false
+        static let afterSnapshot = false
     #endif
 
     /// Ends the process at once, as a kill would: exit status 137. With

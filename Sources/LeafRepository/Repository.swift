@@ -354,6 +354,7 @@ public final class Repository: Sendable {
         try putSealed(
             "snapshots/\(snapshot.id.hex)", kind: .snapshot, id: snapshot.id,
             json: [UInt8](try JSON.encoder.encode(snapshot)), key: key)
+        if CrashPoint.afterSnapshot { CrashPoint.die() }
     }
 
     /// The ids of the snapshots the region holds (names only, nothing opened).
