@@ -36,6 +36,9 @@ public final class Deployment: Sendable {
         let generation: UInt64
         let active: UInt32
         let repository: Repository
+
+        /// Whether it was opened under keyring generation `generation` with active version `active`.
+        func isOpened(under generation: UInt64, active: UInt32) -> Bool { self.generation == generation && self.active == active }
     }
     /// Each region's repository, opened on first use and kept while the keyring it was opened
     /// under is the one in use: a rotation or any other keyring change opens it anew, with
@@ -293,7 +296,7 @@ public final class Deployment: Sendable {
         guard let region = config.region(named: regionName) else { throw unknownRegion(regionName) }
         let ring = try keyring()
         let active = try ring.active.version
-        if let kept = opened.withLock({ $0[regionName] }), kept.generation == ring.generation, kept.active == active {
+        if let kept = opened.withLock({ $0[regionName] }), kept.isOpened(under: ring.generation, active: active) {
             if create { try publishKeyring(to: regionName) }
             return kept.repository
         }
@@ -303,7 +306,7 @@ public final class Deployment: Sendable {
         // deployment's first keyring is saved by the publishing.
         let generation = try keyring().generation
         return opened.withLock { o in
-            if let first = o[regionName], first.generation == generation, first.active == repo.master.version { return first.repository }
+            if let first = o[regionName], first.isOpened(under: generation, active: repo.master.version) { return first.repository }
             o[regionName] = OpenedRepository(generation: generation, active: repo.master.version, repository: repo)
             return repo
         }
