@@ -1,7 +1,5 @@
 import Foundation
-import LeafDigest
 import LeafRepository
-import LeafSodium
 import LeafTestSupport
 import Testing
 
@@ -26,24 +24,16 @@ import Testing
     @Test func killingABackupAtRandomMomentsNeverLeavesABrokenSnapshot() throws {
         let d = try DeploymentFixture()
         var generator = SystemRandomNumberGenerator()
-        // Each round the application adds a document, so every run has new data to store.
-        func addDocument(_ round: Int) throws {
-            let bytes = Sodium.randomBytes(3 << 20)
-            let rel = "1/crash-\(round).pdf"
-            FileManager.default.createFile(atPath: d.dir.file("planner-data/documents/" + rel), contents: Data(bytes))
-            let sql =
-                "INSERT INTO documents (account_id, section, file_name, blob_path, size, sha256, uploaded_at) VALUES (1, 'legal', 'x.pdf', '\(rel)', \(bytes.count), '\(SHA256.hash(bytes).hexString)', '2026-11-29T00:00:00Z')"
-            #expect(try runCommand("/usr/bin/sqlite3", [d.dir.file("planner-data/planner.db"), sql]).status == 0)
-        }
         // How long one run takes here, so kills land all along it.
-        try addDocument(-1)
+        try addDocument(to: d, megabytes: 3)
         let t0 = Date()
         #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
         let duration = max(Date().timeIntervalSince(t0), 0.05)
         var kills = 0
         var verified = Set<String>()
         for round in 0..<12 {
-            try addDocument(round)
+            // Each round the application adds a document, so every run has new data to store.
+            try addDocument(to: d, megabytes: 3)
             let p = try startLeafguard(["run", "backup-only", "--config", d.config])
             usleep(UInt32(Double.random(in: 0.02...1.0, using: &generator) * duration * 1_000_000))
             if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
