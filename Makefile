@@ -27,12 +27,12 @@ test-deps: deps
 	@python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]' boto3
 
 # The suite's folders (deployments, regions, restores: about 1 GB at its peak) go on a
-# tmpfs when /dev/shm has 4 GiB free (a container's 64 MiB one does not), and the suite runs under eatmydata: fsync and friends return
-# at once. The crash tests kill processes, and a killed process loses no page it wrote
-# (only a lost machine would), so no test's outcome depends on the disk or on fsync; the
-# kernel's ext4 and journal work was two fifths of the suite's CPU time. The code paths
-# are the same on any file system. `make test TEST_TMPDIR=/tmp NO_FSYNC=` runs it on disk
-# with real fsync.
+# tmpfs when /dev/shm has 4 GiB free (a container's 64 MiB one does not), and the suite
+# runs under eatmydata: fsync and friends return at once. The crash tests kill processes,
+# and a killed process loses no page it wrote (only a lost machine would), so no test's
+# outcome depends on the disk or on fsync; the kernel's ext4 and journal work was two
+# fifths of the suite's CPU time. The code paths are the same on any file system.
+# `make test TEST_TMPDIR=/tmp NO_FSYNC=` runs it on disk with real fsync.
 TEST_TMPDIR ?= $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR == 2 { print $$4 }')" -ge 4194304 ] 2>/dev/null && echo /dev/shm || echo $${TMPDIR:-/tmp})
 NO_FSYNC ?= $(shell command -v eatmydata)
 
