@@ -12,17 +12,16 @@ import CFuzz
 // bytes; a trap, a hang or an out-of-memory is a defect.
 import Foundation
 import LeafArchive
+@_spi(Fuzzing) import LeafAudit
 import LeafBackup
+@_spi(Fuzzing) import LeafCompliance
+@_spi(Fuzzing) import LeafConfig
 import LeafCron
 import LeafJobs
+@_spi(Fuzzing) import LeafKeys
+@_spi(Fuzzing) import LeafRepository
+@_spi(Fuzzing) import LeafS3
 import LeafSodium
-
-@testable import LeafAudit
-@testable import LeafCompliance
-@testable import LeafConfig
-@testable import LeafKeys
-@testable import LeafRepository
-@testable import LeafS3
 
 #if canImport(Glibc)
     import Glibc
@@ -61,12 +60,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
         _ = try? Envelope.open(bytes, header: h, key: fixedKey)
     },
     // A key set's sealed form, and its plaintext layout (entries, then each data key).
-    "keyset": { bytes in
-        _ = try? KeySet.open(bytes, id: ObjectID([UInt8](repeating: 1, count: 16)), wrapping: { _ in fixedKey })
-        var copy = bytes
-        guard let plain = try? SecureBytes(consuming: &copy) else { return }
-        for (_, offset) in KeySet.entries(plain) { _ = try? KeySet.dataKey(in: plain, at: offset) }
-    },
+    "keyset": { bytes in RepositoryFuzzing.keySet(bytes, key: fixedKey) },
     // An index object's plaintext, and what readers compute from its entries.
     "index": { bytes in
         guard let index = try? IndexManifest.decode(bytes) else { return }
@@ -95,7 +89,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     // A region head (signed list of what a region should hold).
     "head": { bytes in _ = RegionHead.open(bytes, publicKey: [UInt8](repeating: 3, count: 32)) },
     // An activity seal file.
-    "seal": { bytes in _ = ActivitySealer.parse(bytes) },
+    "seal": { bytes in _ = AuditFuzzing.parseSeal(bytes) },
     // A pack's tar archive (zstd or not), through libarchive.
     "tar": { bytes in _ = try? TarReader.forEachEntry(in: bytes) { _, _ in } },
     // An HTTP/1.1 response from an S3 endpoint, through a socket pair.
@@ -109,12 +103,12 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
         let sent = bytes.withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(fds[1])
         guard sent == bytes.count else { return }
-        for isHEAD in [false, true] where !isHEAD { _ = try? PlainHTTPPool.receive(fds[0], isHEAD: isHEAD, timeout: 1) }
+        _ = try? S3Fuzzing.receiveResponse(fds[0], timeout: 1)
     },
     // S3 XML answers: listings, errors, multipart replies.
     "s3xml": { bytes in
         let t = text(bytes)
-        for name in ["Key", "Code", "Message", "NextContinuationToken", "IsTruncated", "UploadId", "ETag"] { _ = xmlValues(name, in: t) }
+        for name in ["Key", "Code", "Message", "NextContinuationToken", "IsTruncated", "UploadId", "ETag"] { _ = S3Fuzzing.xmlElements(name, in: t) }
     },
     // leafguard.yml.
     "config": { bytes in _ = try? ConfigLoader.parse(text(bytes), file: scratch + "/leafguard.yml") },
@@ -129,7 +123,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
         _ = c.nextFireTimes(after: Date(timeIntervalSince1970: 1_800_000_000), count: 3, timeZone: TimeZone(identifier: "UTC") ?? .current)
     },
     // A credential value from the planner's users table (what the scan classifies).
-    "credential": { bytes in bytes.withUnsafeBytes { _ = PlannerAccessTables.classify($0) } },
+    "credential": { bytes in ComplianceFuzzing.classifyCredential(bytes) },
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -3,9 +3,8 @@ import LeafArchive
 import LeafConfig
 import LeafDeployment
 import LeafJobs
+@_spi(Fuzzing) import LeafRepository
 import LeafSodium
-
-@testable import LeafRepository
 
 /// Seed corpora for every target: real objects of a deployment (`leafguard demo --dir D`
 /// makes one), decrypted manifests for the plaintext readers, and a few hand-written

@@ -178,7 +178,8 @@ public struct AuditLog: Sendable {
     }
 
     /// An entry, its recorded hash and the bytes the hash covers; nil if the line is not an entry.
-    static func parse(_ line: [UInt8]) -> (entry: AuditEntry, hash: String, body: [UInt8])? {
+    /// Public only to the fuzz harness, through this SPI.
+    @_spi(Fuzzing) public static func parse(_ line: [UInt8]) -> (entry: AuditEntry, hash: String, body: [UInt8])? {
         let suffixLength = ",\"hash\":\"".utf8.count + 64 + 2
         guard line.count > suffixLength, line.last == UInt8(ascii: "}") else { return nil }
         let body = Array(line[..<(line.count - suffixLength)])

@@ -322,7 +322,9 @@ public struct JobLoader: Sendable {
         for job in jobs { visit(job.name, []) }
     }
 
-    func parse(_ text: String, file: String, diagnostics: Diagnostics) -> JobDefinition? {
+    /// Parses one job file's text, reporting problems to `diagnostics`; nil if it is not a job.
+    /// Internal to loading; public only to the fuzz harness, through this SPI.
+    @_spi(Fuzzing) public func parse(_ text: String, file: String, diagnostics: Diagnostics) -> JobDefinition? {
         guard let root = parseYAML(text, file: file, diagnostics: diagnostics) else { return nil }
         guard let top = root.mapping() else { return nil }
         let name = top.required("name", hint: "e.g. 'name: nightly-backup'")?.string()

@@ -312,6 +312,19 @@ public final class Deployment: Sendable {
         }
     }
 
+    /// Opens a region's repository for a command an operator names it in (list, restore):
+    /// a region without one, while the deployment's repository is known elsewhere, is
+    /// `regionLost`, with the same rebuild advice a backup's refusal gives, rather than
+    /// `notInitialized`, whose advice ('leafguard init') would be refused.
+    public func existingRepository(_ regionName: String) throws -> Repository {
+        do { return try repository(regionName) } catch RepositoryError.notInitialized(let r) {
+            if let (id, from, rebuild) = try knownRepository(except: r) {
+                throw RepositoryError.regionLost(region: r, repository: id, knownFrom: from, rebuildFrom: rebuild)
+            }
+            throw RepositoryError.notInitialized(region: r)
+        }
+    }
+
     /// Opens `region`'s repository under `ring` (see `repository(_:create:)`).
     private func open(_ region: RegionConfig, ring: Keyring, create: Bool) throws -> Repository {
         let regionName = region.name

@@ -104,7 +104,7 @@ public enum MasterKeySource: Sendable {
 
     /// 32 raw bytes, or base64 of 32 bytes with optional trailing whitespace, decoded
     /// straight into guarded memory (no intermediate copy of the key).
-    static func decode(_ data: Data, origin: String) throws -> SecureBytes {
+    @_spi(Fuzzing) public static func decode(_ data: Data, origin: String) throws -> SecureBytes {
         var copy = data
         defer { Sodium.wipe(&copy) }
         return try copy.withUnsafeBytes { try decode($0, origin: origin) }

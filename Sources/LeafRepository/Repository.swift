@@ -316,7 +316,9 @@ public final class Repository: Sendable {
         try putReplicated(name, try Envelope.seal(json, header: header, key: key.secret))
     }
 
-    func readSealed(_ name: String, kind: ObjectKind, id: ObjectID) throws -> [UInt8] {
+    /// Reads and opens a sealed manifest object (`index/…`, `snapshots/…`) from the region.
+    /// Internal to the format; the fuzz harness seeds its plaintext corpora through this SPI.
+    @_spi(Fuzzing) public func readSealed(_ name: String, kind: ObjectKind, id: ObjectID) throws -> [UInt8] {
         try readReplicated(name) { bytes in
             let header = try EnvelopeHeader.decode(bytes)
             guard header.kind == kind, header.objectID == id else { throw RepositoryError.malformed("\(name) holds another object") }

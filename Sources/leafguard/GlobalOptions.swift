@@ -43,7 +43,7 @@ struct GlobalOptions: ParsableArguments {
             throw ConfigurationError(
                 file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
         }
-        return (config, region, try openDeployment(config).repository(region))
+        return (config, region, try openDeployment(config).existingRepository(region))
     }
 
     /// Finds and loads the configuration; problems exit with status 2.

@@ -36,11 +36,41 @@ struct Leafguard: ParsableCommand {
                 )
                 Foundation.exit(2)
             }
+            if let message = Self.groupWithoutSubcommand(Array(arguments)) {
+                printError(message)
+                Foundation.exit(2)
+            }
             var command = try parseAsRoot(Array(arguments))
             try command.run()
         } catch {
             Foundation.exit(Self.status(for: error))
         }
+    }
+
+    /// A command group (`snapshots`, `keys`, …) given an option or an unknown word where its
+    /// subcommand belongs: the parser would say "Unknown option '--config'", which does not
+    /// tell a newcomer that `snapshots` wants `list` first. Nil when the words are fine.
+    static func groupWithoutSubcommand(_ arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = Leafguard.self
+        var path = ["leafguard"]
+        for (i, word) in arguments.enumerated() {
+            let subcommands = command.configuration.subcommands
+            if let next = subcommands.first(where: { $0._commandName == word }) {
+                command = next
+                path.append(word)
+                continue
+            }
+            // The root's own unknown words are named in main(); help is the parser's.
+            guard path.count > 1, !subcommands.isEmpty, command.configuration.defaultSubcommand == nil,
+                !["-h", "--help", "help"].contains(word)
+            else { return nil }
+            let names = subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+            let what = word.hasPrefix("-") ? "an option (\(word))" : "'\(word)', which is not one of its subcommands"
+            let example = ([path.joined(separator: " "), names.first ?? "SUBCOMMAND"] + arguments[i...]).joined(separator: " ")
+            return "error: '\(path.joined(separator: " "))' is a group of commands and was given \(what); "
+                + "its subcommands: \(names.joined(separator: ", ")), e.g. '\(example)'"
+        }
+        return nil
     }
 
     /// Maps an error to the documented exit status, printing it for a person.

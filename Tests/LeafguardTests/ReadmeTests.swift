@@ -5,6 +5,8 @@ import Testing
 /// README.md's "Using it" commands, run as an operator would copy them: in order, through
 /// /bin/sh, in an empty working folder, with `leafguard` on PATH. Only absolute paths move
 /// into the test's folder (/tmp/… and /etc/leafguard/… are the operator's machine's).
+/// `leafguard` is the debug build, or the binary LEAFGUARD_README_BINARY names (.ci/run
+/// names the release build).
 @Suite struct ReadmeTests {
     static func usingItCommands() throws -> [String] {
         let text = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
@@ -34,7 +36,11 @@ import Testing
         let work = dir.file("operator")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment
-        env["PATH"] = (leafguardExecutable as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        // CI runs this test a second time with LEAFGUARD_README_BINARY set to the release
+        // binary `make demo` built: the one a newcomer runs these commands with.
+        let binary = env["LEAFGUARD_README_BINARY"] ?? leafguardExecutable
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "\(binary)")
+        env["PATH"] = (binary as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
         for command in commands {
             let moved = command.replacingOccurrences(of: "/tmp/", with: dir.file("tmp") + "/")
                 .replacingOccurrences(of: "/etc/leafguard/", with: dir.file("etc/leafguard") + "/")

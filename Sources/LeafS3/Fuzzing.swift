@@ -1,0 +1,15 @@
+import Foundation
+
+/// Entry points for the fuzz harness (Fuzz/Targets) into the HTTP and XML readers, which
+/// stay internal to the S3 backend. An SPI rather than `@testable import`, because a
+/// release build compiles the harness too and allows no testable import.
+@_spi(Fuzzing) public enum S3Fuzzing {
+    /// Reads one HTTP/1.1 response from `fd` as the connection pool does; a thrown error is
+    /// the expected answer to bad bytes.
+    public static func receiveResponse(_ fd: Int32, timeout: TimeInterval) throws {
+        _ = try PlainHTTPPool.receive(fd, isHEAD: false, timeout: timeout)
+    }
+
+    /// The texts of every `<name>…</name>` element of `text`, as the S3 client reads replies.
+    public static func xmlElements(_ name: String, in text: String) -> [String] { xmlValues(name, in: text) }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import LeafTestSupport
+import Testing
+
+/// The stumbles of a newcomer's first ten minutes (issue 28, point 4).
+@Suite struct FirstTenMinutesTests {
+    /// `leafguard snapshots --config FILE`: the group names its subcommands, and the
+    /// command the newcomer meant, instead of "Unknown option '--config'".
+    @Test func aCommandGroupGivenAnOptionNamesItsSubcommands() throws {
+        let d = try DeploymentFixture()
+        let r = try leafguard(["snapshots", "--config", d.config])
+        #expect(r.status == 2, "\(r.all)")
+        #expect(!r.stderr.contains("Unknown option"), "\(r.all)")
+        #expect(r.stderr.contains("'leafguard snapshots' is a group of commands"), "\(r.all)")
+        #expect(r.stderr.contains("subcommands: list"), "\(r.all)")
+        #expect(r.stderr.contains("e.g. 'leafguard snapshots list --config \(d.config)'"), "\(r.all)")
+        // Nested groups and unknown words alike; every group's own help still works.
+        let keys = try leafguard(["keys", "--json"])
+        #expect(keys.status == 2 && keys.stderr.contains("'leafguard keys' is a group of commands") && keys.stderr.contains("rotate"), "\(keys.all)")
+        let audit = try leafguard(["audit", "verfy"])
+        #expect(audit.status == 2 && audit.stderr.contains("'verfy', which is not one of its subcommands"), "\(audit.all)")
+        let help = try leafguard(["snapshots", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("list"), "\(help.all)")
+        // A subcommand's own options are untouched.
+        let list = try leafguard(["jobs", "list", "--config", d.config])
+        #expect(list.status == 0, "\(list.all)")
+    }
+
+    /// `snapshots list` and `restore` on a region that lost its repository give the rebuild
+    /// advice a backup's refusal gives, never 'leafguard init' (which then refuses).
+    @Test func aLostRegionIsNamedWithItsRebuildByReadingCommands() throws {
+        let f = try DisasterFixture()
+        try FileManager.default.removeItem(atPath: f.file("regions/primary"))
+        let refusal = try f.run(["run", "nightly"])
+        #expect(refusal.all.contains("leafguard replicate --from backup --to primary"), "\(refusal.all)")
+        for command in [["snapshots", "list"], ["restore", "latest", "--to", f.file("restored")]] {
+            let r = try f.run(command)
+            #expect(r.status == 1, "\(command): \(r.all)")
+            #expect(r.stderr.contains("leafguard replicate --from backup --to primary"), "\(command): \(r.all)")
+            #expect(!r.stderr.contains("leafguard init"), "\(command): \(r.all)")
+        }
+        #expect(filesBelow(f.file("regions/primary")).isEmpty, "reading wrote nothing into the lost region")
+        let initialize = try f.run(["init"])
+        #expect(initialize.status != 0, "init is refused, as the advice no longer suggests it")
+    }
+}
