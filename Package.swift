@@ -35,6 +35,7 @@ let package = Package(
 
         // Domain modules, one job each.
         .target(name: "LeafTime", swiftSettings: swiftSettings),
+        .target(name: "LeafFiles", swiftSettings: swiftSettings),
         .target(name: "LeafConcurrency", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
         .target(
@@ -54,7 +55,7 @@ let package = Package(
             dependencies: [
                 "LeafRepository", "LeafArchive", "LeafSQLite", "LeafDigest", "LeafConcurrency",
             ], swiftSettings: swiftSettings),
-        .target(name: "LeafCompliance", dependencies: ["LeafSQLite", "LeafTime"], swiftSettings: swiftSettings),
+        .target(name: "LeafCompliance", dependencies: ["LeafSQLite", "LeafTime", "LeafFiles"], swiftSettings: swiftSettings),
         .target(
             name: "LeafDemo",
             dependencies: [
@@ -70,7 +71,7 @@ let package = Package(
         .target(
             name: "LeafReports",
             dependencies: [
-                "LeafDeployment", "LeafConfig", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafSQLite", "LeafTime",
+                "LeafDeployment", "LeafConfig", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafFiles", "LeafSQLite", "LeafTime",
                 "LeafConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
@@ -96,7 +97,7 @@ let package = Package(
             name: "leafguard",
             dependencies: [
                 "LeafJobs", "LeafDeployment", "LeafReports", "LeafScheduler", "LeafAudit", "LeafConfig", "LeafDemo", "LeafCron", "LeafBackup", "LeafCompliance",
-                "LeafKeys", "LeafRepository",
+                "LeafKeys", "LeafRepository", "LeafFiles",
                 "LeafTime", "LeafConcurrency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -88,8 +88,8 @@ public struct Restore: Sendable {
         var st = stat()
         let exists = lstat(target, &st) == 0
         if exists {
-            if (st.st_mode & S_IFMT) == S_IFLNK { throw RestoreError("\(target) is a symbolic link; restore into a real folder") }
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw RestoreError("\(target) exists and is not a folder") }
+            if (st.st_mode & S_IFMT) == S_IFLNK { throw RestoreError("\(target) is a symbolic link; restore into a real folder", refused: true) }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw RestoreError("\(target) exists and is not a folder", refused: true) }
         }
         let present = exists ? ((try? fm.contentsOfDirectory(atPath: target)) ?? []) : []
         let nonEmpty = !present.isEmpty

@@ -1,4 +1,5 @@
 import Foundation
+import LeafFiles
 import LeafTime
 
 /// The scan's outputs, one function per format.
@@ -132,7 +133,7 @@ public enum ComplianceOutput {
 public final class ReportSink {
     private enum Target {
         case memory
-        case file(fd: Int32, temporary: String, path: String)
+        case file(OutputFile)
         case standardOutput
     }
     private var target: Target
@@ -145,12 +146,10 @@ public final class ReportSink {
     /// A sink that writes to standard output.
     public static func standardOutput() -> ReportSink { ReportSink(.standardOutput) }
 
-    /// A sink writing `path` through a temporary file beside it, renamed into place by `finish`.
-    public convenience init(file path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ComplianceError(message: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
-        self.init(.file(fd: fd, temporary: temporary, path: path))
+    /// A sink writing `name` in `folder` through a new temporary file there (O_EXCL,
+    /// O_NOFOLLOW, 0600), renamed into place by `finish`.
+    public convenience init(folder: OutputFolder, name: String) throws {
+        self.init(.file(try folder.create(name)))
     }
 
     private init(_ target: Target) {
@@ -158,7 +157,6 @@ public final class ReportSink {
         buffer.reserveCapacity(1 << 20)
     }
 
-    deinit { if case .file(let fd, let temporary, _) = target { close(fd); unlink(temporary) } }
 
     /// Appends a literal without making a String of it.
     @inline(__always) public func put(_ s: StaticString) {
@@ -227,7 +225,7 @@ public final class ReportSink {
     public func flush() throws {
         switch target {
         case .memory: bytes.append(contentsOf: buffer)
-        case .file(let fd, let temporary, _): try writeAll(fd, buffer, name: temporary)
+        case .file(let file): try buffer.withUnsafeBytes { try file.write($0) }
         case .standardOutput:
             fflush(nil)  // what print() buffered goes first
             try writeAll(1, buffer, name: "standard output")
@@ -238,13 +236,9 @@ public final class ReportSink {
     /// Flushes; a file is then synced and given its name.
     public func finish() throws {
         try flush()
-        guard case .file(let fd, let temporary, let path) = target else { return }
+        guard case .file(let file) = target else { return }
         target = .memory
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { unlink(temporary); throw ComplianceError(message: "cannot sync \(temporary): \(String(cString: strerror(errno)))") }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary); throw ComplianceError(message: "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
-        }
+        try file.commit()
     }
 }
 

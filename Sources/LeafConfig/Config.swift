@@ -369,9 +369,16 @@ public enum ConfigLoader {
 
 /// Resolves `path` against `base` unless it is absolute; expands a leading `~`.
 public func absolute(_ path: String, relativeTo base: String) -> String {
+    // By the text alone: Foundation's standardizingPath resolves links, and a target that
+    // is a link must still be one when `restore --to`, `scan --out` or `reports get` check it.
     let expanded = (path as NSString).expandingTildeInPath
-    if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
-    return ((base as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
+    var parts: [Substring] = []
+    for part in (expanded.hasPrefix("/") ? expanded : base + "/" + expanded).split(separator: "/") {
+        if part == "." { continue }
+        if part == ".." { _ = parts.popLast(); continue }
+        parts.append(part)
+    }
+    return "/" + parts.joined(separator: "/")
 }
 
 /// When the posture report's verdicts turn to warn or fail (`posture:` in leafguard.yml).

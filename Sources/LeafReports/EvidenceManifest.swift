@@ -2,6 +2,7 @@ import Foundation
 import LeafCompliance
 import LeafConfig
 import LeafDigest
+import LeafFiles
 
 /// leafguard's version, recorded in evidence.
 public enum LeafguardVersion {
@@ -57,7 +58,7 @@ public struct EvidenceManifest: Codable, Sendable {
 
     /// Writes `manifest.json` into `directory` for the given output files; returns its path.
     @discardableResult
-    public static func write(report: ComplianceReport, config: LeafguardConfig, outputs: [String], to directory: String) throws -> String {
+    public static func write(report: ComplianceReport, config: LeafguardConfig, outputs: [String], to folder: OutputFolder) throws -> String {
         var digests: [String: String] = [:]
         for path in outputs { digests[(path as NSString).lastPathComponent] = try SHA256.hash(fileAt: path).hexString }
         let s = config.complianceSettings
@@ -72,8 +73,7 @@ public struct EvidenceManifest: Codable, Sendable {
             totals: report.totals, summary: report.summary, outputs: digests)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let path = directory + "/manifest.json"
-        try (String(decoding: try e.encode(manifest), as: UTF8.self) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try folder.write("manifest.json", text: String(decoding: try e.encode(manifest), as: UTF8.self) + "\n")
+        return folder.file("manifest.json")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import LeafCompliance
 import LeafConcurrency
 import LeafConfig
+import LeafFiles
 
 /// The files a compliance scan leaves in its output folder: the formats asked for and the
 /// evidence manifest. One place for the `scan` step and the `leafguard scan` command.
@@ -9,33 +10,37 @@ public enum ScanOutputs {
     /// Writes `compliance.FORMAT` for each of `formats` into `directory`, then
     /// `manifest.json`; returns the paths written, the manifest last. The previous scan's
     /// summary (for the HTML trend) is read before anything is replaced.
-    public static func write(_ report: ComplianceReport, formats: [String], to directory: String, config: LeafguardConfig) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    /// The folder is opened as an `OutputFolder`: a link there is refused, and every file is
+    /// new (O_EXCL|O_NOFOLLOW, 0600) before it is renamed over its name, so a file another
+    /// user planted in a shared folder never receives the findings.
+    public static func write(_ report: ComplianceReport, formats: [String], to path: String, config: LeafguardConfig) throws -> [String] {
+        let folder = try OutputFolder(path)
+        let directory = folder.path
         let previous = ComplianceOutput.previous(in: directory)
         // The formats are written at once, each on its own thread: the JSON and CSV of a
         // million-user scan take a second or more each.
         let wanted = formats.filter { ["json", "csv", "html", "md"].contains($0) }
         let errors = Locked<[Int: any Error]>([:])
         parallelForEach(wanted.count, width: wanted.count) { i in
-            let path = directory + "/compliance.\(wanted[i])"
+            let name = "compliance.\(wanted[i])"
             do {
                 switch wanted[i] {
                 case "json":
-                    let sink = try ReportSink(file: path)
+                    let sink = try ReportSink(folder: folder, name: name)
                     try ComplianceOutput.writeJSON(report, to: sink)
                     try sink.finish()
                 case "csv":
-                    let sink = try ReportSink(file: path)
+                    let sink = try ReportSink(folder: folder, name: name)
                     try ComplianceOutput.writeCSV(report, to: sink)
                     try sink.finish()
-                case "html": try ComplianceOutput.html(report, previous: previous).write(toFile: path, atomically: true, encoding: .utf8)
-                default: try ComplianceOutput.markdown(report).write(toFile: path, atomically: true, encoding: .utf8)
+                case "html": try folder.write(name, text: ComplianceOutput.html(report, previous: previous))
+                default: try folder.write(name, text: ComplianceOutput.markdown(report))
                 }
             } catch { errors.withLock { $0[i] = error } }
         }
         if let first = errors.value.min(by: { $0.key < $1.key }) { throw first.value }
         var written = wanted.map { directory + "/compliance.\($0)" }
-        written.append(try EvidenceManifest.write(report: report, config: config, outputs: written, to: directory))
+        written.append(try EvidenceManifest.write(report: report, config: config, outputs: written, to: folder))
         return written
     }
 }

@@ -31,6 +31,9 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
         case stray
         /// A location that cannot be listed.
         case unlistable
+        /// An archived report that opens but names a file that is no plain file name
+        /// (`../x`, `a/b`): forged by someone holding a data key, or damaged.
+        case malformedReport = "malformed-report"
 
         /// The raw value.
         public var description: String { rawValue }
@@ -127,6 +130,17 @@ extension Repository {
                     VerifyProblem(
                         location: location, object: name, kind: .stray, snapshots: [], repaired: false,
                         detail: "in this location only, and not authentic (planted?); not part of the region, left untouched"))
+            }
+        }
+        // Archived reports, when data is read (a million-user scan's report is tens of MB):
+        // each file name a plain name ('reports get' refuses any other).
+        for name in replicated where readPacks != nil && name.hasPrefix("reports/") {
+            guard let id = ObjectID(hex: String(name.dropFirst(8))), let stored = try? loadReport(id) else { continue }
+            for file in stored.files.keys.sorted() where !StoredReport.isPlainFileName(file) {
+                report.problems.append(
+                    VerifyProblem(
+                        location: region, object: name, kind: .malformedReport, snapshots: [], repaired: false,
+                        detail: "names a file '\(file.prefix(80))', which is not a plain file name: forged by a holder of a data key, or damaged"))
             }
         }
         for name in replicated {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafFiles
 import LeafJobs
 import LeafKeys
 import LeafReports
@@ -84,6 +85,9 @@ struct Leafguard: ParsableCommand {
         case let e as KeyError where e.isConfiguration:
             printError("error: \(e.message)")
             return 2
+        case let e as FileError:
+            printError("error: \(e.description)")
+            return e.refused ? 2 : 1
         case let e as CommandFailure:
             if !e.message.isEmpty { printError("error: \(e.message)") }
             return e.status

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeafConfig
+import LeafFiles
 import LeafJobs
 import LeafRepository
 
@@ -59,10 +60,20 @@ extension Leafguard.Reports {
             let dir = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
             try audited(config, action: "report.get", command: "reports get", objects: ["report \(matches[0].hex)", "to \(dir)"]) {
                 let report = try repo.loadReport(matches[0])
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                for (name, data) in try report.contents().sorted(by: { $0.key < $1.key }) {
-                    try data.write(to: URL(fileURLWithPath: dir + "/" + name))
-                    print("wrote \(dir)/\(name)")
+                // The names come from the sealed report, which a client holding a data key
+                // could forge: every one is checked before anything is written.
+                let contents = try report.contents().sorted(by: { $0.key < $1.key })
+                for (name, _) in contents {
+                    do { try OutputFolder.checkName(name) } catch {
+                        throw CommandFailure(
+                            "report \(matches[0].short) names a file '\(name.prefix(80))', which is not a plain file name: the report is damaged or forged "
+                                + "(run 'leafguard verify'); nothing was written")
+                    }
+                }
+                let folder = try OutputFolder(dir)
+                for (name, data) in contents {
+                    try folder.write(name, [UInt8](data))
+                    print("wrote \(folder.file(name))")
                 }
             }
         }
