@@ -71,7 +71,8 @@ let package = Package(
         .target(
             name: "LeafReports",
             dependencies: [
-                "LeafDeployment", "LeafConfig", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafFiles", "LeafSQLite", "LeafTime",
+                "LeafDeployment", "LeafConfig", "LeafKeys", "LeafRepository", "LeafCompliance", "LeafAudit", "LeafDigest", "LeafFiles", "LeafSQLite",
+                "LeafTime",
                 "LeafConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),

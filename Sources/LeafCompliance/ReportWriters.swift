@@ -157,7 +157,6 @@ public final class ReportSink {
         buffer.reserveCapacity(1 << 20)
     }
 
-
     /// Appends a literal without making a String of it.
     @inline(__always) public func put(_ s: StaticString) {
         buffer.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
