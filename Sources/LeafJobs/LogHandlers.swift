@@ -34,8 +34,11 @@ public struct StandardErrorLogHandler: LogHandler {
         var line: Data
         switch format {
         case .human:
-            let text = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
-            line = Data("\(timestamp()) \(event.level) \(event.message)\(text.isEmpty ? "" : " " + text)".utf8)
+            // One line per event: whatever a field quotes from outside (an S3 error message,
+            // a file name) has its control characters escaped, so it can neither start a
+            // forged line nor send the terminal an escape sequence.
+            let text = fields.sorted { $0.key < $1.key }.map { "\(Self.escape($0.key))=\(quote(Self.escape($0.value)))" }.joined(separator: " ")
+            line = Data("\(timestamp()) \(event.level) \(Self.escape("\(event.message)"))\(text.isEmpty ? "" : " " + text)".utf8)
         case .json:
             let fixed = ["time": timestamp(), "level": "\(event.level)", "message": "\(event.message)", "logger": label]
             let object = fixed.merging(fields) { $1 }
@@ -46,7 +49,27 @@ public struct StandardErrorLogHandler: LogHandler {
         FileHandle.standardError.write(line)
     }
 
-    func quote(_ s: String) -> String { s.contains(" ") || s.isEmpty ? "\"\(s)\"" : s }
+    func quote(_ s: String) -> String {
+        s.contains(" ") || s.contains("\"") || s.isEmpty ? "\"\(s.replacingOccurrences(of: "\"", with: "\\\""))\"" : s
+    }
+
+    /// `s` with every control character (C0, DEL, C1) written as an escape: `\n`, `\r`,
+    /// `\t`, else `\u{1b}`; a backslash doubled, so an escape in the text stays readable as text.
+    public static func escape(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) || $0 == "\\" }) else { return s }
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value): out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
 }
 
 private func timestamp() -> String {

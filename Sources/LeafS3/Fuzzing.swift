@@ -7,7 +7,7 @@ import Foundation
     /// Reads one HTTP/1.1 response from `fd` as the connection pool does; a thrown error is
     /// the expected answer to bad bytes.
     public static func receiveResponse(_ fd: Int32, timeout: TimeInterval) throws {
-        _ = try PlainHTTPPool.receive(fd, isHEAD: false, timeout: timeout)
+        _ = try PlainHTTPPool.receive(fd, isHEAD: false, pace: TransferPace(idleTimeout: timeout, deadline: timeout, minimumRate: 1, grace: timeout))
     }
 
     /// The texts of every `<name>…</name>` element of `text`, as the S3 client reads replies.

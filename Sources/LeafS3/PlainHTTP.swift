@@ -13,17 +13,17 @@ import LeafConcurrency
 final class PlainHTTPPool: Sendable {
     let host: String
     let port: Int
-    let timeout: TimeInterval
     /// Kept-alive connections, free for the next request.
     private let idle = Locked<[Int32]>([])
 
-    /// Seconds a whole exchange may take, however steadily bytes arrive.
-    let deadline: TimeInterval
+    /// How slowly an exchange may go: idle timeout, deadline, minimum rate.
+    let pace: TransferPace
     /// The largest response body accepted.
     let maximumBody: Int
+    var timeout: TimeInterval { pace.idleTimeout }
 
-    init(host: String, port: Int, timeout: TimeInterval, deadline: TimeInterval, maximumBody: Int) {
-        self.host = host; self.port = port; self.timeout = timeout; self.deadline = deadline; self.maximumBody = maximumBody
+    init(host: String, port: Int, pace: TransferPace, maximumBody: Int) {
+        self.host = host; self.port = port; self.pace = pace; self.maximumBody = maximumBody
     }
 
     deinit { for fd in idle.value { close(fd) } }
@@ -44,9 +44,10 @@ final class PlainHTTPPool: Sendable {
     func exchange(head: [UInt8], body: [UInt8], isHEAD: Bool) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         for attempt in 0..<2 {
             let (fd, reused) = try connection()
+            let start = Date()
             do {
-                try send(fd, head, body)
-                let r = try Self.receive(fd, isHEAD: isHEAD, timeout: timeout, deadline: Date() + deadline, maximumBody: maximumBody)
+                try send(fd, head, body, start: start)
+                let r = try Self.receive(fd, isHEAD: isHEAD, pace: pace, start: start, sent: head.count + body.count, maximumBody: maximumBody)
                 if r.keepAlive { release(fd) } else { close(fd) }
                 return (r.status, r.headers, r.body)
             } catch let e as Failure where reused && attempt == 0 && e.closedBeforeResponse {
@@ -92,7 +93,7 @@ final class PlainHTTPPool: Sendable {
         idle.withLock { $0.append(fd) }
     }
 
-    private func send(_ fd: Int32, _ head: [UInt8], _ body: [UInt8]) throws {
+    private func send(_ fd: Int32, _ head: [UInt8], _ body: [UInt8], start: Date) throws {
         var sent = 0
         let total = head.count + body.count
         try head.withUnsafeBytes { h in
@@ -113,6 +114,7 @@ final class PlainHTTPPool: Sendable {
                         throw Failure(description: (closed ? "closed: " : "") + "send: \(String(cString: strerror(errno)))", closedBeforeResponse: closed)
                     }
                     sent += n
+                    if sent < total, let why = pace.failure(bytes: sent, start: start, now: Date()) { throw Failure(description: why) }
                 }
             }
         }
@@ -121,27 +123,43 @@ final class PlainHTTPPool: Sendable {
     struct Received { var status: Int; var headers: [String: String]; var body: [UInt8]; var keepAlive: Bool }
 
     /// Reads one response from `fd`, refusing a body over `maximumBody` bytes and giving up
-    /// at `deadline` (a server that trickles a byte now and then never trips the per-read
-    /// timeout). Static and free of the pool's state so the fuzzer (Fuzz/) can feed it any
-    /// bytes through a socket pair.
+    /// as `pace` says (a server that trickles a byte now and then never trips an idle
+    /// timeout); `sent` bytes of the request count as progress. Static and free of the
+    /// pool's state so the fuzzer (Fuzz/) can feed it any bytes through a socket pair.
     static func receive(
-        _ fd: Int32, isHEAD: Bool, timeout: TimeInterval, deadline: Date = .distantFuture, maximumBody: Int = maximumBodyBytes
+        _ fd: Int32, isHEAD: Bool, pace: TransferPace, start: Date = Date(), sent: Int = 0, maximumBody: Int = maximumBodyBytes
     ) throws -> Received {
         let maximumBody = min(maximumBody, maximumBodyBytes)
         var buffer = [UInt8]()
         buffer.reserveCapacity(64 << 10)
         var chunk = [UInt8](repeating: 0, count: 256 << 10)
+        var received = 0
         func tooLarge() -> Failure {
             Failure(description: "response body larger than \(maximumBody) bytes, more than any object leafguard writes", tooLarge: true)
         }
         func fill() throws -> Bool {
-            guard Date() < deadline else { throw Failure(description: "the response did not arrive whole by the request's deadline") }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { return true }
-            if n < 0 { throw Failure(description: errno == EAGAIN ? "timed out after \(Int(timeout)) s" : "receive: \(String(cString: strerror(errno)))") }
-            if n == 0 { return false }
-            buffer.append(contentsOf: chunk[0..<n])
-            return true
+            while true {
+                let now = Date()
+                if let why = pace.failure(bytes: sent + received, start: start, now: now) { throw Failure(description: why) }
+                let wait = pace.wait(bytes: sent + received, start: start, now: now)
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&p, 1, Int32(max(1, min(wait, 3600) * 1000)))
+                if ready < 0 && errno == EINTR { continue }
+                if ready < 0 { throw Failure(description: "poll: \(String(cString: strerror(errno)))") }
+                if ready == 0 {
+                    if wait >= pace.idleTimeout { throw Failure(description: "timed out after \(Int(pace.idleTimeout)) s") }
+                    continue  // the pace's turn to judge
+                }
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 {
+                    throw Failure(description: errno == EAGAIN ? "timed out after \(Int(pace.idleTimeout)) s" : "receive: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { return false }
+                received += n
+                buffer.append(contentsOf: chunk[0..<n])
+                return true
+            }
         }
         // Status line and headers, up to the blank line.
         var headerEnd: Int?
@@ -192,34 +210,41 @@ final class PlainHTTPPool: Sendable {
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             var body: [UInt8] = []
             buffer = rest
+            // Where the unread part of `buffer` starts: consumed bytes are dropped only now
+            // and then, so many small chunks cost time linear in the body, not quadratic.
+            var at = 0
             while true {
+                if at > 1 << 20 && at * 2 > buffer.count {
+                    buffer.removeFirst(at)
+                    at = 0
+                }
                 // The chunk-size line: searched in what has arrived before the limit is
                 // checked (one read may bring the line and far more than the limit after it),
                 // each byte once.
                 var found: Int?
-                var searched = 0
+                var searched = at
                 while found == nil {
-                    if buffer.count >= 2 {
-                        for i in max(0, searched - 1)..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break }
+                    if buffer.count - at >= 2 {
+                        for i in max(at, searched - 1)..<(buffer.count - 1) where buffer[i] == 13 && buffer[i + 1] == 10 { found = i; break }
                     }
                     if found != nil { break }
-                    guard buffer.count <= Self.maximumHeaderBytes else {
+                    guard buffer.count - at <= Self.maximumHeaderBytes else {
                         throw Failure(description: "chunk-size line longer than \(Self.maximumHeaderBytes) bytes")
                     }
                     searched = buffer.count
                     guard try fill() else { throw Failure(description: "chunked body cut short") }
                 }
                 guard let lineEnd = found else { throw Failure(description: "chunked body cut short") }
-                let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
+                let sizeText = String(decoding: buffer[at..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false).first ?? ""
                 guard let size = Self.parseLength(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
                     throw Failure(description: "bad chunk size '\(sizeText.prefix(40))'")
                 }
                 guard body.count + size <= maximumBody else { throw tooLarge() }
-                buffer.removeFirst(lineEnd + 2)
-                while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
+                at = lineEnd + 2
+                while buffer.count - at < size + 2 { guard try fill() else { throw Failure(description: "chunked body cut short") } }
                 if size == 0 { break }
-                body.append(contentsOf: buffer[0..<size])
-                buffer.removeFirst(size + 2)
+                body.append(contentsOf: buffer[at..<(at + size)])
+                at += size + 2
             }
             return Received(status: status, headers: headers, body: body, keepAlive: keepAlive)
         }

@@ -5,6 +5,9 @@ import LeafDigest
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a location's objects live in S3: a bucket, and a prefix inside it.
 public struct S3Location: Sendable, Equatable {
@@ -82,11 +85,14 @@ public final class S3Client: Sendable {
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
     let session: URLSession
-    /// Seconds a request may wait for its next bytes before it fails (transiently).
-    public let timeout: TimeInterval
-    /// Seconds a whole request may take, however steadily a server trickles bytes: past it
-    /// the request fails (transiently), so a hostile or broken server cannot hang a run.
-    public let deadline: TimeInterval
+    /// How slowly a request may go before it fails (transiently): seconds without a byte,
+    /// seconds in all however steadily a server trickles bytes, and a minimum average rate,
+    /// so a hostile or broken server cannot hang a run.
+    public let pace: TransferPace
+    /// Seconds a request may wait for its next bytes.
+    public var timeout: TimeInterval { pace.idleTimeout }
+    /// Seconds a whole request may take.
+    public var deadline: TimeInterval { pace.deadline }
     /// The largest response body accepted (a GET of an object planted larger than anything
     /// leafguard writes is refused before it is held in memory).
     public let maximumResponseBytes: Int
@@ -99,26 +105,27 @@ public final class S3Client: Sendable {
     /// A client of `endpoint` signing with `credentials`, at most `maxConnections` connections to it.
     public convenience init(
         endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int = 16, timeout: TimeInterval = 60, deadline: TimeInterval = 900,
-        maximumResponseBytes: Int = 1 << 30
+        maximumResponseBytes: Int = 1 << 30, minimumRate: Double = TransferPace.standard.minimumRate,
+        rateGrace: TimeInterval = TransferPace.standard.grace
     ) {
         self.init(
             endpoint: endpoint, credentials: credentials, maxConnections: maxConnections, timeout: timeout, deadline: deadline,
-            maximumResponseBytes: maximumResponseBytes, plainHTTP: endpoint.url.scheme == "http" && endpoint.pathStyle)
+            maximumResponseBytes: maximumResponseBytes, plainHTTP: endpoint.url.scheme == "http" && endpoint.pathStyle,
+            minimumRate: minimumRate, rateGrace: rateGrace)
     }
 
     /// `plainHTTP` chooses the transport: leafguard's own HTTP/1.1 client (http:// and
     /// path-style only) or URLSession (what https:// takes; tests run it over http too).
     init(
         endpoint: S3Endpoint, credentials: AWSCredentials, maxConnections: Int, timeout: TimeInterval, deadline: TimeInterval, maximumResponseBytes: Int,
-        plainHTTP: Bool
+        plainHTTP: Bool, minimumRate: Double = TransferPace.standard.minimumRate, rateGrace: TimeInterval = TransferPace.standard.grace
     ) {
         self.endpoint = endpoint
-        self.timeout = timeout
-        self.deadline = deadline
+        pace = TransferPace(idleTimeout: timeout, deadline: deadline, minimumRate: minimumRate, grace: rateGrace)
         self.maximumResponseBytes = maximumResponseBytes
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
         if plainHTTP, let host = endpoint.url.host {
-            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, timeout: timeout, deadline: deadline, maximumBody: maximumResponseBytes)
+            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, pace: pace, maximumBody: maximumResponseBytes)
         } else {
             plain = nil
         }
@@ -200,13 +207,21 @@ public final class S3Client: Sendable {
 
         let task = session.dataTask(with: request)
         let done = responses.begin(task.taskIdentifier)
+        let start = Date()
         task.resume()
-        // URLSession enforces the deadline itself; the wait has one of its own a little later,
-        // so that a transfer Foundation never completes cannot hang the run either.
-        if done.wait(timeout: .now() + deadline + min(30, deadline)) == .timedOut {
+        // URLSession enforces the idle timeout and the deadline itself; the pace (deadline
+        // and minimum rate) is judged here too, so that neither a trickle nor a transfer
+        // Foundation never completes can hang the run.
+        while true {
+            let received = body.count + responses.received(task.taskIdentifier)
+            let now = Date()
+            let why = pace.failure(bytes: received, start: start, now: now)
+            let wait = max(0.05, pace.wait(bytes: received, start: start, now: now))
+            if why == nil, done.wait(timeout: .now() + min(wait, 1)) == .success { break }
+            guard let why = why ?? pace.failure(bytes: body.count + responses.received(task.taskIdentifier), start: start, now: Date()) else { continue }
             task.cancel()
             _ = responses.finish(task.taskIdentifier)
-            throw S3Error.transport("no whole response by the request's deadline (\(Int(deadline)) s)", request: name)
+            throw S3Error.transport(why, request: name)
         }
         let transfer = responses.finish(task.taskIdentifier)
         if transfer.tooLarge { throw S3Error.tooLarge(limit: maximumResponseBytes, request: name) }
@@ -219,25 +234,77 @@ public final class S3Client: Sendable {
     func error(_ r: S3Response, _ method: String, _ bucket: String, _ key: String) -> S3Error {
         let text = String(decoding: r.body, as: UTF8.self)
         return .status(
-            code: r.status, awsCode: xmlValue("Code", in: text) ?? "", message: xmlValue("Message", in: text) ?? "",
-            request: "\(method) s3://\(bucket)/\(key)")
+            code: r.status, awsCode: Self.printable(xmlValue("Code", in: text) ?? "", limit: 64),
+            message: Self.printable(xmlValue("Message", in: text) ?? "", limit: 512), request: "\(method) s3://\(bucket)/\(key)")
+    }
+
+    /// The server's words as one line of at most `limit` characters: control characters
+    /// (a newline that would start a forged log line, an escape sequence for the terminal)
+    /// become spaces. Whoever answers as the endpoint chooses these words.
+    static func printable(_ text: String, limit: Int) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars.prefix(limit) {
+            out.append(scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) ? " " : scalar)
+        }
+        return String(out) + (text.unicodeScalars.count > limit ? "…" : "")
     }
 }
 
 /// The text of the first `<name>…</name>` element, XML entities decoded.
-func xmlValue(_ name: String, in text: String) -> String? { xmlValues(name, in: text).first }
+func xmlValue(_ name: String, in text: String) -> String? { xmlValues(name, in: text, limit: 1).first }
 
-/// The texts of every `<name>…</name>` element, in order.
-func xmlValues(_ name: String, in text: String) -> [String] {
-    var out: [String] = []
-    var rest = text[...]
-    while let open = rest.range(of: "<\(name)>"), let close = rest.range(of: "</\(name)>", range: open.upperBound..<rest.endIndex) {
-        out.append(
-            String(rest[open.upperBound..<close.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-                .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&"))
-        rest = rest[close.upperBound...]
+/// The texts of every `<name>…</name>` element, in order (at most `limit`), XML entities
+/// decoded. One pass over the bytes: Foundation's
+/// `range(of:)` on the rest of a Substring copied the rest for every element, so a 3 MB
+/// listing of 50,000 keys took minutes.
+func xmlValues(_ name: String, in text: String, limit: Int = .max) -> [String] {
+    let open = Array("<\(name)>".utf8)
+    let close = Array("</\(name)>".utf8)
+    var text = text
+    return text.withUTF8 { bytes -> [String] in
+        guard let base = bytes.baseAddress else { return [] }
+        var out: [String] = []
+        var from = 0
+        // The first byte by memchr, then the rest compared: a tag is a few bytes long, so
+        // this is linear in the reply.
+        func find(_ needle: [UInt8], from: Int) -> Int? {
+            var at = from
+            while at + needle.count <= bytes.count {
+                guard let hit = memchr(base + at, Int32(needle[0]), bytes.count - at) else { return nil }
+                let i = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                guard i + needle.count <= bytes.count else { return nil }
+                if memcmp(base + i, needle, needle.count) == 0 { return i }
+                at = i + 1
+            }
+            return nil
+        }
+        while out.count < limit, let start = find(open, from: from), let end = find(close, from: start + open.count) {
+            out.append(xmlText(UnsafeBufferPointer(rebasing: bytes[(start + open.count)..<end])))
+            from = end + close.count
+        }
+        return out
     }
-    return out
+}
+
+/// Element text with the five predefined XML entities decoded (anything else kept as is).
+private func xmlText(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    guard bytes.contains(UInt8(ascii: "&")) else { return String(decoding: bytes, as: UTF8.self) }
+    let entities: [(String, UInt8)] = [("&lt;", 60), ("&gt;", 62), ("&quot;", 34), ("&apos;", 39), ("&amp;", 38)]
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var i = 0
+    next: while i < bytes.count {
+        if bytes[i] == UInt8(ascii: "&") {
+            for (name, byte) in entities where i + name.utf8.count <= bytes.count && bytes[i..<(i + name.utf8.count)].elementsEqual(name.utf8) {
+                out.append(byte)
+                i += name.utf8.count
+                continue next
+            }
+        }
+        out.append(bytes[i])
+        i += 1
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension S3Client {
@@ -279,6 +346,9 @@ final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
         transfers.withLock { $0[id] = t }
         return t.done
     }
+
+    /// The body bytes that have arrived for a task so far.
+    func received(_ id: Int) -> Int { transfers.withLock { $0[id]?.body.count ?? 0 } }
 
     /// The task's transfer, forgotten.
     func finish(_ id: Int) -> Transfer { transfers.withLock { $0.removeValue(forKey: id) } ?? Transfer(error: "no transfer recorded") }

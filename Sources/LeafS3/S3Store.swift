@@ -139,19 +139,39 @@ public struct S3Store: ObjectStore {
         try check(r, "HEAD", "")
     }
 
-    /// Every name starting with `prefix`, sorted, page after page of ListObjectsV2.
+    /// The most pages one listing reads: ten million names at S3's 1,000 a page, far more
+    /// than a region holds. A server that never stops answering "truncated" is refused.
+    public static let maximumListPages = 10_000
+
+    /// Every name starting with `prefix`, sorted, page after page of ListObjectsV2. A
+    /// continuation token the server gave before, a truncated page without a token, or more
+    /// than `maximumListPages` pages is a broken or hostile server: an error, not a loop.
     public func list(prefix: String) throws -> [String] {
         var out: [String] = []
         var token: String?
+        var seen = Set<String>()
+        var pages = 0
         repeat {
             var query = [("list-type", "2"), ("prefix", objectKey(prefix))]
             if let token { query.append(("continuation-token", token)) }
             let r = try request("GET", "", query: query)
             try check(r, "LIST", prefix)
+            pages += 1
             let text = String(decoding: r.body, as: UTF8.self)
             out += xmlValues("Key", in: text).map { String($0.dropFirst(location.prefix.count)) }
-            token = xmlValue("IsTruncated", in: text) == "true" ? xmlValue("NextContinuationToken", in: text) : nil
-        } while token != nil
+            guard xmlValue("IsTruncated", in: text) == "true" else { break }
+            guard let next = xmlValue("NextContinuationToken", in: text), !next.isEmpty else {
+                throw StorageError.io(location: name, key: prefix, reason: "the listing says it is truncated but gives no continuation token")
+            }
+            guard seen.insert(next).inserted else {
+                throw StorageError.io(
+                    location: name, key: prefix, reason: "the server gave continuation token '\(next.prefix(40))' a second time; the listing would never end")
+            }
+            guard pages < Self.maximumListPages else {
+                throw StorageError.io(location: name, key: prefix, reason: "the listing goes on past \(Self.maximumListPages) pages; refused")
+            }
+            token = next
+        } while true
         return out.sorted()
     }
 

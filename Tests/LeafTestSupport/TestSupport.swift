@@ -165,12 +165,17 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     public init(environment extra: [String: String] = [:]) throws {
+        (process, port) = try Self.start(environment: extra) { port in ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)] }
+    }
+
+    /// Starts `python3 ARGUMENTS(port)` on a free loopback port and waits until it answers.
+    public static func start(environment extra: [String: String] = [:], _ arguments: (Int) -> [String]) throws -> (Process, Int) {
         var lastError = "not started"
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...60_000)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Self.python)
-            p.arguments = ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)]
+            p.arguments = arguments(port)
             var env = ProcessInfo.processInfo.environment
             for (k, v) in extra { env[k] = v }
             p.environment = env
@@ -186,10 +191,10 @@ public final class MotoServer: @unchecked Sendable {
             // Ready when it answers on its port.
             for _ in 0..<150 {
                 if !p.isRunning { break }
-                if Self.answers(port) { self.port = port; self.process = p; return }
+                if Self.answers(port) { return (p, port) }
                 usleep(100_000)
             }
-            lastError = "moto did not answer on port \(port)"
+            lastError = "\(arguments(port).joined(separator: " ")) did not answer on port \(port)"
             if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         }
         throw NSError(

@@ -372,7 +372,7 @@ extension S3DeploymentTests {
         let sent = response.withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(fds[1])
         #expect(sent == response.count)
-        let r = try PlainHTTPPool.receive(fds[0], isHEAD: false, timeout: 5)
+        let r = try PlainHTTPPool.receive(fds[0], isHEAD: false, pace: .standard)
         #expect(r.status == 200 && r.body == body)
     }
 
