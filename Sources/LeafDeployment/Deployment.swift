@@ -263,8 +263,14 @@ public final class Deployment: Sendable {
     /// Requests in flight at once to one S3 region, over all its locations.
     static let s3RequestsPerRegion = 16
 
-    /// The storage locations of a region, in order.
+    /// The storage locations of a region, in order. Every read is bounded by what its name
+    /// can hold (`ObjectNames`): one location's planted object cannot make a run allocate
+    /// more, nor be read at all under a name the repository never writes.
     public func locations(of region: RegionConfig) throws -> [any ObjectStore] {
+        try unboundedLocations(of: region).map { BoundedStore($0, maximumSize: ObjectNames.maximumSize(of:)) }
+    }
+
+    private func unboundedLocations(of region: RegionConfig) throws -> [any ObjectStore] {
         switch region.backend {
         case .local(let path):
             return (0..<region.locations).map { LocalStore(name: "\(region.name)/loc\($0)", root: path + "/loc\($0)") }

@@ -272,7 +272,8 @@ public final class Repository: Sendable {
     /// replication of the region. A name several locations hold stays, whatever its copies
     /// hold: that is damage, for verify to report and repair. Only names whose authenticity
     /// this repository can judge (config, keys, indexes, snapshots, reports) are weighed; a
-    /// killed run's object in one location is authentic and stays.
+    /// killed run's object in one location is authentic and stays. A name outside the
+    /// repository's grammar (`ObjectNames`) is planted wherever it is, and never read.
     public func replicatedNames(prefix: String) -> (names: [String], planted: [(location: String, name: String)]) {
         var holders: [String: [Int]] = [:]
         var listed = 0
@@ -284,6 +285,10 @@ public final class Repository: Sendable {
         var names: [String] = []
         var planted: [(location: String, name: String)] = []
         for (name, at) in holders {
+            if ObjectNames.maximumSize(of: name) == nil {
+                planted += at.map { (locations[$0].name, name) }
+                continue
+            }
             if listed > 1, at.count == 1, Self.judgesAuthenticity(of: name) {
                 let loc = locations[at[0]]
                 guard let bytes = try? loc.get(name), copyIsAuthentic(bytes, name: name) else {

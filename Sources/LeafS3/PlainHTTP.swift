@@ -41,13 +41,14 @@ final class PlainHTTPPool: Sendable {
     /// Sends one request and reads its response. `head` is the request line and headers,
     /// ending with the blank line. A connection that fails before any response byte was
     /// read is retried once on a new connection (the server may have closed an idle one).
-    func exchange(head: [UInt8], body: [UInt8], isHEAD: Bool) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+    func exchange(head: [UInt8], body: [UInt8], isHEAD: Bool, maximumBody: Int) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         for attempt in 0..<2 {
             let (fd, reused) = try connection()
             let start = Date()
             do {
                 try send(fd, head, body, start: start)
-                let r = try Self.receive(fd, isHEAD: isHEAD, pace: pace, start: start, sent: head.count + body.count, maximumBody: maximumBody)
+                let r = try Self.receive(
+                    fd, isHEAD: isHEAD, pace: pace, start: start, sent: head.count + body.count, maximumBody: min(maximumBody, self.maximumBody))
                 if r.keepAlive { release(fd) } else { close(fd) }
                 return (r.status, r.headers, r.body)
             } catch let e as Failure where reused && attempt == 0 && e.closedBeforeResponse {

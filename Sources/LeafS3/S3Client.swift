@@ -145,15 +145,17 @@ public final class S3Client: Sendable {
     /// 404 or 412 mean. Throws `S3Error.transport` when no response came.
     func send(
         _ method: String, bucket: String, key: String, query: [(String, String)] = [], headers extra: [String: String] = [:],
-        body: [UInt8] = []
+        body: [UInt8] = [], maximumResponse: Int? = nil
     ) throws -> S3Response {
-        try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body)
+        try sendOnce(method, bucket: bucket, key: key, query: query, headers: extra, body: body, maximumResponse: maximumResponse)
     }
 
     private func sendOnce(
         _ method: String, bucket: String, key: String, query: [(String, String)], headers extra: [String: String],
-        body: [UInt8]
+        body: [UInt8], maximumResponse: Int?
     ) throws -> S3Response {
+        // The object's own bound (what its kind can hold), within the client's.
+        let limit = min(maximumResponse ?? maximumResponseBytes, maximumResponseBytes)
         // Path-style: /bucket/key on the endpoint; virtual-hosted: /key on bucket.endpoint.
         guard let components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false) else {
             throw S3Error.transport("the endpoint \(endpoint.url) is not a URL", request: "\(method) s3://\(bucket)/\(key)")
@@ -194,10 +196,10 @@ public final class S3Client: Sendable {
         if let plain {
             let head = "\(method) \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
             do {
-                let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD")
+                let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD", maximumBody: limit)
                 return S3Response(status: r.status, headers: r.headers, body: r.body)
             } catch let e as PlainHTTPPool.Failure where e.tooLarge {
-                throw S3Error.tooLarge(limit: maximumResponseBytes, request: name)
+                throw S3Error.tooLarge(limit: limit, request: name)
             } catch { throw S3Error.transport("\(error)", request: name) }
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
@@ -206,7 +208,7 @@ public final class S3Client: Sendable {
         if hasBody { request.httpBody = Data(body) }
 
         let task = session.dataTask(with: request)
-        let done = responses.begin(task.taskIdentifier)
+        let done = responses.begin(task.taskIdentifier, limit: limit)
         let start = Date()
         task.resume()
         // URLSession enforces the idle timeout and the deadline itself; the pace (deadline
@@ -224,7 +226,7 @@ public final class S3Client: Sendable {
             throw S3Error.transport(why, request: name)
         }
         let transfer = responses.finish(task.taskIdentifier)
-        if transfer.tooLarge { throw S3Error.tooLarge(limit: maximumResponseBytes, request: name) }
+        if transfer.tooLarge { throw S3Error.tooLarge(limit: limit, request: name) }
         if let error = transfer.error { throw S3Error.transport(error, request: name) }
         guard let status = transfer.status else { throw S3Error.transport("no response", request: name) }
         return S3Response(status: status, headers: transfer.headers, body: [UInt8](transfer.body))
@@ -332,6 +334,7 @@ final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
         var body = Data()
         var tooLarge = false
         var error: String?
+        var limit = Int.max
         let done = DispatchSemaphore(value: 0)
     }
 
@@ -341,8 +344,9 @@ final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
     init(limit: Int) { self.limit = limit }
 
     /// Registers a task before it starts; the semaphore is signalled when it completes.
-    func begin(_ id: Int) -> DispatchSemaphore {
-        let t = Transfer()
+    func begin(_ id: Int, limit: Int) -> DispatchSemaphore {
+        var t = Transfer()
+        t.limit = min(limit, self.limit)
         transfers.withLock { $0[id] = t }
         return t.done
     }
@@ -360,11 +364,12 @@ final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
         let http = response as? HTTPURLResponse
         var headers: [String: String] = [:]
         for (k, v) in http?.allHeaderFields ?? [:] { if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v } }
-        let refuse = response.expectedContentLength > Int64(limit)
-        transfers.withLock {
+        let refuse = transfers.withLock {
+            let refuse = response.expectedContentLength > Int64($0[dataTask.taskIdentifier]?.limit ?? limit)
             $0[dataTask.taskIdentifier]?.status = http?.statusCode
             $0[dataTask.taskIdentifier]?.headers = headers
             if refuse { $0[dataTask.taskIdentifier]?.tooLarge = true }
+            return refuse
         }
         // Allowed, then cancelled: a `.cancel` disposition does not always reach
         // didCompleteWithError in swift-corelibs-foundation.
@@ -375,7 +380,7 @@ final class BoundedResponses: NSObject, URLSessionDataDelegate, Sendable {
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         let over = transfers.withLock { (all: inout [Int: Transfer]) -> Bool in
             guard var t = all[dataTask.taskIdentifier], !t.tooLarge else { return false }
-            if t.body.count + data.count > limit {
+            if t.body.count + data.count > t.limit {
                 t.tooLarge = true
                 t.body = Data()
             } else {

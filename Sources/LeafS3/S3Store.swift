@@ -41,10 +41,12 @@ public struct S3Store: ObjectStore {
     /// One request; a response worth asking again for (5xx, throttling) is thrown as transient.
     private func request(
         _ method: String, _ key: String, query: [(String, String)] = [], headers: [String: String] = [:],
-        body: [UInt8] = []
+        body: [UInt8] = [], maximumResponse: Int? = nil
     ) throws -> S3Response {
         let r: S3Response
-        do { r = try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body) } catch {
+        do {
+            r = try client.send(method, bucket: location.bucket, key: key, query: query, headers: headers, body: body, maximumResponse: maximumResponse)
+        } catch {
             throw fail(error, key)
         }
         if r.isTransientFailure {
@@ -109,9 +111,9 @@ public struct S3Store: ObjectStore {
     }
 
     /// The object's bytes; `notFound` when the bucket answers 404 for the object.
-    public func get(_ key: String) throws -> [UInt8] {
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
         try validate(key)
-        let r = try request("GET", objectKey(key))
+        let r = try request("GET", objectKey(key), maximumResponse: maximumSize)
         if r.status == 404, client.error(r, "GET", location.bucket, key).awsCode != "NoSuchBucket" {
             throw StorageError.notFound(location: name, key: key)
         }

@@ -38,7 +38,7 @@ public struct LimitedStore: ObjectStore {
     /// The inner store's `put`, in a slot of the limit.
     public func put(_ key: String, _ bytes: [UInt8]) throws { try limit.run { try inner.put(key, bytes) } }
     /// The inner store's `get`, in a slot of the limit.
-    public func get(_ key: String) throws -> [UInt8] { try limit.run { try inner.get(key) } }
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] { try limit.run { try inner.get(key, maximumSize: maximumSize) } }
     /// The inner store's `size(of:)`, in a slot of the limit.
     public func size(of key: String) throws -> Int? { try limit.run { try inner.size(of: key) } }
     /// The inner store's `list(prefix:)`, in a slot of the limit.

@@ -210,18 +210,14 @@ public struct LocalStore: ObjectStore {
         guard glibcSyncfs(fd) == 0 else { throw StorageError.io(location: name, key: "", reason: "syncfs: \(errorText())") }
     }
 
-    /// The largest object `get` reads (2 GiB): packs, sets and reports are far smaller, and a
-    /// huge or sparse file planted at an object's name is refused before any allocation.
-    public static let maximumObjectSize: off_t = 2 << 30
-
-    /// The object's bytes; only a regular file is read (O_NOFOLLOW, no blocking open).
-    public func get(_ key: String) throws -> [UInt8] {
+    /// The object's bytes; only a regular file is read (O_NOFOLLOW, no blocking open), and
+    /// a file over `maximumSize` (a huge or sparse file planted at an object's name) is
+    /// refused by its size before any allocation.
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
         guard let (fd, stSize) = try openObject(key) else { throw StorageError.notFound(location: name, key: key) }
         defer { close(fd) }
-        guard stSize >= 0, stSize <= Self.maximumObjectSize else {
-            throw StorageError.io(
-                location: name, key: key, reason: "holds \(stSize) bytes, more than any object leafguard writes (\(Self.maximumObjectSize))")
-        }
+        let maximum = min(maximumSize, largestObject)
+        guard stSize >= 0, stSize <= off_t(maximum) else { throw objectTooLarge(location: name, key: key, size: Int(stSize), maximum: maximum) }
         let size = Int(stSize)
         var out = [UInt8](repeating: 0, count: size)
         var got = 0

@@ -45,7 +45,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
 /// Contract, which every backend's conformance test checks:
 /// - `put` never replaces an existing object (it throws `alreadyExists`), and returns only
 ///   once the object is durable; a reader never sees a partial object.
-/// - `get` returns exactly the bytes put, or throws `notFound`.
+/// - `get` returns exactly the bytes put, or throws `notFound`; an object larger than the
+///   `maximumSize` asked for is refused (`io`) before it is held in memory.
 /// - `list(prefix:)` returns every name starting with the prefix, sorted, no temporaries.
 /// - `delete` of a missing object throws `notFound`.
 /// - `replace` swaps an object's bytes atomically (the only way an object changes).
@@ -53,7 +54,9 @@ public protocol ObjectStore: Sendable {
     /// A name for messages, e.g. `primary/2`.
     var name: String { get }
     func put(_ key: String, _ bytes: [UInt8]) throws
-    func get(_ key: String) throws -> [UInt8]
+    /// The object's bytes, refused (`io`) without reading them whole when it holds more than
+    /// `maximumSize`: whoever owns one location can plant an object of any size.
+    func get(_ key: String, maximumSize: Int) throws -> [UInt8]
     /// The object's size, or nil when it does not exist.
     func size(of key: String) throws -> Int?
     func list(prefix: String) throws -> [String]
@@ -103,6 +106,17 @@ public struct StoreCapabilities: Sendable, Equatable {
 extension ObjectStore {
     /// Nothing to prepare, for a store whose location must already exist.
     public func prepare() throws {}
+
+    /// The object's bytes, up to the largest object any store reads (`largestObject`).
+    public func get(_ key: String) throws -> [UInt8] { try get(key, maximumSize: largestObject) }
+}
+
+/// The largest object any store reads (2 GiB): packs, sets and reports are far smaller.
+public let largestObject = 2 << 30
+
+/// The error for an object over the size asked for.
+public func objectTooLarge(location: String, key: String, size: Int, maximum: Int) -> StorageError {
+    .io(location: location, key: key, reason: "holds \(size) bytes, more than the \(maximum) such an object can hold; not read")
 }
 
 /// Object names are slash-separated segments of letters, digits, '.', '-' and '_'.

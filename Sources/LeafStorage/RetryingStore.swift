@@ -125,7 +125,7 @@ public struct RetryingStore: ObjectStore {
     }
 
     /// The inner store's `get`, retried while it fails transiently.
-    public func get(_ key: String) throws -> [UInt8] { try retrying { _ in try inner.get(key) } }
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] { try retrying { _ in try inner.get(key, maximumSize: maximumSize) } }
     /// The inner store's `size(of:)`, retried while it fails transiently.
     public func size(of key: String) throws -> Int? { try retrying { _ in try inner.size(of: key) } }
     /// The inner store's `list(prefix:)`, retried while it fails transiently.

@@ -21,9 +21,10 @@ public final class MemoryStore: ObjectStore, Sendable {
         }
     }
 
-    public func get(_ key: String) throws -> [UInt8] {
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
         try validate(key)
         guard let b = objects.withLock({ $0[key] }) else { throw StorageError.notFound(location: name, key: key) }
+        guard b.count <= maximumSize else { throw objectTooLarge(location: name, key: key, size: b.count, maximum: maximumSize) }
         return b
     }
 
@@ -135,7 +136,9 @@ public final class FaultyStore: ObjectStore, Sendable {
     }
 
     public func put(_ key: String, _ bytes: [UInt8]) throws { try call(.put) { try inner.put(key, bytes) } }
-    public func get(_ key: String) throws -> [UInt8] { try call(.get) { damaged(key, try inner.get(key)) } }
+    public func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
+        try call(.get) { damaged(key, try inner.get(key, maximumSize: maximumSize)) }
+    }
     public func size(of key: String) throws -> Int? { try call(.size) { try inner.size(of: key) } }
     public func list(prefix: String) throws -> [String] { try call(.list) { try inner.list(prefix: prefix) } }
     public func delete(_ key: String) throws { try call(.delete) { try inner.delete(key) } }

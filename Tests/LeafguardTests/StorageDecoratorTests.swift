@@ -118,7 +118,7 @@ import Testing
         let state = Locked<(now: Int, most: Int)>((0, 0))
         init(gather: Int? = nil) { self.gather = gather }
         var capabilities: StoreCapabilities { .localFolder }
-        func get(_ key: String) throws -> [UInt8] {
+        func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
             state.withLock {
                 $0.now += 1; $0.most = max($0.most, $0.now)
             }
