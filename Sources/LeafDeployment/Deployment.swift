@@ -221,9 +221,10 @@ public final class Deployment: Sendable {
                 loaded.withLock { $0.copyGenerations[regionName]?[i] = ring.generation }
             } catch { problems.append("\(loc.name): \(error)") }
         }
-        if !problems.isEmpty {
+        if problems.count > tolerableFailures(region) {
             throw DeploymentError.keyringNotStored(region: regionName, problems: problems)
         }
+        writeProblems.withLock { $0 += problems.map { "keyring: " + $0 } }
     }
 
     /// Locations of `region` whose keyring copy is missing, older than the keyring in use or
@@ -331,6 +332,23 @@ public final class Deployment: Sendable {
         }
     }
 
+    /// How many of a region's locations may refuse a write while the write still counts:
+    /// the layout's parity, the number of locations a pack is designed to lose (one location
+    /// is one vote, for writes too), and always fewer than the locations.
+    func tolerableFailures(_ region: RegionConfig) -> Int { max(0, min(config.shards.parity, region.locations - 1)) }
+
+    /// Writes that succeeded in enough locations but not in all, since the last call: each
+    /// names the location and the reason. A job turns them into its step's warnings; verify
+    /// --repair writes the missing copies once the location takes writes again.
+    public func takeWriteProblems() -> [String] {
+        let repositories = opened.withLock { $0.values.map(\.repository) }
+        return writeProblems.withLock { p in
+            defer { p = [] }; return p
+        } + repositories.flatMap { $0.takeWriteProblems() }
+    }
+
+    private let writeProblems = Locked<[String]>([])
+
     /// Opens `region`'s repository under `ring` (see `repository(_:create:)`).
     private func open(_ region: RegionConfig, ring: Keyring, create: Bool) throws -> Repository {
         let regionName = region.name
@@ -340,13 +358,13 @@ public final class Deployment: Sendable {
             do {
                 repo = try Repository.open(
                     region: region.name, locations: locations(of: region), master: try ring.active,
-                    decryptKeys: ring.decryptable, create: false, clock: clock)
+                    decryptKeys: ring.decryptable, create: false, tolerableFailures: tolerableFailures(region), clock: clock)
             } catch RepositoryError.wrongMasterKey(let version, _) where masterKey(laterVersion: version) != nil {
                 // Another process rotated the master key since this one read the keyring.
                 ring = try keyring()
                 repo = try Repository.open(
                     region: region.name, locations: locations(of: region), master: try ring.active,
-                    decryptKeys: ring.decryptable, create: false, clock: clock)
+                    decryptKeys: ring.decryptable, create: false, tolerableFailures: tolerableFailures(region), clock: clock)
             }
         } catch RepositoryError.notInitialized where create {
             if let (id, from, rebuild) = try knownRepository(except: regionName) {
@@ -354,7 +372,7 @@ public final class Deployment: Sendable {
             }
             repo = try Repository.open(
                 region: region.name, locations: locations(of: region), master: try ring.active,
-                decryptKeys: ring.decryptable, create: true, clock: clock)
+                decryptKeys: ring.decryptable, create: true, tolerableFailures: tolerableFailures(region), clock: clock)
         }
         try checkIdentity(repo)
         repo.lookUpLaterVersions { [self] version in masterKey(laterVersion: version) }

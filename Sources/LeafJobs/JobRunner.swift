@@ -71,6 +71,13 @@ public struct JobRunner: Sendable {
                 result = StepResult(step: name, status: .failed, summary: "\(error)")
             }
             progress.end()
+            // Writes a location refused within the region's tolerance: the step did its work,
+            // and says which location needs mending.
+            let refused = deployment.takeWriteProblems()
+            if !refused.isEmpty {
+                if result.status == .succeeded { result.status = .warning }
+                result.details += refused.map { "a location refused a write (verify --repair restores the copy once it takes writes): \($0)" }
+            }
             result.seconds = Date().timeIntervalSince(t0)
             let level: Logger.Level = result.status == .failed ? .error : ((result.status == .warning || result.status == .unavailable) ? .warning : .info)
             log.log(

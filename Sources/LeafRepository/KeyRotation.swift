@@ -93,9 +93,21 @@ extension Repository {
         let t0 = Date()
         let target = master.version
         var present: [String: Int] = [:]
-        for loc in locations {
-            for name in try loc.list(prefix: "keys/") { present[name, default: 0] += 1 }
+        // Locations that cannot be listed or written: up to `tolerableFailures` of them are
+        // passed by (one location is one vote), reported, and left for a rerun once mended.
+        var refusing: [Int: String] = [:]
+        for (l, loc) in locations.enumerated() {
+            do {
+                for name in try loc.list(prefix: "keys/") { present[name, default: 0] += 1 }
+            } catch { refusing[l] = "\(error)" }
         }
+        func checkRefusing() throws {
+            guard refusing.count > tolerableFailures else { return }
+            throw RepositoryError.insufficientLocations(
+                region: region, written: locations.count - refusing.count, needed: locations.count - tolerableFailures,
+                problems: refusing.keys.sorted().compactMap { refusing[$0] })
+        }
+        try checkRefusing()
         let names = present.keys.sorted()
         let singles = names.filter { !KeySet.isSet($0) }
         let setNames = names.filter(KeySet.isSet)
@@ -182,16 +194,22 @@ extension Repository {
             let setID = ObjectID.random()
             let name = KeySet.name(setID)
             let sealed = try KeySet.seal(plain, id: setID, wrapping: try wrapping(target, setID), version: target)
-            for loc in locations {
-                try loc.put(name, sealed)
-                try loc.sync()
+            for (l, loc) in locations.enumerated() where refusing[l] == nil {
+                do {
+                    try loc.put(name, sealed)
+                    try loc.sync()
+                } catch {
+                    refusing[l] = "\(error)"
+                    continue
+                }
                 guard try loc.get(name) == sealed else {
                     throw RepositoryError.unreadable(object: name, problems: ["\(loc.name) returned other bytes than were written; nothing was removed"])
                 }
             }
+            try checkRefusing()
             keep = [name]
             result.rewrapped = ids.count
-            result.copiesWritten = locations.count
+            result.copiesWritten = locations.count - refusing.count
         }
         result.rewrapSeconds = Date().timeIntervalSince(t0)
         // 5. Remove what the kept sets now hold: every object all of whose keys were read.
@@ -199,7 +217,12 @@ extension Repository {
         let unreadSingles = Set(singles.indices.filter { !ok.isSet($0) }.map { singles[$0] })
         let removable = names.filter { !keep.contains($0) && !unreadSingles.contains($0) && (!KeySet.isSet($0) || openedSets.contains($0)) }
         let removalProblems = ConcurrentFlags(count: 0)
-        let stores = locations
+        // A refusing location keeps its old key objects until a rerun after it is mended.
+        let stores = locations.indices.filter { refusing[$0] == nil }.map { locations[$0] }
+        noteWriteProblems(
+            refusing.keys.sorted().compactMap { l in
+                refusing[l].map { "\($0) (its superseded key objects stay until 'leafguard keys rotate' runs again after it is mended)" }
+            })
         // Removal waits on the file system (discard, journal): several threads per location.
         let parts = removable.count > 1000 ? 3 : 1
         parallelForEach(stores.count * parts, width: stores.count * parts) { t in

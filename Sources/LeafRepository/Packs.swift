@@ -61,13 +61,27 @@ extension Repository {
                 do { try locations[placed[i]].put(Self.shardName(id, i), shards[i]) } catch { errors.withLock { $0[i] = error } }
             }
         }
+        // Up to `tolerableFailures` locations may refuse their shard (a full disk, a broken
+        // share): the pack still has data shards enough to be read, and verify --repair
+        // writes the missing ones once the location takes writes again.
+        var refused: [String] = []
+        var firstError: (any Error)?
         for (i, e) in errors.value.enumerated() {
             guard let e else { continue }
             if case StorageError.alreadyExists = e {
                 // A pack id is random and new: an existing shard means a bug or an attack; never overwrite it.
                 throw RepositoryError.malformed("shard \(Self.shardName(id, i)) already exists in \(locations[placed[i]].name)")
             }
-            throw e
+            refused.append("\(e)")
+            firstError = firstError ?? e
+        }
+        if let firstError {
+            guard refused.count <= min(tolerableFailures, parityShards) else {
+                if refused.count == 1 { throw firstError }
+                throw RepositoryError.insufficientLocations(
+                    region: region, written: sealed.count - refused.count, needed: sealed.count - min(tolerableFailures, parityShards), problems: refused)
+            }
+            noteWriteProblems(refused)
         }
         return (
             PackEntry(

@@ -40,6 +40,22 @@ public final class Repository: Sendable {
 
     /// The largest number of lost copies a replicated object may suffer and still be written.
     public let tolerableFailures: Int
+    /// Writes that reached enough locations but not every one, each with the location and
+    /// the reason, until `takeWriteProblems` hands them on.
+    private let writeProblems = Locked<[String]>([])
+
+    /// The locations that refused a write since the last call, with their reasons.
+    public func takeWriteProblems() -> [String] {
+        writeProblems.withLock { p in
+            defer { p = [] }; return p
+        }
+    }
+
+    /// Records writes a location refused within the tolerance.
+    func noteWriteProblems(_ problems: [String]) {
+        guard !problems.isEmpty else { return }
+        writeProblems.withLock { $0 += problems }
+    }
     /// The time recorded in what this repository writes: pack seal times (which re-encryption
     /// by age reads), the config's creation, tombstones, locks and prune's default instant.
     public let clock: Clock
@@ -225,6 +241,7 @@ public final class Repository: Sendable {
         if ok < needed {
             throw RepositoryError.insufficientLocations(region: region, written: ok, needed: needed, problems: problems)
         }
+        noteWriteProblems(problems)
     }
 
     /// Reads the first copy of `name` that `decode` accepts (copies failing authentication are skipped).

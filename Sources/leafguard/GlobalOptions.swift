@@ -104,3 +104,15 @@ func openDeployment(_ config: LeafguardConfig) -> Deployment {
 }
 
 private let openDeployments = Locked<[String: Deployment]>([:])
+
+/// Writes a location refused, within its region's tolerance, during a command that is no
+/// job (a job's steps report their own): each logged as a warning naming the location.
+/// True when there were any: the command did its work, with warnings (exit status 3).
+func warnAboutRefusedWrites() -> Bool {
+    let refused = openDeployments.withLock { $0.values.flatMap { $0.takeWriteProblems() } }
+    for problem in refused {
+        Logger(label: "leafguard").warning(
+            "a location refused a write; verify --repair restores the copy once it takes writes", metadata: ["problem": "\(problem)"])
+    }
+    return !refused.isEmpty
+}

@@ -43,6 +43,7 @@ struct Leafguard: ParsableCommand {
             }
             var command = try parseAsRoot(Array(arguments))
             try command.run()
+            if warnAboutRefusedWrites() { Foundation.exit(3) }
         } catch {
             Foundation.exit(Self.status(for: error))
         }
