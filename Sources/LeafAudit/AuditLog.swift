@@ -59,6 +59,11 @@ public struct AuditVerification: Sendable {
     public var head: String
     /// Problems, first bad entry first; empty when the log is intact.
     public var problems: [String]
+    /// The highest sequence number of a well-formed entry, and that entry's hash: what a
+    /// checkpoint records (a damaged or inserted line is no entry, and is not counted).
+    public var lastSequence = 0
+    /// The hash of entry `lastSequence` (the genesis hash when there is none).
+    public var lastSequenceHash = AuditLog.genesis
     /// Whether no problem was found.
     public var intact: Bool { problems.isEmpty }
 }
@@ -271,7 +276,10 @@ public struct AuditLog: Sendable {
                 problems.append("entries up to \(c.length) were rewritten: entry \(c.length) differs from the signed checkpoint of \(c.at)")
             }
         }
-        return AuditVerification(entries: count, head: prev, problems: problems)
+        var result = AuditVerification(entries: count, head: prev, problems: problems)
+        result.lastSequence = lastSeq
+        result.lastSequenceHash = hashes[lastSeq] ?? Self.genesis
+        return result
     }
 }
 

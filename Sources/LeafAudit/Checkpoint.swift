@@ -101,8 +101,10 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func write(log: AuditLog, signer: AuditSigner, at: Date = Date()) throws -> (name: String, bytes: [UInt8])? {
         let v = try log.verify(checkpoint: nil)
-        guard v.entries > 0 else { return nil }
-        let c = Checkpoint(length: v.entries, head: v.head, at: at, publicKey: signer.publicKeyHex)
+        // The entries themselves, by sequence: a junk line in the file is no entry (audit
+        // verify names it); counting it made the next verify report a truncation.
+        guard v.lastSequence > 0 else { return nil }
+        let c = Checkpoint(length: v.lastSequence, head: v.lastSequenceHash, at: at, publicKey: signer.publicKeyHex)
         let bytes = try c.signed(by: signer)
         let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -82,3 +82,29 @@ import Testing
         #expect(last?.action == "activity.verify" && last?.outcome == "tampered")
     }
 }
+
+/// A junk line in the middle of the audit log (issue 29, defect 13): the next checkpoint
+/// counted it as an entry, so `audit verify` then reported a truncation that never happened.
+/// Now the junk line is named, the checkpoint records the real entries, and nothing else is
+/// reported.
+@Suite struct AuditJunkLineTests {
+    @Test func aJunkLineIsNamedAndCountsForNoCheckpoint() throws {
+        let f = try DisasterFixture()
+        let path = f.file("state/audit/audit.log")
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.count > 6)
+        let middle = lines.count / 2
+        lines.insert("{\"junk\": \"inserted by someone\"}", at: middle)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try f.expectSuccess(["audit", "checkpoint"])
+        let verify = try f.run(["audit", "verify"])
+        #expect(verify.status == 1, "\(verify.all)")
+        #expect(verify.all.contains("not an audit entry"), "the junk line is named: \(verify.all)")
+        #expect(!verify.all.contains("truncated"), "no truncation is invented: \(verify.all)")
+        // Once the line is gone, the log and every checkpoint agree again.
+        lines.remove(at: middle)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let clean = try f.run(["audit", "verify"])
+        #expect(clean.status == 0, "\(clean.all)")
+    }
+}
