@@ -101,13 +101,28 @@ public final class Deployment: Sendable {
     private func keyring(_ l: inout Loaded) throws -> Keyring {
         if let r = l.ring { return r }
         let key = try keyringKey(&l)
-        if FileManager.default.fileExists(atPath: Keyring.path(stateDirectory: config.stateDirectory)),
+        let statePath = Keyring.path(stateDirectory: config.stateDirectory)
+        let legacy = FileManager.default.contents(atPath: statePath).map { Keyring.isLegacy([UInt8]($0)) } ?? false
+        if !legacy, FileManager.default.fileExists(atPath: statePath),
             let ring = try? Keyring.open(stateDirectory: config.stateDirectory, keyringKey: key, now: clock.now)
         {
             l.ring = ring
             return ring
         }
         let copies = regionKeyringCopies()
+        // A legacy keyring (no MAC, no generation: nothing vouches for it) is read only
+        // where it can be: while no region holds an authenticated one. Otherwise it is an old
+        // file put back (a restored host backup) or a forged one, and opening it would wrap new
+        // data keys under a version rotated away.
+        if legacy {
+            let authentic = copies.compactMap { c in Keyring.authenticatedGeneration(of: c.copy.bytes, keyringKey: key).map { (c.copy.source, $0) } }
+            if let newest = authentic.max(by: { $0.1 < $1.1 }) {
+                throw KeyError(
+                    "keyring \(statePath) is in the legacy format (no MAC, no generation), but the regions hold authenticated keyrings "
+                        + "(generation \(newest.1) in \(newest.0), \(authentic.count) copies): it is refused as a downgrade. Move it out of the "
+                        + "state folder; leafguard then reads the regions' newest copy")
+            }
+        }
         var passphrase: PassphraseParameters?
         if case .passphraseEnvironment = config.masterKey {
             passphrase = try? MasterKeySource.storedOrNewPassphraseParameters(stateDirectory: config.stateDirectory)

@@ -152,6 +152,13 @@ public struct Keyring: Sendable {
         return file.generation ?? 0
     }
 
+    /// Whether `bytes` is a keyring of the legacy format (v1: no MAC, no generation), which
+    /// nothing authenticates.
+    public static func isLegacy(_ bytes: [UInt8]) -> Bool {
+        guard let file = try? KeyringFile.decoder.decode(KeyringFile.self, from: Data(bytes)) else { return false }
+        return file.mac == nil && file.generation == nil
+    }
+
     /// The generation a keyring copy claims (unauthenticated: for choosing what to read and
     /// what to refresh), nil when the bytes are not a keyring file.
     public static func claimedGeneration(_ bytes: [UInt8]) -> UInt64? {

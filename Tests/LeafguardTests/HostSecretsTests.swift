@@ -223,3 +223,39 @@ import Testing
         }
     }
 }
+
+/// A legacy keyring (format v1: no MAC, no generation) in the state folder, with an old
+/// version active (issue 29, defect 11): it was accepted and re-signed although the regions
+/// hold authenticated keyrings of a newer generation, and the next backup wrapped its data
+/// key under the version rotated away. Now it is refused, naming the file.
+@Suite struct LegacyKeyringTests {
+    @Test func aLegacyKeyringIsRefusedOnceTheRegionsHoldAnAuthenticatedOne() throws {
+        let f = try DisasterFixture()
+        let path = f.file("state/keys/keyring.json")
+        var file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let versions = try #require(file["versions"] as? [[String: Any]])
+        #expect(versions.count == 3, "two rotations: \(versions.count)")
+        var first = try #require(versions.first { ($0["version"] as? Int) == 1 })
+        first["state"] = "active"
+        file["versions"] = [first]
+        file["format"] = "leafguard-keyring-v1"
+        file["generation"] = nil
+        file["mac"] = nil
+        try JSONSerialization.data(withJSONObject: file, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+        let keysBefore = filesBelow(f.file("regions/primary/loc0/keys"))
+
+        try addDocument(to: f.d, megabytes: 1)
+        for command in [["run", "nightly"], ["snapshots", "list"]] {
+            let r = try f.run(command)
+            #expect(r.status == 1, "\(command): \(r.all)")
+            #expect(r.stderr.contains("keyring \(path) is in the legacy format") && r.stderr.contains("refused as a downgrade"), "\(command): \(r.all)")
+        }
+        #expect(filesBelow(f.file("regions/primary/loc0/keys")) == keysBefore, "no data key was written under the old version")
+        #expect(filesBelow(f.file("regions/backup/loc0/snapshots")).count == 3, "no snapshot was added")
+        // Moved away, the regions' newest keyring is read and work goes on under version 3.
+        try FileManager.default.moveItem(atPath: path, toPath: f.file("old-keyring.json"))
+        try f.expectSuccess(["run", "nightly"])
+        let status = try f.run(["keys", "status"])
+        #expect(status.status == 0 && status.stdout.contains("3"), "\(status.all)")
+    }
+}
