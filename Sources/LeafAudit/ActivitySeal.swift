@@ -136,12 +136,23 @@ public struct ActivitySealer: Sendable {
     /// Whether one stored copy of a seal is whole and signed by `publicKey` (its row list
     /// matches the signed hash): what verify asks of every location's copy.
     public static func isAuthenticCopy(_ bytes: [UInt8], name: String, publicKey: [UInt8]) -> Bool {
-        guard let s = parse(bytes), let sig = s.signature, Signature.verify(sig, of: s.signedPart, publicKey: publicKey) else { return false }
+        isAuthenticCopy(bytes, name: name, publicKeys: [publicKey])
+    }
+
+    /// `isAuthenticCopy` under any of `publicKeys` (an audit key chain's).
+    public static func isAuthenticCopy(_ bytes: [UInt8], name: String, publicKeys: [[UInt8]]) -> Bool {
+        guard let s = parse(bytes), let sig = s.signature, publicKeys.contains(where: { Signature.verify(sig, of: s.signedPart, publicKey: $0) })
+        else { return false }
         return s.header.name == name && SHA256.hash(s.entries).hexString == s.header.entriesSHA256 && s.entries.count == s.header.count * entrySize
     }
 
     /// Compares every sealed row with the database now, and checks the seals themselves.
     public func verify(database path: String, publicKey: [UInt8]) throws -> ActivityVerification {
+        try verify(database: path, publicKeys: [publicKey])
+    }
+
+    /// `verify` accepting seals signed under any of `publicKeys` (an audit key chain's).
+    public func verify(database path: String, publicKeys: [[UInt8]]) throws -> ActivityVerification {
         var v = ActivityVerification()
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("seal-") }.sorted()
         var sealed: [(id: Int64, leaf: ArraySlice<UInt8>)] = []
@@ -152,7 +163,7 @@ public struct ActivitySealer: Sendable {
                 v.sealProblems.append("\(name): damaged, not a seal"); continue
             }
             let h = s.header
-            guard let sig = s.signature, Signature.verify(sig, of: s.signedPart, publicKey: publicKey) else {
+            guard let sig = s.signature, publicKeys.contains(where: { Signature.verify(sig, of: s.signedPart, publicKey: $0) }) else {
                 v.sealProblems.append("seal \(h.seq) (rows \(h.fromID)–\(h.toID)): not signed by this deployment's audit key"); continue
             }
             if h.seq != i + 1 { v.sealProblems.append("seal \(i + 1) is missing (found seal \(h.seq) in its place)") }

@@ -50,6 +50,35 @@ public struct AuditSigner: Sendable {
     }
 }
 
+/// The audit keys of a deployment: the current one, which signs and seals from now on,
+/// and every earlier one (the keyring's previous seeds), whose signatures and sealed log
+/// segments stay valid. The leak playbook's `change-key` starts a new current key and signs
+/// the handover with both (`Checkpoint.nextPublicKey`).
+public struct AuditKeyChain: Sendable {
+    /// The current signer.
+    public let signer: AuditSigner
+    /// Every public key whose signature is accepted, the current one first.
+    public let publicKeys: [[UInt8]]
+    /// Every key that may open a log segment, the current one first.
+    public let segmentKeys: [SecureBytes]
+
+    /// The chain of `current` and `previous` seeds (oldest first, as the keyring keeps them).
+    public init(current: SecureBytes, previous: [SecureBytes]) throws {
+        signer = try AuditSigner(seed: current)
+        let seeds = [current] + previous.reversed()
+        publicKeys = try seeds.map { try AuditSigner(seed: $0).pair.publicKey }
+        segmentKeys = try seeds.map { try Self.segmentKey(seed: $0) }
+    }
+
+    /// The key that seals log segments under a seed (libsodium KDF, id 2, context `lgaudlog`).
+    public static func segmentKey(seed: SecureBytes) throws -> SecureBytes { try KDF.derive(from: seed, id: 2, context: "lgaudlog") }
+
+    /// Whether `signature` of `message` verifies under any key of the chain.
+    public func verifies(_ signature: [UInt8], of message: [UInt8]) -> Bool {
+        publicKeys.contains { Signature.verify(signature, of: message, publicKey: $0) }
+    }
+}
+
 /// A signed statement of the audit log's length and head hash at a moment.
 public struct Checkpoint: Codable, Sendable, Equatable {
     /// Always `leafguard-audit-checkpoint-v1`.
@@ -62,6 +91,11 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     public var at: String
     /// The signing public key (hex), so a checkpoint names the key that must verify it.
     public var publicKey: String
+    /// In a handover checkpoint only: the audit key that signs from here on (hex). Such a
+    /// checkpoint has a third line, the new key's signature of the same JSON: the old key
+    /// vouches for the new one and the new one accepts, so a verifier holding either key
+    /// follows the chain across it.
+    public var nextPublicKey: String?
 
     /// A checkpoint of a log `length` entries long ending in `head`, made at `at`.
     public init(length: Int, head: String, at: Date, publicKey: String) {
@@ -75,18 +109,43 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     /// Two lines: the checkpoint's JSON, then the hex Ed25519 signature of exactly those bytes.
     public func signed(by signer: AuditSigner) throws -> [UInt8] { try signer.signedDocument(self) }
 
+    /// A handover checkpoint: `nextPublicKey` set to `next`'s key, signed by `self`'s key
+    /// (`signer`) on the second line and by `next` on the third.
+    public func handover(by signer: AuditSigner, to next: AuditSigner) throws -> [UInt8] {
+        var c = self
+        c.nextPublicKey = next.publicKeyHex
+        let two = try signer.signedDocument(c)
+        let body = Array(two.split(separator: UInt8(ascii: "\n"))[0])
+        return two + Array((next.sign(body).hexString + "\n").utf8)
+    }
+
     /// Reads a signed checkpoint and checks its signature against `publicKey`.
     public static func open(_ bytes: [UInt8], publicKey: [UInt8]) throws -> Checkpoint {
+        try open(bytes, publicKeys: [publicKey])
+    }
+
+    /// Reads a signed checkpoint whose signature verifies under one of `publicKeys` (an
+    /// `AuditKeyChain`'s). A handover checkpoint must also carry the next key's signature.
+    public static func open(_ bytes: [UInt8], publicKeys: [[UInt8]]) throws -> Checkpoint {
         let lines = bytes.split(separator: UInt8(ascii: "\n"))
-        guard lines.count == 2, let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(lines[0])) else {
+        guard lines.count == 2 || lines.count == 3, let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(lines[0])) else {
             throw AuditError("not a checkpoint")
         }
+        let body = Array(lines[0])
         guard let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
-            Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey)
+            let signer = publicKeys.first(where: { Signature.verify(sig, of: body, publicKey: $0) }), c.publicKey == signer.hexString
         else {
-            throw AuditError("checkpoint \(c.length) (\(c.at)) is not signed by this deployment's audit key \(publicKey.hexString.prefix(16))…")
+            throw AuditError("checkpoint \(c.length) (\(c.at)) is not signed by this deployment's audit key \(publicKeys.first?.hexString.prefix(16) ?? "")…")
         }
-        return c
+        switch (c.nextPublicKey, lines.count) {
+        case (nil, 2): return c
+        case (let next?, 3):
+            guard let nextKey = [UInt8](hexString: next), let sig = [UInt8](hexString: String(decoding: lines[2], as: UTF8.self)),
+                Signature.verify(sig, of: body, publicKey: nextKey)
+            else { throw AuditError("handover checkpoint \(c.length) (\(c.at)) is not signed by the key it hands over to") }
+            return c
+        default: throw AuditError("checkpoint \(c.length) (\(c.at)) is malformed: a handover has three lines, any other checkpoint two")
+        }
     }
 }
 
@@ -109,6 +168,20 @@ public struct CheckpointStore: Sendable {
         let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) }
+        return (c.name, bytes)
+    }
+
+    /// Signs and stores a handover checkpoint of the log as it is now: signed by `old` and by
+    /// `new`, naming `new` as the key from here on. Nil when the log is empty.
+    public func writeHandover(log: AuditLog, from old: AuditSigner, to new: AuditSigner, at: Date = Date()) throws -> (name: String, bytes: [UInt8])? {
+        let v = try log.verify(checkpoint: nil)
+        guard v.lastSequence > 0 else { return nil }
+        let c = Checkpoint(length: v.lastSequence, head: v.lastSequenceHash, at: at, publicKey: old.publicKeyHex)
+        let bytes = try c.handover(by: old, to: new)
+        let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // The handover takes the place of a plain checkpoint of the same length, if one exists.
+        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         return (c.name, bytes)
     }
 

@@ -53,11 +53,15 @@ public struct RegionHead: Codable, Sendable, Equatable {
 
     /// Reads a signed head and checks its signature; nil for anything else (a copy that does
     /// not verify is one vote less, never an error that stops a command).
-    public static func open(_ bytes: [UInt8], publicKey: [UInt8]) -> RegionHead? {
+    public static func open(_ bytes: [UInt8], publicKey: [UInt8]) -> RegionHead? { open(bytes, publicKeys: [publicKey]) }
+
+    /// Reads a signed head whose signature verifies under one of `publicKeys` (an audit key
+    /// chain's: heads signed before a key handover stay valid); nil for anything else.
+    public static func open(_ bytes: [UInt8], publicKeys: [[UInt8]]) -> RegionHead? {
         guard bytes.count <= maximumBytes else { return nil }
         let lines = bytes.split(separator: UInt8(ascii: "\n"))
         guard lines.count == 2, let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
-            Signature.verify(sig, of: Array(lines[0]), publicKey: publicKey),
+            publicKeys.contains(where: { Signature.verify(sig, of: Array(lines[0]), publicKey: $0) }),
             let head = try? JSONDecoder().decode(RegionHead.self, from: Data(lines[0])),
             head.format == "leafguard-region-head-v1"
         else { return nil }

@@ -85,7 +85,7 @@ public struct AuditTrail: Sendable {
 
     /// The key that seals the log's segments in the regions: from the audit seed the keyring keeps.
     func segmentKey() throws -> SecureBytes {
-        try KDF.derive(from: try deployment.keyring().auditSeed, id: 2, context: "lgaudlog")
+        try AuditKeyChain.segmentKey(seed: try deployment.keyring().auditSeed)
     }
 
     /// The log's lines, sealed (XChaCha20-Poly1305, the object name as associated data):
@@ -93,6 +93,16 @@ public struct AuditTrail: Sendable {
     static func sealSegment(_ lines: [UInt8], name: String, key: SecureBytes) throws -> [UInt8] {
         let nonce = Sodium.randomBytes(24)
         return nonce + (try AEAD.seal(lines, associatedData: Array(name.utf8), nonce: nonce, key: key, algorithm: .xchacha20poly1305))
+    }
+
+    /// Opens a segment under whichever of `keys` sealed it (segments sealed before a key
+    /// handover open under an earlier key of the chain).
+    static func openSegment(_ bytes: [UInt8], name: String, keys: [SecureBytes]) throws -> [UInt8] {
+        var last: (any Error)?
+        for key in keys {
+            do { return try openSegment(bytes, name: name, key: key) } catch { last = error }
+        }
+        throw last ?? AuditError("\(name): no audit key to open it")
     }
 
     static func openSegment(_ bytes: [UInt8], name: String, key: SecureBytes) throws -> [UInt8] {
@@ -120,13 +130,13 @@ public struct AuditTrail: Sendable {
             }
         }
         guard !segments.isEmpty else { return }
-        let key = try segmentKey()
+        let keys = try deployment.auditKeys().segmentKeys
         var lines: [UInt8] = []
         var next = 1
         for (name, (first, last, repo)) in segments.sorted(by: { $0.value.0 < $1.value.0 }) where last >= next {
             guard first <= next else { break }  // a gap: keep what is continuous
             // A segment no location holds authentically (planted in one) is skipped, not fatal.
-            guard let plain = try? repo.readReplicated(name, { try Self.openSegment($0, name: name, key: key) }) else { continue }
+            guard let plain = try? repo.readReplicated(name, { try Self.openSegment($0, name: name, keys: keys) }) else { continue }
             // Segments may overlap (two hosts, or a rerun): keep entries from `next` on.
             for line in plain.split(separator: UInt8(ascii: "\n")) {
                 guard let seq = AuditLog.sequenceNumber(of: Array(line)), seq >= next else { continue }
@@ -166,6 +176,35 @@ public struct AuditTrail: Sendable {
         }
     }
 
+    /// Signs a handover checkpoint of the log now with `old` (the audit key until now) and
+    /// `new` (the keyring's current one), and stores it like any checkpoint: an auditor who
+    /// trusts either key follows the chain across the leak playbook.
+    @discardableResult
+    public func handoverCheckpoint(from old: AuditSigner, to new: AuditSigner, at: Date? = nil) -> [String] {
+        let at = at ?? deployment.clock.now
+        do {
+            try new.publish(stateDirectory: config.stateDirectory)
+            guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).writeHandover(log: log, from: old, to: new, at: at)
+            else { return [] }
+            storeSegments()
+            // The published key names the new key from now on (the old one is in the handover
+            // checkpoint): each location's copy is replaced, here only, so that a copy altered
+            // at any other time is still reported by verify.
+            let published = Array("ed25519 \(new.publicKeyHex) leafguard-audit\n".utf8)
+            _ = deployment.forEachRepository(logger: logger, "publish the new audit key") { repo in
+                for loc in repo.locations where (try? loc.size(of: "audit/audit-signing.pub")) ?? nil != nil {
+                    try? loc.replace("audit/audit-signing.pub", published)
+                }
+            }
+            let stored = ["state"] + storeInRegions(name, bytes, publicKey: new.publicKeyHex)
+            RegionHeads(deployment: deployment, signer: new).update(logger: logger, now: at)
+            return stored
+        } catch {
+            logger.error("cannot write the audit key handover checkpoint", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
     /// Stores the entries no region segment holds yet as one new segment in every region (or
     /// in `regions`):
     /// the log itself survives the host (the checkpoints alone would only prove it existed).
@@ -174,6 +213,7 @@ public struct AuditTrail: Sendable {
             let entries = try log.lines()
             guard let lastSeq = entries.last?.seq else { return }
             let key = try segmentKey()
+            let keys = try deployment.auditKeys().segmentKeys
             _ = deployment.forEachRepository(logger: logger, "store the audit log", regions: regions) { repo in
                 // Where the stored log ends: the highest segment that authenticates, not the
                 // highest name (one planted name would stop the region receiving the log). At
@@ -181,7 +221,7 @@ public struct AuditTrail: Sendable {
                 let candidates = repo.listReplicated(prefix: "audit/log-").compactMap { n in Self.segmentRange(n).map { (n, $0.1) } }
                 var stored = 0
                 for (name, end) in candidates.sorted(by: { $0.1 > $1.1 }).prefix(16)
-                where (try? repo.readReplicated(name, { try Self.openSegment($0, name: name, key: key) })) != nil {
+                where (try? repo.readReplicated(name, { try Self.openSegment($0, name: name, keys: keys) })) != nil {
                     stored = end
                     break
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import LeafAudit
 import LeafConcurrency
 import LeafConfig
 import LeafKeys
@@ -98,6 +99,12 @@ public final class Deployment: Sendable {
         try loaded.withLock { l throws in try keyring(&l) }
     }
 
+    /// The audit keys: the current signer and every earlier key the keyring keeps.
+    public func auditKeys() throws -> AuditKeyChain {
+        let ring = try keyring()
+        return try AuditKeyChain(current: ring.auditSeed, previous: ring.previousAuditSeeds)
+    }
+
     private func keyring(_ l: inout Loaded) throws -> Keyring {
         if let r = l.ring { return r }
         let key = try keyringKey(&l)
@@ -175,6 +182,16 @@ public final class Deployment: Sendable {
 
     /// Forgets the loaded keyring (and, when `key` is set, the keyring key): the next use
     /// reads them again. For after a change made through another `Keyring` value.
+    /// Takes `ring`, just re-sealed under `key` by this process, as the keyring and key in
+    /// use (the configuration still names the old source until the operator edits it).
+    public func adoptKeyring(_ ring: Keyring, key: MasterKey) {
+        loaded.withLock { l in
+            Self.forgetKeyring(&l)
+            l.key = key
+            l.ring = ring
+        }
+    }
+
     public func reloadKeyring(key: Bool = false) {
         loaded.withLock { l in
             Self.forgetKeyring(&l)

@@ -1,4 +1,5 @@
 import Foundation
+import LeafAudit
 import LeafKeys
 import LeafRepository
 import LeafSodium
@@ -129,7 +130,9 @@ public struct KeyManagement: Sendable {
         guard new.count >= 12 else { throw KeyError("the new passphrase in \(newVariable) is shorter than 12 characters") }
         guard new != environment[current] else { throw KeyError("the new passphrase in \(newVariable) is the current one") }
         // A new passphrase is a new keyring key like any other (a fresh salt is drawn).
-        try changeKey(to: "passphrase-env:" + newVariable, environment: environment)
+        // Only the keyring is re-sealed: the audit key stays (change-key, the leak playbook's
+        // step, hands it over too).
+        try changeKey(to: "passphrase-env:" + newVariable, environment: environment, renewAuditKey: false)
     }
 
     /// Re-seals the keyring under a new keyring key, given as `keys.master` would name it
@@ -138,7 +141,11 @@ public struct KeyManagement: Sendable {
     /// Afterwards the old key opens no keyring anywhere; leafguard.yml must name the new
     /// source before the next command. Returns the source's description.
     @discardableResult
-    public func changeKey(to sourceText: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    /// With `renewAuditKey` (what `keys change-key` does) the audit key is handed over to a
+    /// new one as well, in a checkpoint signed by both.
+    public func changeKey(
+        to sourceText: String, environment: [String: String] = ProcessInfo.processInfo.environment, renewAuditKey: Bool = true
+    ) throws -> String {
         let newKey: SecureBytes
         var parameters: PassphraseParameters?
         if sourceText.hasPrefix("file:") {
@@ -159,9 +166,29 @@ public struct KeyManagement: Sendable {
         let current = try deployment.keyringKey()
         guard !newKey.isEqual(to: current.secret) else { throw KeyError("the new key is the current keyring key", configuration: true) }
         var ring = try deployment.keyring()
+        // A leak rotates everything the leaked material opens: the audit key too. The copied
+        // key file and keyring derive the old audit seed; from here on nothing is signed or
+        // sealed under it (the old seed stays in the keyring, to verify and open what it did).
+        let oldAuditKey = try AuditSigner(seed: ring.auditSeed)
+        if renewAuditKey { try ring.renewAuditSeed() }
         try ring.changeKeyringKey(to: newKey, passphrase: parameters)
-        deployment.reloadKeyring(key: true)
         try publishNewKeyring(ring, key: MasterKey(version: 1, secret: newKey))
+        guard renewAuditKey else {
+            deployment.reloadKeyring(key: true)
+            try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
+            logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
+            return sourceText
+        }
+        // This process goes on under the new keyring (leafguard.yml names the old source until
+        // the operator edits it): the handover is recorded and signed by both keys now.
+        deployment.adoptKeyring(ring, key: MasterKey(version: 1, secret: newKey))
+        let trail = AuditTrail(deployment: deployment, logger: logger)
+        let newAuditKey = try AuditSigner(seed: ring.auditSeed)
+        trail.record(
+            AuditEntry(
+                action: "audit.key-handover", command: "keys change-key",
+                objects: ["from ed25519 \(oldAuditKey.publicKeyHex)", "to ed25519 \(newAuditKey.publicKeyHex)"], outcome: "succeeded"))
+        trail.handoverCheckpoint(from: oldAuditKey, to: newAuditKey)
         try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
         logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
         return sourceText

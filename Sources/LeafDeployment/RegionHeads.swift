@@ -19,7 +19,14 @@ public struct RegionHeads: Sendable {
     static let kept = 3
 
     /// Heads of `deployment`'s regions, signed by `signer`.
-    public init(deployment: Deployment, signer: AuditSigner) { self.deployment = deployment; self.signer = signer }
+    public init(deployment: Deployment, signer: AuditSigner) {
+        self.deployment = deployment; self.signer = signer
+        // Heads signed before a key handover (the leak playbook) stay valid.
+        trusted = (try? deployment.auditKeys().publicKeys).map { [signer.pair.publicKey] + $0 } ?? [signer.pair.publicKey]
+    }
+
+    /// Every key whose signature on a head is accepted: the signer's and the chain's earlier ones.
+    let trusted: [[UInt8]]
 
     var config: LeafguardConfig { deployment.config }
 
@@ -30,9 +37,9 @@ public struct RegionHeads: Sendable {
     /// The newest authentic head of `region` for `repository` (hex id) among the state
     /// folder's copy and every reachable region's copies.
     public func newest(of region: String, repository: String, logger: Logger) -> RegionHead? {
-        let key = signer.pair.publicKey
+        let key = trusted
         var candidates: [RegionHead] = []
-        if let data = FileManager.default.contents(atPath: statePath(region)), let h = RegionHead.open([UInt8](data), publicKey: key) {
+        if let data = FileManager.default.contents(atPath: statePath(region)), let h = RegionHead.open([UInt8](data), publicKeys: key) {
             candidates.append(h)
         }
         _ = deployment.forEachRepository(logger: logger, "read the heads of '\(region)'") { repo in
@@ -42,7 +49,7 @@ public struct RegionHeads: Sendable {
                     { bytes -> RegionHead in
                         // A copy is this head only if its signed content names it: an old head
                         // planted under a newer name is no head at all.
-                        guard let h = RegionHead.open(bytes, publicKey: key), h.name == name else {
+                        guard let h = RegionHead.open(bytes, publicKeys: key), h.name == name else {
                             throw RepositoryError.malformed("\(name) is not a signed head of that name")
                         }
                         return h

@@ -9,25 +9,22 @@ import LeafSodium
 /// public key, region heads. Tells whether one copy is authentic, and completes the
 /// locations that lack a copy.
 struct SignedObjects: Sendable {
-    let publicKey: [UInt8]
+    let keys: AuditKeyChain
     let published: [UInt8]
-    let segmentKey: SecureBytes
 
     init(keyring: Keyring) throws {
-        let signer = try AuditSigner(seed: keyring.auditSeed)
-        publicKey = signer.pair.publicKey
-        published = Array("ed25519 \(signer.publicKeyHex) leafguard-audit\n".utf8)
-        segmentKey = try KDF.derive(from: keyring.auditSeed, id: 2, context: "lgaudlog")
+        keys = try AuditKeyChain(current: keyring.auditSeed, previous: keyring.previousAuditSeeds)
+        published = Array("ed25519 \(keys.signer.publicKeyHex) leafguard-audit\n".utf8)
     }
 
     static let prefixes = ["audit/", "heads/"]
 
     func isAuthentic(_ name: String, _ bytes: [UInt8]) -> Bool {
         if name == "audit/audit-signing.pub" { return bytes == published }
-        if name.hasPrefix("audit/checkpoint-") { return (try? Checkpoint.open(bytes, publicKey: publicKey))?.name == name }
-        if name.hasPrefix("audit/log-") { return (try? AuditTrail.openSegment(bytes, name: name, key: segmentKey)) != nil }
-        if name.hasPrefix("audit/activity/") { return ActivitySealer.isAuthenticCopy(bytes, name: name, publicKey: publicKey) }
-        if name.hasPrefix("heads/") { return RegionHead.open(bytes, publicKey: publicKey)?.name == name }
+        if name.hasPrefix("audit/checkpoint-") { return (try? Checkpoint.open(bytes, publicKeys: keys.publicKeys))?.name == name }
+        if name.hasPrefix("audit/log-") { return (try? AuditTrail.openSegment(bytes, name: name, keys: keys.segmentKeys)) != nil }
+        if name.hasPrefix("audit/activity/") { return ActivitySealer.isAuthenticCopy(bytes, name: name, publicKeys: keys.publicKeys) }
+        if name.hasPrefix("heads/") { return RegionHead.open(bytes, publicKeys: keys.publicKeys)?.name == name }
         return true  // not an object this knows how to check
     }
 

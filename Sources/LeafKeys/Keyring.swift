@@ -49,6 +49,10 @@ public struct Keyring: Sendable {
     private var unlock: SecureBytes
     /// The seed of the audit-signing key (see `AuditSigner`).
     public private(set) var auditSeed: SecureBytes
+    /// The seeds the audit key had before, oldest first: their public keys still verify
+    /// what they signed, and their segment keys still open the log segments sealed then.
+    /// `renewAuditSeed` (the leak playbook's `change-key`) moves the current seed here.
+    public private(set) var previousAuditSeeds: [SecureBytes] = []
     /// The Argon2id parameters the keyring key was derived with, when it is a passphrase.
     public private(set) var passphrase: PassphraseParameters?
     /// How many times the file was saved: copies with a lower generation are out of date.
@@ -127,11 +131,17 @@ public struct Keyring: Sendable {
             guard let s = try? openSealed(text, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing) else { throw failure }
             auditSeed = s
         }
+        var previous: [SecureBytes] = []
+        for text in file.previousAuditSeeds ?? [] {
+            guard let s = try? openSealed(text, associatedData: previousSeedAssociatedData, key: sealing) else { throw failure }
+            previous.append(s)
+        }
         var ring = Keyring(
             path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
             auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0,
             // Outvoted copies are said one by one, loudly: another copy opened, so these were altered.
             rejected: unauthenticated.map { "\(UnauthenticatedCopy(source: $0))" } + rejected)
+        ring.previousAuditSeeds = previous
         ring.authenticCopies = accepted
         ring.savedBytes = chosen.bytes
         if file.generation == nil {
@@ -227,6 +237,18 @@ public struct Keyring: Sendable {
 
     static func associatedData(_ version: UInt32) -> [UInt8] { Array("leafguard keyring v\(version)".utf8) }
 
+    /// The associated data of every sealed previous audit seed.
+    static let previousSeedAssociatedData = Array("leafguard keyring previous audit seed".utf8)
+
+    /// Gives the audit key a fresh random seed; the current one becomes the newest previous
+    /// seed. Not saved here: the caller saves (the leak playbook's `change-key` saves it with
+    /// the new keyring key, so the copied key and keyring derive nothing signed or sealed
+    /// after it).
+    public mutating func renewAuditSeed() throws {
+        previousAuditSeeds.append(auditSeed)
+        auditSeed = try SecureBytes.random(count: 32)
+    }
+
     /// The version that wraps new data keys (`open` checked that there is exactly one, with material).
     public var active: MasterKey {
         get throws {
@@ -317,6 +339,9 @@ public struct Keyring: Sendable {
         }
         let seed = try Self.seal(auditSeed, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing)
         var file = KeyringFile(generation: generation + 1, versions: out, auditSeed: seed, passphrase: passphrase)
+        if !previousAuditSeeds.isEmpty {
+            file.previousAuditSeeds = try previousAuditSeeds.map { try Self.seal($0, associatedData: Self.previousSeedAssociatedData, key: sealing) }
+        }
         try file.sign(key: try KDF.derive(from: unlock, id: 3, context: "lgkring1"))
         let data = [UInt8](try KeyringFile.encoder.encode(file))
         try writeStateFile(data)
@@ -370,6 +395,10 @@ struct KeyringFile: Codable {
     var auditSeed: String?
     /// Argon2id salt and limits, when the keyring key is a passphrase.
     var passphrase: PassphraseParameters?
+    /// The audit key's earlier seeds, oldest first, each sealed like a version's material
+    /// (associated data `leafguard keyring previous audit seed`); absent until the first
+    /// `change-key`.
+    var previousAuditSeeds: [String]?
     /// BLAKE2b-256 keyed with `crypto_kdf(keyring key, id 3, "lgkring1")`, hex, over the
     /// file's members other than `mac` as compact JSON with sorted keys: every field is
     /// authenticated (docs/format.md gives the encoding; recover.py checks it).

@@ -330,10 +330,10 @@ public struct PostureCollector {
         var p = PromiseEvidence(id: "activity-log", title: "A detailed, tamper-evident activity log")
         let trail = AuditTrail(deployment: deployment, logger: Logger(label: "leafguard.posture"))
         do {
-            let signer = try trail.signer()
+            let keys = try deployment.auditKeys()
             var newest: Checkpoint?
             for (_, _, bytes) in trail.checkpointCopies() {
-                if let c = try? Checkpoint.open(bytes, publicKey: signer.pair.publicKey), c.length > newest?.length ?? -1 { newest = c }
+                if let c = try? Checkpoint.open(bytes, publicKeys: keys.publicKeys), c.length > newest?.length ?? -1 { newest = c }
             }
             let log = try trail.log.verify(checkpoint: newest)
             p.note(
@@ -341,7 +341,7 @@ public struct PostureCollector {
             )
             if !log.intact { p.judge(.fail, "leafguard's audit log: \(log.problems.first ?? "")") }
             let sealer = ActivitySealer(stateDirectory: config.stateDirectory)
-            let v = try sealer.verify(database: config.dataDirectory + "/planner.db", publicKey: signer.pair.publicKey)
+            let v = try sealer.verify(database: config.dataDirectory + "/planner.db", publicKeys: keys.publicKeys)
             p.figures["sealed_rows"] = Double(v.sealedRows)
             p.figures["tampered_rows"] = Double(v.changed.count + v.deleted.count + v.inserted.count)
             p.note(

@@ -27,14 +27,17 @@ extension Leafguard.Audit {
             let trail = AuditTrail(deployment: openDeployment(config), logger: logger)
             try trail.restoreFromRegionsIfMissing()
             let signer = try trail.signer()
+            let keys = try openDeployment(config).auditKeys()
             var problems: [String] = []
             var newest: LeafAudit.Checkpoint?
             var copies = 0
+            var handovers: [String: LeafAudit.Checkpoint] = [:]
             for (source, name, bytes) in trail.checkpointCopies() {
                 copies += 1
                 do {
-                    let c = try LeafAudit.Checkpoint.open(bytes, publicKey: signer.pair.publicKey)
+                    let c = try LeafAudit.Checkpoint.open(bytes, publicKeys: keys.publicKeys)
                     if c.length > newest?.length ?? -1 { newest = c }
+                    if c.nextPublicKey != nil { handovers[c.name] = c }
                 } catch {
                     problems.append("\(name) in \(source): \(error)")
                 }
@@ -43,7 +46,11 @@ extension Leafguard.Audit {
             problems = v.problems + problems
             print("audit log \(trail.log.path): \(v.entries) entries, head \(v.head.prefix(16))…")
             print("checkpoints: \(copies) copies; newest trusted: \(newest.map { "\($0.length) entries at \($0.at)" } ?? "none")")
-            print("signing key: ed25519 \(signer.publicKeyHex) (derived from the master key)")
+            print("signing key: ed25519 \(signer.publicKeyHex) (kept sealed in the keyring)")
+            // The chain of keys: each handover signed by the key before it and the key after.
+            for c in handovers.values.sorted(by: { $0.length < $1.length }) {
+                print("key handover at entry \(c.length) (\(c.at)): \(c.publicKey.prefix(16))… → \(c.nextPublicKey?.prefix(16) ?? "")…, signed by both")
+            }
             if problems.isEmpty { print("intact"); return }
             for p in problems { print("BAD: \(p)") }
             throw ExitCode(1)
@@ -94,10 +101,10 @@ extension Leafguard.Audit {
             let logger = global.logger()
             let config = try global.loadConfig()
             let trail = AuditTrail(deployment: openDeployment(config), logger: logger)
-            let signer = try trail.signer()
+            let keys = try openDeployment(config).auditKeys()
             let t0 = Date()
             let v = try ActivitySealer(stateDirectory: config.stateDirectory).verify(
-                database: config.dataDirectory + "/planner.db", publicKey: signer.pair.publicKey)
+                database: config.dataDirectory + "/planner.db", publicKeys: keys.publicKeys)
             let seconds = Date().timeIntervalSince(t0)
             trail.record(
                 AuditEntry(

@@ -1,7 +1,11 @@
 import Foundation
+import LeafAudit
+import LeafKeys
 import LeafRepository
 import LeafTestSupport
 import Testing
+
+@testable import LeafDeployment
 
 /// An attacker with a shell as another user on the host, and the hooks leafguard runs:
 /// nothing secret reaches them.
@@ -195,6 +199,41 @@ import Testing
         #expect(yml.contains("master: file:new-master.key"), "\(yml)")
         let status = try leafguard(["keys", "status", "--config", d.config])
         #expect(!status.stdout.contains("decrypt-only"), "every old version is retired: \(status.all)")
+
+        // The audit key was handed over too (issue 29, defect 4): one checkpoint signed by the
+        // leaked audit key and the new one, and audit verify follows the chain across it.
+        let auditVerify = try leafguard(["audit", "verify", "--config", d.config])
+        #expect(auditVerify.status == 0 && auditVerify.stdout.contains("key handover at entry"), "\(auditVerify.all)")
+        let lootState = loot + "/state"
+        try FileManager.default.createDirectory(atPath: lootState + "/keys", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: loot + "/keyring.json", toPath: lootState + "/keys/keyring.json")
+        chmod(loot + "/master.key", 0o600)
+        let leakedRing = try Keyring.open(stateDirectory: lootState, keyringKey: try MasterKeySource.file(path: loot + "/master.key").load())
+        let leakedAudit = try AuditKeyChain(current: leakedRing.auditSeed, previous: leakedRing.previousAuditSeeds)
+        let handover = try #require(
+            filesBelow(d.dir.file("state/audit")).filter { $0.hasPrefix("checkpoint-") }.compactMap { name -> Checkpoint? in
+                let bytes = [UInt8](FileManager.default.contents(atPath: d.dir.file("state/audit/" + name)) ?? Data())
+                return (try? Checkpoint.open(bytes, publicKeys: leakedAudit.publicKeys)).flatMap { $0.nextPublicKey == nil ? nil : $0 }
+            }.first, "a handover checkpoint signed by the leaked audit key")
+        let published = try String(contentsOfFile: d.dir.file("regions/primary/loc0/audit/audit-signing.pub"), encoding: .utf8)
+        #expect(published.contains(try #require(handover.nextPublicKey)) && !published.contains(leakedAudit.signer.publicKeyHex))
+        var after = 0
+        for name in filesBelow(d.dir.file("regions/primary/loc0/audit")) {
+            let bytes = [UInt8](FileManager.default.contents(atPath: d.dir.file("regions/primary/loc0/audit/" + name)) ?? Data())
+            if name.hasPrefix("log-"), let last = Int(name.split(separator: "-")[2]), last >= handover.length {
+                after += 1
+                #expect(throws: (any Error).self, "\(name) opens with the leaked audit key") {
+                    try AuditTrail.openSegment(bytes, name: "audit/" + name, keys: leakedAudit.segmentKeys)
+                }
+            }
+            if name.hasPrefix("checkpoint-"), let length = Int(name.dropFirst(11)), length > handover.length {
+                after += 1
+                #expect(throws: (any Error).self, "\(name) verifies with the leaked audit key") {
+                    try Checkpoint.open(bytes, publicKeys: leakedAudit.publicKeys)
+                }
+            }
+        }
+        #expect(after >= 2, "segments and checkpoints were written after the playbook")
 
         // The leaked key opens no keyring copy anywhere, nor leafguard with it.
         let oldConfig = yml.replacingOccurrences(of: "file:new-master.key", with: "file:loot/master.key")
