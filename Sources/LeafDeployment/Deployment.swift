@@ -180,8 +180,6 @@ public final class Deployment: Sendable {
         return g
     }
 
-    /// Forgets the loaded keyring (and, when `key` is set, the keyring key): the next use
-    /// reads them again. For after a change made through another `Keyring` value.
     /// Takes `ring`, just re-sealed under `key` by this process, as the keyring and key in
     /// use (the configuration still names the old source until the operator edits it).
     public func adoptKeyring(_ ring: Keyring, key: MasterKey) {
@@ -192,6 +190,8 @@ public final class Deployment: Sendable {
         }
     }
 
+    /// Forgets the loaded keyring (and, when `key` is set, the keyring key): the next use
+    /// reads them again. For after a change made through another `Keyring` value.
     public func reloadKeyring(key: Bool = false) {
         loaded.withLock { l in
             Self.forgetKeyring(&l)
