@@ -8,12 +8,24 @@ MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64). The k
 `keyring` object in its locations, the newest copy whose MAC checks. `--keyring FILE`
 uses a keyring file instead (STATE/keys/keyring.json).
 
+"The newest snapshot" is chosen as leafguard chooses it: the newest one that a signed
+region head (`heads/`, verified with the audit key the keyring keeps) accounts for. A
+snapshot no head names may have been sealed by someone holding only a data key, with an id
+far ahead; it is passed by, said, and restored only when named as SNAPSHOT_ID.
+
+OUT_DIR must be absent or empty, and not a symbolic link. Every path comes from the
+snapshot and is checked first (relative, no `.`, `..` or empty component); folders are
+created 0700 and files 0600, each new (O_EXCL) and opened relative to its folder without
+following a link, so nothing is written outside OUT_DIR.
+
 An independent implementation of docs/format.md: Python's standard library, the
 `cryptography` package for AES-256-GCM and ChaCha20-Poly1305 (Debian:
 python3-cryptography) and the zstd command. It tolerates missing or corrupt shards up to
 the parity count.
 """
 import base64, hashlib, io, json, os, struct, subprocess, sys, tarfile
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 HEADER = 52
@@ -64,10 +76,11 @@ def region_keyring(key, region_path):
     return best
 
 def master_versions(key, keyring_file, region_path):
-    """Version -> 32-byte master key: every version of the keyring, or the key alone (version 1)."""
+    """(version -> 32-byte master key, audit seeds): every version of the keyring, or the
+    key alone (version 1); the audit key's current seed first, then its earlier ones."""
     ring = json.load(open(keyring_file)) if keyring_file else region_keyring(key, region_path)
     if ring is None:
-        return {1: key}
+        return {1: key}, [kdf(key, 1, "lgaudit1")]
     if not keyring_authentic(key, ring):
         raise SystemExit("the keyring does not authenticate with this key")
     sealing = kdf(key, 2, "lgkring1")
@@ -75,7 +88,49 @@ def master_versions(key, keyring_file, region_path):
     for v in ring["versions"]:
         if v.get("sealed"):
             out[v["version"]] = xchacha_open(sealing, base64.b64decode(v["sealed"]), f"leafguard keyring v{v['version']}".encode())
-    return out
+    seeds = [xchacha_open(sealing, base64.b64decode(ring["auditSeed"]), b"leafguard keyring audit seed")] if ring.get("auditSeed") \
+        else [kdf(key, 1, "lgaudit1")]
+    for text in reversed(ring.get("previousAuditSeeds") or []):
+        seeds.append(xchacha_open(sealing, base64.b64decode(text), b"leafguard keyring previous audit seed"))
+    return out, seeds
+
+def audit_public_keys(seeds):
+    """Ed25519 public keys of the audit seeds (libsodium's seed keypair is RFC 8032's)."""
+    return [Ed25519PrivateKey.from_private_bytes(s).public_key() for s in seeds]
+
+def signed_heads(region, public_keys, repository):
+    """region name -> the newest authentic head of that region this region's locations hold:
+    two lines (JSON, hex Ed25519 signature of exactly that JSON), whose JSON names the
+    object it is stored as and the repository."""
+    newest = {}
+    for loc in region.locs:
+        d = os.path.join(loc, "heads")
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            try:
+                with open(os.path.join(d, name), "rb") as f:
+                    data = f.read(1 << 20)
+                body, sig = data.split(b"\n")[:2]
+                if not any(verifies(k, bytes.fromhex(sig.decode()), body) for k in public_keys):
+                    continue
+                h = json.loads(body)
+                if h.get("format") != "leafguard-region-head-v1" or h.get("repository") != repository:
+                    continue
+                if name != "%s-%016d" % (h["region"], h["sequence"]):
+                    continue
+                if h["region"] not in newest or h["sequence"] > newest[h["region"]]["sequence"]:
+                    newest[h["region"]] = h
+            except Exception:
+                continue
+    return newest
+
+def verifies(public_key, signature, message):
+    try:
+        public_key.verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
 
 def header(obj):
     if obj[:4] != b"LGRD" or obj[4] != 1:
@@ -213,7 +268,45 @@ def read_pack(region, p):
     with tarfile.open(fileobj=io.BytesIO(pack), mode="r:") as t:
         return {m.name: t.extractfile(m).read() for m in t.getmembers()}
 
+def check_path(path):
+    """A path from a snapshot: relative, no empty, `.` or `..` component, no NUL."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\0" in path or any(p in ("", ".", "..") for p in parts):
+        raise SystemExit(f"the snapshot names the path {path!r}, which could land outside OUT_DIR: it is damaged or forged; nothing was written")
+    return parts
+
+def open_out_dir(out):
+    """OUT_DIR as a descriptor: refused when it is a link, not a folder, or not empty."""
+    if os.path.islink(out):
+        raise SystemExit(f"{out} is a symbolic link; name a real folder")
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise SystemExit(f"{out} exists and is not a folder")
+        if os.listdir(out):
+            raise SystemExit(f"{out} is not empty; recover into an empty or new folder")
+    else:
+        os.makedirs(out, mode=0o700)
+    return os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+def write_file(root_fd, parts, data):
+    """Writes data at parts below root_fd: folders 0700, the file new and 0600, nothing followed."""
+    fds = [root_fd]
+    try:
+        for part in parts[:-1]:
+            try:
+                os.mkdir(part, 0o700, dir_fd=fds[-1])
+            except FileExistsError:
+                pass
+            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
+        fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fds[-1])
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    finally:
+        for fd in fds[1:]:
+            os.close(fd)
+
 def main():
+    os.umask(0o077)
     args = sys.argv[1:]
     keyring = None
     if "--keyring" in args:
@@ -223,30 +316,50 @@ def main():
     region_path, key_file, out = args[:3]
     raw = open(key_file, "rb").read()
     master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
-    region = Region(region_path, master_versions(master, keyring, region_path))
+    masters, audit_seeds = master_versions(master, keyring, region_path)
+    region = Region(region_path, masters)
     ids = region.names("snapshots")
-    want = args[3] if len(args) > 3 else ids[-1]
-    snap = region.manifest(f"snapshots/{next(i for i in ids if i.startswith(want))}")
+    if len(args) > 3:
+        matches = [i for i in ids if i.startswith(args[3].lower())]
+        if len(matches) != 1:
+            raise SystemExit(f"{args[3]!r} matches {len(matches)} snapshots")
+        chosen = matches[0]
+    else:
+        repository = region.read_any("config", header)["id"]
+        heads = signed_heads(region, audit_public_keys(audit_seeds), repository)
+        if not heads and region.names("heads"):
+            raise SystemExit("no signed region head authenticates with this key: name the snapshot to restore as SNAPSHOT_ID")
+        # With no head at all (a repository no leafguard command has finished in yet) every
+        # snapshot counts, as in leafguard.
+        accounted = set().union(*(h["snapshots"] for h in heads.values())) if heads else set(ids)
+        unaccounted = [i for i in ids if i not in accounted]
+        if unaccounted:
+            print(f"passed by {len(unaccounted)} snapshot(s) no signed head accounts for: {', '.join(unaccounted)}", file=sys.stderr)
+        candidates = [i for i in ids if i in accounted]
+        if not candidates:
+            raise SystemExit("no snapshot of the region is accounted for by a signed head")
+        chosen = candidates[-1]
+    snap = region.manifest(f"snapshots/{chosen}")
     where = {}
     for name in region.names("index"):
         for p in region.manifest(f"index/{name}")["packs"]:
             for b in p["blobs"]:
                 where.setdefault(b["id"], p)
     files = [snap["database"]] + snap["documents"]
+    paths = [check_path(f["path"]) for f in files]
+    root = open_out_dir(out)
     needed = {b for f in files for b in f["blobs"]}
     blobs = {}
     for pack in {where[b]["id"]: where[b] for b in needed}.values():
         for name, data in read_pack(region, pack).items():
             if name in needed:
                 blobs[name] = data
-    for f in files:
+    for f, parts in zip(files, paths):
         data = b"".join(blobs[b] for b in f["blobs"])
         if hashlib.sha256(data).hexdigest() != f["sha256"]:
             raise SystemExit(f"{f['path']}: SHA-256 does not match the snapshot")
-        path = os.path.join(out, f["path"])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(data)
+        write_file(root, parts, data)
+    os.close(root)
     print(f"restored snapshot {snap['id'][:8]}: {len(files)} files into {out}")
 
 if __name__ == "__main__":
