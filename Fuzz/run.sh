@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make fuzz: builds leafguard-fuzz with libFuzzer and AddressSanitizer, seeds every target's
 # corpus from a small demo deployment's real objects, and runs each target for FUZZ_SECONDS
-# (default 30). Corpora grow in .build-fuzz/corpus and are kept between runs; a crash's input
+# (default 30), failing any input that runs over 1 s or allocates 64 MiB at once. Corpora grow in .build-fuzz/corpus and are kept between runs; a crash's input
 # lands in .build-fuzz/artifacts and the run exits 1 naming it. Copy such an input to
 # Fuzz/regressions/TARGET/ once fixed: FuzzCorpusTests replays that folder on every test run.
 set -euo pipefail
@@ -32,7 +32,9 @@ for t in $targets; do
   [ -d "Fuzz/regressions/$t" ] && cp -n "Fuzz/regressions/$t"/* "$corpus"/ 2>/dev/null || true
   log=$work/$t.log
   set +e
-  "$fuzzer" "$t" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+  # Bounded by construction (issue 29): an input under 1 MiB that takes longer than 1 s, or
+  # any single allocation of 64 MiB or more, is a defect like a crash.
+  "$fuzzer" "$t" "$corpus" -max_total_time="$seconds" -timeout=1 -malloc_limit_mb=64 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix=".build-fuzz/artifacts/$t-" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e

@@ -372,8 +372,10 @@ public func absolute(_ path: String, relativeTo base: String) -> String {
     // By the text alone: Foundation's standardizingPath resolves links, and a target that
     // is a link must still be one when `restore --to`, `scan --out` or `reports get` check it.
     let expanded = (path as NSString).expandingTildeInPath
+    // A relative base (a configuration named by a relative path) is the working folder's.
+    let root = base.hasPrefix("/") ? base : FileManager.default.currentDirectoryPath + "/" + base
     var parts: [Substring] = []
-    for part in (expanded.hasPrefix("/") ? expanded : base + "/" + expanded).split(separator: "/") {
+    for part in (expanded.hasPrefix("/") ? expanded : root + "/" + expanded).split(separator: "/") {
         if part == "." { continue }
         if part == ".." { _ = parts.popLast(); continue }
         parts.append(part)

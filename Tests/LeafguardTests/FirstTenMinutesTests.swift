@@ -1,4 +1,5 @@
 import Foundation
+import LeafConfig
 import LeafTestSupport
 import Testing
 
@@ -42,5 +43,19 @@ import Testing
         #expect(filesBelow(f.file("regions/primary")).isEmpty, "reading wrote nothing into the lost region")
         let initialize = try f.run(["init"])
         #expect(initialize.status != 0, "init is refused, as the advice no longer suggests it")
+    }
+
+    /// A configuration loaded by a relative path (as `make fuzz` seeds its corpus): every
+    /// path in it is relative to its folder, which is relative to the working folder; and
+    /// no link on the way is resolved (`restore --to LINK` must still see the link).
+    @Test func pathsAreMadeAbsoluteByTheirTextAlone() throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(absolute("keys/master.key", relativeTo: "work/deployment") == cwd + "/work/deployment/keys/master.key")
+        #expect(absolute("../x/./y", relativeTo: "/srv/a") == "/srv/x/y")
+        #expect(absolute("/etc//leafguard/", relativeTo: "/ignored") == "/etc/leafguard")
+        let dir = TemporaryDirectory("leafguard-paths")
+        try FileManager.default.createDirectory(atPath: dir.file("real"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("link"), withDestinationPath: dir.file("real"))
+        #expect(absolute("link", relativeTo: dir.path) == dir.file("link"))
     }
 }
