@@ -104,7 +104,9 @@ public struct RegionHeads: Sendable {
             let indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
             // A tombstone whose removals are all done is spent once a head without them is stored.
             let listed = s.listed.map { "snapshots/" + $0 } + i.listed.map { "index/" + $0 }
-            let spent = tombstones.filter { Set($0.removes).isDisjoint(with: listed) }.map(\.name)
+            // ... and only when every location was listed and lacks them: one that refused the
+            // removal (or could not be listed) would otherwise bring them back when mended.
+            let spent = tombstones.filter { Set($0.removes).isDisjoint(with: listed) && repo.everyLocationLacks($0.removes) }.map(\.name)
             if let previous, Set(previous.snapshots) == snapshots, Set(previous.indexes) == indexes {
                 spent.forEach(repo.removeTombstone)
                 return

@@ -50,7 +50,7 @@ public struct StoredReport: Codable, Sendable {
         guard compressed == true else { return files }
         var out: [String: Data] = [:]
         for (name, packed) in files {
-            try TarReader.forEachEntry(in: [UInt8](packed)) { entry, bytes in if entry == name { out[name] = Data(bytes) } }
+            try TarReader.forEachEntry(in: [UInt8](packed), maximumBytes: 1 << 30) { entry, bytes in if entry == name { out[name] = Data(bytes) } }
             guard out[name] != nil else { throw RepositoryError.malformed("report file \(name) is not in its archive") }
         }
         return out

@@ -51,8 +51,8 @@ public final class Repository: Sendable {
         }
     }
 
-    /// Records writes a location refused within the tolerance.
-    func noteWriteProblems(_ problems: [String]) {
+    /// Records writes (and removals) a location refused within the tolerance.
+    public func noteWriteProblems(_ problems: [String]) {
         guard !problems.isEmpty else { return }
         writeProblems.withLock { $0 += problems }
     }
@@ -292,6 +292,17 @@ public final class Repository: Sendable {
     /// killed run's object in one location is authentic and stays. A name outside the
     /// repository's grammar (`ObjectNames`) is planted wherever it is, and never read.
     public func replicatedNames(prefix: String) -> (names: [String], planted: [(location: String, name: String)]) {
+        let all = replicatedNamesAndRemovals(prefix: prefix)
+        return (all.names, all.planted)
+    }
+
+    /// `replicatedNames`, and apart from both the names an authentic tombstone says leafguard
+    /// removed on purpose that a location still holds (`removing`): a location that refused
+    /// the removal, mended later, must not bring back what prune removed. Tombstones are read
+    /// only when some name is missing from some location, so a healthy region pays nothing.
+    public func replicatedNamesAndRemovals(
+        prefix: String
+    ) -> (names: [String], planted: [(location: String, name: String)], removing: [(location: String, name: String)]) {
         var holders: [String: [Int]] = [:]
         var listed = 0
         for (i, loc) in locations.enumerated() {
@@ -301,9 +312,17 @@ public final class Repository: Sendable {
         }
         var names: [String] = []
         var planted: [(location: String, name: String)] = []
+        var removing: [(location: String, name: String)] = []
+        let pending: Set<String> =
+            prefix != Self.tombstonePrefix && holders.values.contains(where: { $0.count < locations.count })
+            ? Set(tombstones().flatMap(\.removes)) : []
         for (name, at) in holders {
             if ObjectNames.maximumSize(of: name) == nil {
                 planted += at.map { (locations[$0].name, name) }
+                continue
+            }
+            if pending.contains(name) {
+                removing += at.map { (locations[$0].name, name) }
                 continue
             }
             if listed > 1, at.count == 1, Self.judgesAuthenticity(of: name) {
@@ -315,7 +334,40 @@ public final class Repository: Sendable {
             }
             names.append(name)
         }
-        return (names.sorted(), planted.sorted { $0.name < $1.name })
+        return (names.sorted(), planted.sorted { $0.name < $1.name }, removing.sorted { $0.name < $1.name })
+    }
+
+    /// Removes from every location what an authentic tombstone says was removed on purpose
+    /// and a location still holds (it refused the removal then). Returns what it removed,
+    /// and the locations that refused again.
+    @discardableResult
+    public func finishRemovals() -> (removed: [(location: String, name: String)], refused: [String]) {
+        let pending = Set(tombstones().flatMap(\.removes))
+        var removed: [(location: String, name: String)] = []
+        var refused: [String] = []
+        for name in pending.sorted() {
+            for loc in locations where ((try? loc.size(of: name)) ?? nil) != nil {
+                do {
+                    try loc.delete(name)
+                    removed.append((loc.name, name))
+                } catch { refused.append("\(error)") }
+            }
+        }
+        return (removed, refused)
+    }
+
+    /// Whether every location can be listed and holds none of `names`: a removal is done
+    /// only then (a location that cannot be listed may still hold them).
+    public func everyLocationLacks(_ names: [String]) -> Bool {
+        let prefixes = Set(names.compactMap { name in name.firstIndex(of: "/").map { String(name[...$0]) } })
+        let wanted = Set(names)
+        for loc in locations {
+            for prefix in prefixes {
+                guard let listed = try? loc.list(prefix: prefix) else { return false }
+                if listed.contains(where: wanted.contains) { return false }
+            }
+        }
+        return true
     }
 
     /// The names `copyIsAuthentic` can judge.
@@ -440,7 +492,15 @@ extension Repository {
             algorithm: .preferred, kind: .tombstone, objectID: id, keyID: .masterVersion(master.version),
             plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
         try putReplicated(Self.tombstonePrefix + id.hex, try Envelope.seal(json, header: header, key: try master.wrappingKey()))
-        for name in names { for loc in locations { try? loc.delete(name) } }
+        // A location that refuses a removal keeps the name until `finishRemovals` (the next
+        // prune, or verify --repair); the tombstone stays until no location holds it.
+        var refused: [String] = []
+        for name in names {
+            for loc in locations {
+                do { try loc.delete(name) } catch let e as StorageError where e.isAbsent {} catch { refused.append("\(error)") }
+            }
+        }
+        noteWriteProblems(refused)
     }
 
     /// Every authentic tombstone of the region (name → the snapshot and index names it

@@ -122,8 +122,17 @@ extension Repository {
         // Replicated objects: an authentic copy in every location. What one location alone
         // holds and cannot back (planted) is no object of the region: named, left untouched.
         var replicated = ["config"]
+        // What leafguard removed on purpose and a location still holds (it refused the
+        // removal then): no part of the region; a repair finishes the removal.
+        let finished = repair ? Set(finishRemovals().removed.map { "\($0.location) \($0.name)" }) : []
         for prefix in ["keys/", "index/", "snapshots/", "reports/"] {
-            let (names, planted) = replicatedNames(prefix: prefix)
+            let (names, planted, removing) = replicatedNamesAndRemovals(prefix: prefix)
+            for (location, name) in removing {
+                report.problems.append(
+                    VerifyProblem(
+                        location: location, object: name, kind: .stray, snapshots: [], repaired: finished.contains("\(location) \(name)"),
+                        detail: "removed on purpose (a tombstone names it), but this location missed the removal; --repair removes it"))
+            }
             replicated += names
             for (location, name) in planted {
                 report.problems.append(

@@ -59,8 +59,10 @@ import Testing
         #expect(r.status == 0 || r.stderr.contains("primary/loc0: audit/"), "\(damage): \(r.stderr)")
         let rotate = try f.run(["keys", "rotate"])
         #expect(rotate.status == 0 || rotate.status == 3, "\(damage): a rotation goes on: \(rotate.all)")
-        let prune = try f.run(["snapshots", "list"])
-        #expect(prune.status == 0, "\(damage): \(prune.all)")
+        try f.d.dir.write("jobs/prune.yml", "name: prune\nsteps: [{prune: {keep_last: 2}}]\n")
+        let prune = try f.run(["run", "prune"])
+        #expect(prune.status == 0 || prune.status == 3, "\(damage): a prune goes on: \(prune.all)")
+        #expect(try f.snapshotIDs().count == 2 && f.snapshotIDs(region: "backup").count == 2, "\(damage): pruned to 2 in both regions")
 
         // Once the location takes writes again, one repair pass restores every copy.
         try mend(f, damage)
@@ -69,5 +71,9 @@ import Testing
         try f.expectVerifyClean("\(damage) repaired")
         let again = try f.run(["run", "nightly"])
         #expect(again.status == 0, "\(damage): the next backup is clean: \(again.all)")
+        #expect(try f.snapshotIDs().count == 3, "\(damage): no pruned snapshot came back from the mended location")
+        let latest = f.file("latest")
+        let r2 = try f.run(["restore", "latest", "--to", latest])
+        #expect(r2.status == 0 && sameTree(f.file("planner-data"), latest), "\(damage): \(r2.all)")
     }
 }

@@ -58,6 +58,12 @@ public struct PruneStep: JobStep {
         for region in context.config.regionNames {
             let repo: Repository
             do { repo = try deployment.repository(region) } catch RepositoryError.notInitialized { continue }
+            if !dry {
+                // What an earlier removal left in a location that refused it then.
+                let finished = repo.finishRemovals()
+                repo.noteWriteProblems(finished.refused)
+                details += finished.removed.map { "\(region): finished removing \($0.name) from \($0.location), which had refused it" }
+            }
             let r = try repo.prune(policy: policy, dryRun: dry, now: context.now)
             lines.append(
                 "'\(region)': \(dry ? "would forget" : "forgot") \(r.forgotten.count) of \(r.kept.count + r.forgotten.count) snapshots, "
