@@ -144,14 +144,32 @@ public struct RunSupervisor: Sendable {
             }
         }
 
-        // 3. The run's own lock, held until this process ends, then the record.
+        // 3. The run's own lock, held until this process ends, then the record. The signal
+        // handlers are in place before the record is written, and the record and its id are
+        // one step for them: a SIGTERM at any instant after the run is recorded finds it and
+        // records it `interrupted` (one before it ends the process with nothing recorded).
         let token = randomToken()
         let runLock = FileLock(path: runLockPath(token))
         guard try runLock.tryLock() else { throw SchedulerError("cannot lock \(runLock.path)") }
         let started = clock.now
-        let id = try catalog.begin(
-            job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
-            attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
+        let ending = EndOnce()
+        let recorded = Locked<Int64?>(nil)
+        if ownsTheProcess && !request.dryRun { startSignalHandlers(request: request, recorded: recorded, ending: ending, logger: logger) }
+        let id = try recorded.withLock { id in
+            let new = try catalog.begin(
+                job: job.name, trigger: request.trigger, scheduledFor: request.scheduledFor,
+                attempt: request.attempt, started: started, dryRun: request.dryRun, lockToken: token)
+            id = new
+            return new
+        }
+        #if DEBUG
+            // Debug builds only: hold a run right after it is recorded, before anything else,
+            // so a test can signal it at that instant (RunSignalTests).
+            if let marker = ProcessInfo.processInfo.environment["LEAFGUARD_STALL_AFTER_RECORD"] {
+                FileManager.default.createFile(atPath: marker, contents: Data("\(id)\n".utf8))
+                while true { usleep(10_000) }
+            }
+        #endif
         if job.policy.concurrency != .allow {
             jobLock.writeHolder(LockHolder(host: me.host, pid: me.pid, runID: id, started: started))
         }
@@ -163,11 +181,9 @@ public struct RunSupervisor: Sendable {
             AuditEntry(
                 action: "job.start", command: "run", job: job.name, objects: ["run \(id)"], outcome: "started",
                 detail: "trigger \(request.trigger.rawValue), attempt \(request.attempt)\(request.dryRun ? ", dry run" : "")", at: started))
-        let ending = EndOnce()
         if ownsTheProcess, let timeout = job.policy.timeout {
             startWatchdog(timeout: timeout, request: request, runID: id, ending: ending, logger: log)
         }
-        if ownsTheProcess && !request.dryRun { startSignalHandlers(request: request, runID: id, ending: ending, logger: log) }
         let result = JobRunner(config: config, logger: log, progress: progress, deployment: deployment).run(job, dryRun: request.dryRun, now: started)
         guard ending.claim() else {
             // The watchdog is ending the process; wait for it.
@@ -253,14 +269,20 @@ public struct RunSupervisor: Sendable {
     /// fired, one line saying what the next run reuses; then the process ends (130 or 143).
     /// Everything a step writes is crash-safe, so any instant is a safe point. A second
     /// signal while this happens ends the process at once.
-    func startSignalHandlers(request: RunRequest, runID: Int64, ending: EndOnce, logger: Logger) {
+    /// `recorded` holds the run's id once it is recorded; the handler waits for a recording
+    /// under way, and ends the process with nothing to record before it.
+    func startSignalHandlers(request: RunRequest, recorded: Locked<Int64?>, ending: EndOnce, logger: Logger) {
         for sig in [SIGINT, SIGTERM] {
+            // Ignored first, so that the default action cannot end the process before the
+            // source is listening (libdispatch on Linux reads signals the kernel would
+            // otherwise act on).
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
                 // From here on a second signal is not caught: it ends the process.
                 signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
                 guard ending.claim() else { return }
+                guard let runID = recorded.value else { _exit(128 + sig) }
                 let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
                 let summary = "stopped by \(name); what it stored stays consistent, and the next run reuses the data already written"
                 if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
