@@ -80,10 +80,17 @@ public struct TickReport: Sendable {
     /// Job files in error: their jobs did not run.
     public var brokenJobFiles: [ConfigProblem] = []
 
-    /// Runs that failed (any status but 0, and 75: busy is left due, not failed).
+    /// Runs that failed (any status but 0, 3 and 75: warned did its work, busy is left due).
     public var failures: Int {
         events.filter {
-            if case .finished(_, let s) = $0 { return s != 0 && s != 75 }; return false
+            if case .finished(_, let s) = $0 { return s != 0 && s != 3 && s != 75 }; return false
+        }.count
+    }
+
+    /// Runs that did their work with warnings (exit status 3).
+    public var warnings: Int {
+        events.filter {
+            if case .finished(_, 3) = $0 { return true }; return false
         }.count
     }
 }

@@ -9,7 +9,8 @@ import Logging
 
 /// Prints a job run for a person: one line per step with its verdict and summary.
 func printRun(_ run: JobRunResult, runID: Int64? = nil) {
-    let verdict = run.succeeded ? "succeeded" : (run.onlyUnavailable ? "incomplete" : "FAILED")
+    // The word the exit status and the history use: a warned run is `warned` (exit 3).
+    let verdict = run.warned ? "warned" : (run.succeeded ? "succeeded" : (run.onlyUnavailable ? "incomplete" : "FAILED"))
     let seconds = run.finished.timeIntervalSince(run.started)
     print("job \(run.job)\(runID.map { " (run \($0))" } ?? "")\(run.dryRun ? " (dry run)" : ""): \(verdict) in \(String(format: "%.1f", seconds)) s")
     for (i, s) in run.steps.enumerated() {

@@ -49,7 +49,10 @@ extension Leafguard {
                 }
             }
             if !report.brokenJobFiles.isEmpty { throw ExitCode(2) }
+            // The same outcome as each run's own: 1 when one failed, 3 when runs warned and
+            // none failed (cron mails on any non-zero status; a warned run is not a failure).
             if report.failures > 0 { throw ExitCode(1) }
+            if report.warnings > 0 { throw ExitCode(3) }
         }
 
         static var executablePath: String {

@@ -52,6 +52,8 @@ import Testing
             """)
         let r = try leafguard(["run", "hooked", "--config", d.config])
         #expect(r.status == 3, "\(r.all)")
+        // One outcome, told the same everywhere (issue 30, point 3): the header says warned.
+        #expect(r.stdout.contains(": warned in") && !r.stdout.contains(": succeeded in"), "\(r.all)")
         #expect(FileManager.default.fileExists(atPath: d.dir.file("warning-fired")))
         #expect(FileManager.default.fileExists(atPath: d.dir.file("success-on-warning-fired")))
         #expect(!FileManager.default.fileExists(atPath: d.dir.file("success-fired")))
@@ -65,6 +67,23 @@ import Testing
         #expect(report.status <= 1)
         let json = try String(contentsOfFile: d.dir.file("report/posture.json"), encoding: .utf8)
         #expect(json.contains("warned_runs") && json.contains("ended with warnings"), "the runner promise counts warned runs")
+    }
+
+    /// tick's exit status is its runs' outcome (issue 30, point 3): 3 when runs warned and
+    /// none failed, not 1 (cron mailed "failed" for a warned run); 1 when one failed.
+    @Test func tickExitsThreeWhenItsRunsOnlyWarned() throws {
+        let d = try DeploymentFixture()
+        let doc = try #require(filesBelow(d.dir.file("planner-data/documents")).first)
+        try Data("altered".utf8).write(to: URL(fileURLWithPath: d.dir.file("planner-data/documents/" + doc)))
+        try d.dir.write("jobs/every-minute.yml", "name: every-minute\nschedule: \"* * * * *\"\nsteps: [backup]\n")
+        _ = try leafguard(["tick", "--now", "2026-12-01T10:00:00Z", "--config", d.config])
+        let tick = try leafguard(["tick", "--now", "2026-12-01T10:02:00Z", "--config", d.config])
+        #expect(tick.status == 3, "\(tick.all)")
+        let history = try leafguard(["history", "every-minute", "--json", "--config", d.config])
+        #expect(history.stdout.contains("\"warned\"") && !history.stdout.contains("\"failed\""), "\(history.all)")
+        try d.dir.write("jobs/failing.yml", "name: failing\nschedule: \"* * * * *\"\nsteps: [{replicate: {to: backup}}, {verify: {read_data: 200}}]\n")
+        let both = try leafguard(["tick", "--now", "2026-12-01T10:04:00Z", "--config", d.config])
+        #expect(both.status == 1 || both.status == 2, "a failed or invalid run is still a failure: \(both.all)")
     }
 
     /// A hook that exits without reading its summary: leafguard goes on to the next hook

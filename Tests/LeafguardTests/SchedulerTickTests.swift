@@ -82,9 +82,9 @@ import Testing
     }
 
     /// What the launcher is handed is the tick's decision, typed; a failed run is a failure
-    /// of the tick, a busy one (75) is left due and is not.
-    @Test(arguments: [(Int32(1), 1), (75, 0), (3, 1)])
-    func theLauncherGetsTheTypedDecision(status: Int32, failures: Int) throws {
+    /// of the tick, a busy one (75) is left due and is not, a warned one (3) is a warning.
+    @Test(arguments: [(Int32(1), 1, 0), (75, 0, 0), (3, 0, 1)])
+    func theLauncherGetsTheTypedDecision(status: Int32, failures: Int, warnings: Int) throws {
         let (fixture, config) = try deployment()
         defer { withExtendedLifetime(fixture) {} }  // its folder lives as long as the test
         let launcher = RecordingLauncher(status: status)
@@ -92,7 +92,7 @@ import Testing
         _ = try scheduler.tick(now: at("2026-03-01T00:00:00Z"))
         #expect(launcher.runs.value.isEmpty)
         let report = try scheduler.tick(now: at("2026-03-03T02:31:00Z"))
-        #expect(report.failures == failures)
+        #expect(report.failures == failures && report.warnings == warnings)
         let runs = launcher.runs.value
         try #require(runs.count == 1)
         #expect(runs[0].job == "nightly" && runs[0].trigger == .catchUp && runs[0].attempt == 1)
