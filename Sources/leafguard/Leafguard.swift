@@ -107,10 +107,12 @@ struct Leafguard: ParsableCommand {
 }
 
 /// A failure a command reports with a chosen exit status.
-struct CommandFailure: Error {
+struct CommandFailure: Error, CustomStringConvertible {
     let message: String
     let status: Int32
     init(_ message: String, status: Int32 = 1) { self.message = message; self.status = status }
+    /// The message, as the audit log and people read it (never Swift's debug form).
+    var description: String { message.isEmpty ? "exit status \(status)" : message }
 }
 
 func printError(_ text: String) {

@@ -67,6 +67,9 @@ import Testing
         #expect(r.stderr.contains("not a plain file name") && r.stderr.contains("nothing was written"), "\(r.all)")
         #expect(!FileManager.default.fileExists(atPath: f.file("out/ESCAPED.txt")), "written outside --to")
         #expect(filesBelow(f.file("out/target")).isEmpty, "nothing of a forged report is written")
+        // The audit log says it in words for people (it held Swift's debug description).
+        let audit = try f.run(["audit", "show", "--json"])
+        #expect(audit.stdout.contains("not a plain file name") && !audit.stdout.contains("CommandFailure("), "\(audit.all)")
         let verify = try f.run(["verify", "--read-data", "--region", "primary"])
         #expect(verify.status == 1 && verify.stdout.contains("malformed-report") && verify.stdout.contains(id.hex), "\(verify.all)")
     }
