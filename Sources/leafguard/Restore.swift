@@ -70,9 +70,15 @@ extension Leafguard {
             let result = try restore.run(manifest, to: target, force: force)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
+            // The headline counts what did not match: the documents came back as stored, but
+            // the snapshot may have stored some that did not match the planner's record.
+            let recorded =
+                manifest.problems.isEmpty
+                ? "every document as the planner recorded it"
+                : "\(manifest.problems.count) document(s) did NOT match the planner's record at backup time (listed below)"
             print(
                 "  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
-                    + "documents match their SHA-256, database passes integrity_check and row counts")
+                    + "what was stored came back intact (SHA-256), database passes integrity_check and row counts; \(recorded)")
             if !result.repairedAround.isEmpty {
                 print("  worked around \(result.repairedAround.count) damaged or missing shard(s) (run verify --repair):")
                 for r in result.repairedAround.prefix(20) { print("    - \(r)") }

@@ -52,8 +52,11 @@ import Testing
             """)
         let r = try leafguard(["run", "hooked", "--config", d.config])
         #expect(r.status == 3, "\(r.all)")
-        // One outcome, told the same everywhere (issue 30, point 3): the header says warned.
+        // One outcome, told the same everywhere (issue 30, point 3): the header says warned,
+        // and a restore's headline counts the document that did not match.
         #expect(r.stdout.contains(": warned in") && !r.stdout.contains(": succeeded in"), "\(r.all)")
+        let restore = try leafguard(["restore", "latest", "--to", d.dir.file("restored"), "--config", d.config])
+        #expect(restore.status == 0 && restore.stdout.contains("1 document(s) did NOT match the planner's record"), "\(restore.all)")
         #expect(FileManager.default.fileExists(atPath: d.dir.file("warning-fired")))
         #expect(FileManager.default.fileExists(atPath: d.dir.file("success-on-warning-fired")))
         #expect(!FileManager.default.fileExists(atPath: d.dir.file("success-fired")))
