@@ -165,8 +165,16 @@ public struct PostureCollector {
         p.figures["verify_coverage"] = packs == 0 ? 1 : Double(packs - unread) / Double(packs)
         if misplaced > 0 { p.judge(.warn, "\(misplaced) packs are in another layout (reencrypt with shards: {data, parity} moves them)") }
         if unread > 0 { p.judge(.warn, "\(unread) packs were not authenticated by verify in the last \(Int(t.verifyCoverageDays)) days") }
-        if let last = lastRun(step: "verify", in: runs), last.outcome != "succeeded" {
-            p.judge(.fail, "the last verify (\(last.job), \(iso(last.started))) \(last.outcome)")
+        // Judged by the verify step itself, citing it: a run whose backup step warned while
+        // its verify step passed says nothing against the sharding.
+        if let last = lastRun(step: "verify", in: runs), let step = last.steps.last(where: { $0.step == "verify" }) {
+            switch step.status {
+            case .succeeded: break
+            case .warning: p.judge(.warn, "the verify step of \(last.job) at \(iso(last.started)) warned: \(step.summary)")
+            case .skipped, .unavailable:
+                p.judge(.warn, "the verify step of \(last.job) at \(iso(last.started)) did not run (\(step.status.rawValue)): \(step.summary)")
+            case .failed: p.judge(.fail, "the verify step of \(last.job) at \(iso(last.started)) failed: \(step.summary)")
+            }
         }
         return p
     }

@@ -72,6 +72,25 @@ import Testing
         #expect(json.contains("warned_runs") && json.contains("ended with warnings"), "the runner promise counts warned runs")
     }
 
+    /// A posture verdict cites the step that caused it (issue 30, point 3): a run whose
+    /// backup step warned while its verify step passed made the sharding promise 'fail:
+    /// the last verify … warned'.
+    @Test func theShardingVerdictIsTheVerifyStepsOwn() throws {
+        let d = try DeploymentFixture()
+        let doc = try #require(filesBelow(d.dir.file("planner-data/documents")).first)
+        try Data("altered".utf8).write(to: URL(fileURLWithPath: d.dir.file("planner-data/documents/" + doc)))
+        try d.dir.write("jobs/checked.yml", "name: checked\nsteps: [backup, {verify: {read_data: 100}}]\n")
+        let run = try leafguard(["run", "checked", "--config", d.config])
+        #expect(run.status == 3 && run.stdout.contains("[ok  ] verify"), "\(run.all)")
+        _ = try leafguard(["report", "--format", "json", "--out", d.dir.file("report"), "--config", d.config])
+        let posture = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.dir.file("report/posture.json")))) as? [String: Any])
+        let promises = try #require(posture["promises"] as? [[String: Any]])
+        let sharding = try #require(promises.first { $0["id"] as? String == "sharding" })
+        let reasons = (sharding["reasons"] as? [String]) ?? []
+        #expect(sharding["verdict"] as? String != "fail" && !reasons.contains { $0.contains("verify") }, "\(sharding)")
+    }
+
     /// tick's exit status is its runs' outcome (issue 30, point 3): 3 when runs warned and
     /// none failed, not 1 (cron mailed "failed" for a warned run); 1 when one failed.
     @Test func tickExitsThreeWhenItsRunsOnlyWarned() throws {
