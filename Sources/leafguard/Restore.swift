@@ -5,6 +5,7 @@ import LeafConfig
 import LeafDeployment
 import LeafJobs
 import LeafRepository
+import Logging
 
 extension Leafguard {
     /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force]`.
@@ -40,19 +41,7 @@ extension Leafguard {
         }
 
         func restore(config: LeafguardConfig, name: String, repo: Repository, target: String) throws {
-            var manifest = try repo.resolveSnapshot(snapshot)
-            // 'latest' is the newest snapshot a signed record accounts for: one sealed by a
-            // holder of a data key alone (say an old snapshot under a far-future id) is passed by.
-            let unrecorded = Set(warnAboutUnrecordedSnapshots(config, repo, logger: global.logger()))
-            if snapshot == "latest", unrecorded.contains(manifest.id.hex) {
-                guard let recorded = repo.snapshotIDs().filter({ !unrecorded.contains($0.hex) }).max() else {
-                    throw CommandFailure("region '\(name)' holds no snapshot a signed record accounts for; name one explicitly to restore it")
-                }
-                printError(
-                    "warning: the newest snapshot in '\(name)', \(manifest.id.short), is accounted for by no signed record; "
-                        + "restoring the newest one that is, \(recorded.short)")
-                manifest = try repo.resolveSnapshot(recorded.hex)
-            }
+            let manifest = try resolveAccounted(snapshot, config: config, region: name, repo: repo, logger: global.logger())
             let vanished = warnAboutVanishedObjects(config, repo, logger: global.logger())
             if snapshot == "latest", let newer = vanished.filter({ $0 > manifest.id.hex }).max() {
                 printError(
@@ -89,4 +78,20 @@ extension Leafguard {
             }
         }
     }
+}
+
+/// `text` (an id, a prefix, or `latest`) as restore, ls and find read it: 'latest' is the
+/// newest snapshot a signed record accounts for, so one sealed by a holder of a data key
+/// alone (say an old snapshot under a far-future id) is passed by, with a warning.
+func resolveAccounted(_ text: String, config: LeafguardConfig, region name: String, repo: Repository, logger: Logger) throws -> SnapshotManifest {
+    let manifest = try repo.resolveSnapshot(text)
+    let unrecorded = Set(warnAboutUnrecordedSnapshots(config, repo, logger: logger))
+    guard text == "latest", unrecorded.contains(manifest.id.hex) else { return manifest }
+    guard let recorded = repo.snapshotIDs().filter({ !unrecorded.contains($0.hex) }).max() else {
+        throw CommandFailure("region '\(name)' holds no snapshot a signed record accounts for; name one explicitly to read it")
+    }
+    printError(
+        "warning: the newest snapshot in '\(name)', \(manifest.id.short), is accounted for by no signed record; "
+            + "using the newest one that is, \(recorded.short)")
+    return try repo.resolveSnapshot(recorded.hex)
 }
