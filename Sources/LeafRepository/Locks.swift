@@ -62,12 +62,15 @@ public struct RegionLock: Sendable {
         return lock
     }
 
-    /// Stores a lock as process `pid` (started at `start`) of this host would have: for tests
-    /// that play a holder whose pid was reused, or a live one.
-    public static func plant(_ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date? = nil) throws {
+    /// Stores a lock as process `pid` (started at `start`) of `host` (this one by default)
+    /// would have: for tests that play a holder whose pid was reused, a live one, or one on
+    /// another host.
+    public static func plant(
+        _ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date? = nil, host: String = ProcessInfo.processInfo.hostName
+    ) throws {
         let now = now ?? repository.clock.now
         let id = ObjectID.random()
-        let record = Record(kind: kind, host: ProcessInfo.processInfo.hostName, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
+        let record = Record(kind: kind, host: host, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
         let json = [UInt8](try JSON.encoder.encode(record))
         let header = EnvelopeHeader(
             algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
@@ -78,6 +81,55 @@ public struct RegionLock: Sendable {
     /// Removes the lock from every location it can reach; one left behind goes stale.
     public func release() {
         for loc in repository.locations { try? loc.delete("locks/\(id.hex)") }
+    }
+
+    /// A lock a region holds, as `leafguard unlock` judges it.
+    public struct Held: Sendable {
+        /// Its object name (`locks/<id>`).
+        public let name: String
+        /// Shared (a backup) or exclusive (prune, reencrypt).
+        public let kind: Kind
+        /// The holder's host and pid, and when it took the lock.
+        public let host: String
+        /// The holder's process id on `host`.
+        public let pid: Int32
+        /// When the lock was taken.
+        public let created: Date
+        /// On this host: whether the holder still runs (same boot, pid and start time);
+        /// nil for a holder on another host, which cannot be asked.
+        public let alive: Bool?
+        /// Older than `staleAfter`: ignored by every acquirer already.
+        public let stale: Bool
+    }
+
+    /// Every lock of the region that opens under its master key, oldest first.
+    public static func held(in repository: Repository, now: Date? = nil) throws -> [Held] {
+        let now = now ?? repository.clock.now
+        let wrapping = try repository.master.wrappingKey()
+        let host = ProcessInfo.processInfo.hostName
+        return repository.listReplicated(prefix: "locks/").compactMap { name -> Held? in
+            guard
+                let r = try? repository.readReplicated(
+                    name,
+                    { bytes -> Record in
+                        let h = try EnvelopeHeader.decode(bytes)
+                        return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
+                    })
+            else { return nil }
+            let alive = r.host == host ? ProcessIdentity.isAlive(pid: r.pid, start: r.start, boot: r.boot) : nil
+            return Held(
+                name: name, kind: r.kind, host: r.host, pid: r.pid, created: r.created, alive: alive, stale: now.timeIntervalSince(r.created) >= staleAfter)
+        }.sorted { $0.created < $1.created }
+    }
+
+    /// Removes lock `name` from every location; the locations that refused, with reasons.
+    @discardableResult
+    public static func remove(_ name: String, in repository: Repository) -> [String] {
+        var refused: [String] = []
+        for loc in repository.locations {
+            do { try loc.delete(name) } catch let e as StorageError where e.isAbsent {} catch { refused.append("\(error)") }
+        }
+        return refused
     }
 }
 
