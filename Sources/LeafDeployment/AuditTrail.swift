@@ -58,11 +58,16 @@ public struct AuditTrail: Sendable {
     /// Snapshot ids (hex) the log records as written by leafguard. On a new host the log is
     /// first rebuilt from the regions' copy (a read-only command such as `snapshots list`
     /// would otherwise find every snapshot since the last head unrecorded).
-    public func recordedSnapshots() -> Set<String> {
+    public func recordedSnapshots() -> Set<String> { Set(writeOrder().keys) }
+
+    /// Snapshot ids (hex) the log records as written by leafguard, each with the sequence
+    /// number of its `snapshot.write` entry: the order leafguard wrote them in, whatever
+    /// time their ids carry (a run with `--now` two days ahead writes ids two days ahead).
+    public func writeOrder() -> [String: Int] {
         try? restoreFromRegionsIfMissing()
-        var out = Set<String>()
+        var out: [String: Int] = [:]
         for e in (try? log.entries()) ?? [] where e.action == Self.snapshotIntent {
-            for o in e.objects where o.hasPrefix("snapshot ") { out.insert(String(o.dropFirst(9))) }
+            for o in e.objects where o.hasPrefix("snapshot ") { out[String(o.dropFirst(9))] = max(out[String(o.dropFirst(9))] ?? 0, e.seq) }
         }
         return out
     }

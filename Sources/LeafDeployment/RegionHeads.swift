@@ -206,4 +206,17 @@ extension Deployment {
         guard let seed = try? keyring().auditSeed, let signer = try? AuditSigner(seed: seed) else { return [] }
         return RegionHeads(deployment: self, signer: signer).unrecorded(in: repo, logger: logger)
     }
+
+    /// The newest snapshot of `repo` leafguard wrote: the latest by the audit log's order of
+    /// `snapshot.write` entries, not by the time its id carries (a run with `--now` ahead of
+    /// the clock wrote ids ahead), among those a signed record accounts for. Snapshots from
+    /// before the log recorded writes come first, by id. Nil when there is none.
+    public func latestWritten(in repo: Repository, logger: Logger) -> ObjectID? {
+        let unrecorded = Set(unrecordedSnapshots(in: repo, logger: logger))
+        let order = AuditTrail(deployment: self, logger: logger).writeOrder()
+        return repo.snapshotIDs().filter { !unrecorded.contains($0.hex) }.max { a, b in
+            let (x, y) = (order[a.hex] ?? 0, order[b.hex] ?? 0)
+            return x != y ? x < y : a.hex < b.hex
+        }
+    }
 }

@@ -183,8 +183,10 @@ public struct PostureCollector {
         var p = PromiseEvidence(id: "regions", title: "A primary and a backup region")
         var newest: [String: Date] = [:]
         for (name, repo) in repos.sorted(by: { $0.key < $1.key }) {
-            if let s = try? repo.latestSnapshot() {
-                newest[name] = s.time
+            // The last snapshot written (not the newest date: a run with --now dates ahead), its
+            // age taken no lower than zero.
+            if let id = deployment.latestWritten(in: repo, logger: Logger(label: "leafguard.posture")), let s = try? repo.loadSnapshot(id) {
+                newest[name] = min(s.time, now)
                 p.note("'\(name)': newest snapshot \(s.id.short) of \(iso(s.time)) (\(hours(now.timeIntervalSince(s.time))) h old)")
             } else {
                 p.note("'\(name)': no snapshot")

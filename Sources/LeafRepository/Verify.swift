@@ -2,6 +2,7 @@ import Foundation
 import LeafErasure
 import LeafSodium
 import LeafStorage
+import LeafTime
 
 /// One thing verify found wrong, and whether it was repaired.
 public struct VerifyProblem: Sendable, Codable, Equatable {
@@ -34,10 +35,15 @@ public struct VerifyProblem: Sendable, Codable, Equatable {
         /// An archived report that opens but names a file that is no plain file name
         /// (`../x`, `a/b`): forged by someone holding a data key, or damaged.
         case malformedReport = "malformed-report"
+        /// A snapshot whose date is ahead of this host's clock (a run with `--now`, or a
+        /// wrong clock): a note; 'latest' goes by the order snapshots were written in.
+        case futureSnapshot = "future-snapshot"
 
         /// The raw value.
         public var description: String { rawValue }
     }
+    /// A note rather than a problem: verify still succeeds (stray objects, future dates).
+    public var isNote: Bool { kind == .stray || kind == .futureSnapshot }
     /// What is wrong.
     public let kind: Kind
     /// Short ids of the snapshots that need the object.
@@ -67,10 +73,13 @@ public struct VerifyReport: Sendable {
     /// Everything found, repaired or not.
     public var problems: [VerifyProblem] = []
     /// What is still wrong: problems not repaired, strays aside.
-    public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && $0.kind != .stray } }
+    public var unrepaired: [VerifyProblem] { problems.filter { !$0.repaired && !$0.isNote } }
 }
 
 extension Repository {
+    /// How far ahead of this host's clock a snapshot's date may be before it is noted.
+    public static let clockSkew: TimeInterval = 300
+
     /// Checks the repository: first structure (every snapshot's blobs indexed, every shard
     /// and every replicated object present where the layout says), then, for the packs in
     /// `readPacks`, authentication of every shard. With `repair`, missing or corrupt shards
@@ -99,6 +108,13 @@ extension Repository {
         let index = try loadIndex()
         let snapshots = try self.snapshots()
         report.snapshots = snapshots.count
+        for s in snapshots where s.time.timeIntervalSince(clock.now) > Self.clockSkew {
+            report.problems.append(
+                VerifyProblem(
+                    location: region, object: "snapshots/\(s.id.hex)", kind: .futureSnapshot, snapshots: [s.id.short], repaired: false,
+                    detail: "dated \(Timestamp.string(s.time)), ahead of this host's clock (a run with --now, or a wrong clock); "
+                        + "'latest' is the last snapshot written, whatever its date"))
+        }
         report.packs = index.packs.count
         // Which snapshots need which pack, for the report.
         var needers: [ObjectID: Set<String>] = [:]

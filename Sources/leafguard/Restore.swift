@@ -81,17 +81,21 @@ extension Leafguard {
 }
 
 /// `text` (an id, a prefix, or `latest`) as restore, ls and find read it: 'latest' is the
-/// newest snapshot a signed record accounts for, so one sealed by a holder of a data key
-/// alone (say an old snapshot under a far-future id) is passed by, with a warning.
+/// newest snapshot leafguard wrote (by the audit log's order, not the date its id carries)
+/// that a signed record accounts for, so one sealed by a holder of a data key alone (say an
+/// old snapshot under a far-future id), or one a run with `--now` dated ahead, is passed by,
+/// with a warning.
 func resolveAccounted(_ text: String, config: LeafguardConfig, region name: String, repo: Repository, logger: Logger) throws -> SnapshotManifest {
-    let manifest = try repo.resolveSnapshot(text)
+    guard text == "latest" else { return try repo.resolveSnapshot(text) }
     let unrecorded = Set(warnAboutUnrecordedSnapshots(config, repo, logger: logger))
-    guard text == "latest", unrecorded.contains(manifest.id.hex) else { return manifest }
-    guard let recorded = repo.snapshotIDs().filter({ !unrecorded.contains($0.hex) }).max() else {
+    guard let newestDated = repo.snapshotIDs().max() else { return try repo.resolveSnapshot(text) }
+    guard let written = openDeployment(config).latestWritten(in: repo, logger: logger) else {
         throw CommandFailure("region '\(name)' holds no snapshot a signed record accounts for; name one explicitly to read it")
     }
-    printError(
-        "warning: the newest snapshot in '\(name)', \(manifest.id.short), is accounted for by no signed record; "
-            + "using the newest one that is, \(recorded.short)")
-    return try repo.resolveSnapshot(recorded.hex)
+    if written != newestDated {
+        let why =
+            unrecorded.contains(newestDated.hex) ? "is accounted for by no signed record" : "was not the last one written (dated ahead: a run with --now?)"
+        printError("warning: the snapshot with the newest date in '\(name)', \(newestDated.short), \(why); using the last one written, \(written.short)")
+    }
+    return try repo.resolveSnapshot(written.hex)
 }

@@ -47,7 +47,7 @@ extension Leafguard {
                     "region '\(r.region)': \(rep.snapshots) snapshots, \(rep.packs) packs; structure checked, \(rep.packsRead) packs (\(rep.shardsChecked) shards) authenticated"
                 )
                 for p in rep.problems {
-                    let verdict = p.repaired ? "repaired" : (p.kind == .stray ? "note    " : "PROBLEM ")
+                    let verdict = p.repaired ? "repaired" : (p.isNote ? "note    " : "PROBLEM ")
                     print(
                         "  \(verdict) \(p.location): \(p.object): \(p.kind) (\(p.detail))"
                             + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))"))

@@ -58,7 +58,9 @@ public struct RestoreDrillStep: JobStep {
             // A snapshot no signed record accounts for (a compromised client's) is never drilled.
             let unrecorded = Set(context.deployment.unrecordedSnapshots(in: repo, logger: context.logger))
             let snapshots = try repo.snapshots().filter { !unrecorded.contains($0.id.hex) }
-            guard let chosen = randomSnapshot ? snapshots.randomElement() : snapshots.last else {
+            // The latest is the last one written (the audit log's order), not the newest date.
+            let latest = context.deployment.latestWritten(in: repo, logger: context.logger).flatMap { id in snapshots.first { $0.id == id } }
+            guard let chosen = randomSnapshot ? snapshots.randomElement() : latest else {
                 throw StepError("region '\(target)' holds no snapshot to restore")
             }
             record.snapshot = chosen.id.short

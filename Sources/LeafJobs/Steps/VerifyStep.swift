@@ -44,7 +44,7 @@ public struct VerifyStep: JobStep {
                 "problems": Double(all.count), "unrepaired": Double(unrepaired.count),
             ],
             details: all.map { region, p in
-                "\(p.repaired ? "repaired" : (p.kind == .stray ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
+                "\(p.repaired ? "repaired" : (p.isNote ? "note" : "PROBLEM")): \(p.location): \(p.object): \(p.kind) (\(p.detail))"
                     + (p.snapshots.isEmpty ? "" : "; snapshots \(p.snapshots.joined(separator: ", "))")
             })
     }
