@@ -19,7 +19,9 @@ public enum MetricsFile {
         }
     }
 
-    /// Writes every job's last run (and the scheduler's health) to `path`, replacing the file atomically.
+    /// Writes the last run of every job in `jobs` (the configured ones: a job whose file was
+    /// removed has no series any more) and the scheduler's health to `path`, replacing the
+    /// file atomically.
     public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil) throws {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
@@ -27,7 +29,7 @@ public enum MetricsFile {
             lines.append("# TYPE \(name) gauge")
             for (labels, value) in samples { lines.append("\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(format(value))") }
         }
-        let names = Array(Set(jobs).union(try catalog.jobNames())).sorted()
+        let names = Array(Set(jobs)).sorted()
         var start: [(String, Double)] = []
         var success: [(String, Double)] = []
         var seconds: [(String, Double)] = []
@@ -40,7 +42,9 @@ public enum MetricsFile {
             running.append((label, Double(try catalog.runningRuns(job: job).count)))
             guard let last = try catalog.lastFinished(job: job) else { continue }
             start.append((label, last.started.timeIntervalSince1970))
-            if let s = try catalog.lastSuccess(job: job) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
+            // A clean success only: a warned run did its work with warnings, and an alert on
+            // "no success for 26 h" must still fire through a week of warned runs.
+            if let s = try catalog.lastSucceeded(job: job) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
             seconds.append((label, last.seconds ?? 0))
             for o in RunOutcome.allCases where o != .running && o != .missed {
                 outcome.append(("\(label),outcome=\"\(o.rawValue)\"", o == last.outcome ? 1 : 0))
@@ -56,11 +60,11 @@ public enum MetricsFile {
         family("leafguard_job_last_bytes", "Bytes the job's last finished run stored, copied or freed.", bytes)
         family("leafguard_job_running", "Runs of the job in progress.", running)
         if let health {
-            if let t = health.lastTick {
-                family(
-                    "leafguard_tick_last_seconds", "When leafguard tick last ran, Unix time (alert when it is over 10 minutes old).",
-                    [("", t.timeIntervalSince1970)])
-            }
+            // Present from the first write (leafguard init writes one), 0 until a tick ran: an
+            // alert on its age fires for a scheduler that never started, not only one that stopped.
+            family(
+                "leafguard_tick_last_seconds", "When leafguard tick last ran, Unix time; 0 before the first tick (alert when it is over 10 minutes old).",
+                [("", health.lastTick?.timeIntervalSince1970 ?? 0)])
             if !health.overdue.isEmpty {
                 family(
                     "leafguard_job_overdue", "1 if a fire time of the job passed over 10 minutes ago with no run and no recorded miss.",

@@ -216,6 +216,11 @@ public final class RunCatalog {
         try records("WHERE job = ? AND dry_run = 0 AND outcome IN ('succeeded', 'warned') ORDER BY id DESC LIMIT 1", [.text(job)]).first
     }
 
+    /// The job's last run that succeeded cleanly (not warned), if any.
+    public func lastSucceeded(job: String) throws -> RunRecord? {
+        try records("WHERE job = ? AND dry_run = 0 AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1", [.text(job)]).first
+    }
+
     /// Every job name with a run on record.
     public func jobNames() throws -> [String] {
         try db.query("SELECT DISTINCT job FROM runs ORDER BY job").compactMap { $0[0].text }

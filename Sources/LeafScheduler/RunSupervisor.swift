@@ -345,9 +345,11 @@ public struct RunSupervisor: Sendable {
     }
 
     /// Rewrites the Prometheus text file; a failure is logged, never fatal.
+    /// `jobs` are added to the jobs the job files define now (those alone have series).
     public func writeMetrics(catalog: RunCatalog, jobs: [String], health: MetricsFile.SchedulerHealth? = nil) {
         let health = health ?? MetricsFile.SchedulerHealth(lastTick: Self.lastTick(stateDirectory: config.stateDirectory))
-        do { try MetricsFile.write(catalog: catalog, jobs: jobs, to: config.metricsFile, now: clock.now, health: health) } catch {
+        let configured = (try? JobLoader(config: config).loadValid().0.map(\.name)) ?? []
+        do { try MetricsFile.write(catalog: catalog, jobs: configured + jobs, to: config.metricsFile, now: clock.now, health: health) } catch {
             logger.warning("cannot write the metrics file", metadata: ["file": "\(config.metricsFile)", "error": "\(error)"])
         }
     }

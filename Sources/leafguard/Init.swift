@@ -3,6 +3,7 @@ import Foundation
 import LeafConfig
 import LeafDeployment
 import LeafJobs
+import LeafScheduler
 
 extension Leafguard {
     /// `leafguard init [--force]`: creates the deployment's repository.
@@ -22,6 +23,11 @@ extension Leafguard {
                 do { return try openDeployment(config).initialize(force: force) } catch let e as DeploymentError {
                     throw CommandFailure(e.description, status: 1)
                 }
+            }
+            // The metrics file exists from install on (leafguard_tick_last_seconds 0 until the
+            // first tick), so the alerts on it work before cron ever ran a tick.
+            if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
+                RunSupervisor(config: config, logger: global.logger()).writeMetrics(catalog: catalog, jobs: [])
             }
             print(
                 "repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"

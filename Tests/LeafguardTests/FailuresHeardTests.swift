@@ -66,6 +66,8 @@ import Testing
         #expect(
             text.contains("leafguard_job_last_outcome{job=\"hooked\",outcome=\"warned\"} 1")
                 && text.contains("leafguard_job_last_succeeded{job=\"hooked\"} 0"), "\(text)")
+        // A warned run is no success for the alert on "no success for 26 h" (issue 30, point 6).
+        #expect(!text.contains("leafguard_job_last_success_timestamp_seconds{job=\"hooked\"}"), "\(text)")
         let report = try leafguard(["report", "--format", "json", "--out", d.dir.file("report"), "--config", d.config])
         #expect(report.status <= 1)
         let json = try String(contentsOfFile: d.dir.file("report/posture.json"), encoding: .utf8)
@@ -89,6 +91,23 @@ import Testing
         let sharding = try #require(promises.first { $0["id"] as? String == "sharding" })
         let reasons = (sharding["reasons"] as? [String]) ?? []
         #expect(sharding["verdict"] as? String != "fail" && !reasons.contains { $0.contains("verify") }, "\(sharding)")
+    }
+
+    /// Metrics that can alert from install on (issue 30, point 6): `init` writes the file with
+    /// leafguard_tick_last_seconds 0 (it was absent until the first tick, so the documented
+    /// alert stayed silent), and a job whose file is removed loses its series.
+    @Test func metricsArePresentFromInstallAndFollowTheJobFiles() throws {
+        let d = try DeploymentFixture()
+        #expect(try leafguard(["init", "--config", d.config]).status == 0)
+        let fresh = try metrics(d)
+        #expect(fresh.contains("\nleafguard_tick_last_seconds 0\n"), "\(fresh)")
+        try d.dir.write("jobs/gone-soon.yml", "name: gone-soon\nsteps: [backup]\n")
+        #expect(try leafguard(["run", "gone-soon", "--config", d.config]).status == 0)
+        #expect(try metrics(d).contains("job=\"gone-soon\""))
+        try FileManager.default.removeItem(atPath: d.dir.file("jobs/gone-soon.yml"))
+        #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
+        let after = try metrics(d)
+        #expect(!after.contains("gone-soon") && after.contains("job=\"backup-only\""), "\(after)")
     }
 
     /// tick's exit status is its runs' outcome (issue 30, point 3): 3 when runs warned and
