@@ -429,6 +429,13 @@ public struct RunSummary: Codable, Sendable {
     /// Each step's result.
     public let steps: [StepResult]
 
+    /// snake_case, as every JSON leafguard prints (docs/json.md's rule).
+    enum CodingKeys: String, CodingKey {
+        case id, job, trigger, attempt, started, finished, seconds, outcome, host, user, summary, bytes, steps
+        case scheduledFor = "scheduled_for"
+        case dryRun = "dry_run"
+    }
+
     /// The summary of record `r`.
     public init(_ r: RunRecord) {
         id = r.id; job = r.job; trigger = r.trigger.rawValue; scheduledFor = r.scheduledFor; attempt = r.attempt

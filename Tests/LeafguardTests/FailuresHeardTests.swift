@@ -62,6 +62,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: d.dir.file("success-fired")))
         let history = try leafguard(["history", "hooked", "--json", "--config", d.config])
         #expect(history.stdout.contains("\"warned\""), "\(history.all)")
+        // One JSON style (issue 30, point 7): snake_case keys, dates in UTC with Z.
+        #expect(history.stdout.contains("\"dry_run\"") && !history.stdout.contains("\"dryRun\""), "\(history.all)")
+        #expect(history.stdout.contains("Z\""), "\(history.all)")
         let text = try metrics(d)
         #expect(
             text.contains("leafguard_job_last_outcome{job=\"hooked\",outcome=\"warned\"} 1")
