@@ -18,7 +18,7 @@ struct Leafguard: ParsableCommand {
         version: version,
         subcommands: [
             Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self,
-            Replicate.self, Verify.self, Ls.self, Find.self, Unlock.self, Scan.self, Report.self, Keys.self, Cron.self,
+            Replicate.self, Verify.self, Ls.self, Find.self, Stats.self, Unlock.self, Scan.self, Report.self, Keys.self, Cron.self,
         ]
     )
 

@@ -48,3 +48,41 @@ import Testing
         #expect(nothing.status == 0 && nothing.stdout.contains("no file matches"), "\(nothing.all)")
     }
 }
+
+/// `leafguard stats` (issue 30, point 1): what a region holds, its figures checked against
+/// the files in the region and the data the snapshots saved.
+@Suite struct StatsTests {
+    @Test func statsAddUpToWhatTheRegionHolds() throws {
+        let f = try DisasterFixture()
+        let r = try f.run(["stats", "--json"])
+        #expect(r.status == 0, "\(r.all)")
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        func int(_ key: String) -> Int64 { (s[key] as? NSNumber)?.int64Value ?? -1 }
+        #expect(int("snapshots") == 3)
+        // Stored: every shard file of the region, less each one's 64-byte header and 16-byte tag.
+        var shardBytes: Int64 = 0
+        var shards: Int64 = 0
+        for loc in 0..<6 {
+            let data = f.file("regions/primary/loc\(loc)/data")
+            for name in filesBelow(data) {
+                shardBytes += ((try? FileManager.default.attributesOfItem(atPath: data + "/" + name)[.size]) as? NSNumber)?.int64Value ?? 0
+                shards += 1
+            }
+        }
+        #expect(int("stored_bytes") == shardBytes - 80 * shards, "stored \(int("stored_bytes")), shard files \(shardBytes) in \(shards)")
+        // Logical: the three snapshots' files; unique: at least the newest snapshot's, far less
+        // than all three (they share all but the documents added between them).
+        // What a snapshot saves: the database and the documents (not SQLite's side files).
+        func size(_ folder: String) -> Int64 {
+            filesBelow(folder).filter { $0 == "planner.db" || $0.hasPrefix("documents/") }.reduce(Int64(0)) { sum, name in
+                sum + (((try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size]) as? NSNumber)?.int64Value ?? 0)
+            }
+        }
+        #expect(int("logical_bytes") == f.expected.reduce(Int64(0)) { $0 + size($1.data) }, "\(s)")
+        #expect(int("unique_bytes") >= size(f.expected.last!.data) - (1 << 20) && int("unique_bytes") < int("logical_bytes"))
+        #expect(((s["deduplication_ratio"] as? Double) ?? 0) > 2, "three snapshots that share most of their data: \(s)")
+        #expect(int("data_keys") > 0 && int("packs") > 0)
+        let people = try f.run(["stats", "--region", "backup"])
+        #expect(people.status == 0 && people.stdout.contains("region 'backup': 3 snapshot(s)"), "\(people.all)")
+    }
+}
