@@ -41,14 +41,14 @@ let package = Package(
         .target(
             name: "LeafConfig",
             dependencies: [
-                "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", .product(name: "Yams", package: "Yams"),
+                "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", "LeafFiles", .product(name: "Yams", package: "Yams"),
             ], swiftSettings: swiftSettings),
         .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", dependencies: ["LeafConcurrency"], swiftSettings: swiftSettings),
         .target(
             name: "LeafRepository",
             dependencies: [
-                "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime", "LeafConcurrency",
+                "LeafSodium", "LeafErasure", "LeafStorage", "LeafKeys", "LeafArchive", "LeafTime", "LeafConcurrency", "LeafFiles",
             ], swiftSettings: swiftSettings),
         .target(
             name: "LeafBackup",

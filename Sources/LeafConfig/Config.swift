@@ -1,5 +1,6 @@
 import Foundation
 import LeafCompliance
+import LeafFiles
 import LeafTime
 
 /// Where the master key comes from (`keys.master`).
@@ -369,18 +370,9 @@ public enum ConfigLoader {
 
 /// Resolves `path` against `base` unless it is absolute; expands a leading `~`.
 public func absolute(_ path: String, relativeTo base: String) -> String {
-    // By the text alone: Foundation's standardizingPath resolves links, and a target that
-    // is a link must still be one when `restore --to`, `scan --out` or `reports get` check it.
-    let expanded = (path as NSString).expandingTildeInPath
-    // A relative base (a configuration named by a relative path) is the working folder's.
-    let root = base.hasPrefix("/") ? base : FileManager.default.currentDirectoryPath + "/" + base
-    var parts: [Substring] = []
-    for part in (expanded.hasPrefix("/") ? expanded : root + "/" + expanded).split(separator: "/") {
-        if part == "." { continue }
-        if part == ".." { _ = parts.popLast(); continue }
-        parts.append(part)
-    }
-    return "/" + parts.joined(separator: "/")
+    // By the text alone: a target that is a link must still be one when `restore --to`,
+    // `scan --out` or `reports get` check it; a relative base is the working folder's.
+    lexicallyAbsolute(path, relativeTo: base)
 }
 
 /// When the posture report's verdicts turn to warn or fail (`posture:` in leafguard.yml).

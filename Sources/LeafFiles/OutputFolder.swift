@@ -36,7 +36,7 @@ public final class OutputFolder: @unchecked Sendable {
     /// Opens `path`, creating it (0700, and missing parents) when absent. Refused: a
     /// symbolic link at `path` itself, or anything not a folder.
     public init(_ path: String) throws {
-        let path = OutputFolder.lexicallyAbsolute(path)
+        let path = lexicallyAbsolute(path)
         self.path = path
         var st = stat()
         if lstat(path, &st) != 0 {
@@ -63,9 +63,9 @@ public final class OutputFolder: @unchecked Sendable {
     /// The path of `name` in the folder, for messages.
     public func file(_ name: String) -> String { path + "/" + name }
 
-    /// Throws unless `name` is one plain file name: not empty, not `.` or `..`, no `/`, no NUL.
+    /// Throws unless `name` is one plain file name (`isPlainFileName`).
     public static func checkName(_ name: String) throws {
-        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.utf8.contains(0), name.utf8.count <= 255 else {
+        guard isPlainFileName(name) else {
             throw FileError("refusing the file name '\(name.prefix(80))': only a plain file name is written into a folder", refused: true)
         }
     }
@@ -118,20 +118,6 @@ public final class OutputFolder: @unchecked Sendable {
     }
 
     fileprivate func remove(_ temporary: String) { _ = unlinkat(fd, temporary, 0) }
-
-    /// `path` made absolute against the working folder, `.` and `..` and repeated slashes
-    /// folded by their text alone: no link on the way is resolved, so a link given as the
-    /// target is still a link when it is checked.
-    public static func lexicallyAbsolute(_ path: String) -> String {
-        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in full.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
 
     static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }

@@ -39,12 +39,6 @@ public struct StoredReport: Codable, Sendable {
         return StoredReport(kind: kind, created: created, asOf: asOf, figures: figures, files: files, compressed: true)
     }
 
-    /// Whether `name` is a plain file name (not empty, `.` or `..`; no `/` or NUL): the only
-    /// names leafguard archives. The sealed report is a client's word, so readers check.
-    public static func isPlainFileName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.utf8.contains(0) && name.utf8.count <= 255
-    }
-
     /// The files as they were written.
     public func contents() throws -> [String: Data] {
         guard compressed == true else { return files }

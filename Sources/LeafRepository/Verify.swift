@@ -1,5 +1,6 @@
 import Foundation
 import LeafErasure
+import LeafFiles
 import LeafSodium
 import LeafStorage
 import LeafTime
@@ -161,7 +162,7 @@ extension Repository {
         // each file name a plain name ('reports get' refuses any other).
         for name in replicated where readPacks != nil && name.hasPrefix("reports/") {
             guard let id = ObjectID(hex: String(name.dropFirst(8))), let stored = try? loadReport(id) else { continue }
-            for file in stored.files.keys.sorted() where !StoredReport.isPlainFileName(file) {
+            for file in stored.files.keys.sorted() where !isPlainFileName(file) {
                 report.problems.append(
                     VerifyProblem(
                         location: region, object: name, kind: .malformedReport, snapshots: [], repaired: false,
