@@ -141,8 +141,7 @@ public struct ActivitySealer: Sendable {
 
     /// `isAuthenticCopy` under any of `publicKeys` (an audit key chain's).
     public static func isAuthenticCopy(_ bytes: [UInt8], name: String, publicKeys: [[UInt8]]) -> Bool {
-        guard let s = parse(bytes), let sig = s.signature, publicKeys.contains(where: { Signature.verify(sig, of: s.signedPart, publicKey: $0) })
-        else { return false }
+        guard let s = parse(bytes), let sig = s.signature, signedByAny(sig, of: s.signedPart, publicKeys: publicKeys) else { return false }
         return s.header.name == name && SHA256.hash(s.entries).hexString == s.header.entriesSHA256 && s.entries.count == s.header.count * entrySize
     }
 
@@ -163,7 +162,7 @@ public struct ActivitySealer: Sendable {
                 v.sealProblems.append("\(name): damaged, not a seal"); continue
             }
             let h = s.header
-            guard let sig = s.signature, publicKeys.contains(where: { Signature.verify(sig, of: s.signedPart, publicKey: $0) }) else {
+            guard let sig = s.signature, signedByAny(sig, of: s.signedPart, publicKeys: publicKeys) else {
                 v.sealProblems.append("seal \(h.seq) (rows \(h.fromID)–\(h.toID)): not signed by this deployment's audit key"); continue
             }
             if h.seq != i + 1 { v.sealProblems.append("seal \(i + 1) is missing (found seal \(h.seq) in its place)") }

@@ -73,10 +73,12 @@ public struct AuditKeyChain: Sendable {
     /// The key that seals log segments under a seed (libsodium KDF, id 2, context `lgaudlog`).
     public static func segmentKey(seed: SecureBytes) throws -> SecureBytes { try KDF.derive(from: seed, id: 2, context: "lgaudlog") }
 
-    /// Whether `signature` of `message` verifies under any key of the chain.
-    public func verifies(_ signature: [UInt8], of message: [UInt8]) -> Bool {
-        publicKeys.contains { Signature.verify(signature, of: message, publicKey: $0) }
-    }
+}
+
+/// Whether `signature` of `message` verifies under any of `publicKeys` (an audit key chain's:
+/// what an earlier key signed stays valid after a handover).
+func signedByAny(_ signature: [UInt8], of message: [UInt8], publicKeys: [[UInt8]]) -> Bool {
+    publicKeys.contains { Signature.verify(signature, of: message, publicKey: $0) }
 }
 
 /// A signed statement of the audit log's length and head hash at a moment.
@@ -159,29 +161,30 @@ public struct CheckpointStore: Sendable {
     /// Signs and stores a checkpoint of the log as it is now; returns its name and bytes.
     @discardableResult
     public func write(log: AuditLog, signer: AuditSigner, at: Date = Date()) throws -> (name: String, bytes: [UInt8])? {
-        let v = try log.verify(checkpoint: nil)
-        // The entries themselves, by sequence: a junk line in the file is no entry (audit
-        // verify names it); counting it made the next verify report a truncation.
-        guard v.lastSequence > 0 else { return nil }
-        let c = Checkpoint(length: v.lastSequence, head: v.lastSequenceHash, at: at, publicKey: signer.publicKeyHex)
-        let bytes = try c.signed(by: signer)
-        let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) }
-        return (c.name, bytes)
+        try store(log: log, at: at, publicKey: signer.publicKeyHex, replacing: false) { try $0.signed(by: signer) }
     }
 
     /// Signs and stores a handover checkpoint of the log as it is now: signed by `old` and by
-    /// `new`, naming `new` as the key from here on. Nil when the log is empty.
+    /// `new`, naming `new` as the key from here on. Nil when the log is empty. It takes the
+    /// place of a plain checkpoint of the same length, if one exists.
     public func writeHandover(log: AuditLog, from old: AuditSigner, to new: AuditSigner, at: Date = Date()) throws -> (name: String, bytes: [UInt8])? {
+        try store(log: log, at: at, publicKey: old.publicKeyHex, replacing: true) { try $0.handover(by: old, to: new) }
+    }
+
+    /// A checkpoint of the log's entries, signed by `sign`, kept under its name (an existing
+    /// one is kept unless `replacing`). The entries themselves, by sequence: a junk line in
+    /// the file is no entry (audit verify names it); counting it made the next verify report
+    /// a truncation.
+    private func store(
+        log: AuditLog, at: Date, publicKey: String, replacing: Bool, sign: (Checkpoint) throws -> [UInt8]
+    ) throws -> (name: String, bytes: [UInt8])? {
         let v = try log.verify(checkpoint: nil)
         guard v.lastSequence > 0 else { return nil }
-        let c = Checkpoint(length: v.lastSequence, head: v.lastSequenceHash, at: at, publicKey: old.publicKeyHex)
-        let bytes = try c.handover(by: old, to: new)
+        let c = Checkpoint(length: v.lastSequence, head: v.lastSequenceHash, at: at, publicKey: publicKey)
+        let bytes = try sign(c)
         let path = directory + "/" + c.name.replacingOccurrences(of: "audit/", with: "")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // The handover takes the place of a plain checkpoint of the same length, if one exists.
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+        if replacing || !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) }
         return (c.name, bytes)
     }
 

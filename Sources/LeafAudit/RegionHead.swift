@@ -61,7 +61,7 @@ public struct RegionHead: Codable, Sendable, Equatable {
         guard bytes.count <= maximumBytes else { return nil }
         let lines = bytes.split(separator: UInt8(ascii: "\n"))
         guard lines.count == 2, let sig = [UInt8](hexString: String(decoding: lines[1], as: UTF8.self)),
-            publicKeys.contains(where: { Signature.verify(sig, of: Array(lines[0]), publicKey: $0) }),
+            signedByAny(sig, of: Array(lines[0]), publicKeys: publicKeys),
             let head = try? JSONDecoder().decode(RegionHead.self, from: Data(lines[0])),
             head.format == "leafguard-region-head-v1"
         else { return nil }

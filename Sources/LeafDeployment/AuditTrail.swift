@@ -170,11 +170,7 @@ public struct AuditTrail: Sendable {
         do {
             let signer = try signer()
             guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).write(log: log, signer: signer, at: at) else { return [] }
-            storeSegments()
-            let stored = ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
-            // With the checkpoint, each region's signed head: what it should hold from now on.
-            RegionHeads(deployment: deployment, signer: signer).update(logger: logger, now: at)
-            return stored
+            return storeCheckpoint(name, bytes, signer: signer, at: at)
         } catch {
             logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"])
             return []
@@ -191,7 +187,6 @@ public struct AuditTrail: Sendable {
             try new.publish(stateDirectory: config.stateDirectory)
             guard let (name, bytes) = try CheckpointStore(stateDirectory: config.stateDirectory).writeHandover(log: log, from: old, to: new, at: at)
             else { return [] }
-            storeSegments()
             // The published key names the new key from now on (the old one is in the handover
             // checkpoint): each location's copy is replaced, here only, so that a copy altered
             // at any other time is still reported by verify.
@@ -201,13 +196,21 @@ public struct AuditTrail: Sendable {
                     try? loc.replace("audit/audit-signing.pub", published)
                 }
             }
-            let stored = ["state"] + storeInRegions(name, bytes, publicKey: new.publicKeyHex)
-            RegionHeads(deployment: deployment, signer: new).update(logger: logger, now: at)
-            return stored
+            return storeCheckpoint(name, bytes, signer: new, at: at)
         } catch {
             logger.error("cannot write the audit key handover checkpoint", metadata: ["error": "\(error)"])
             return []
         }
+    }
+
+    /// What follows a checkpoint kept in the state folder: the log's new entries and the
+    /// checkpoint stored in each region, then each region's signed head (what it should hold
+    /// from now on), signed by `signer`. Returns where the checkpoint was stored.
+    private func storeCheckpoint(_ name: String, _ bytes: [UInt8], signer: AuditSigner, at: Date) -> [String] {
+        storeSegments()
+        let stored = ["state"] + storeInRegions(name, bytes, publicKey: signer.publicKeyHex)
+        RegionHeads(deployment: deployment, signer: signer).update(logger: logger, now: at)
+        return stored
     }
 
     /// Stores the entries no region segment holds yet as one new segment in every region (or
