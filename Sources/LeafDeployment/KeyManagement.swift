@@ -173,22 +173,20 @@ public struct KeyManagement: Sendable {
         if renewAuditKey { try ring.renewAuditSeed() }
         try ring.changeKeyringKey(to: newKey, passphrase: parameters)
         try publishNewKeyring(ring, key: MasterKey(version: 1, secret: newKey))
-        guard renewAuditKey else {
+        if renewAuditKey {
+            // This process goes on under the new keyring (leafguard.yml names the old source
+            // until the operator edits it): the handover is recorded and signed by both keys now.
+            deployment.adoptKeyring(ring, key: MasterKey(version: 1, secret: newKey))
+            let trail = AuditTrail(deployment: deployment, logger: logger)
+            let newAuditKey = try AuditSigner(seed: ring.auditSeed)
+            trail.record(
+                AuditEntry(
+                    action: "audit.key-handover", command: "keys change-key",
+                    objects: ["from ed25519 \(oldAuditKey.publicKeyHex)", "to ed25519 \(newAuditKey.publicKeyHex)"], outcome: "succeeded"))
+            trail.handoverCheckpoint(from: oldAuditKey, to: newAuditKey)
+        } else {
             deployment.reloadKeyring(key: true)
-            try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
-            logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
-            return sourceText
         }
-        // This process goes on under the new keyring (leafguard.yml names the old source until
-        // the operator edits it): the handover is recorded and signed by both keys now.
-        deployment.adoptKeyring(ring, key: MasterKey(version: 1, secret: newKey))
-        let trail = AuditTrail(deployment: deployment, logger: logger)
-        let newAuditKey = try AuditSigner(seed: ring.auditSeed)
-        trail.record(
-            AuditEntry(
-                action: "audit.key-handover", command: "keys change-key",
-                objects: ["from ed25519 \(oldAuditKey.publicKeyHex)", "to ed25519 \(newAuditKey.publicKeyHex)"], outcome: "succeeded"))
-        trail.handoverCheckpoint(from: oldAuditKey, to: newAuditKey)
         try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
         logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
         return sourceText
