@@ -217,13 +217,13 @@ public final class S3Client: Sendable {
         while true {
             let received = body.count + responses.received(task.taskIdentifier)
             let now = Date()
-            let why = pace.failure(bytes: received, start: start, now: now)
+            if let why = pace.failure(bytes: received, start: start, now: now) {
+                task.cancel()
+                _ = responses.finish(task.taskIdentifier)
+                throw S3Error.transport(why, request: name)
+            }
             let wait = max(0.05, pace.wait(bytes: received, start: start, now: now))
-            if why == nil, done.wait(timeout: .now() + min(wait, 1)) == .success { break }
-            guard let why = why ?? pace.failure(bytes: body.count + responses.received(task.taskIdentifier), start: start, now: Date()) else { continue }
-            task.cancel()
-            _ = responses.finish(task.taskIdentifier)
-            throw S3Error.transport(why, request: name)
+            if done.wait(timeout: .now() + min(wait, 1)) == .success { break }
         }
         let transfer = responses.finish(task.taskIdentifier)
         if transfer.tooLarge { throw S3Error.tooLarge(limit: limit, request: name) }
