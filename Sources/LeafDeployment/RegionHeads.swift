@@ -210,9 +210,11 @@ extension Deployment {
     /// The newest snapshot of `repo` leafguard wrote: the latest by the audit log's order of
     /// `snapshot.write` entries, not by the time its id carries (a run with `--now` ahead of
     /// the clock wrote ids ahead), among those a signed record accounts for. Snapshots from
-    /// before the log recorded writes come first, by id. Nil when there is none.
-    public func latestWritten(in repo: Repository, logger: Logger) -> ObjectID? {
-        let unrecorded = Set(unrecordedSnapshots(in: repo, logger: logger))
+    /// before the log recorded writes come first, by id. Nil when there is none. A caller that
+    /// has the unrecorded snapshots already passes them (reading them means reading the heads
+    /// and the audit log again).
+    public func latestWritten(in repo: Repository, logger: Logger, unrecorded known: Set<String>? = nil) -> ObjectID? {
+        let unrecorded = known ?? Set(unrecordedSnapshots(in: repo, logger: logger))
         let order = AuditTrail(deployment: self, logger: logger).writeOrder()
         return repo.snapshotIDs().filter { !unrecorded.contains($0.hex) }.max { a, b in
             let (x, y) = (order[a.hex] ?? 0, order[b.hex] ?? 0)

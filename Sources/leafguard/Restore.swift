@@ -89,7 +89,7 @@ func resolveAccounted(_ text: String, config: LeafguardConfig, region name: Stri
     guard text == "latest" else { return try repo.resolveSnapshot(text) }
     let unrecorded = Set(warnAboutUnrecordedSnapshots(config, repo, logger: logger))
     guard let newestDated = repo.snapshotIDs().max() else { return try repo.resolveSnapshot(text) }
-    guard let written = openDeployment(config).latestWritten(in: repo, logger: logger) else {
+    guard let written = openDeployment(config).latestWritten(in: repo, logger: logger, unrecorded: unrecorded) else {
         throw CommandFailure("region '\(name)' holds no snapshot a signed record accounts for; name one explicitly to read it")
     }
     if written != newestDated {

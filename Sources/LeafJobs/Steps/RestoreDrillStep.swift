@@ -59,7 +59,9 @@ public struct RestoreDrillStep: JobStep {
             let unrecorded = Set(context.deployment.unrecordedSnapshots(in: repo, logger: context.logger))
             let snapshots = try repo.snapshots().filter { !unrecorded.contains($0.id.hex) }
             // The latest is the last one written (the audit log's order), not the newest date.
-            let latest = context.deployment.latestWritten(in: repo, logger: context.logger).flatMap { id in snapshots.first { $0.id == id } }
+            let latest = context.deployment.latestWritten(in: repo, logger: context.logger, unrecorded: unrecorded).flatMap { id in
+                snapshots.first { $0.id == id }
+            }
             guard let chosen = randomSnapshot ? snapshots.randomElement() : latest else {
                 throw StepError("region '\(target)' holds no snapshot to restore")
             }
