@@ -31,26 +31,15 @@ public struct RegionLock: Sendable {
             kind: kind, host: ProcessInfo.processInfo.hostName, pid: getpid(), created: now,
             start: ProcessIdentity.startTime(of: getpid()), boot: ProcessIdentity.bootID)
         let wrapping = try repository.master.wrappingKey()
-        let json = [UInt8](try JSON.encoder.encode(record))
-        let header = EnvelopeHeader(
-            algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
-            plaintextLength: UInt64(json.count), nonce: Sodium.randomBytes(AEADAlgorithm.preferred.nonceLength))
-        try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: wrapping))
+        try store(record, id: id, in: repository)
         let lock = RegionLock(id: id, repository: repository)
         for other in repository.listReplicated(prefix: "locks/") where other != "locks/\(id.hex)" {
-            guard
-                let r = try? repository.readReplicated(
-                    other,
-                    { bytes -> Record in
-                        let h = try EnvelopeHeader.decode(bytes)
-                        return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
-                    }), now.timeIntervalSince(r.created) < staleAfter
-            else { continue }
+            guard let r = read(other, in: repository, wrapping: wrapping), now.timeIntervalSince(r.created) < staleAfter else { continue }
             // A lock of a process of this host that no longer exists (killed, crashed, or its
             // pid now another process's, or from before a reboot) is left over: removed now
             // rather than blocking the region until it goes stale.
             if r.host == record.host && r.pid != getpid() && !ProcessIdentity.isAlive(pid: r.pid, start: r.start, boot: r.boot) {
-                for loc in repository.locations { try? loc.delete(other) }
+                remove(other, in: repository)
                 continue
             }
             if kind == .exclusive || r.kind == .exclusive {
@@ -68,9 +57,12 @@ public struct RegionLock: Sendable {
     public static func plant(
         _ kind: Kind, pid: Int32, start: UInt64?, in repository: Repository, now: Date? = nil, host: String = ProcessInfo.processInfo.hostName
     ) throws {
-        let now = now ?? repository.clock.now
-        let id = ObjectID.random()
-        let record = Record(kind: kind, host: host, pid: pid, created: now, start: start, boot: ProcessIdentity.bootID)
+        let record = Record(kind: kind, host: host, pid: pid, created: now ?? repository.clock.now, start: start, boot: ProcessIdentity.bootID)
+        try store(record, id: ObjectID.random(), in: repository)
+    }
+
+    /// Seals `record` under the active version's wrapping key as `locks/<id>` in every location.
+    private static func store(_ record: Record, id: ObjectID, in repository: Repository) throws {
         let json = [UInt8](try JSON.encoder.encode(record))
         let header = EnvelopeHeader(
             algorithm: .preferred, kind: .lock, objectID: id, keyID: .masterVersion(repository.master.version),
@@ -78,10 +70,16 @@ public struct RegionLock: Sendable {
         try repository.putReplicated("locks/\(id.hex)", try Envelope.seal(json, header: header, key: try repository.master.wrappingKey()))
     }
 
-    /// Removes the lock from every location it can reach; one left behind goes stale.
-    public func release() {
-        for loc in repository.locations { try? loc.delete("locks/\(id.hex)") }
+    /// The record of lock object `name`, from the first copy that opens under `wrapping`.
+    private static func read(_ name: String, in repository: Repository, wrapping: SecureBytes) -> Record? {
+        try? repository.readReplicated(name) { bytes -> Record in
+            let h = try EnvelopeHeader.decode(bytes)
+            return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
+        }
     }
+
+    /// Removes the lock from every location it can reach; one left behind goes stale.
+    public func release() { Self.remove("locks/\(id.hex)", in: repository) }
 
     /// A lock a region holds, as `leafguard unlock` judges it.
     public struct Held: Sendable {
@@ -108,14 +106,7 @@ public struct RegionLock: Sendable {
         let wrapping = try repository.master.wrappingKey()
         let host = ProcessInfo.processInfo.hostName
         return repository.listReplicated(prefix: "locks/").compactMap { name -> Held? in
-            guard
-                let r = try? repository.readReplicated(
-                    name,
-                    { bytes -> Record in
-                        let h = try EnvelopeHeader.decode(bytes)
-                        return try JSON.decoder.decode(Record.self, from: Data(try Envelope.open(bytes, header: h, key: wrapping)))
-                    })
-            else { return nil }
+            guard let r = read(name, in: repository, wrapping: wrapping) else { return nil }
             let alive = r.host == host ? ProcessIdentity.isAlive(pid: r.pid, start: r.start, boot: r.boot) : nil
             return Held(
                 name: name, kind: r.kind, host: r.host, pid: r.pid, created: r.created, alive: alive, stale: now.timeIntervalSince(r.created) >= staleAfter)
