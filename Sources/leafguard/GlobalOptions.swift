@@ -39,11 +39,15 @@ struct GlobalOptions: ParsableArguments {
         _ = logger()
         let config = try loadConfig()
         let region = name ?? config.primaryRegion.name
-        guard config.region(named: region) != nil else {
-            throw ConfigurationError(
-                file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
-        }
+        try checkRegion(region, in: config)
         return (config, region, try openDeployment(config).existingRepository(region))
+    }
+
+    /// Throws the configuration error (exit 2) naming the defined regions when `region` is none of them.
+    func checkRegion(_ region: String, in config: LeafguardConfig) throws {
+        guard config.region(named: region) == nil else { return }
+        throw ConfigurationError(
+            file: config.file, message: "region '\(region)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
     }
 
     /// Finds and loads the configuration; problems exit with status 2.

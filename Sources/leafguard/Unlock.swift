@@ -37,14 +37,8 @@ extension Leafguard {
         func run() throws {
             let config = try global.loadConfig()
             let deployment = openDeployment(config)
-            let regions =
-                try region.map { r -> [String] in
-                    guard config.region(named: r) != nil else {
-                        throw ConfigurationError(
-                            file: config.file, message: "region '\(r)' is not defined", hint: "defined: \(config.regionNames.joined(separator: ", "))")
-                    }
-                    return [r]
-                } ?? config.regionNames
+            if let region { try global.checkRegion(region, in: config) }
+            let regions = region.map { [$0] } ?? config.regionNames
             var plan: [(region: String, repo: Repository, lock: RegionLock.Held, remove: Bool, reason: String)] = []
             for name in regions {
                 let repo: Repository
