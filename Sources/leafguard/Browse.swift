@@ -10,6 +10,8 @@ import LeafRepository
 /// One file of a snapshot as `ls` and `find` print it; snake_case keys, RFC 3339 times.
 struct SnapshotEntry: Encodable {
     let snapshot: String
+    /// The snapshot's short id, as `snapshots list` shows it (not in the JSON).
+    let short: String
     let snapshotTime: String
     let path: String
     let size: Int64
@@ -24,6 +26,7 @@ struct SnapshotEntry: Encodable {
     init(_ f: SnapshotFile, in s: SnapshotManifest) {
         let iso = ISO8601DateFormatter()
         snapshot = s.id.hex
+        short = s.id.short
         snapshotTime = iso.string(from: s.time)
         path = f.path
         size = f.size
@@ -91,7 +94,7 @@ extension Leafguard {
             }
             if json { print(try jsonString(rows)); return }
             if rows.isEmpty { print("no file matches '\(pattern)' in \(manifests.count) snapshot(s) of '\(name)'"); return }
-            for r in rows { print("\(String(r.snapshot.dropFirst(12).prefix(8)))  \(r.snapshotTime)  \(r.line)") }
+            for r in rows { print("\(r.short)  \(r.snapshotTime)  \(r.line)") }
         }
 
         /// fnmatch(3) against the whole path, then against its last component.

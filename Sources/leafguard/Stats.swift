@@ -43,12 +43,10 @@ extension Leafguard {
             let (_, name, repo) = try global.openRegion(region)
             let snapshots = try repo.snapshots()
             let index = try repo.loadIndex()
-            // Each blob once, by the pack the index places it in: what deduplication keeps.
-            var unique: Int64 = 0
-            for (blob, pack) in index.blobs {
-                unique += Int64(index.packs[pack]?.blobs.first { $0.id == blob }?.length ?? 0)
-            }
             let packs = Array(index.packs.values)
+            // Each blob once, in the pack the index places it in: what deduplication keeps.
+            var unique: Int64 = 0
+            for p in packs { for b in p.blobs where index.blobs[b.id] == p.id { unique += Int64(b.length) } }
             let packed = packs.reduce(Int64(0)) { $0 + Int64($1.length) }
             let stored = packs.reduce(Int64(0)) { $0 + $1.storedBytes }
             let logical = snapshots.reduce(Int64(0)) { $0 + $1.totalBytes }
