@@ -17,6 +17,8 @@ public struct RestoreResult: Sendable {
     public let repairedAround: [String]
     /// Wall time of the restore.
     public let seconds: Double
+    /// Whether the database was among the files (then checked by SQLite too).
+    public var includedDatabase = true
 }
 
 /// Why a restore failed.
@@ -75,10 +77,31 @@ public struct Restore: Sendable {
     /// by the next restore into the same place). Paths come from the snapshot and are checked
     /// before anything is written: relative, no `.`/`..`/empty component, no NUL; files are
     /// created with O_EXCL|O_NOFOLLOW in the fresh folder, so nothing lands outside it.
-    public func run(_ snapshot: SnapshotManifest, to rawTarget: String, force: Bool) throws -> RestoreResult {
+    ///
+    /// With `include` patterns (`SnapshotFile.matches`), only the files they name are
+    /// restored, each checked by its SHA-256 and given its mode and time (the database too,
+    /// when named, with SQLite's checks); a pattern that names nothing is refused. `paths`
+    /// names files exactly, for callers that know them (every one must be in the snapshot).
+    public func run(
+        _ snapshot: SnapshotManifest, to rawTarget: String, force: Bool, include: [String] = [], paths: Set<String>? = nil
+    ) throws -> RestoreResult {
         let t0 = Date()
         let fm = FileManager.default
-        let files = [snapshot.database] + snapshot.documents
+        var files = [snapshot.database] + snapshot.documents
+        if !include.isEmpty {
+            if let unmatched = include.first(where: { p in !files.contains { $0.matches(p) } }) {
+                throw RestoreError(
+                    "no file of snapshot \(snapshot.id.short) matches '\(unmatched)'; nothing was written (see 'leafguard ls' and 'leafguard find')",
+                    refused: true)
+            }
+            files = files.filter { f in include.contains { f.matches($0) } }
+        }
+        if let paths {
+            if let absent = paths.subtracting(files.map(\.path)).sorted().first {
+                throw RestoreError("snapshot \(snapshot.id.short) holds no file \(absent); nothing was written", refused: true)
+            }
+            files = files.filter { paths.contains($0.path) }
+        }
         var seen = Set<String>()
         for f in files {
             try Self.checkPath(f.path)
@@ -173,7 +196,7 @@ public struct Restore: Sendable {
     }
 
     /// Throws a `stopped` error once `shouldStop` says so.
-    private func stopIfAsked() throws {
+    func stopIfAsked() throws {
         if shouldStop() { throw RestoreError("the restore was stopped", stopped: true) }
     }
 
@@ -205,6 +228,8 @@ public struct Restore: Sendable {
     ) throws -> RestoreResult {
         let fm = FileManager.default
         let paths = files.map { target + "/" + $0.path }
+        // The database, when restored, is checked by SQLite too and keeps no recorded mtime.
+        let databaseIndex = files.firstIndex { $0.path == snapshot.database.path && $0.sha256 == snapshot.database.sha256 }
         for (i, f) in files.enumerated() {
             try fm.createDirectory(
                 atPath: (paths[i] as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
@@ -236,7 +261,7 @@ public struct Restore: Sendable {
                             throw RestoreError("blob \(name.prefix(16))… in pack \(pid.hex.prefix(16))… does not match its id")
                         }
                         // A one-blob document's digest is this blob's: it is checked here, not re-read later.
-                        for (fi, _) in targetsByBlob[id] ?? [] where files[fi].blobs.count == 1 && fi > 0 {
+                        for (fi, _) in targetsByBlob[id] ?? [] where files[fi].blobs.count == 1 && fi != databaseIndex {
                             if digest.hexString == files[fi].sha256 {
                                 state.verified(fi)
                             } else {
@@ -262,12 +287,12 @@ public struct Restore: Sendable {
 
         // Check: every document's SHA-256, then the database.
         // The database too: its recorded SHA-256 first, then SQLite's own checks.
-        for (i, f) in files.enumerated() where i == 0 || !state.isVerified(i) {
+        for (i, f) in files.enumerated() where i == databaseIndex || !state.isVerified(i) {
             let digest = try SHA256.hash(fileAt: paths[i]).hexString
             guard digest == f.sha256 else { throw RestoreError("\(f.path) restored with SHA-256 \(digest), expected \(f.sha256)") }
         }
-        do {
-            let db = try Database(path: paths[0], mode: .readWrite)
+        if let databaseIndex {
+            let db = try Database(path: paths[databaseIndex], mode: .readWrite)
             let check = try db.query("PRAGMA integrity_check").map { $0[0].text ?? "" }
             guard check == ["ok"] else { throw RestoreError("restored database fails integrity_check: \(check.prefix(5).joined(separator: "; "))") }
             for (table, expected) in snapshot.rowCounts {
@@ -277,11 +302,11 @@ public struct Restore: Sendable {
             }
         }
         // Opening it for the checks may leave SQLite's side files; the restored folder holds none.
-        for suffix in ["-wal", "-shm", "-journal"] { unlink(paths[0] + suffix) }
+        if let databaseIndex { for suffix in ["-wal", "-shm", "-journal"] { unlink(paths[databaseIndex] + suffix) } }
         // Modes and times as recorded (documents kept their mtime, so the next backup reuses them).
         for (i, f) in files.enumerated() {
             chmod(paths[i], mode_t(f.mode.map { $0 & 0o777 } ?? 0o600))
-            if i > 0 {
+            if i != databaseIndex {
                 let seconds = f.modified.rounded(.down)
                 var times = [
                     timespec(tv_sec: Int(seconds), tv_nsec: Int((f.modified - seconds) * 1e9)),
@@ -292,7 +317,7 @@ public struct Restore: Sendable {
         }
         return RestoreResult(
             snapshot: snapshot, files: files.count, bytes: total, repairedAround: state.repaired,
-            seconds: Date().timeIntervalSince(t0))
+            seconds: Date().timeIntervalSince(t0), includedDatabase: databaseIndex != nil)
     }
 }
 

@@ -102,6 +102,13 @@ public struct LeafguardConfig: Sendable {
     public var complianceSettings = ComplianceSettings()
     /// Accepted risks: findings they cover are reported as excepted until they expire.
     public var complianceExceptions: [ComplianceException] = []
+    /// The keep rules `leafguard prune` applies when given none (`retention:`, the prune
+    /// step's rules: keep_last, keep_daily, …, and timezone); empty when leafguard.yml sets none.
+    public var retention: [String: String] = [:]
+    /// Whether this deployment is a copy made for drills (`drill_copy: true`): only then may
+    /// `run` and `tick` take `--now`, which dates runs and snapshots by another clock than the
+    /// host's (a production deployment's 'latest' and recovery point must not be skewed so).
+    public var drillCopy = false
 
     /// The region called `name`, if the configuration has one.
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
@@ -205,6 +212,21 @@ public enum ConfigLoader {
             if let list = c["exceptions"]?.sequence() { exceptions = list.compactMap(parseException) }
             c.finish()
         }
+        let drillCopy = top["drill_copy"]?.bool() ?? false
+        var retention: [String: String] = [:]
+        if let r = top["retention"]?.mapping() {
+            for rule in ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"] {
+                if let n = r[rule]?.int(in: 0...100_000) { retention[rule] = String(n) }
+            }
+            if let zone = r["timezone"]?.string() {
+                if TimeZone(identifier: zone) == nil {
+                    r["timezone"]?.report("unknown time zone '\(zone)'", hint: "an IANA name such as UTC or Europe/London")
+                } else {
+                    retention["timezone"] = zone
+                }
+            }
+            r.finish()
+        }
         var posture = PostureThresholds()
         if let p = top["posture"]?.mapping() {
             func hours(_ key: String) -> Double? { p[key]?.int(in: 1...100_000).map(Double.init) }
@@ -247,6 +269,8 @@ public enum ConfigLoader {
         config.complianceSettings = complianceSettings
         config.complianceExceptions = exceptions
         config.posture = posture
+        config.retention = retention
+        config.drillCopy = drillCopy
         return config
     }
 

@@ -286,6 +286,25 @@ public struct JobLoader: Sendable {
         return jobs
     }
 
+    /// A job of one step, for a command that runs that step once (`leafguard backup`,
+    /// `prune`): written as a job file would hold it and read like one, so the step's
+    /// parameters are checked exactly as in a job file. `parameters` are YAML scalars
+    /// (numbers, or strings the caller quotes with `yamlQuoted`).
+    public func oneOff(name: String, step: String, parameters: [(String, String)]) throws -> JobDefinition {
+        let body = parameters.map { "\($0.0): \($0.1)" }.joined(separator: ", ")
+        let text = "name: \(name)\ndescription: one-off run of the \(step) step, from the command line\nsteps:\n  - \(step): {\(body)}\n"
+        let diagnostics = Diagnostics()
+        let job = parse(text, file: "(command line)", diagnostics: diagnostics)
+        try diagnostics.throwIfAny()
+        guard let job else { throw ConfigurationError(file: "(command line)", message: "cannot build a one-off \(step) job") }
+        return job
+    }
+
+    /// `text` as a YAML double-quoted scalar (JSON's string syntax, which YAML reads).
+    public static func yamlQuoted(_ text: String) -> String {
+        (try? String(decoding: JSONEncoder().encode(text), as: UTF8.self)) ?? "\"\""
+    }
+
     /// `after:` must name other jobs and must not form a cycle.
     func checkDependencies(_ jobs: [JobDefinition], diagnostics: Diagnostics) {
         let names = jobs.map(\.name)

@@ -240,3 +240,19 @@ extension SnapshotManifest {
         return s
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension SnapshotFile {
+    /// Whether `pattern` names this file, as `find` and `restore --include` read it: a shell
+    /// pattern (fnmatch: `*`, `?`, `[..]`) matching the whole path or its last component, or
+    /// a folder the file is in (`documents/42`).
+    public func matches(_ pattern: String) -> Bool {
+        let folder = pattern.hasSuffix("/") ? String(pattern.dropLast()) : pattern
+        return fnmatch(pattern, path, 0) == 0 || fnmatch(pattern, (path as NSString).lastPathComponent, 0) == 0
+            || (!folder.isEmpty && path.hasPrefix(folder + "/"))
+    }
+
+}

@@ -70,3 +70,22 @@ extension Repository {
         return report
     }
 }
+
+extension Repository {
+    /// Forgets the snapshots `ids` (full ids, as `snapshotIDs` lists them) under an
+    /// exclusive region lock: their snapshot objects go, by tombstone, and the data only they
+    /// used stays until the next prune (which removes the packs no snapshot needs). Returns
+    /// the ids forgotten; an id the region does not list is an error naming it, and nothing
+    /// is removed.
+    @discardableResult
+    public func forget(_ ids: [ObjectID], now: Date? = nil) throws -> [ObjectID] {
+        let lock = try RegionLock.acquire(.exclusive, in: self, now: now ?? clock.now)
+        defer { lock.release() }
+        let listed = Set(snapshotIDs())
+        if let absent = ids.first(where: { !listed.contains($0) }) { throw RepositoryError.snapshotNotFound(absent.hex) }
+        let unique = Array(Set(ids)).sorted()
+        try removeOnPurpose(unique.map { "snapshots/\($0.hex)" })
+        return unique
+    }
+
+}

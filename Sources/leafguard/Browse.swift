@@ -3,10 +3,6 @@ import Foundation
 import LeafJobs
 import LeafRepository
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// One file of a snapshot as `ls` and `find` print it; snake_case keys, RFC 3339 times.
 struct SnapshotEntry: Encodable {
     let snapshot: String
@@ -73,7 +69,7 @@ extension Leafguard {
             abstract: "Find files by a shell pattern (matched against the path and the file name) in every snapshot, or one.",
             discussion: "Example: leafguard find '*will*.pdf' --config /etc/leafguard/leafguard.yml")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "A shell pattern: * ? [..] (fnmatch), against the whole path or the file name.") var pattern: String
+        @Argument(help: "A shell pattern: * ? [..] (fnmatch), against the whole path or the file name, or a folder.") var pattern: String
         @Option(help: "Only this snapshot (an id, a unique prefix, or 'latest').") var snapshot: String?
         @Option(help: "Region (default: primary).") var region: String?
         @Flag(help: "Print a JSON array of matches.") var json = false
@@ -88,7 +84,7 @@ extension Leafguard {
             }
             var rows: [SnapshotEntry] = []
             for m in manifests {
-                for f in [m.database] + m.documents where Self.matches(pattern, f.path) {
+                for f in [m.database] + m.documents where f.matches(pattern) {
                     rows.append(SnapshotEntry(f, in: m))
                 }
             }
@@ -97,9 +93,5 @@ extension Leafguard {
             for r in rows { print("\(r.short)  \(r.snapshotTime)  \(r.line)") }
         }
 
-        /// fnmatch(3) against the whole path, then against its last component.
-        static func matches(_ pattern: String, _ path: String) -> Bool {
-            fnmatch(pattern, path, 0) == 0 || fnmatch(pattern, (path as NSString).lastPathComponent, 0) == 0
-        }
     }
 }

@@ -17,8 +17,9 @@ struct Leafguard: ParsableCommand {
         abstract: "Encrypted, erasure-coded backups, key rotation and compliance scans for leafplanner data.",
         version: version,
         subcommands: [
-            Demo.self, Init.self, SelfCheck.self, Run.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self, Snapshots.self, Restore.self,
-            Replicate.self, Verify.self, Ls.self, Find.self, Stats.self, Unlock.self, Scan.self, Report.self, Keys.self, Cron.self,
+            Demo.self, Init.self, SelfCheck.self, Run.self, Backup.self, Prune.self, Tick.self, History.self, Audit.self, Reports.self, Jobs.self,
+            Snapshots.self, Restore.self,
+            Replicate.self, Verify.self, Ls.self, Find.self, Diff.self, Stats.self, Unlock.self, Scan.self, Report.self, Keys.self, Cron.self,
         ]
     )
 

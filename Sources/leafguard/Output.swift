@@ -63,3 +63,11 @@ func parseInstant(_ text: String) -> Date? { Timestamp.parse(text) }
 
 /// An instant as ISO 8601 with milliseconds, the form `--now` and `--scheduled-for` take.
 func isoFractional(_ date: Date) -> String { Timestamp.fractional(date) }
+
+/// Asks a person at a terminal to type `yes` to `question`; without a terminal it fails with
+/// `otherwise` (exit 2: a script confirms with `--yes`), and anything but `yes` with `declined`.
+func confirm(_ question: String, otherwise: String, declined: String) throws {
+    guard isatty(0) == 1 else { throw CommandFailure(otherwise, status: 2) }
+    print(question + "\ntype yes: ", terminator: "")
+    guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw CommandFailure(declined, status: 1) }
+}

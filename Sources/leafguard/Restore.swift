@@ -5,39 +5,133 @@ import LeafConfig
 import LeafDeployment
 import LeafJobs
 import LeafRepository
+import LeafTime
 import Logging
 
 extension Leafguard {
-    /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force]`.
+    /// `leafguard restore [SNAPSHOT|latest] --to DIR [--region R] [--force] [--include P]…`,
+    /// `restore … --account ID --to DIR`, `restore … --account ID --into-live [--yes]`.
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild a planner data directory from a snapshot, checking every document and the database.")
+            abstract: "Rebuild a planner data directory from a snapshot, checking every document and the database.",
+            discussion: """
+                Examples:
+                  leafguard restore latest --to /srv/restore                       (everything)
+                  leafguard restore latest --to /tmp/will --include '*will*.pdf'   (some files, with mode and mtime)
+                  leafguard restore 5f2c9a1e --account 12 --to /tmp/family-12      (one family: its documents, and a
+                                                                                     planner.db with only its rows)
+                  leafguard restore 5f2c9a1e --account 12 --into-live              (bring back what family 12 lost into
+                                                                                     the live planner; see docs/operations.md)
+                """)
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Snapshot id (or a unique prefix), or 'latest'.") var snapshot = "latest"
-        @Option(help: "Folder to restore into; must be empty unless --force.") var to: String
+        @Option(help: "Folder to restore into; must be empty unless --force.") var to: String?
         @Option(help: "Region to restore from (default: primary).") var region: String?
         @Flag(
             help:
                 "Replace a planner data folder's content as a whole, atomically (refused when it holds anything a planner data folder does not)."
         ) var force = false
+        @Option(help: "Only files matching this shell pattern (path, file name, or folder); repeatable.") var include: [String] = []
+        @Option(help: "Only this account's data: its documents and its rows of the database.") var account: Int64?
+        @Flag(help: "With --account: insert the account's rows and documents the live planner lacks (never overwrites).") var intoLive = false
+        @Flag(help: "With --into-live: do not ask for confirmation.") var yes = false
+
+        func validate() throws {
+            if intoLive {
+                guard account != nil else { throw ValidationError("--into-live needs --account ID: only one family's data goes back into the live planner") }
+                guard to == nil, !force, include.isEmpty else {
+                    throw ValidationError("--into-live writes into the live planner: no --to, --force or --include")
+                }
+            } else if to == nil {
+                throw ValidationError("say where to restore: --to DIR (or --account ID --into-live)")
+            }
+            if account != nil && (!include.isEmpty || force) { throw ValidationError("--account restores the account's files: no --include or --force") }
+        }
 
         func run() throws {
-            let target = absolute(to, relativeTo: FileManager.default.currentDirectoryPath)
-            if !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: target), !existing.isEmpty {
+            let target = to.map { absolute($0, relativeTo: FileManager.default.currentDirectoryPath) }
+            if let target, !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: target), !existing.isEmpty {
                 throw CommandFailure("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", status: 2)
             }
             let (config, name, repo) = try global.openRegion(region)
+            if intoLive, !yes, let account {
+                try confirm(
+                    "bring back into the live planner (\(config.dataDirectory)) the rows and documents of account \(account) that snapshot "
+                        + "\(snapshot) holds and it lacks? Nothing is overwritten; other accounts are not touched.",
+                    otherwise: "--into-live writes into the live planner; confirm with --yes", declined: "nothing written")
+            }
             // Ctrl-C stops the restore at its next pack: its scratch folder is removed and
             // the target left as it was (exit 130, or 143 for SIGTERM).
             Interruption.install()
-            try audited(config, action: "restore", command: "restore", objects: ["snapshot \(snapshot)", "region \(name)", "to \(target)"]) {
-                do { try restore(config: config, name: name, repo: repo, target: target) } catch let e as RestoreError where e.stopped {
+            var objects = ["snapshot \(snapshot)", "region \(name)"] + (target.map { ["to \($0)"] } ?? [])
+            objects += account.map { ["account \($0)"] } ?? []
+            objects += intoLive ? ["into \(config.dataDirectory)"] : []
+            objects += include.map { "include \($0)" }
+            let action = intoLive ? "restore.into-live" : (account != nil ? "restore.account" : "restore")
+            try audited(config, action: action, command: "restore", objects: objects) {
+                do {
+                    if let account {
+                        try restoreAccount(account, config: config, name: name, repo: repo, target: target)
+                    } else if let target {
+                        try restore(config: config, name: name, repo: repo, target: target)
+                    }
+                } catch let e as RestoreError where e.stopped {
                     throw CommandFailure("interrupted: \(e.message)", status: Interruption.exitStatus)
                 } catch let e as RestoreError where e.refused {
                     throw CommandFailure(e.message, status: 2)
+                } catch let e as AccountDataError {
+                    throw CommandFailure(e.message)
                 }
             }
+        }
+
+        /// A restore reading `repo`, reporting progress, taking shards from the other regions
+        /// where this one lacks them, and stopping at Ctrl-C.
+        func reader(_ config: LeafguardConfig, _ name: String, _ repo: Repository, _ progress: LeafJobs.Progress) -> LeafBackup.Restore {
+            var restore = LeafBackup.Restore(repository: repo) { phase, done, total in
+                progress.update(phase, done: done, total: total)
+            }
+            restore.otherRegions = openDeployment(config).otherRepositories(than: name)
+            restore.shouldStop = { Interruption.signalReceived != 0 }
+            return restore
+        }
+
+        func restoreAccount(_ account: Int64, config: LeafguardConfig, name: String, repo: Repository, target: String?) throws {
+            let manifest = try resolveAccounted(snapshot, config: config, region: name, repo: repo, logger: global.logger())
+            let progress = Progress()
+            progress.begin()
+            let restore = reader(config, name, repo, progress)
+            // Into the live planner: the account's data is restored into a private scratch
+            // folder first, checked there, then what the live planner lacks is inserted.
+            let scratch = openDeployment(config).scratchDirectory + "/account-\(getpid())"
+            let destination = target ?? scratch + "/out"
+            if target == nil {
+                try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            defer { if target == nil { try? FileManager.default.removeItem(atPath: scratch) } }
+            let result = try restore.runAccount(manifest, account: account, to: destination)
+            progress.end()
+            let rows = result.rows.sorted { $0.key < $1.key }.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print(
+                "account \(account) of snapshot \(manifest.id.short) (\(Timestamp.string(manifest.time))) from '\(name)': \(result.documents) "
+                    + "document(s) (\(Progress.format(result.bytes, unit: "B"))), each matching its SHA-256; its rows: \(rows)")
+            for p in result.absent { print("  - \(p): named by the account's rows but not in the snapshot (recorded missing at backup time)") }
+            guard target == nil else {
+                print("  written to \(destination): planner.db (this account's rows only, integrity_check ok) and documents/")
+                return
+            }
+            let back = try AccountReturn.bringBack(
+                account: account, slice: destination + "/" + manifest.database.path, documentsFolder: destination, into: config.dataDirectory)
+            let inserted = back.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print(
+                "brought back into \(config.dataDirectory): "
+                    + (inserted.isEmpty && back.documents.isEmpty
+                        ? "nothing: the live planner lacks none of the account's rows or documents"
+                        : "\(inserted.isEmpty ? "no rows" : "rows: " + inserted.joined(separator: ", ")); \(back.documents.count) document(s)"))
+            for d in back.documents { print("  + \(d)") }
+            for c in back.conflicts { print("  ! \(c)") }
+            if !back.conflicts.isEmpty { throw ExitCode(3) }
         }
 
         func restore(config: LeafguardConfig, name: String, repo: Repository, target: String) throws {
@@ -50,13 +144,8 @@ extension Leafguard {
             }
             let progress = Progress()
             progress.begin()
-            var restore = LeafBackup.Restore(repository: repo) { phase, done, total in
-                progress.update(phase, done: done, total: total)
-            }
-            // Other regions hold the same packs: their shards fill in where this region has lost too many.
-            restore.otherRegions = openDeployment(config).otherRepositories(than: name)
-            restore.shouldStop = { Interruption.signalReceived != 0 }
-            let result = try restore.run(manifest, to: target, force: force)
+            let restore = reader(config, name, repo, progress)
+            let result = try restore.run(manifest, to: target, force: force, include: include)
             progress.end()
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
             // The headline counts what did not match: the documents came back as stored, but
@@ -67,7 +156,9 @@ extension Leafguard {
                 : "\(manifest.problems.count) document(s) did NOT match the planner's record at backup time (listed below)"
             print(
                 "  \(result.files) files, \(Progress.format(result.bytes, unit: "B")) in \(String(format: "%.1f", result.seconds)) s; "
-                    + "what was stored came back intact (SHA-256), database passes integrity_check and row counts; \(recorded)")
+                    + "what was stored came back intact (SHA-256)"
+                    + (result.includedDatabase ? ", database passes integrity_check and row counts" : " (the database was not among them)")
+                    + "; \(recorded)")
             if !result.repairedAround.isEmpty {
                 print("  worked around \(result.repairedAround.count) damaged or missing shard(s) (run verify --repair):")
                 for r in result.repairedAround.prefix(20) { print("    - \(r)") }

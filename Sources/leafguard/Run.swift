@@ -4,6 +4,7 @@ import LeafConfig
 import LeafJobs
 import LeafScheduler
 import LeafTime
+import Logging
 
 extension Leafguard {
     /// `leafguard run JOB [--dry-run]`: runs one job now, under its lock, recorded in history.
@@ -25,8 +26,10 @@ extension Leafguard {
         // Set by `leafguard tick` (ProcessRunLauncher): the run's ScheduledRun is on standard input.
         @Flag(help: .hidden) var scheduled = false
 
-        @Option(help: "Act as if it were this instant (ISO 8601), for drills and tests.")
+        @Option(help: "Act as if it were this instant (ISO 8601); only in a drill copy (drill_copy: true in leafguard.yml).")
         var now: String?
+
+        @Flag(help: "Print the run as JSON (the history's record: outcome, steps, figures).") var json = false
 
         func validate() throws {
             if let now, parseInstant(now) == nil { throw ValidationError("--now '\(now)' is not ISO 8601") }
@@ -45,18 +48,38 @@ extension Leafguard {
                 request.dryRun = dryRun
                 clock = Clock(now: planned.now)
             }
-            let supervisor = RunSupervisor(config: config, logger: logger, clock: clock)
-            switch try supervisor.execute(request) {
-            case .ran(let record, let result):
-                printRun(result, runID: record.id)
-                if !result.succeeded { throw ExitCode(1) }
-                if result.warned { throw ExitCode(3) }
-            case .busy(let holder):
-                throw CommandFailure("job \(job) is already running (\(holder?.description ?? "holder unknown")); its concurrency policy is forbid", status: 75)
-            case .alreadyClaimed:
-                print("job \(job): this run was already started by another leafguard process")
-            }
+            try refuseNowOutsideDrills(now, dryRun: dryRun, config: config)
+            try executeRun(request, config: config, logger: logger, clock: clock, json: json)
         }
+    }
+}
+
+/// `--now` dates runs and snapshots by another clock than the host's: refused on anything
+/// that writes unless leafguard.yml says the deployment is a drill copy (`drill_copy: true`).
+func refuseNowOutsideDrills(_ now: String?, dryRun: Bool, config: LeafguardConfig) throws {
+    guard now != nil, !dryRun, !config.drillCopy else { return }
+    throw CommandFailure(
+        "--now is refused: it would date runs and snapshots by another clock than this host's, and skew 'latest' and the "
+            + "recovery point of a real deployment. Drill with a copy of the deployment whose leafguard.yml says 'drill_copy: true' "
+            + "(see docs/operations.md), or use --dry-run",
+        status: 2)
+}
+
+/// Runs `request` under the supervisor (the job's lock, the history, the audit log, signals)
+/// and prints it, for people or as JSON (the history's run record with its steps). Exit
+/// status as `run` documents it.
+func executeRun(_ request: RunRequest, config: LeafguardConfig, logger: Logger, clock: Clock, json: Bool) throws {
+    let supervisor = RunSupervisor(config: config, logger: logger, clock: clock)
+    switch try supervisor.execute(request) {
+    case .ran(let record, let result):
+        if json { print(try jsonString(RunSummary(record))) } else { printRun(result, runID: record.id) }
+        if !result.succeeded { throw ExitCode(1) }
+        if result.warned { throw ExitCode(3) }
+    case .busy(let holder):
+        throw CommandFailure(
+            "job \(request.job.name) is already running (\(holder?.description ?? "holder unknown")); its concurrency policy is forbid", status: 75)
+    case .alreadyClaimed:
+        print("job \(request.job.name): this run was already started by another leafguard process")
     }
 }
 

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import LeafDeployment
 import LeafJobs
 import LeafRepository
 
 extension Leafguard {
     /// `leafguard snapshots …`.
     struct Snapshots: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List snapshots.", subcommands: [List.self])
+        static let configuration = CommandConfiguration(abstract: "List and forget snapshots.", subcommands: [List.self, Forget.self])
     }
 }
 
@@ -67,6 +68,73 @@ extension Leafguard.Snapshots {
                         + "\(Progress.format(r.addedBytes, unit: "B").padding(toLength: 10, withPad: " ", startingAt: 0))  \(r.job ?? "-")"
                         + (r.problems > 0 ? "  (\(r.problems) document problems)" : "") + (r.datedAhead ? "  (dated ahead)" : ""))
             }
+        }
+    }
+}
+
+extension Leafguard.Snapshots {
+    /// `leafguard snapshots forget ID… [--region R | --all-regions] [--json]`.
+    struct Forget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget snapshots by id; the next prune removes the data only they used.",
+            discussion: """
+                Each ID is a snapshot id or a unique prefix of it (as 'snapshots list' shows it). Without \
+                --all-regions only the named region's copy is forgotten (default: primary); another region's \
+                copy would be copied back by replicate. Example: leafguard snapshots forget 5f2c9a1e --all-regions
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Snapshot ids or unique prefixes.") var ids: [String]
+        @Option(help: "Region (default: primary).") var region: String?
+        @Flag(help: "Forget them in every region that holds them.") var allRegions = false
+        @Flag(help: "Print a JSON array of {region, snapshot} forgotten.") var json = false
+
+        struct Row: Encodable { let region: String; let snapshot: String }
+
+        func validate() throws {
+            if ids.isEmpty { throw ValidationError("name at least one snapshot id") }
+            if allRegions && region != nil { throw ValidationError("--region and --all-regions exclude each other") }
+            if ids.contains("latest") { throw ValidationError("name snapshots by id: 'latest' moves as backups run") }
+        }
+
+        func run() throws {
+            _ = global.logger()
+            let config = try global.loadConfig()
+            if let region { try global.checkRegion(region, in: config) }
+            let deployment = openDeployment(config)
+            let regions = allRegions ? config.regionNames : [region ?? config.primaryRegion.name]
+            // Every id is resolved in every region first: a typo forgets nothing anywhere.
+            var plan: [(String, LeafRepository.Repository, [ObjectID])] = []
+            var found = Set<String>()
+            for name in regions {
+                let repo: LeafRepository.Repository
+                do { repo = try deployment.existingRepository(name) } catch  where allRegions { continue }
+                let listed = repo.snapshotIDs()
+                var chosen: [ObjectID] = []
+                for text in ids {
+                    let t = text.lowercased()
+                    let matches = listed.filter { $0.hex.hasPrefix(t) || $0.short.hasPrefix(t) }
+                    if matches.count > 1 { throw CommandFailure("'\(text)' matches \(matches.count) snapshots in '\(name)'; give more of the id", status: 2) }
+                    if let m = matches.first { chosen.append(m); found.insert(text) }
+                }
+                if !chosen.isEmpty { plan.append((name, repo, chosen)) }
+            }
+            let missing = ids.filter { !found.contains($0) }
+            guard missing.isEmpty else {
+                throw CommandFailure(
+                    "no snapshot \(missing.joined(separator: ", ")) in \(regions.map { "'\($0)'" }.joined(separator: ", ")); nothing was forgotten "
+                        + "(see 'leafguard snapshots list')", status: 2)
+            }
+            let objects = plan.flatMap { name, _, chosen in chosen.map { "snapshot \($0.hex) in \(name)" } }
+            var rows: [Row] = []
+            try audited(config, action: "snapshot.forget", command: "snapshots forget", objects: objects) {
+                for (name, repo, chosen) in plan {
+                    for id in try repo.forget(chosen) { rows.append(Row(region: name, snapshot: id.hex)) }
+                }
+            }
+            if json { print(try jsonString(rows)); return }
+            for r in rows { print("forgot \(RegionHeads.short(r.snapshot)) in '\(r.region)'") }
+            print("the data only they used is removed by the next prune ('leafguard prune', or a job's prune step)")
         }
     }
 }

@@ -14,12 +14,13 @@ extension Leafguard {
                 Each due job runs as its own 'leafguard run' process, under the job's lock, so overlapping \
                 ticks and hosts sharing the state folder never start one fire time twice. Jobs with 'after:' \
                 run in the same tick once their dependencies have succeeded. Exit status: 0 when every run \
-                started succeeded (or nothing was due), 1 when one failed, 2 bad configuration.
+                started succeeded (or nothing was due), 1 when one failed, 2 bad configuration, 3 when runs \
+                warned and none failed.
                 """)
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: "Act as if it were this instant (ISO 8601), for drills and tests.")
+        @Option(help: "Act as if it were this instant (ISO 8601); only in a drill copy (drill_copy: true in leafguard.yml).")
         var now: String?
 
         func validate() throws {
@@ -29,6 +30,7 @@ extension Leafguard {
         func run() throws {
             let logger = global.logger()
             let config = try global.loadConfig()
+            try refuseNowOutsideDrills(now, dryRun: false, config: config)
             var options = ["--log-format", global.logFormat, "--log-level", global.logLevel]
             if let file = global.config { options += ["--config", absolute(file, relativeTo: FileManager.default.currentDirectoryPath)] }
             let scheduler = Scheduler(

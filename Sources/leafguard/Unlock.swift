@@ -61,14 +61,10 @@ extension Leafguard {
                 let list = forced.map {
                     "\($0.region): \($0.lock.kind.rawValue) lock of \($0.lock.host) pid \($0.lock.pid) since \(Timestamp.string($0.lock.created))"
                 }
-                guard isatty(0) == 1 else {
-                    throw CommandFailure(
-                        "--force would remove \(forced.count) lock(s) of other hosts (\(list.joined(separator: "; "))); confirm with --yes", status: 2)
-                }
-                print(
-                    "remove \(forced.count) lock(s) of other hosts, whose runs must be dead?\n  " + list.joined(separator: "\n  ") + "\ntype yes: ",
-                    terminator: "")
-                guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw CommandFailure("nothing removed", status: 1) }
+                try confirm(
+                    "remove \(forced.count) lock(s) of other hosts, whose runs must be dead?\n  " + list.joined(separator: "\n  "),
+                    otherwise: "--force would remove \(forced.count) lock(s) of other hosts (\(list.joined(separator: "; "))); confirm with --yes",
+                    declined: "nothing removed")
             }
             var rows: [Row] = []
             try audited(config, action: "lock.remove", command: "unlock", objects: plan.filter(\.remove).map { "\($0.region) \($0.lock.name)" }) {

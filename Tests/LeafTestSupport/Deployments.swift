@@ -88,6 +88,12 @@ public struct DeploymentFixture: Sendable {
 
     public var keyBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: dir.file("keys/master.key"))!) }
 
+    /// Marks the deployment a drill copy (`drill_copy: true`): `run` and `tick` then take `--now`.
+    public func markDrillCopy() throws {
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try dir.write("leafguard.yml", text + "\ndrill_copy: true\n")
+    }
+
     /// Makes the master key a passphrase read from the environment variable `variable`.
     public func usePassphrase(from variable: String) throws {
         let text = try String(contentsOfFile: config, encoding: .utf8)
@@ -174,6 +180,9 @@ public struct DisasterFixture: Sendable {
     }
 
     public static let passphraseEnvironment = ["LG_TEST_PASSPHRASE": "correct horse battery staple 42!"]
+
+    /// Drops snapshot `id` from `expected` (a test forgot it).
+    public mutating func forgetExpected(_ id: String) { expected.removeAll { $0.id == id } }
 
     /// Runs leafguard with this deployment's config (and the passphrase, harmless otherwise).
     public func run(_ arguments: [String]) throws -> CommandOutput {

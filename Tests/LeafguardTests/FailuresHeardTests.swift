@@ -14,6 +14,7 @@ import Testing
 
     @Test func aBrokenJobFileStopsOnlyItself() throws {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         try d.dir.write("jobs/broken.yml", "name: broken\nsteps: [bakup]\n")
         try d.dir.write("jobs/every-minute.yml", "name: every-minute\nschedule: \"* * * * *\"\nsteps: [backup]\n")
         let run = try leafguard(["run", "backup-only", "--config", d.config])
@@ -117,6 +118,7 @@ import Testing
     /// none failed, not 1 (cron mailed "failed" for a warned run); 1 when one failed.
     @Test func tickExitsThreeWhenItsRunsOnlyWarned() throws {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         let doc = try #require(filesBelow(d.dir.file("planner-data/documents")).first)
         try Data("altered".utf8).write(to: URL(fileURLWithPath: d.dir.file("planner-data/documents/" + doc)))
         try d.dir.write("jobs/every-minute.yml", "name: every-minute\nschedule: \"* * * * *\"\nsteps: [backup]\n")
@@ -181,6 +183,7 @@ import Testing
     /// and the posture report.
     @Test func aDeadSchedulerIsNoticed() throws {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         try d.dir.write("jobs/hourly.yml", "name: hourly\nschedule: \"0 * * * *\"\nsteps: [backup]\n")
         let start = "2026-12-01T10:30:00Z"
         #expect(try leafguard(["tick", "--now", start, "--config", d.config]).status == 0)

@@ -16,6 +16,7 @@ import Testing
 
     @Test func latestIsTheLastWrittenWhateverItsDate() throws {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         #expect(try leafguard(["run", "backup-only", "--config", d.config]).status == 0)
         let ahead = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86400))
         try addDocument(to: d, megabytes: 1)

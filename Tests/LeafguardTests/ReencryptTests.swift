@@ -16,6 +16,7 @@ import Testing
 @Suite struct ReencryptTests {
     func deployment(locations: Int = 6) throws -> DeploymentFixture {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
         return d
     }

@@ -14,6 +14,7 @@ import Testing
     /// A deployment with one scheduled backup job, `nightly`, extended by `extra` job keys.
     func deployment(_ extra: String = "") throws -> DeploymentFixture {
         let d = try DeploymentFixture()
+        try d.markDrillCopy()
         try d.dir.write("jobs/nightly.yml", "name: nightly\nschedule: \"30 2 * * *\"\ntimezone: UTC\n\(extra)steps: [backup]\n")
         return d
     }

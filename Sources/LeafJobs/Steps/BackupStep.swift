@@ -24,9 +24,27 @@ public struct BackupStep: JobStep {
         let deployment = context.deployment
         if context.dryRun {
             _ = try deployment.masterKey()
+            guard let repo = try? deployment.repository(region) else {
+                return StepResult(
+                    step: Self.name, status: .succeeded,
+                    summary: "dry run: would create region '\(region)' and snapshot \(context.config.dataDirectory) into it whole")
+            }
+            let plan = try Backup(repository: repo, dataDirectory: context.config.dataDirectory, options: BackupOptions(scratchDirectory: "")).plan()
+            let documents = plan.added.count + plan.changed.count
             return StepResult(
                 step: Self.name, status: .succeeded,
-                summary: "dry run: would snapshot \(context.config.dataDirectory) into region '\(region)'")
+                summary: "dry run: would snapshot \(context.config.dataDirectory) into '\(region)': "
+                    + "\(documents) new or changed document(s) (\(Progress.format(plan.documentBytes, unit: "B"))), "
+                    + "\(plan.unchanged) unchanged, \(plan.removed.count) no longer named, and the database's changed chunks "
+                    + "(of \(Progress.format(plan.databaseBytes, unit: "B")))"
+                    + (plan.previous.map { " against snapshot \($0)" } ?? "; the region has no snapshot yet"),
+                figures: [
+                    "documents_added": Double(plan.added.count), "documents_changed": Double(plan.changed.count),
+                    "documents_unchanged": Double(plan.unchanged), "bytes_to_read": Double(plan.documentBytes + plan.databaseBytes),
+                ],
+                details: plan.added.map { "new: \($0.path) (\(Progress.format($0.size, unit: "B")))" }
+                    + plan.changed.map { "changed: \($0.path) (\(Progress.format($0.size, unit: "B")))" }
+                    + plan.removed.map { "no longer named: \($0)" } + plan.problems)
         }
         let repo = try deployment.repository(region, create: true)
         var options = BackupOptions(scratchDirectory: deployment.scratchDirectory)
