@@ -21,9 +21,11 @@ deps:
 	fi
 
 # moto (an S3 server the S3 tests start on loopback, one per region) and boto3 (the
-# independent client they compare with), for the python3 on PATH; eatmydata for the suite.
+# independent client they compare with), for the python3 on PATH; eatmydata for the suite;
+# prometheus for promtool, which checks the metrics file and the shipped alert rules.
 test-deps: deps
-	@dpkg -s eatmydata >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends eatmydata >/dev/null; }
+	@for p in eatmydata prometheus; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	@python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]' boto3
 
 # The suite's folders (deployments, regions, restores: about 1 GB at its peak) go on a

@@ -38,12 +38,14 @@ let package = Package(
         .target(name: "LeafFiles", swiftSettings: swiftSettings),
         .target(name: "LeafConcurrency", swiftSettings: swiftSettings),
         .target(name: "LeafCron", swiftSettings: swiftSettings),
+        // The state folder's layout and the run history as readers see it.
+        .target(name: "LeafState", dependencies: ["LeafSQLite"], swiftSettings: swiftSettings),
         .target(
             name: "LeafConfig",
             dependencies: [
-                "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", "LeafFiles", .product(name: "Yams", package: "Yams"),
+                "LeafCron", "LeafCompliance", "LeafTime", "LeafConcurrency", "LeafFiles", "LeafState", .product(name: "Yams", package: "Yams"),
             ], swiftSettings: swiftSettings),
-        .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency"], swiftSettings: swiftSettings),
+        .target(name: "LeafKeys", dependencies: ["LeafSodium", "LeafTime", "LeafConcurrency", "LeafState"], swiftSettings: swiftSettings),
         .target(name: "LeafStorage", dependencies: ["LeafConcurrency"], swiftSettings: swiftSettings),
         .target(
             name: "LeafRepository",
@@ -66,7 +68,7 @@ let package = Package(
             name: "LeafDeployment",
             dependencies: [
                 "LeafConfig", "LeafKeys", "LeafStorage", "LeafS3", "LeafRepository", "LeafAudit", "LeafSodium", "LeafTime", "LeafConcurrency",
-                .product(name: "Logging", package: "swift-log"),
+                "LeafState", .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
         .target(
             name: "LeafReports",
@@ -86,12 +88,12 @@ let package = Package(
         .target(
             name: "LeafAudit",
             dependencies: [
-                "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys",
+                "LeafSodium", "LeafDigest", "LeafSQLite", "LeafKeys", "LeafState",
             ], swiftSettings: swiftSettings),
         .target(
             name: "LeafScheduler",
             dependencies: [
-                "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafDeployment", "LeafAudit", "LeafTime", "LeafConcurrency",
+                "LeafConfig", "LeafCron", "LeafSQLite", "LeafJobs", "LeafDeployment", "LeafAudit", "LeafTime", "LeafConcurrency", "LeafState",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: swiftSettings),
         .executableTarget(

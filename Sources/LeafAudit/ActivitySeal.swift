@@ -2,6 +2,7 @@ import Foundation
 import LeafDigest
 import LeafSQLite
 import LeafSodium
+import LeafState
 
 /// The header of one activity seal: which rows it covers and how it links to the seal before.
 public struct ActivitySealHeader: Codable, Sendable, Equatable {
@@ -69,7 +70,7 @@ public struct ActivitySealer: Sendable {
     static let entrySize = 24
 
     /// The seals of the state folder `stateDirectory`.
-    public init(stateDirectory: String) { directory = stateDirectory + "/audit/activity" }
+    public init(stateDirectory: String) { directory = StateLayout(stateDirectory).activitySeals }
 
     /// Seals rows with ids above the last sealed one; nil when there are none.
     public func seal(database path: String, signer: AuditSigner, at: Date = Date()) throws -> ActivitySealResult? {

@@ -1,5 +1,6 @@
 import Foundation
 import LeafDigest
+import LeafState
 
 #if canImport(Glibc)
     import Glibc
@@ -82,7 +83,7 @@ public struct AuditLog: Sendable {
     public static let genesis = String(repeating: "0", count: 64)
 
     /// The log of the state folder `stateDirectory`.
-    public init(stateDirectory: String) { path = stateDirectory + "/audit/audit.log" }
+    public init(stateDirectory: String) { path = StateLayout(stateDirectory).auditLog }
 
     /// Appends an entry, under a lock so concurrent leafguard processes keep one chain.
     @discardableResult

@@ -2,6 +2,7 @@ import Foundation
 import LeafDigest
 import LeafKeys
 import LeafSodium
+import LeafState
 
 /// The audit signing key: an Ed25519 key pair whose seed is derived from the configured
 /// key (libsodium KDF, context `lgaudit1`) and, once a keyring file exists, kept sealed in
@@ -41,8 +42,8 @@ public struct AuditSigner: Sendable {
 
     /// Writes the public key file (0644: it is public) if it is missing or different.
     public func publish(stateDirectory: String) throws {
-        let path = stateDirectory + "/keys/audit-signing.pub"
-        try FileManager.default.createDirectory(atPath: stateDirectory + "/keys", withIntermediateDirectories: true)
+        let path = StateLayout(stateDirectory).auditPublicKey
+        try FileManager.default.createDirectory(atPath: StateLayout(stateDirectory).keys, withIntermediateDirectories: true)
         let text = "ed25519 \(publicKeyHex) leafguard-audit\n"
         if (try? String(contentsOfFile: path, encoding: .utf8)) != text {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -156,7 +157,7 @@ public struct CheckpointStore: Sendable {
     /// `STATE/audit`, where the checkpoints are kept.
     public let directory: String
     /// The checkpoints of the state folder `stateDirectory`.
-    public init(stateDirectory: String) { directory = stateDirectory + "/audit" }
+    public init(stateDirectory: String) { directory = StateLayout(stateDirectory).audit }
 
     /// Signs and stores a checkpoint of the log as it is now; returns its name and bytes.
     @discardableResult

@@ -1,6 +1,9 @@
 import Foundation
 import LeafCompliance
 import LeafFiles
+// StepResult, RunOutcome and the state folder's layout: every module that reads a
+// configuration reads them too.
+@_exported import LeafState
 import LeafTime
 
 /// Where the master key comes from (`keys.master`).
@@ -114,6 +117,8 @@ public struct LeafguardConfig: Sendable {
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
     /// Every region's name, in file order.
     public var regionNames: [String] { regions.map(\.name) }
+    /// The state folder's paths.
+    public var state: StateLayout { StateLayout(stateDirectory) }
     /// The region backups go to: the one named `primary`, else the first.
     public var primaryRegion: RegionConfig { region(named: "primary") ?? regions[0] }
 }
@@ -265,7 +270,7 @@ public enum ConfigLoader {
             stateDirectory: absolute(stateDir, relativeTo: base), masterKey: masterKey,
             regions: regions, shards: shards, jobsDirectory: absolute(jobsDir, relativeTo: base))
         config.historyLimit = historyLimit
-        config.metricsFile = absolute(metricsFile ?? (stateDir + "/metrics/leafguard.prom"), relativeTo: base)
+        config.metricsFile = metricsFile.map { absolute($0, relativeTo: base) } ?? config.state.defaultMetricsFile
         config.complianceSettings = complianceSettings
         config.complianceExceptions = exceptions
         config.posture = posture

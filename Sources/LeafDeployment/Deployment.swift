@@ -54,7 +54,7 @@ public final class Deployment: Sendable {
     public init(config: LeafguardConfig, clock: Clock = Clock()) { self.config = config; self.clock = clock }
 
     /// The state folder's scratch space (`STATE/tmp`, 0700): database copies, drill folders.
-    public var scratchDirectory: String { config.stateDirectory + "/tmp" }
+    public var scratchDirectory: String { config.state.scratch }
 
     /// The name of the keyring's copy in every location.
     public static let keyringObject = "keyring"
@@ -414,7 +414,7 @@ public final class Deployment: Sendable {
     }
 
     /// `STATE/repository-id`: the id of the deployment's repository, written once it is known.
-    var repositoryIDFile: String { config.stateDirectory + "/repository-id" }
+    var repositoryIDFile: String { config.state.repositoryID }
 
     /// The repository the deployment is known to have apart from `region`: the id the state
     /// folder recorded, or the config of any other region, with where it was seen and a

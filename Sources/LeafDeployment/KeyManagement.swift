@@ -17,7 +17,7 @@ public struct KeyManagement: Sendable {
     /// Key management of `deployment`.
     public init(deployment: Deployment, logger: Logger) { self.deployment = deployment; self.logger = logger }
 
-    var rotationFile: String { deployment.config.stateDirectory + "/keys/rotation.json" }
+    var rotationFile: String { deployment.config.state.rotation }
 
     /// The rotation checkpoint: which version every data key is being re-wrapped under.
     struct RotationCheckpoint: Codable { var target: UInt32; var started: Date; var regionsDone: [String] }
@@ -187,7 +187,7 @@ public struct KeyManagement: Sendable {
         } else {
             deployment.reloadKeyring(key: true)
         }
-        try? FileManager.default.removeItem(atPath: deployment.config.stateDirectory + "/keys/passphrase.json")
+        try? FileManager.default.removeItem(atPath: deployment.config.state.passphraseParameters)
         logger.notice("keyring re-sealed under a new key", metadata: ["keyring": "\(ring.path)", "new_source": "\(sourceText)"])
         return sourceText
     }

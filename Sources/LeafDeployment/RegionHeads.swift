@@ -32,7 +32,7 @@ public struct RegionHeads: Sendable {
 
     /// A snapshot's short id as `snapshots list` shows it (bytes 6 to 9: the random part).
     public static func short(_ hex: String) -> String { ObjectID(hex: hex)?.short ?? String(hex.prefix(8)) }
-    func statePath(_ region: String) -> String { config.stateDirectory + "/heads/" + region }
+    func statePath(_ region: String) -> String { config.state.head(region) }
 
     /// The newest authentic head of `region` for `repository` (hex id) among the state
     /// folder's copy and every reachable region's copies.
@@ -119,7 +119,7 @@ public struct RegionHeads: Sendable {
         for (head, bytes, spent) in heads {
             do {
                 try FileManager.default.createDirectory(
-                    atPath: config.stateDirectory + "/heads", withIntermediateDirectories: true,
+                    atPath: config.state.heads, withIntermediateDirectories: true,
                     attributes: [.posixPermissions: 0o700])
                 try Data(bytes).write(to: URL(fileURLWithPath: statePath(head.region)), options: .atomic)
             } catch {

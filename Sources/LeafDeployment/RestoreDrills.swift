@@ -1,4 +1,5 @@
 import Foundation
+import LeafState
 import LeafTime
 
 /// One restore drill as `STATE/drills/history.jsonl` records it: evidence that a region's
@@ -40,7 +41,7 @@ public struct DrillHistory: Sendable {
     /// `STATE/drills/history.jsonl`.
     public let path: String
     /// The history kept in `stateDirectory`.
-    public init(stateDirectory: String) { path = stateDirectory + "/drills/history.jsonl" }
+    public init(stateDirectory: String) { path = StateLayout(stateDirectory).drillHistory }
 
     /// Appends `record` as one line, fsync'd (the folder is created if missing).
     public func append(_ record: DrillRecord) throws {

@@ -29,7 +29,11 @@ public struct Verification: Sendable {
     ///   - readPercent: 0 checks structure only; 100 reads everything.
     ///   - acceptLoss: with `repair`, snapshots and indexes the signed head records but no
     ///     region holds any more are dropped from the head (the loss is then in the audit log).
-    public func run(regions: [String]?, readPercent: Int, repair: Bool, acceptLoss: Bool = false, now: Date? = nil) throws -> [RegionReport] {
+    ///   - progress: told (region, packs checked, packs in all) as each region's packs are checked.
+    public func run(
+        regions: [String]?, readPercent: Int, repair: Bool, acceptLoss: Bool = false, now: Date? = nil,
+        progress: (_ region: String, _ packsDone: Int64, _ packsTotal: Int64) -> Void = { _, _, _ in }
+    ) throws -> [RegionReport] {
         // When packs were read, for the coverage ledger: the deployment's clock by default.
         let now = now ?? deployment.clock.now
         let config = deployment.config
@@ -42,7 +46,7 @@ public struct Verification: Sendable {
             }
             // Only a repair takes shards from another region.
             let others = repair ? deployment.otherRepositories(than: name) : []
-            let ledger = config.stateDirectory + "/verify-\(name).json"
+            let ledger = config.state.verifyLedger(name)
             var lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
             var chosen: [ObjectID] = []
             var report = try repo.verify(
@@ -51,7 +55,7 @@ public struct Verification: Sendable {
                     let pick = packs.sorted { (lastRead[$0.id.hex] ?? 0, $0.id) < (lastRead[$1.id.hex] ?? 0, $1.id) }.prefix(count)
                     chosen = pick.map(\.id)
                     return Array(pick)
-                }, repair: repair, otherRegions: others)
+                }, repair: repair, otherRegions: others, progress: { progress(name, $0, $1) })
             // The keyring: a current, authentic copy in every location. While a rotation is
             // under way (its checkpoint in the state folder) the state folder's keyring is
             // ahead of the regions until the rotation publishes it to each, before it wraps
@@ -76,6 +80,8 @@ public struct Verification: Sendable {
             try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
             try JSONEncoder().encode(lastRead).write(to: URL(fileURLWithPath: ledger), options: .atomic)
             out.append(RegionReport(region: name, report: report))
+            let open = report.unrepaired.filter { !$0.isNote }.count
+            MetricsFacts.update(config.state) { $0.verifyProblems[name] = open }
         }
         return out
     }

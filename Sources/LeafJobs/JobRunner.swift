@@ -21,6 +21,8 @@ public struct JobRunResult: Sendable, Codable {
     public var warned: Bool { succeeded && steps.contains { $0.status == .warning } }
     /// True when nothing failed except steps this version cannot run yet.
     public var onlyUnavailable: Bool { !succeeded && steps.allSatisfy { $0.status != .failed } }
+    /// How the run ended, as the history, hooks, metrics and exit status tell it.
+    public var outcome: RunOutcome { warned ? .warned : (succeeded ? .succeeded : .failed) }
 }
 
 /// Runs a job's steps in order and stops at the first failed one.

@@ -9,6 +9,9 @@ public final class Progress: Sendable {
         var started = Date()
         var lastDraw = Date.distantPast
         var drewSomething = false
+        /// The current label and when it first appeared: its rate and ETA are its own.
+        var label = ""
+        var labelStarted = Date()
     }
     private let line = Locked(Line())
 
@@ -27,12 +30,10 @@ public final class Progress: Sendable {
         guard enabled else { return }
         line.withLock { l in
             let now = Date()
+            if l.label != label { l.label = label; l.labelStarted = now }
             guard now.timeIntervalSince(l.started) > 1, now.timeIntervalSince(l.lastDraw) > 0.1 else { return }
             l.lastDraw = now
-            var text = "\r\u{1B}[2K\(label): \(Progress.format(done, unit: unit))"
-            if let total, total > 0 {
-                text += " / \(Progress.format(total, unit: unit)) (\(Int(Double(done) * 100 / Double(total)))%)"
-            }
+            let text = "\r\u{1B}[2K" + Progress.line(label, done: done, total: total, seconds: now.timeIntervalSince(l.labelStarted), unit: unit)
             FileHandle.standardError.write(Data(text.utf8))
             l.drewSomething = true
         }
@@ -45,6 +46,25 @@ public final class Progress: Sendable {
             if l.drewSomething { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             l.drewSomething = false
         }
+    }
+
+    /// One progress line: `LABEL: DONE / TOTAL (P%), RATE/s, ETA M:SS` (rate and ETA once
+    /// `seconds` of this label have passed and something was done; no total, no ETA).
+    public static func line(_ label: String, done: Int64, total: Int64?, seconds: Double, unit: String = "B") -> String {
+        var text = "\(label): \(format(done, unit: unit))"
+        if let total, total > 0 {
+            text += " / \(format(total, unit: unit)) (\(Int(Double(done) * 100 / Double(total)))%)"
+        }
+        guard seconds >= 0.5, done > 0 else { return text }
+        let rate = Double(done) / seconds
+        text += unit == "B" ? ", \(format(Int64(rate), unit: "B"))/s" : String(format: ", %.1f %@/s", rate, unit)
+        if let total, total > done {
+            let left = Int((Double(total - done) / rate).rounded(.up))
+            text +=
+                ", ETA "
+                + (left >= 3600 ? String(format: "%d:%02d:%02d", left / 3600, left / 60 % 60, left % 60) : String(format: "%d:%02d", left / 60, left % 60))
+        }
+        return text
     }
 
     /// `n` for a person: bytes as KiB, MiB or GiB, other units as they are.

@@ -1,5 +1,6 @@
 import Foundation
 import LeafSodium
+import LeafState
 import LeafTime
 
 /// A master-key version's lifecycle.
@@ -65,7 +66,7 @@ public struct Keyring: Sendable {
     public private(set) var authenticCopies: [String: UInt64] = [:]
 
     /// Where the state folder keeps the keyring.
-    public static func path(stateDirectory: String) -> String { stateDirectory + "/keys/keyring.json" }
+    public static func path(stateDirectory: String) -> String { StateLayout(stateDirectory).keyring }
 
     /// Opens the keyring with the key the configured source gives, from the newest copy that
     /// authenticates: the state folder's file (a cache) or any of `copies` (the `keyring`

@@ -1,6 +1,7 @@
 import Foundation
 import LeafConcurrency
 import LeafSodium
+import LeafState
 
 /// Why a master key could not be had. Never includes key bytes.
 public struct KeyError: Error, CustomStringConvertible, Sendable {
@@ -75,7 +76,7 @@ public enum MasterKeySource: Sendable {
         case .passphraseEnvironment(let variable, let stateDirectory):
             let params =
                 try given ?? Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
-                ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
+                ?? PassphraseParameters.loadOrCreate(at: StateLayout(stateDirectory).passphraseParameters)
             try params.check(source: "the passphrase parameters")
             return MasterKey(version: version, secret: try Self.derive(passphraseIn: variable, parameters: params, environment: environment))
         }
@@ -148,7 +149,7 @@ public enum MasterKeySource: Sendable {
     /// folder's `keys/passphrase.json`, created with a fresh salt when missing.
     public static func storedOrNewPassphraseParameters(stateDirectory: String) throws -> PassphraseParameters {
         try Keyring.storedPassphraseParameters(stateDirectory: stateDirectory)
-            ?? PassphraseParameters.loadOrCreate(at: stateDirectory + "/keys/passphrase.json")
+            ?? PassphraseParameters.loadOrCreate(at: StateLayout(stateDirectory).passphraseParameters)
     }
 
     /// Writes a fresh random 32-byte key to `path` with mode 0600, never replacing an existing file.

@@ -95,18 +95,21 @@ public struct PostureCollector {
             do { repos[name] = try deployment.repository(name) } catch { unreachable[name] = "\(error)" }
         }
         // The run catalog, read once: the verify, seal and runner sections all look at it.
-        let runs = catalogRuns()
+        let history = RunHistory(config.state)
+        let runs = history.runs()
         var promises = [
             encryption(repos, unreachable),
-            sharding(repos, runs),
+            sharding(repos, runs, history),
             regions(repos, unreachable, &trends),
             recoverability(),
             keys(repos),
         ]
         promises += compliance(config.regionNames.first.flatMap { repos[$0] }, &trends)
         promises.append(activityLog(runs))
-        promises.append(runner(runs))
+        promises.append(runner(runs, lastTick: history.lastTick))
         let verdict = promises.map(\.verdict).max() ?? .pass
+        // The verdicts are what the metrics file's posture series say until the next report.
+        MetricsFacts.update(config.state) { facts in facts.posture = Dictionary(uniqueKeysWithValues: promises.map { ($0.id, $0.verdict.rank) }) }
         return PostureReport(generated: now, periodDays: t.periodDays, verdict: verdict, promises: promises, trends: trends)
     }
 
@@ -140,7 +143,7 @@ public struct PostureCollector {
         return p
     }
 
-    func sharding(_ repos: [String: Repository], _ runs: [CatalogRun]) -> PromiseEvidence {
+    func sharding(_ repos: [String: Repository], _ runs: [HistoricRun], _ history: RunHistory) -> PromiseEvidence {
         var p = PromiseEvidence(id: "sharding", title: "Data sharded across locations (\(config.shards))")
         var misplaced = 0
         var packs = 0
@@ -150,9 +153,8 @@ public struct PostureCollector {
             let off = index.packs.values.filter { $0.dataShards + $0.parityShards != config.shards.total || Set($0.locations).count != $0.locations.count }
             misplaced += off.count
             packs += index.packs.count
-            // Coverage: packs verification read within the window (STATE/verify-REGION.json).
-            let ledger = config.stateDirectory + "/verify-\(name).json"
-            let lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
+            // Coverage: packs verification read within the window (the verify ledger).
+            let lastRead = history.verifyLedger(name)
             let since = now.timeIntervalSince1970 - t.verifyCoverageDays * 86400
             let covered = index.packs.keys.filter { (lastRead[$0.hex] ?? 0) >= since }.count
             unread += index.packs.count - covered
@@ -336,7 +338,7 @@ public struct PostureCollector {
         return [mfa, access]
     }
 
-    func activityLog(_ runs: [CatalogRun]) -> PromiseEvidence {
+    func activityLog(_ runs: [HistoricRun]) -> PromiseEvidence {
         var p = PromiseEvidence(id: "activity-log", title: "A detailed, tamper-evident activity log")
         let trail = AuditTrail(deployment: deployment, logger: Logger(label: "leafguard.posture"))
         do {
@@ -366,7 +368,7 @@ public struct PostureCollector {
             if v.seals == 0 { p.judge(.warn, "the activity log has never been sealed") }
             if let last = lastRun(step: "seal-activity", in: runs) {
                 let age = now.timeIntervalSince(last.started) / 3600
-                p.note("last seal run \(iso(last.started)) \(last.outcome)")
+                p.note("last seal run \(iso(last.started)) \(last.outcome.rawValue)")
                 if age > t.sealMaxAgeHours { p.judge(.warn, "the last seal ran \(hours(age * 3600)) h ago") }
             }
         } catch {
@@ -375,28 +377,27 @@ public struct PostureCollector {
         return p
     }
 
-    func runner(_ all: [CatalogRun]) -> PromiseEvidence {
+    func runner(_ all: [HistoricRun], lastTick: Date?) -> PromiseEvidence {
         var p = PromiseEvidence(id: "runner", title: "The jobs that keep these promises run")
         let since = now.timeIntervalSince1970 - t.periodDays * 86400
         let runs = all.filter { $0.started.timeIntervalSince1970 >= since }
-        let failed = runs.filter { ["failed", "timed-out", "interrupted"].contains($0.outcome) }
+        let failed = runs.filter { [.failed, .timedOut, .interrupted].contains($0.outcome) }
         let missed = runs.reduce(0) { $0 + $1.missedCount }
-        let warned = runs.filter { $0.outcome == "warned" }
+        let warned = runs.filter { $0.outcome == .warned }
         p.figures["runs"] = Double(runs.count)
         p.figures["failed_runs"] = Double(failed.count)
         p.figures["warned_runs"] = Double(warned.count)
         p.figures["missed_runs"] = Double(missed)
         p.note(
-            "last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != "missed" }.count) runs, \(failed.count) failed, \(warned.count) warned, \(missed) scheduled runs missed"
+            "last \(Int(t.periodDays)) days: \(runs.filter { $0.outcome != .missed }.count) runs, \(failed.count) failed, \(warned.count) warned, \(missed) scheduled runs missed"
         )
-        for r in failed.suffix(5) { p.note("failed: \(r.job) at \(iso(r.started)) (\(r.outcome))") }
+        for r in failed.suffix(5) { p.note("failed: \(r.job) at \(iso(r.started)) (\(r.outcome.rawValue))") }
         for r in warned.suffix(5) { p.note("warned: \(r.job) at \(iso(r.started)): \(r.summary.prefix(200))") }
         if !failed.isEmpty { p.judge(.warn, "\(failed.count) runs failed in the period") }
         if !warned.isEmpty { p.judge(.warn, "\(warned.count) runs ended with warnings in the period") }
         if missed > 0 { p.judge(.warn, "\(missed) scheduled runs were missed") }
         // A scheduler that stopped being called misses nothing it records: the tick's own time says so.
-        let tickFile = deployment.config.stateDirectory + "/tick-last"
-        if let text = try? String(contentsOfFile: tickFile, encoding: .utf8), let last = parseISO(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let last = lastTick {
             p.figures["seconds_since_tick"] = now.timeIntervalSince(last)
             if now.timeIntervalSince(last) > 600 {
                 p.judge(.warn, "leafguard tick last ran at \(iso(last)): the scheduler has stopped (is the crontab, timer or CronJob still there?)")
@@ -405,43 +406,9 @@ public struct PostureCollector {
         return p
     }
 
-    func parseISO(_ text: String) -> Date? {
-        Timestamp.parse(text)
-    }
-
-    // MARK: The run catalog (read-only)
-
-    struct CatalogRun {
-        let job: String; let started: Date; let outcome: String; let steps: [StepResult]; let summary: String
-        /// The fire times a `missed` entry stands for (the catalog's `missed` column); 0 for a run.
-        let missedCount: Int
-    }
-
-    /// Every run the catalog holds (dry runs left out), oldest first.
-    func catalogRuns() -> [CatalogRun] {
-        let path = config.stateDirectory + "/catalog.db"
-        guard FileManager.default.fileExists(atPath: path), let db = try? Database(path: path, mode: .readOnly) else { return [] }
-        // A catalog no scheduler of this version has opened yet lacks the `missed` column
-        // (opened read-only here, it is not migrated): its count is the one the migration
-        // would take, the number its `missed` entries' summaries start with.
-        let missed = "CASE WHEN outcome = 'missed' THEN MAX(1, CAST(summary AS INTEGER)) ELSE 0 END"
-        guard
-            let rows = (try? db.query("SELECT job, started, outcome, steps, summary, missed FROM runs WHERE dry_run = 0 ORDER BY id"))
-                ?? (try? db.query("SELECT job, started, outcome, steps, summary, \(missed) FROM runs WHERE dry_run = 0 ORDER BY id"))
-        else { return [] }
-        return rows.compactMap { r in
-            guard let job = r[0].text, case .real(let started) = r[1], let outcome = r[2].text else { return nil }
-            // The steps as the run recorded them (a record the catalog cannot decode names none).
-            let steps = r[3].text.flatMap { try? JSONDecoder().decode([StepResult].self, from: Data($0.utf8)) } ?? []
-            return CatalogRun(
-                job: job, started: Date(timeIntervalSince1970: started), outcome: outcome, steps: steps, summary: r[4].text ?? "",
-                missedCount: Int(r[5].int ?? 0))
-        }
-    }
-
     /// The newest finished run that had a step of this kind.
-    func lastRun(step: String, in runs: [CatalogRun]) -> CatalogRun? {
-        runs.last { $0.outcome != "running" && $0.steps.contains { $0.step == step } }
+    func lastRun(step: String, in runs: [HistoricRun]) -> HistoricRun? {
+        runs.last { $0.outcome != .running && $0.steps.contains { $0.step == step } }
     }
 
     func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }

@@ -1,6 +1,11 @@
 import Foundation
 import LeafCompliance
 
+/// A format the posture report is written in (`posture.FORMAT`).
+public enum PostureFormat: String, Sendable, CaseIterable {
+    case json, html, md
+}
+
 /// The posture report's three forms: JSON for monitoring, Markdown for chat, one
 /// self-contained HTML page for people.
 public enum PostureOutput {
@@ -86,13 +91,22 @@ public enum PostureOutput {
             """
     }
 
+    /// The report in format `format`.
+    public static func text(_ r: PostureReport, _ format: PostureFormat) throws -> String {
+        switch format {
+        case .json: return try json(r)
+        case .html: return html(r)
+        case .md: return markdown(r)
+        }
+    }
+
     /// Writes the formats asked into `directory`; returns the paths.
-    public static func write(_ r: PostureReport, formats: [String], to directory: String) throws -> [String] {
+    public static func write(_ r: PostureReport, formats: [PostureFormat], to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
         for f in formats {
-            let path = directory + "/posture.\(f)"
-            let text = f == "json" ? try json(r) : (f == "html" ? html(r) : markdown(r))
+            let path = directory + "/posture.\(f.rawValue)"
+            let text = try self.text(r, f)
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             written.append(path)
         }

@@ -18,6 +18,11 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible, Co
         b += Sodium.randomBytes(10)
         return ObjectID(b)
     }
+    /// The time a time-ordered id carries (its first 6 bytes, milliseconds since 1970).
+    public var orderedTime: Date {
+        Date(timeIntervalSince1970: Double(bytes.prefix(6).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) / 1000)
+    }
+
     /// All zeros: the key-id field of objects that name no data key.
     public static let zero = ObjectID([UInt8](repeating: 0, count: 16))
 

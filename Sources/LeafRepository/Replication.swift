@@ -38,7 +38,7 @@ extension Repository {
     /// object planted in one source location never reaches the target.
     public func replicate(
         to target: [any ObjectStore], workers: Int = 8, signedCopyIsAuthentic: @escaping (String, [UInt8]) -> Bool,
-        progress: @escaping @Sendable (Int64) -> Void = { _ in }
+        progress: @escaping @Sendable (_ bytesCopied: Int64, _ packsDone: Int64, _ packsTotal: Int64) -> Void = { _, _, _ in }
     ) throws -> ReplicationResult {
         try checkSameRepository(target)
         for loc in target { try loc.prepare() }
@@ -61,6 +61,8 @@ extension Repository {
 
         // 2. Packs, index by index; an index goes over once all its packs have.
         let indexNames = listReplicated(prefix: "index/")
+        let packsTotal = Int64((try? loadIndex())?.packs.count ?? 0)
+        let packsDone = Locked(Int64(0))
         for name in indexNames {
             guard let id = ObjectID(hex: String(name.dropFirst(6))) else { continue }
             let manifest = try IndexManifest.decode(try readSealed(name, kind: .index, id: id))
@@ -72,7 +74,10 @@ extension Repository {
                 var p = w
                 while p < packs.count {
                     do { try copyPack(packs[p], to: target, result: result) } catch { failures.problem("pack \(packs[p].id.hex): \(error)") }
-                    progress(result.bytes)
+                    let done = packsDone.withLock {
+                        $0 += 1; return $0
+                    }
+                    progress(result.bytes, done, max(packsTotal, done))
                     p += workers
                 }
             }

@@ -92,7 +92,7 @@ extension Repository {
     /// from any `data` authentic shards found across this region and `otherRegions`.
     public func verify(
         readPacks: (([PackEntry]) -> [PackEntry])? = nil, repair: Bool = false,
-        otherRegions: [Repository] = []
+        otherRegions: [Repository] = [], progress: (_ packsDone: Int64, _ packsTotal: Int64) -> Void = { _, _ in }
     ) throws -> VerifyReport {
         var report = VerifyReport()
         // A remote location that cannot be listed would look empty below: say so first. (A
@@ -195,7 +195,8 @@ extension Repository {
 
         // Shards: presence for all packs, authentication for the packs to read.
         let toRead = Set((readPacks?(Array(index.packs.values)) ?? []).map(\.id))
-        for entry in index.packs.values.sorted(by: { $0.id < $1.id }) {
+        for (n, entry) in index.packs.values.sorted(by: { $0.id < $1.id }).enumerated() {
+            progress(Int64(n), Int64(index.packs.count))
             let read = toRead.contains(entry.id)
             if read { report.packsRead += 1 }
             let key = try dataKey(entry.dataKey)

@@ -32,7 +32,7 @@ public final class FileLock {
 
     /// Writes who holds the lock into the lock file, for messages and `replace`.
     public func writeHolder(_ holder: LockHolder) {
-        guard fd >= 0, let data = try? JSONEncoder().encode(holder) else { return }
+        guard fd >= 0, let data = try? LockHolder.encoder.encode(holder) else { return }
         _ = ftruncate(fd, 0)
         _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
@@ -49,7 +49,7 @@ public final class FileLock {
     /// The holder recorded in a lock file, if any.
     public static func holder(at path: String) -> LockHolder? {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
-        return try? JSONDecoder().decode(LockHolder.self, from: data)
+        return try? LockHolder.decoder.decode(LockHolder.self, from: data)
     }
 }
 
@@ -63,6 +63,24 @@ public struct LockHolder: Codable, Sendable, Equatable {
     public let runID: Int64
     /// When that run started.
     public let started: Date
+
+    /// The lock file's form: JSON, times in Unix seconds, as every file leafguard writes.
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .secondsSince1970
+        return e
+    }
+
+    /// Reads the lock file's form (and a holder an older version wrote, in seconds since 2001).
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { decoder in
+            let seconds = try decoder.singleValueContainer().decode(Double.self)
+            // Unix seconds are past 1.5e9 for any lock written since 2017; seconds since 2001 are not.
+            return seconds > 1.5e9 ? Date(timeIntervalSince1970: seconds) : Date(timeIntervalSinceReferenceDate: seconds)
+        }
+        return d
+    }
 
     /// `run ID, pid PID on HOST, started TIME`, for messages.
     public var description: String {

@@ -1,4 +1,5 @@
 import Foundation
+import LeafState
 
 /// Writes each job's last run as Prometheus text for node_exporter's textfile collector:
 /// a `.prom` file replaced atomically (written beside it, then renamed) so the collector
@@ -19,10 +20,29 @@ public enum MetricsFile {
         }
     }
 
+    /// What the deployment's regions, keys, posture and compliance look like, as commands
+    /// learned them (`MetricsFacts`) and the restore drills recorded them.
+    public struct DeploymentState: Sendable {
+        /// The regions configured now: only they have series.
+        public var regions: [String]
+        /// What commands learned.
+        public var facts: MetricsFacts
+        /// Each region's last drill: whether it succeeded, its recovery time, when it ran.
+        public var drills: [String: (succeeded: Bool, seconds: Double, time: Date)]
+        /// Problems in leafguard.yml and the job files: jobs in error do not run.
+        public var configErrors: Int
+        /// A state with the given parts.
+        public init(regions: [String], facts: MetricsFacts, drills: [String: (succeeded: Bool, seconds: Double, time: Date)], configErrors: Int) {
+            self.regions = regions; self.facts = facts; self.drills = drills; self.configErrors = configErrors
+        }
+    }
+
     /// Writes the last run of every job in `jobs` (the configured ones: a job whose file was
-    /// removed has no series any more) and the scheduler's health to `path`, replacing the
-    /// file atomically.
-    public static func write(catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil) throws {
+    /// removed has no series any more), the scheduler's health and the deployment's state to
+    /// `path`, replacing the file atomically.
+    public static func write(
+        catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil, deployment: DeploymentState? = nil
+    ) throws {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
             lines.append("# HELP \(name) \(help)")
@@ -74,6 +94,7 @@ public enum MetricsFile {
                 family("leafguard_job_file_errors", "Problems in job files at the last tick: those jobs do not run.", [("", Double(n))])
             }
         }
+        if let deployment { lines += deploymentLines(deployment, now: now) }
         family("leafguard_metrics_written_timestamp_seconds", "When leafguard last wrote this file, Unix time.", [("", now.timeIntervalSince1970)])
         let text = lines.joined(separator: "\n") + "\n"
 
@@ -89,6 +110,58 @@ public enum MetricsFile {
             unlink(temporary)
             throw SchedulerError("cannot replace \(path): \(e)")
         }
+    }
+
+    /// The per-region and per-deployment families: what alerts on the recovery point,
+    /// verify problems, drills, key age, posture and compliance read.
+    static func deploymentLines(_ d: DeploymentState, now: Date) -> [String] {
+        var lines: [String] = []
+        func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
+            guard !samples.isEmpty else { return }
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) gauge")
+            for (labels, value) in samples { lines.append("\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(format(value))") }
+        }
+        let regions = d.regions.sorted().compactMap { name in d.facts.regions[name].map { (name, "region=\"\(escape(name))\"", $0) } }
+        family("leafguard_region_snapshots", "Snapshots the region lists.", regions.map { ($0.1, Double($0.2.snapshots)) })
+        family(
+            "leafguard_region_newest_snapshot_timestamp_seconds",
+            "When the region's newest snapshot was taken, Unix time (the recovery point is now minus this).",
+            regions.compactMap { r in r.2.newestSnapshot.map { (r.1, $0) } })
+        family(
+            "leafguard_region_recovery_point_seconds", "Age of the region's newest snapshot when this file was written.",
+            regions.compactMap { r in r.2.newestSnapshot.map { (r.1, max(0, now.timeIntervalSince1970 - $0)) } })
+        family(
+            "leafguard_region_stored_bytes", "Bytes of every shard of every pack the region's index lists, parity included.",
+            regions.map { ($0.1, $0.2.storedBytes) })
+        family("leafguard_region_packs", "Packs the region's index lists.", regions.map { ($0.1, Double($0.2.packs)) })
+        family(
+            "leafguard_region_packs_unverified", "Packs no verify read whole within the coverage window (posture.verify_coverage_days, 30 by default).",
+            regions.map { ($0.1, Double($0.2.packsUnverified)) })
+        family("leafguard_region_facts_timestamp_seconds", "When these region figures were learned, Unix time.", regions.map { ($0.1, $0.2.learned) })
+        family(
+            "leafguard_region_verify_problems", "Problems the region's last verify left unrepaired (0 when clean).",
+            d.regions.sorted().compactMap { name in d.facts.verifyProblems[name].map { ("region=\"\(escape(name))\"", Double($0)) } })
+        let drills = d.regions.sorted().compactMap { name in d.drills[name].map { ("region=\"\(escape(name))\"", $0) } }
+        family("leafguard_region_drill_succeeded", "1 if the region's last restore drill succeeded, else 0.", drills.map { ($0.0, $0.1.succeeded ? 1 : 0) })
+        family("leafguard_region_drill_recovery_seconds", "Recovery time of the region's last restore drill.", drills.map { ($0.0, $0.1.seconds) })
+        family(
+            "leafguard_region_drill_timestamp_seconds", "When the region's last restore drill ran, Unix time.",
+            drills.map { ($0.0, $0.1.time.timeIntervalSince1970) })
+        if let created = d.facts.activeKeyCreated {
+            family("leafguard_key_active_created_timestamp_seconds", "When the active master-key version was made, Unix time.", [("", created)])
+            family(
+                "leafguard_key_active_age_seconds", "Age of the active master-key version when this file was written.",
+                [("", max(0, now.timeIntervalSince1970 - created))])
+        }
+        family(
+            "leafguard_posture_verdict", "The last posture report's verdict per promise: 0 pass, 1 warn, 2 fail.",
+            d.facts.posture.sorted { $0.key < $1.key }.map { ("promise=\"\(escape($0.key))\"", Double($0.value)) })
+        family(
+            "leafguard_compliance_findings", "Unexcepted findings of the last compliance scan, per severity.",
+            d.facts.compliance.sorted { $0.key < $1.key }.map { ("severity=\"\(escape($0.key))\"", Double($0.value)) })
+        family("leafguard_config_errors", "Problems in leafguard.yml and the job files (jobs in error do not run).", [("", Double(d.configErrors))])
+        return lines
     }
 
     static func format(_ v: Double) -> String {

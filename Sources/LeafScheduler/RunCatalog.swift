@@ -3,30 +3,6 @@ import LeafConfig
 import LeafJobs
 import LeafSQLite
 
-/// How a run ended. `running` is the state of a run not yet ended.
-public enum RunOutcome: String, Sendable, Codable, CaseIterable {
-    case running, succeeded, failed
-    /// Every step ran, and at least one warned (a document it could not store, say): the
-    /// run's work is done, but someone must look. Exit status 3.
-    case warned
-    /// Stopped by its job's `timeout`.
-    case timedOut = "timed-out"
-    /// Its process died (killed, crashed, host lost) before it ended; found by the next tick or run.
-    case interrupted
-    /// Stopped by a newer run under `concurrency: replace`.
-    case replaced
-    /// Fire times that passed without a run (downtime, `catch_up: none`, `starting_deadline`,
-    /// a dependency that did not succeed).
-    case missed
-}
-
-/// Why a run started.
-public enum RunTrigger: String, Sendable, Codable {
-    case schedule
-    case catchUp = "catch-up"
-    case retry, after, manual
-}
-
 /// One run as the catalog holds it.
 public struct RunRecord: Sendable, Codable, Equatable {
     /// The run's id, increasing.
@@ -95,41 +71,60 @@ public final class RunCatalog {
     /// Opens (and creates, on first use) the catalog in `stateDirectory`.
     public init(stateDirectory: String) throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        path = stateDirectory + "/catalog.db"
+        path = StateLayout(stateDirectory).catalog
         db = try Database(path: path, busyTimeoutMilliseconds: 30_000)
         // A rollback journal, not WAL: WAL needs shared memory, which hosts sharing the state
         // folder over NFS do not have; the catalog's writes are few and small.
         try? db.execute("PRAGMA journal_mode=DELETE")
         try db.execute("PRAGMA foreign_keys=ON")
-        try db.execute(
-            """
-            CREATE TABLE IF NOT EXISTS runs(
-              id INTEGER PRIMARY KEY AUTOINCREMENT,
-              job TEXT NOT NULL, trigger TEXT NOT NULL, scheduled_for REAL, attempt INTEGER NOT NULL,
-              started REAL NOT NULL, finished REAL, outcome TEXT NOT NULL, dry_run INTEGER NOT NULL,
-              host TEXT NOT NULL, pid INTEGER NOT NULL, user TEXT NOT NULL, summary TEXT NOT NULL,
-              bytes REAL NOT NULL DEFAULT 0, lock_token TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]',
-              missed INTEGER NOT NULL DEFAULT 0);
-            CREATE INDEX IF NOT EXISTS runs_by_job ON runs(job, id);
-            CREATE INDEX IF NOT EXISTS runs_running ON runs(outcome) WHERE outcome = 'running';
-            CREATE TABLE IF NOT EXISTS job_state(
-              job TEXT PRIMARY KEY, handled_fire REAL NOT NULL,
-              retry_at REAL, retry_attempt INTEGER NOT NULL DEFAULT 0, retry_fire REAL);
-            """)
-        try addMissedColumn()
+        try migrate()
     }
 
-    /// Gives a catalog from before the `missed` column (how many fire times a `missed` entry
-    /// stands for) that column, filled once from the count its entries' summaries start with
-    /// ("3 runs (due …) missed: …"). In one IMMEDIATE transaction: two processes opening an
-    /// old catalog at once add it once.
-    private func addMissedColumn() throws {
-        func hasColumn() throws -> Bool { try db.query("PRAGMA table_info(runs)").contains { $0[1].text == "missed" } }
-        guard try !hasColumn() else { return }
-        try db.transaction {
-            guard try !hasColumn() else { return }
+    /// The catalog's schema, one step per version (`PRAGMA user_version`): a catalog at
+    /// version N has had the first N applied. A new column or table is a new step at the
+    /// end; a step never changes once released. Each step also holds for a catalog that an
+    /// older leafguard made without recording a version (version 0 with tables in it).
+    static let migrations: [@Sendable (Database) throws -> Void] = [
+        // 1: runs and the scheduler's per-job state.
+        { db in
+            try db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS runs(
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  job TEXT NOT NULL, trigger TEXT NOT NULL, scheduled_for REAL, attempt INTEGER NOT NULL,
+                  started REAL NOT NULL, finished REAL, outcome TEXT NOT NULL, dry_run INTEGER NOT NULL,
+                  host TEXT NOT NULL, pid INTEGER NOT NULL, user TEXT NOT NULL, summary TEXT NOT NULL,
+                  bytes REAL NOT NULL DEFAULT 0, lock_token TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]');
+                CREATE INDEX IF NOT EXISTS runs_by_job ON runs(job, id);
+                CREATE INDEX IF NOT EXISTS runs_running ON runs(outcome) WHERE outcome = 'running';
+                CREATE TABLE IF NOT EXISTS job_state(
+                  job TEXT PRIMARY KEY, handled_fire REAL NOT NULL,
+                  retry_at REAL, retry_attempt INTEGER NOT NULL DEFAULT 0, retry_fire REAL);
+                """)
+        },
+        // 2: how many fire times a `missed` entry stands for, filled once from the count its
+        // summary starts with ("3 runs (due …) missed: …").
+        { db in
+            guard try !db.query("PRAGMA table_info(runs)").contains(where: { $0[1].text == "missed" }) else { return }
             try db.execute("ALTER TABLE runs ADD COLUMN missed INTEGER NOT NULL DEFAULT 0")
             try db.execute("UPDATE runs SET missed = MAX(1, CAST(summary AS INTEGER)) WHERE outcome = 'missed'")
+        },
+    ]
+
+    /// Brings the catalog to the newest version, in one IMMEDIATE transaction (two processes
+    /// opening an old catalog at once migrate it once). A catalog of a newer leafguard than
+    /// this one is refused rather than misread.
+    private func migrate() throws {
+        func version() throws -> Int { Int(try db.query("PRAGMA user_version")[0][0].int ?? 0) }
+        let latest = Self.migrations.count
+        if try version() == latest { return }
+        try db.transaction {
+            let current = try version()
+            guard current <= latest else {
+                throw SchedulerError("\(path) is at schema version \(current), from a newer leafguard; this one knows up to \(latest): upgrade it")
+            }
+            for step in Self.migrations[current...] { try step(db) }
+            try db.execute("PRAGMA user_version = \(latest)")
         }
     }
 

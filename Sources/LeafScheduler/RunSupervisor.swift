@@ -78,7 +78,7 @@ public struct RunSupervisor: Sendable {
 
     var audit: AuditTrail { AuditTrail(deployment: deployment, logger: logger) }
 
-    var locksDirectory: String { config.stateDirectory + "/locks" }
+    var locksDirectory: String { config.state.locks }
     func jobLockPath(_ job: String) -> String { locksDirectory + "/job-\(job).lock" }
     func runLockPath(_ token: String) -> String { locksDirectory + "/runs/\(token).lock" }
 
@@ -189,7 +189,7 @@ public struct RunSupervisor: Sendable {
             // The watchdog is ending the process; wait for it.
             while true { sleep(60) }
         }
-        let outcome: RunOutcome = result.warned ? .warned : (result.succeeded ? .succeeded : .failed)
+        let outcome = result.outcome
         try catalog.finish(id: id, outcome: outcome, finished: clock.now, summary: Self.summary(of: result), steps: result.steps)
         for step in result.steps {
             audit.record(
@@ -325,6 +325,8 @@ public struct RunSupervisor: Sendable {
         }
         if !request.dryRun { audit.checkpoint(at: clock.now) }
         do { try catalog.prune(keep: config.historyLimit) } catch { logger.warning("cannot prune history", metadata: ["error": "\(error)"]) }
+        // What the run's steps opened is fresh: the regions' figures for the metrics file.
+        if !request.dryRun { deployment.learnFacts(coverageDays: config.posture.verifyCoverageDays) }
         writeMetrics(catalog: catalog, jobs: [job.name])
         // on_success for a clean success (and for a warned run where a hook asks, `on: [success, warning]`),
         // on_warning for a warned one, on_failure for everything else.
@@ -347,25 +349,26 @@ public struct RunSupervisor: Sendable {
     /// Rewrites the Prometheus text file; a failure is logged, never fatal.
     /// `jobs` are added to the jobs the job files define now (those alone have series).
     public func writeMetrics(catalog: RunCatalog, jobs: [String], health: MetricsFile.SchedulerHealth? = nil) {
-        let health = health ?? MetricsFile.SchedulerHealth(lastTick: Self.lastTick(stateDirectory: config.stateDirectory))
-        let configured = (try? JobLoader(config: config).loadValid().0.map(\.name)) ?? []
-        do { try MetricsFile.write(catalog: catalog, jobs: configured + jobs, to: config.metricsFile, now: clock.now, health: health) } catch {
+        let health = health ?? MetricsFile.SchedulerHealth(lastTick: RunHistory(config.state).lastTick)
+        let loaded = try? JobLoader(config: config).loadValid()
+        let configured = loaded?.jobs.map(\.name) ?? []
+        var drills: [String: (succeeded: Bool, seconds: Double, time: Date)] = [:]
+        for d in DrillHistory(stateDirectory: config.stateDirectory).all() where drills[d.region].map({ $0.time <= d.time }) ?? true {
+            drills[d.region] = (d.outcome == "succeeded", d.seconds, d.time)
+        }
+        let state = MetricsFile.DeploymentState(
+            regions: config.regionNames, facts: MetricsFacts.read(config.state), drills: drills, configErrors: loaded?.problems.count ?? 1)
+        do {
+            try MetricsFile.write(catalog: catalog, jobs: configured + jobs, to: config.metricsFile, now: clock.now, health: health, deployment: state)
+        } catch {
             logger.warning("cannot write the metrics file", metadata: ["file": "\(config.metricsFile)", "error": "\(error)"])
         }
     }
 
-    /// `STATE/tick-last`: when `leafguard tick` last ran (ISO 8601).
-    public static func tickFile(stateDirectory: String) -> String { stateDirectory + "/tick-last" }
-
-    /// Records `at` as the last tick's time (best effort: a tick that cannot write it still runs).
-    public static func recordTick(stateDirectory: String, at: Date) {
-        try? (iso(at) + "\n").write(toFile: tickFile(stateDirectory: stateDirectory), atomically: true, encoding: .utf8)
-    }
-
-    /// When `tick` last ran, if it ever did.
-    public static func lastTick(stateDirectory: String) -> Date? {
-        guard let text = try? String(contentsOfFile: tickFile(stateDirectory: stateDirectory), encoding: .utf8) else { return nil }
-        return Timestamp.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// Records `at` as the last tick's time, in Unix seconds (best effort: a tick that cannot
+    /// write it still runs).
+    public static func recordTick(_ layout: StateLayout, at: Date) {
+        try? (MetricsFile.format(at.timeIntervalSince1970) + "\n").write(toFile: layout.tickFile, atomically: true, encoding: .utf8)
     }
 
     static func summary(of result: JobRunResult) -> String {

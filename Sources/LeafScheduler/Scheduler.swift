@@ -117,7 +117,7 @@ public struct Scheduler: Sendable {
     /// clock shifted to `now`), so a drill at an injected date behaves as a real tick would.
     public func tick(now: Date) throws -> TickReport {
         let clock = Clock(now: now)
-        RunSupervisor.recordTick(stateDirectory: config.stateDirectory, at: now)
+        RunSupervisor.recordTick(config.state, at: now)
         var report = TickReport()
         // One broken job file stops only its own job: every valid one still runs.
         let (valid, broken) = try JobLoader(config: config).loadValid()

@@ -6,6 +6,7 @@ import LeafConfig
 import LeafDeployment
 import LeafJobs
 import LeafRepository
+import LeafScheduler
 import Logging
 
 /// Options every command that loads the configuration shares.
@@ -119,4 +120,13 @@ func warnAboutRefusedWrites() -> Bool {
             "a location refused a write; verify --repair restores the copy once it takes writes", metadata: ["problem": "\(problem)"])
     }
     return !refused.isEmpty
+}
+
+/// After a command that learned something of the deployment (verify, restore, scan,
+/// report): the regions' figures as its deployment now sees them (`learnRegions`), then the
+/// metrics file rewritten with them, the run history and the scheduler's health.
+func refreshMetrics(_ config: LeafguardConfig, learnRegions: Bool = true) {
+    if learnRegions { openDeployment(config).learnFacts(coverageDays: config.posture.verifyCoverageDays) }
+    guard let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) else { return }
+    RunSupervisor(config: config, logger: Logger(label: "leafguard")).writeMetrics(catalog: catalog, jobs: [])
 }

@@ -47,6 +47,7 @@ extension Leafguard {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Region to copy from.") var from: String
         @Option(help: "Region to copy to.") var to: String
+        @Flag(help: "Print the step's result as JSON (status, summary, figures, details).") var json = false
 
         func validate() throws {
             guard from != to else { throw ValidationError("--from and --to name the same region '\(from)'") }
@@ -65,8 +66,12 @@ extension Leafguard {
                 let context = StepContext(config: config, job: "replicate", dryRun: false, logger: logger, progress: progress)
                 return try ReplicateStep(from: from, to: to).run(in: context)
             }
-            print(outcome.summary)
-            for d in outcome.details.prefix(50) { print("  - \(d)") }
+            if json {
+                print(try jsonString(outcome))
+            } else {
+                print(outcome.summary)
+                for d in outcome.details.prefix(50) { print("  - \(d)") }
+            }
             if outcome.status == .failed { throw ExitCode(1) }
         }
     }

@@ -20,11 +20,11 @@ extension Leafguard.Jobs {
             let after: [String]
             let steps: [String]
             let file: String
-            let lastRun: String?
+            let lastRun: Date?
             let lastOutcome: String?
-            let next: String?
+            let next: Date?
             /// The oldest fire time that passed over 10 minutes ago with no run and no recorded miss.
-            let overdueSince: String?
+            let overdueSince: Date?
         }
 
         func run() throws {
@@ -38,24 +38,26 @@ extension Leafguard.Jobs {
             for p in broken { printError("error: \(p)") }
             let now = Date()
             let rows = try jobs.map { job -> Row in
-                format.timeZone = job.timeZone
-                let next = job.schedule?.nextFireTimes(after: Date(), count: 1, timeZone: job.timeZone).first.map { format.string(from: $0) }
+                let next = job.schedule?.nextFireTimes(after: Date(), count: 1, timeZone: job.timeZone).first
                 let last = try catalog.lastRun(job: job.name)
                 return Row(
                     name: job.name, schedule: job.schedule?.source, timezone: job.timeZoneName, after: job.policy.after,
                     steps: job.steps.map { type(of: $0).name }, file: job.file,
-                    lastRun: last.map { format.string(from: $0.started) }, lastOutcome: last?.outcome.rawValue, next: next,
-                    overdueSince: SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: now).map { format.string(from: $0) })
+                    lastRun: last?.started, lastOutcome: last?.outcome.rawValue, next: next,
+                    overdueSince: SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: now))
             }
             if json { print(try jsonString(rows)); return }
             func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
             print(pad("JOB", 24) + pad("SCHEDULE", 22) + pad("ZONE", 10) + pad("LAST RUN", 26) + pad("OUTCOME", 12) + pad("NEXT RUN", 26) + "STEPS")
-            for r in rows {
+            // For people, times in the job's own zone.
+            for (job, r) in zip(jobs, rows) {
+                format.timeZone = job.timeZone
+                func local(_ d: Date?) -> String? { d.map { format.string(from: $0) } }
                 let schedule = r.schedule ?? (r.after.isEmpty ? "on demand" : "after " + r.after.joined(separator: ","))
                 print(
-                    pad(r.name, 24) + pad(schedule, 22) + pad(r.timezone, 10) + pad(r.lastRun ?? "never", 26)
-                        + pad(r.lastOutcome ?? "-", 12) + pad(r.next ?? "-", 26) + r.steps.joined(separator: " → "))
-                if let since = r.overdueSince { print("  OVERDUE: due at \(since) and not run; is 'leafguard tick' still called every minute?") }
+                    pad(r.name, 24) + pad(schedule, 22) + pad(r.timezone, 10) + pad(local(r.lastRun) ?? "never", 26)
+                        + pad(r.lastOutcome ?? "-", 12) + pad(local(r.next) ?? "-", 26) + r.steps.joined(separator: " → "))
+                if let since = local(r.overdueSince) { print("  OVERDUE: due at \(since) and not run; is 'leafguard tick' still called every minute?") }
             }
             if !broken.isEmpty { throw ExitCode(2) }
         }

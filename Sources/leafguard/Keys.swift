@@ -74,7 +74,7 @@ extension Leafguard.Keys {
             }
             let out = Output(
                 keyring: FileManager.default.fileExists(atPath: ring.path) ? ring.path : "none yet (the configured key is version 1)",
-                versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.stateDirectory + "/keys/rotation.json"),
+                versions: rows, rotationUnfinished: FileManager.default.fileExists(atPath: config.state.rotation),
                 keysUnderSeveralVersions: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.mixed) }),
                 unreadableKeys: Dictionary(uniqueKeysWithValues: census.map { ($0.region, $0.unreadable) }), unreachable: unreachable)
             if json { print(try jsonString(out)); return }
@@ -263,8 +263,7 @@ extension Leafguard.Keys {
             }
             let sorted = rows.values.sorted { ($0.firstSealed ?? .distantPast, $0.id) < ($1.firstSealed ?? .distantPast, $1.id) }
             if json {
-                let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]; e.dateEncodingStrategy = .iso8601
-                print(String(decoding: try e.encode(sorted), as: UTF8.self))
+                print(try jsonString(sorted))
                 return
             }
             print("DATA KEY                          ALG                  MASTER  FIRST SEALED          SEALS                              REGIONS")

@@ -10,7 +10,7 @@ import Logging
 /// Prints a job run for a person: one line per step with its verdict and summary.
 func printRun(_ run: JobRunResult, runID: Int64? = nil) {
     // The word the exit status and the history use: a warned run is `warned` (exit 3).
-    let verdict = run.warned ? "warned" : (run.succeeded ? "succeeded" : (run.onlyUnavailable ? "incomplete" : "FAILED"))
+    let verdict = run.outcome == .failed ? (run.onlyUnavailable ? "incomplete" : "FAILED") : run.outcome.rawValue
     let seconds = run.finished.timeIntervalSince(run.started)
     print("job \(run.job)\(runID.map { " (run \($0))" } ?? "")\(run.dryRun ? " (dry run)" : ""): \(verdict) in \(String(format: "%.1f", seconds)) s")
     for (i, s) in run.steps.enumerated() {
@@ -28,9 +28,12 @@ func printRun(_ run: JobRunResult, runID: Int64? = nil) {
     }
 }
 
+/// `value` as every command prints JSON (docs/json.md): snake_case keys (map keys, which
+/// are data, as they are), RFC 3339 UTC times with `Z`, sorted keys, slashes unescaped.
 func jsonString<T: Encodable>(_ value: T) throws -> String {
     let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    e.keyEncodingStrategy = .convertToSnakeCase
     e.dateEncodingStrategy = .iso8601
     return String(decoding: try e.encode(value), as: UTF8.self)
 }

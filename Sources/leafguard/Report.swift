@@ -12,16 +12,13 @@ extension Leafguard {
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "Write posture.<format> files here; without it, the first format goes to standard output.") var out: String?
-        @Option(help: "Comma-separated formats: json, html, md.") var format = "md,json,html"
+        @Option(help: "Comma-separated formats: json, html, md.") var format = CommaList<PostureFormat>([.md, .json, .html])
         @Option(help: "The folder of the latest compliance scan (default: reports/compliance beside the configuration).") var scan: String?
-        @Option(help: "Exit 1 when any promise is at or below this verdict: fail or warn.") var failOn: String?
+        @Option(help: "Exit 1 when any promise is at or below this verdict: fail or warn.") var failOn: Verdict?
         @Option(help: .hidden) var now: String?
 
         func validate() throws {
-            if let f = failOn, !["fail", "warn"].contains(f) { throw ValidationError("--fail-on must be fail or warn") }
-            for f in format.split(separator: ",") where !["json", "html", "md"].contains(String(f)) {
-                throw ValidationError("--format '\(f)' is not one of json, html, md")
-            }
+            if failOn == .pass { throw ValidationError("--fail-on must be fail or warn (every report is at least pass)") }
         }
 
         func run() throws {
@@ -33,18 +30,17 @@ extension Leafguard {
             let report = try audited(config, action: "report", command: "report", objects: [out.map { "to \($0)" } ?? "standard output"]) {
                 PostureCollector(deployment: openDeployment(config), now: when, scanDirectory: scanDir).collect()
             }
-            let formats = format.split(separator: ",").map(String.init)
+            refreshMetrics(config, learnRegions: false)
+            let formats = format.elements
             if let out {
                 for path in try PostureOutput.write(report, formats: formats, to: absolute(out, relativeTo: FileManager.default.currentDirectoryPath)) {
                     print("wrote \(path)")
                 }
                 print("posture: \(report.verdict.rawValue.uppercased())")
             } else {
-                let f = formats.first ?? "md"
-                print(
-                    f == "json" ? try PostureOutput.json(report) : (f == "html" ? PostureOutput.html(report) : PostureOutput.markdown(report)), terminator: "")
+                print(try PostureOutput.text(report, formats.first ?? .md), terminator: "")
             }
-            if let gate = failOn.flatMap(Verdict.init(rawValue:)), report.verdict >= gate {
+            if let gate = failOn, report.verdict >= gate {
                 printError("posture is \(report.verdict.rawValue) (--fail-on \(gate.rawValue))")
                 throw ExitCode(1)
             }

@@ -36,6 +36,32 @@ extension Leafguard {
         @Option(help: "Only this account's data: its documents and its rows of the database.") var account: Int64?
         @Flag(help: "With --account: insert the account's rows and documents the live planner lacks (never overwrites).") var intoLive = false
         @Flag(help: "With --into-live: do not ask for confirmation.") var yes = false
+        @Flag(help: "Print what was restored as JSON.") var json = false
+
+        /// What `--json` prints: the snapshot, where it went, what came back and what did not.
+        struct Report: Encodable {
+            struct Problem: Encodable { let path: String; let problem: String }
+            let snapshot: String
+            let snapshotTime: Date
+            let region: String
+            let to: String?
+            let account: Int64?
+            let files: Int
+            let bytes: Int64
+            let seconds: Double?
+            let repairedAround: [String]
+            let recordedProblems: [Problem]
+            let rows: [String: Int]?
+            let absent: [String]?
+            let broughtBack: BroughtBack?
+            enum CodingKeys: String, CodingKey {
+                case snapshot, region, to, account, files, bytes, seconds, rows, absent
+                case snapshotTime = "snapshot_time"
+                case repairedAround = "repaired_around"
+                case recordedProblems = "recorded_problems"
+                case broughtBack = "brought_back"
+            }
+        }
 
         func validate() throws {
             if intoLive {
@@ -55,6 +81,7 @@ extension Leafguard {
                 throw CommandFailure("\(target) is not empty; restore into an empty folder, or pass --force to replace its content", status: 2)
             }
             let (config, name, repo) = try global.openRegion(region)
+            defer { refreshMetrics(config) }
             if intoLive, !yes, let account {
                 try confirm(
                     "bring back into the live planner (\(config.dataDirectory)) the rows and documents of account \(account) that snapshot "
@@ -112,6 +139,21 @@ extension Leafguard {
             defer { if target == nil { try? FileManager.default.removeItem(atPath: scratch) } }
             let result = try restore.runAccount(manifest, account: account, to: destination)
             progress.end()
+            func report(_ back: BroughtBack?) -> Report {
+                Report(
+                    snapshot: manifest.id.hex, snapshotTime: manifest.time, region: name, to: target, account: account, files: result.documents + 1,
+                    bytes: result.bytes, seconds: nil, repairedAround: result.repairedAround,
+                    recordedProblems: manifest.problems.map { .init(path: $0.path, problem: $0.problem) }, rows: result.rows, absent: result.absent,
+                    broughtBack: back)
+            }
+            if json && target != nil { print(try jsonString(report(nil))); return }
+            if json {
+                let back = try AccountReturn.bringBack(
+                    account: account, slice: destination + "/" + manifest.database.path, documentsFolder: destination, into: config.dataDirectory)
+                print(try jsonString(report(back)))
+                if !back.conflicts.isEmpty { throw ExitCode(3) }
+                return
+            }
             let rows = result.rows.sorted { $0.key < $1.key }.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             print(
                 "account \(account) of snapshot \(manifest.id.short) (\(Timestamp.string(manifest.time))) from '\(name)': \(result.documents) "
@@ -147,6 +189,16 @@ extension Leafguard {
             let restore = reader(config, name, repo, progress)
             let result = try restore.run(manifest, to: target, force: force, include: include)
             progress.end()
+            if json {
+                print(
+                    try jsonString(
+                        Report(
+                            snapshot: manifest.id.hex, snapshotTime: manifest.time, region: name, to: target, account: nil, files: result.files,
+                            bytes: result.bytes, seconds: result.seconds, repairedAround: result.repairedAround,
+                            recordedProblems: manifest.problems.map { .init(path: $0.path, problem: $0.problem) }, rows: nil, absent: nil,
+                            broughtBack: nil)))
+                return
+            }
             print("restored snapshot \(manifest.id.short) (\(ISO8601DateFormatter().string(from: manifest.time))) from '\(name)' into \(target)")
             // The headline counts what did not match: the documents came back as stored, but
             // the snapshot may have stored some that did not match the planner's record.

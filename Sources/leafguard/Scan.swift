@@ -15,14 +15,10 @@ extension Leafguard {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Judge as of this instant (ISO 8601; default now).") var asOf: String?
         @Option(help: "Write compliance.<format> files here; without it, JSON goes to standard output.") var out: String?
-        @Option(help: "Comma-separated formats: json, csv, html, md.") var format = "json,csv,html,md"
-        @Option(help: "Exit 1 when an unexcepted finding at or above this severity exists: critical, high, medium, low.") var failOn: String?
+        @Option(help: "Comma-separated formats: json, csv, html, md.") var format = CommaList<ScanFormat>(ScanFormat.allCases)
+        @Option(help: "Exit 1 when an unexcepted finding at or above this severity exists: critical, high, medium, low.") var failOn: Severity?
 
         func validate() throws {
-            if let f = failOn, Severity(rawValue: f) == nil { throw ValidationError("--fail-on must be critical, high, medium or low") }
-            for f in format.split(separator: ",") where !["json", "csv", "html", "md"].contains(String(f)) {
-                throw ValidationError("--format '\(f)' is not one of json, csv, html, md")
-            }
             if let a = asOf, parseInstant(a) == nil { throw ValidationError("--as-of '\(a)' is not ISO 8601, e.g. 2026-11-29T02:15:00Z") }
         }
 
@@ -45,7 +41,7 @@ extension Leafguard {
             }
             if let out {
                 let dir = absolute(out, relativeTo: FileManager.default.currentDirectoryPath)
-                let written = try ScanOutputs.write(report, formats: format.split(separator: ",").map(String.init), to: dir, config: config)
+                let written = try ScanOutputs.write(report, formats: format.elements, to: dir, config: config)
                 for path in written { print("wrote \(path)") }
                 let regions = ReportArchive(deployment: openDeployment(config), logger: Logger(label: "leafguard")).store(report, files: written)
                 if !regions.isEmpty { print("archived, encrypted, in \(regions.joined(separator: ", ")) (leafguard reports list)") }
@@ -54,7 +50,9 @@ extension Leafguard {
                 try ComplianceOutput.writeJSON(report, to: sink)
                 try sink.finish()
             }
-            if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
+            ScanOutputs.learn(report, config.state)
+            refreshMetrics(config, learnRegions: false)
+            if let gate = failOn, report.count(atOrAbove: gate) > 0 {
                 printError("\(report.count(atOrAbove: gate)) finding(s) at or above \(gate.rawValue)")
                 throw ExitCode(1)
             }

@@ -23,6 +23,28 @@ extension Leafguard {
         @Option(help: "Act as if it were this instant (ISO 8601); only in a drill copy (drill_copy: true in leafguard.yml).")
         var now: String?
 
+        @Flag(help: "Print what the tick did as JSON: events, failures, warnings, broken job files.") var json = false
+
+        struct Event: Encodable {
+            let kind: String
+            let job: String
+            let run: Int64?
+            let status: Int32?
+            let count: Int?
+            let detail: String?
+        }
+
+        struct Report: Encodable {
+            let events: [Event]
+            let failures: Int
+            let warnings: Int
+            let brokenJobFiles: [String]
+            enum CodingKeys: String, CodingKey {
+                case events, failures, warnings
+                case brokenJobFiles = "broken_job_files"
+            }
+        }
+
         func validate() throws {
             if let now, parseInstant(now) == nil { throw ValidationError("--now '\(now)' is not ISO 8601, e.g. 2026-03-29T02:30:00Z") }
         }
@@ -38,7 +60,22 @@ extension Leafguard {
                 launcher: ProcessRunLauncher(executable: Self.executablePath, options: options))
             let report = try scheduler.tick(now: now.flatMap(parseInstant) ?? Date())
             for p in report.brokenJobFiles { printError("error: \(p)") }
-            for event in report.events {
+            if json {
+                let events = report.events.map { event -> Event in
+                    switch event {
+                    case .interrupted(let run):
+                        return Event(
+                            kind: "interrupted", job: run.job, run: run.id, status: nil, count: nil,
+                            detail: "pid \(run.pid) on \(run.host) died without finishing")
+                    case .missed(let job, let count, let reason): return Event(kind: "missed", job: job, run: nil, status: nil, count: count, detail: reason)
+                    case .finished(let job, let status): return Event(kind: "finished", job: job, run: nil, status: status, count: nil, detail: nil)
+                    }
+                }
+                print(
+                    try jsonString(
+                        Report(events: events, failures: report.failures, warnings: report.warnings, brokenJobFiles: report.brokenJobFiles.map(\.description))))
+            }
+            for event in report.events where !json {
                 switch event {
                 case .interrupted(let run):
                     print("\(run.job): run \(run.id) (pid \(run.pid) on \(run.host)) died without finishing; recorded as interrupted")

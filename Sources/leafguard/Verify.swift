@@ -20,6 +20,32 @@ extension Leafguard {
         @Flag(
             help: "With --repair: snapshots and indexes that vanished from every region are dropped from the region's signed head (recorded in the audit log).")
         var acceptLoss = false
+        @Flag(help: "Print a JSON array, one object per region, with every problem.") var json = false
+
+        struct Problem: Encodable {
+            let location: String
+            let object: String
+            let kind: String
+            let detail: String
+            let snapshots: [String]
+            let repaired: Bool
+            let note: Bool
+        }
+
+        struct Region: Encodable {
+            let region: String
+            let snapshots: Int
+            let packs: Int
+            let packsRead: Int
+            let shardsChecked: Int
+            let unrepaired: Int
+            let problems: [Problem]
+            enum CodingKeys: String, CodingKey {
+                case region, snapshots, packs, unrepaired, problems
+                case packsRead = "packs_read"
+                case shardsChecked = "shards_checked"
+            }
+        }
 
         func validate() throws {
             guard (0...100).contains(readData) else { throw ValidationError("--read-data takes a percentage from 0 to 100") }
@@ -29,6 +55,8 @@ extension Leafguard {
         func run() throws {
             _ = global.logger()
             let config = try global.loadConfig()
+            // Problems found or repaired, and what the regions hold: the metrics say so at once.
+            defer { refreshMetrics(config) }
             try audited(
                 config, action: "verify", command: "verify",
                 objects: (region.map { ["region \($0)"] } ?? ["all regions"]) + (repair ? ["repair"] : []) + (acceptLoss ? ["accept loss"] : [])
@@ -38,9 +66,29 @@ extension Leafguard {
         }
 
         func verify(_ config: LeafguardConfig) throws {
+            let progress = Progress()
+            progress.begin()
             let reports = try Verification(deployment: openDeployment(config))
-                .run(regions: region.map { [$0] }, readPercent: readData, repair: repair, acceptLoss: acceptLoss)
+                .run(regions: region.map { [$0] }, readPercent: readData, repair: repair, acceptLoss: acceptLoss) { region, done, total in
+                    progress.update("verify \(region)", done: done, total: total, unit: "packs")
+                }
+            progress.end()
             var unrepaired = 0
+            if json {
+                let rows = reports.map { r in
+                    Region(
+                        region: r.region, snapshots: r.report.snapshots, packs: r.report.packs, packsRead: r.report.packsRead,
+                        shardsChecked: r.report.shardsChecked, unrepaired: r.report.unrepaired.count,
+                        problems: r.report.problems.map {
+                            Problem(
+                                location: $0.location, object: $0.object, kind: $0.kind.rawValue, detail: $0.detail, snapshots: $0.snapshots,
+                                repaired: $0.repaired, note: $0.isNote)
+                        })
+                }
+                print(try jsonString(rows))
+                if rows.contains(where: { $0.unrepaired > 0 }) { throw ExitCode(1) }
+                return
+            }
             for r in reports {
                 let rep = r.report
                 print(

@@ -135,8 +135,8 @@ import Testing
         #expect(job.timeZone.identifier == "Europe/Paris" && job.timeZoneName == "Europe/Paris")
         #expect((job.steps[0] as? BackupStep)?.region == "primary")
         #expect((job.steps[1] as? PruneStep)?.keep == ["keep_daily": 7])
-        #expect((job.steps[2] as? ScanStep)?.formats == ["json", "md"])
-        #expect((job.steps[2] as? ScanStep)?.failOn == "high")
+        #expect((job.steps[2] as? ScanStep)?.formats == [.json, .md])
+        #expect((job.steps[2] as? ScanStep)?.failOn == .high)
     }
 
     @Test(arguments: [

@@ -1,5 +1,6 @@
 import Foundation
 import LeafDigest
+import LeafJobs
 import LeafSQLite
 import LeafTestSupport
 import Testing
@@ -241,5 +242,20 @@ import Testing
         #expect(try dump(db, where: { $0 == "entries" ? "account_id != 2" : nil }) == before)
         #expect(try planner.query("SELECT count(*) FROM entries WHERE id = ?", [.integer(two)]).first?[0].int == 1)
         #expect(try planner.query("SELECT count(*) FROM entries WHERE id = ?", [.integer(one[1])]).first?[0].int == 0)
+    }
+}
+
+/// Progress for long work (issue 30, point 7): done of total, the rate, and the time left.
+@Suite struct ProgressLineTests {
+    @Test func aLineSaysDoneTotalRateAndTimeLeft() {
+        #expect(Progress.line("restore", done: 512 << 20, total: 2048 << 20, seconds: 4) == "restore: 512.0 MiB / 2.00 GiB (25%), 128.0 MiB/s, ETA 0:12")
+        #expect(
+            Progress.line("verify primary", done: 30, total: 120, seconds: 10, unit: "packs")
+                == "verify primary: 30 packs / 120 packs (25%), 3.0 packs/s, ETA 0:30")
+        // No total: no percentage and no ETA; too early or nothing done: no rate.
+        #expect(Progress.line("replicate", done: 3 << 20, total: nil, seconds: 3) == "replicate: 3.0 MiB, 1.0 MiB/s")
+        #expect(Progress.line("backup", done: 0, total: 100, seconds: 5) == "backup: 0 B / 100 B (0%)")
+        #expect(Progress.line("backup", done: 10, total: 100, seconds: 0.1) == "backup: 10 B / 100 B (10%)")
+        #expect(Progress.line("backup", done: 1, total: 7201, seconds: 1) == "backup: 1 B / 7.0 KiB (0%), 1 B/s, ETA 2:00:00")
     }
 }

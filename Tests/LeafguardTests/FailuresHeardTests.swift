@@ -191,7 +191,7 @@ import Testing
         let list = try leafguard(["jobs", "list", "--config", d.config])
         #expect(list.stdout.contains("OVERDUE"), "\(list.all)")
         let json = try leafguard(["jobs", "list", "--json", "--config", d.config]).stdout
-        #expect(json.contains("overdueSince"), "\(json)")
+        #expect(json.contains("\"overdue_since\""), "\(json)")
         let report = try leafguard(["report", "--format", "json", "--out", d.dir.file("report"), "--config", d.config])
         #expect(report.status <= 1)
         let posture = try String(contentsOfFile: d.dir.file("report/posture.json"), encoding: .utf8)

@@ -27,7 +27,7 @@ import Testing
         let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         var out: [String: [String: Int]] = [:]
         for v in o?["versions"] as? [[String: Any]] ?? [] {
-            out["v\(v["version"] as! Int) \(v["state"] as! String)"] = v["dataKeys"] as? [String: Int]
+            out["v\(v["version"] as! Int) \(v["state"] as! String)"] = v["data_keys"] as? [String: Int]
         }
         return out
     }
@@ -201,7 +201,7 @@ import Testing
         for i in 0..<6 { try Data("junk".utf8).write(to: URL(fileURLWithPath: d.dir.file("regions/backup/loc\(i)/keys/\(lost)"))) }
         let census =
             try JSONSerialization.jsonObject(with: Data(try leafguard(["keys", "status", "--json", "--config", d.config]).stdout.utf8)) as? [String: Any]
-        #expect((census?["unreadableKeys"] as? [String: [String]])?["backup"] == ["keys/\(lost)"], "\(String(describing: census))")
+        #expect((census?["unreadable_keys"] as? [String: [String]])?["backup"] == ["keys/\(lost)"], "\(String(describing: census))")
 
         // A different key file does not open the keyring.
         let key = d.dir.file("keys/master.key")

@@ -130,7 +130,7 @@ import Testing
         // The names the old code would use in this (the writing) process.
         let pid = getpid()
         try shared.asNobody("for n in json csv; do touch compliance.$n.tmp-\(pid); chmod 666 compliance.$n.tmp-\(pid); done")
-        let written = try ScanOutputs.write(report, formats: ["json", "csv"], to: shared.path, config: config)
+        let written = try ScanOutputs.write(report, formats: [.json, .csv], to: shared.path, config: config)
         #expect(written.count == 3)
         for name in ["compliance.json", "compliance.csv", "manifest.json"] {
             let o = try #require(shared.owner(name), "\(name)")
@@ -144,7 +144,7 @@ import Testing
         try shared.asNobody("rm -f compliance.json.tmp-* compliance.csv.tmp-*")
         try FileManager.default.removeItem(atPath: shared.path + "/compliance.json")
         try shared.asNobody("touch compliance.json && chmod 666 compliance.json")
-        #expect(throws: (any Error).self) { try ScanOutputs.write(report, formats: ["json"], to: shared.path, config: config) }
+        #expect(throws: (any Error).self) { try ScanOutputs.write(report, formats: [.json], to: shared.path, config: config) }
         #expect((try? Data(contentsOf: URL(fileURLWithPath: shared.path + "/compliance.json")))?.isEmpty == true)
     }
 }

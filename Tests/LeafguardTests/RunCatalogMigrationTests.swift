@@ -38,5 +38,15 @@ import Testing
         try catalog.recordMissed(job: "nightly", fires: fires, reason: "downtime", at: now)
         let last = try runCommand("/usr/bin/sqlite3", [db, "SELECT missed FROM runs ORDER BY id DESC LIMIT 1"])
         #expect(last.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        // The version is recorded: the next open applies nothing.
+        let version = try runCommand("/usr/bin/sqlite3", [db, "PRAGMA user_version"])
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+    }
+
+    @Test func aCatalogOfANewerLeafguardIsRefusedNotMisread() throws {
+        let dir = TemporaryDirectory("leafguard-catalog")
+        _ = try RunCatalog(stateDirectory: dir.path)
+        #expect(try runCommand("/usr/bin/sqlite3", [dir.file("catalog.db"), "PRAGMA user_version = 99"]).status == 0)
+        #expect(throws: SchedulerError.self) { _ = try RunCatalog(stateDirectory: dir.path) }
     }
 }

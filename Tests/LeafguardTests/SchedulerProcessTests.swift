@@ -186,8 +186,8 @@ import Testing
         let list = try leafguard(["jobs", "list", "--json", "--config", d.config])
         let jobs = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
         let nightly = jobs?.first { $0["name"] as? String == "nightly" }
-        #expect(nightly?["lastOutcome"] as? String == "succeeded" && nightly?["next"] != nil && nightly?["timezone"] as? String == "UTC")
-        #expect(jobs?.first { $0["name"] as? String == "broken" }?["lastOutcome"] as? String == "failed")
+        #expect(nightly?["last_outcome"] as? String == "succeeded" && nightly?["next"] != nil && nightly?["timezone"] as? String == "UTC")
+        #expect(jobs?.first { $0["name"] as? String == "broken" }?["last_outcome"] as? String == "failed")
     }
 
     @Test func theCronFolderIsWhatCronPrintGenerates() throws {

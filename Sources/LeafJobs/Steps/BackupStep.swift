@@ -40,7 +40,7 @@ public struct BackupStep: JobStep {
                     + (plan.previous.map { " against snapshot \($0)" } ?? "; the region has no snapshot yet"),
                 figures: [
                     "documents_added": Double(plan.added.count), "documents_changed": Double(plan.changed.count),
-                    "documents_unchanged": Double(plan.unchanged), "bytes_to_read": Double(plan.documentBytes + plan.databaseBytes),
+                    "documents_unchanged": Double(plan.unchanged), "read_bytes_at_most": Double(plan.documentBytes + plan.databaseBytes),
                 ],
                 details: plan.added.map { "new: \($0.path) (\(Progress.format($0.size, unit: "B")))" }
                     + plan.changed.map { "changed: \($0.path) (\(Progress.format($0.size, unit: "B")))" }
@@ -59,7 +59,7 @@ public struct BackupStep: JobStep {
             try trail.recordSnapshotIntent(id.hex, region: region, job: job)
         }
         // A marker that outlives a killed run: the next run then looks for its packs.
-        let marker = context.config.stateDirectory + "/backup-running-\(region)"
+        let marker = context.config.state.backupMarker(region)
         options.recoverInterruptedRun = FileManager.default.fileExists(atPath: marker)
         try FileManager.default.createDirectory(atPath: context.config.stateDirectory, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())\n".utf8))

@@ -39,8 +39,9 @@ public struct ReplicateStep: JobStep {
         try source.checkSameRepository(try deployment.locations(of: target))
         try deployment.publishKeyring(to: to)
         let progress = context.progress
-        let r = try source.replicate(to: try deployment.locations(of: target), signedCopyIsAuthentic: try deployment.signedCopyCheck()) { bytes in
-            progress.update("replicate to \(to)", done: bytes, total: nil)
+        let r = try source.replicate(to: try deployment.locations(of: target), signedCopyIsAuthentic: try deployment.signedCopyCheck()) {
+            _, packs, total in
+            progress.update("replicate to \(to)", done: packs, total: total, unit: "packs")
         }
         let held = source.snapshotIDs().count - r.snapshotsInTarget
         let status: StepResult.Status = held > 0 ? .failed : (r.problems.isEmpty ? .succeeded : .warning)

@@ -11,11 +11,11 @@ public struct ReportStep: JobStep {
     public static let summary =
         "posture report: each promise with its evidence and verdict (out: DIR, formats: [json, html, md], scan: DIR, fail_on: fail|warn)"
     /// The formats the posture report is written in.
-    public static let formats = ["json", "html", "md"]
+    public static let formats = PostureFormat.allCases.map(\.rawValue)
     /// The folder the report is written to (`out:`).
     public let out: String
     /// The formats written (`formats:`).
-    public let formats: [String]
+    public let formats: [PostureFormat]
     /// The folder of the newest compliance scan the report reads (`scan:`).
     public let scanDirectory: String
     /// The verdict, or worse, that makes the step fail (`fail_on:`); nil: the report never fails the step.
@@ -26,9 +26,9 @@ public struct ReportStep: JobStep {
         out = p.outputFolder(default: "reports/posture")
         scanDirectory = p.outputFolder("scan", default: "reports/compliance")
         guard let fs = p.formats(allowed: Self.formats) else { return nil }
-        formats = fs
+        formats = fs.compactMap(PostureFormat.init(rawValue:))
         if let v = p["fail_on"] {
-            guard let s = v.choice(["fail", "warn"]) else { return nil }
+            guard let s = v.choice([Verdict.fail.rawValue, Verdict.warn.rawValue]) else { return nil }
             failOn = Verdict(rawValue: s)
         } else {
             failOn = nil

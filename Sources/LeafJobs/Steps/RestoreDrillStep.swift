@@ -48,7 +48,7 @@ public struct RestoreDrillStep: JobStep {
         var record = DrillRecord(
             time: context.now, job: context.job, region: target, snapshot: nil, snapshotTime: nil,
             outcome: "failed", seconds: 0, files: 0, bytes: 0, detail: nil)
-        let scratch = context.config.stateDirectory + "/tmp/restore-drill-\(getpid())"
+        let scratch = context.config.state.scratch + "/restore-drill-\(getpid())"
         let fm = FileManager.default
         try? fm.removeItem(atPath: scratch)
         defer { try? fm.removeItem(atPath: scratch) }

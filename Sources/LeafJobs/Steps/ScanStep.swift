@@ -10,22 +10,22 @@ public struct ScanStep: JobStep {
     /// What the step does and its parameters, in one line (`jobs steps` lists it).
     public static let summary = "compliance scan of planner accounts (out: DIR, formats: [json, csv, html, md], fail_on: SEVERITY)"
     /// The formats the scan's findings are written in.
-    public static let formats = ["json", "csv", "html", "md"]
+    public static let formats = ScanFormat.allCases.map(\.rawValue)
     /// Finding severities, most severe first, as `fail_on:` takes them.
-    public static let severities = ["critical", "high", "medium", "low"]
+    public static let severities = Severity.allCases.map(\.rawValue)
     /// The folder the findings are written to (`out:`).
     public let out: String
     /// The formats written (`formats:`).
-    public let formats: [String]
+    public let formats: [ScanFormat]
     /// The severity, or worse, that makes the step fail (`fail_on:`); nil: findings never fail it.
-    public let failOn: String?
+    public let failOn: Severity?
 
     /// Reads the step's parameters from a job file; nil after recording a located problem.
     public init?(parameters p: StepParameters) {
         out = p.outputFolder(default: "reports/compliance")
         guard let fs = p.formats(allowed: Self.formats) else { return nil }
-        formats = fs
-        failOn = p["fail_on"]?.choice(Self.severities)
+        formats = fs.compactMap(ScanFormat.init(rawValue:))
+        failOn = p["fail_on"]?.choice(Self.severities).flatMap(Severity.init(rawValue:))
         if p["fail_on"] != nil && failOn == nil { return nil }
     }
 
@@ -47,7 +47,8 @@ public struct ScanStep: JobStep {
         var summary = "\(report.totals.activeUsers) active users, \(report.totals.activeUsersWithMFA) with MFA; findings: \(bySeverity)"
         if !report.excepted.isEmpty { summary += "; \(report.excepted.count) excepted" }
         if !report.expiredExceptions.isEmpty { summary += "; \(report.expiredExceptions.count) exception(s) expired" }
-        if let gate = failOn.flatMap(Severity.init(rawValue:)), report.count(atOrAbove: gate) > 0 {
+        ScanOutputs.learn(report, context.config.state)
+        if let gate = failOn, report.count(atOrAbove: gate) > 0 {
             status = .failed
             summary += "; \(report.count(atOrAbove: gate)) at or above \(gate.rawValue) (fail_on)"
         }

@@ -29,7 +29,9 @@ public struct VerifyStep: JobStep {
             return StepResult(step: Self.name, status: .succeeded, summary: "dry run: would verify \(region ?? "every region")")
         }
         let reports = try Verification(deployment: context.deployment)
-            .run(regions: region.map { [$0] }, readPercent: readDataPercent, repair: repair, now: context.now)
+            .run(regions: region.map { [$0] }, readPercent: readDataPercent, repair: repair, now: context.now) { region, done, total in
+                context.progress.update("verify \(region)", done: done, total: total, unit: "packs")
+            }
         let unrepaired = reports.flatMap { $0.report.unrepaired }
         let all = reports.flatMap { r in r.report.problems.map { (r.region, $0) } }
         return StepResult(
