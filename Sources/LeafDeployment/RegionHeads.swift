@@ -101,7 +101,19 @@ public struct RegionHeads: Sendable {
             // With no head yet (a first command), what the region lists is the start.
             let unaccounted = previous == nil ? [] : unaccountedSnapshots(s.listed, of: repo, head: previous, recorded: recorded, logger: logger)
             let snapshots = Set(previous?.snapshots ?? []).subtracting(s.removed).union(s.listed.subtracting(unaccounted))
-            let indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
+            var indexes = Set(previous?.indexes ?? []).subtracting(i.removed).union(i.listed)
+            // Indexes the head recorded that no location holds, while every snapshot it lists
+            // is there and fully indexed without them: superseded (rewritten here by a prune or
+            // re-encryption, then the region rebuilt from another before that was replicated),
+            // so the new head drops them; nothing is lost. Anything less stays recorded, for
+            // verify to report.
+            let superseded = indexes.subtracting(i.listed)
+            if !superseded.isEmpty, Set(snapshots).isSubset(of: s.listed), repo.everySnapshotIndexed() {
+                indexes.subtract(superseded)
+                logger.notice(
+                    "superseded indexes dropped from the region's head; every snapshot is indexed without them",
+                    metadata: ["region": "\(region)", "indexes": "\(superseded.sorted().map(RegionHeads.short).joined(separator: ", "))"])
+            }
             // A tombstone whose removals are all done is spent once a head without them is stored.
             let listed = s.listed.map { "snapshots/" + $0 } + i.listed.map { "index/" + $0 }
             // ... and only when every location was listed and lacks them: one that refused the
@@ -176,7 +188,7 @@ public struct RegionHeads: Sendable {
         /// Snapshot ids (hex) the head lists and no location of the region holds.
         public let snapshots: [String]
         /// Index ids (hex) the head lists and no location of the region holds.
-        public let indexes: [String]
+        public var indexes: [String]
         /// Whether nothing is missing.
         public var isEmpty: Bool { snapshots.isEmpty && indexes.isEmpty }
         /// One line for an operator: what is missing, from which head, and what it means.
@@ -194,7 +206,10 @@ public struct RegionHeads: Sendable {
         guard let head = newest(of: repo.region, repository: repo.config.id.hex, logger: logger) else { return nil }
         let snapshots = Set(repo.listReplicated(prefix: "snapshots/").map { String($0.dropFirst(10)) })
         let indexes = Set(repo.listReplicated(prefix: "index/").map { String($0.dropFirst(6)) })
-        let m = Missing(head: head, snapshots: head.snapshots.filter { !snapshots.contains($0) }, indexes: head.indexes.filter { !indexes.contains($0) })
+        var m = Missing(head: head, snapshots: head.snapshots.filter { !snapshots.contains($0) }, indexes: head.indexes.filter { !indexes.contains($0) })
+        // An index superseded in this region before it was rebuilt from another: every
+        // snapshot it holds is indexed without it, so nothing is missing (the next head drops it).
+        if m.snapshots.isEmpty && !m.indexes.isEmpty && repo.everySnapshotIndexed() { m.indexes = [] }
         return m.isEmpty ? nil : m
     }
 }

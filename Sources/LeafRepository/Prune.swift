@@ -89,3 +89,15 @@ extension Repository {
     }
 
 }
+
+extension Repository {
+    /// Whether every blob of every snapshot the region lists is in an index the region
+    /// holds. Then an index the region's head records but no location holds was superseded,
+    /// not lost: a prune or re-encryption in this region rewrote it, and the region was
+    /// rebuilt from another before that was replicated. Its absence loses nothing. False
+    /// when a snapshot or the index cannot be read.
+    public func everySnapshotIndexed() -> Bool {
+        guard let index = try? loadIndex(), let snapshots = try? snapshots() else { return false }
+        return snapshots.allSatisfy { s in ([s.database] + s.documents).allSatisfy { $0.blobs.allSatisfy { index.blobs[$0] != nil } } }
+    }
+}

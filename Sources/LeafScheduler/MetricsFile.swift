@@ -41,7 +41,7 @@ public enum MetricsFile {
     /// removed has no series any more), the scheduler's health and the deployment's state to
     /// `path`, replacing the file atomically.
     public static func write(
-        catalog: RunCatalog, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil, deployment: DeploymentState? = nil
+        history: RunHistory, jobs: [String], to path: String, now: Date, health: SchedulerHealth? = nil, deployment: DeploymentState? = nil
     ) throws {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
@@ -57,15 +57,17 @@ public enum MetricsFile {
         var succeeded: [(String, Double)] = []
         var bytes: [(String, Double)] = []
         var running: [(String, Double)] = []
+        let runs = Dictionary(grouping: history.runs(), by: \.job)
         for job in names {
             let label = "job=\"\(escape(job))\""
-            running.append((label, Double(try catalog.runningRuns(job: job).count)))
-            guard let last = try catalog.lastFinished(job: job) else { continue }
+            let mine = runs[job] ?? []
+            running.append((label, Double(mine.filter { $0.outcome == .running }.count)))
+            guard let last = mine.last(where: { $0.outcome != .running && $0.outcome != .missed }) else { continue }
             start.append((label, last.started.timeIntervalSince1970))
             // A clean success only: a warned run did its work with warnings, and an alert on
             // "no success for 26 h" must still fire through a week of warned runs.
-            if let s = try catalog.lastSucceeded(job: job) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
-            seconds.append((label, last.seconds ?? 0))
+            if let s = mine.last(where: { $0.outcome == .succeeded }) { success.append((label, (s.finished ?? s.started).timeIntervalSince1970)) }
+            seconds.append((label, last.finished.map { $0.timeIntervalSince(last.started) } ?? 0))
             for o in RunOutcome.allCases where o != .running && o != .missed {
                 outcome.append(("\(label),outcome=\"\(o.rawValue)\"", o == last.outcome ? 1 : 0))
             }

@@ -327,7 +327,7 @@ public struct RunSupervisor: Sendable {
         do { try catalog.prune(keep: config.historyLimit) } catch { logger.warning("cannot prune history", metadata: ["error": "\(error)"]) }
         // What the run's steps opened is fresh: the regions' figures for the metrics file.
         if !request.dryRun { deployment.learnFacts(coverageDays: config.posture.verifyCoverageDays) }
-        writeMetrics(catalog: catalog, jobs: [job.name])
+        writeMetrics(jobs: [job.name])
         // on_success for a clean success (and for a warned run where a hook asks, `on: [success, warning]`),
         // on_warning for a warned one, on_failure for everything else.
         let hooks: [Hook]
@@ -348,7 +348,7 @@ public struct RunSupervisor: Sendable {
 
     /// Rewrites the Prometheus text file; a failure is logged, never fatal.
     /// `jobs` are added to the jobs the job files define now (those alone have series).
-    public func writeMetrics(catalog: RunCatalog, jobs: [String], health: MetricsFile.SchedulerHealth? = nil) {
+    public func writeMetrics(jobs: [String], health: MetricsFile.SchedulerHealth? = nil) {
         let health = health ?? MetricsFile.SchedulerHealth(lastTick: RunHistory(config.state).lastTick)
         let loaded = try? JobLoader(config: config).loadValid()
         let configured = loaded?.jobs.map(\.name) ?? []
@@ -359,7 +359,8 @@ public struct RunSupervisor: Sendable {
         let state = MetricsFile.DeploymentState(
             regions: config.regionNames, facts: MetricsFacts.read(config.state), drills: drills, configErrors: loaded?.problems.count ?? 1)
         do {
-            try MetricsFile.write(catalog: catalog, jobs: configured + jobs, to: config.metricsFile, now: clock.now, health: health, deployment: state)
+            try MetricsFile.write(
+                history: RunHistory(config.state), jobs: configured + jobs, to: config.metricsFile, now: clock.now, health: health, deployment: state)
         } catch {
             logger.warning("cannot write the metrics file", metadata: ["file": "\(config.metricsFile)", "error": "\(error)"])
         }

@@ -175,7 +175,7 @@ public struct Scheduler: Sendable {
             overdue[job.name] = SchedulePlanner.overdue(job: job, state: try catalog.state(job: job.name), now: end) != nil
         }
         supervisor.writeMetrics(
-            catalog: catalog, jobs: jobs.map(\.name),
+            jobs: jobs.map(\.name),
             health: .init(lastTick: end, overdue: overdue, brokenJobFiles: broken.count))
         return report
     }

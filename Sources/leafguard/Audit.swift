@@ -20,6 +20,21 @@ extension Leafguard.Audit {
         static let configuration = CommandConfiguration(
             abstract: "Check every entry's hash and link, and the log against its newest signed checkpoint (state folder and regions). Exit 1 on any problem.")
         @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        struct Report: Encodable {
+            struct Handover: Encodable { let entry: Int; let at: String; let from: String; let to: String }
+            let log: String
+            let entries: Int
+            let head: String
+            let checkpointCopies: Int
+            let newestCheckpointEntries: Int?
+            let newestCheckpointAt: String?
+            let signingKey: String
+            let handovers: [Handover]
+            let intact: Bool
+            let problems: [String]
+        }
 
         func run() throws {
             let logger = global.logger()
@@ -44,6 +59,18 @@ extension Leafguard.Audit {
             }
             let v = try trail.log.verify(checkpoint: newest)
             problems = v.problems + problems
+            if json {
+                let chain = handovers.values.sorted { $0.length < $1.length }.map {
+                    Report.Handover(entry: $0.length, at: $0.at, from: $0.publicKey, to: $0.nextPublicKey ?? "")
+                }
+                print(
+                    try jsonString(
+                        Report(
+                            log: trail.log.path, entries: v.entries, head: v.head, checkpointCopies: copies, newestCheckpointEntries: newest?.length,
+                            newestCheckpointAt: newest?.at, signingKey: signer.publicKeyHex, handovers: chain, intact: problems.isEmpty, problems: problems)))
+                if !problems.isEmpty { throw ExitCode(1) }
+                return
+            }
             print("audit log \(trail.log.path): \(v.entries) entries, head \(v.head.prefix(16))…")
             print("checkpoints: \(copies) copies; newest trusted: \(newest.map { "\($0.length) entries at \($0.at)" } ?? "none")")
             print("signing key: ed25519 \(signer.publicKeyHex) (kept sealed in the keyring)")

@@ -127,6 +127,5 @@ func warnAboutRefusedWrites() -> Bool {
 /// metrics file rewritten with them, the run history and the scheduler's health.
 func refreshMetrics(_ config: LeafguardConfig, learnRegions: Bool = true) {
     if learnRegions { openDeployment(config).learnFacts(coverageDays: config.posture.verifyCoverageDays) }
-    guard let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) else { return }
-    RunSupervisor(config: config, logger: Logger(label: "leafguard")).writeMetrics(catalog: catalog, jobs: [])
+    RunSupervisor(config: config, logger: Logger(label: "leafguard")).writeMetrics(jobs: [])
 }

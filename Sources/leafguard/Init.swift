@@ -26,9 +26,7 @@ extension Leafguard {
             }
             // The metrics file exists from install on (leafguard_tick_last_seconds 0 until the
             // first tick), so the alerts on it work before cron ever ran a tick.
-            if let catalog = try? RunCatalog(stateDirectory: config.stateDirectory) {
-                RunSupervisor(config: config, logger: global.logger()).writeMetrics(catalog: catalog, jobs: [])
-            }
+            RunSupervisor(config: config, logger: global.logger()).writeMetrics(jobs: [])
             print(
                 "repository \(repo.config.id.hex) created in '\(config.primaryRegion.name)'"
                     + (config.regions.count > 1
