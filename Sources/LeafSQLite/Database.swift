@@ -258,6 +258,14 @@ extension SQLiteValue {
     public var int: Int64? { if case .integer(let n) = self { return n }; return nil }
     /// The text, nil unless the value is text.
     public var text: String? { if case .text(let s) = self { return s }; return nil }
+    /// The value as a number: a REAL, or an INTEGER widened.
+    public var double: Double? {
+        switch self {
+        case .real(let d): return d
+        case .integer(let n): return Double(n)
+        default: return nil
+        }
+    }
     /// Whether the value is SQL NULL.
     public var isNull: Bool { self == .null }
 }

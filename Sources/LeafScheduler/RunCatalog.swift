@@ -342,13 +342,3 @@ public struct Identity: Sendable {
         Identity(host: ProcessInfo.processInfo.hostName, pid: getpid(), user: ProcessInfo.processInfo.userName)
     }
 }
-
-extension SQLiteValue {
-    var double: Double? {
-        switch self {
-        case .real(let d): return d
-        case .integer(let n): return Double(n)
-        default: return nil
-        }
-    }
-}

@@ -75,14 +75,3 @@ public struct RunHistory: Sendable {
         return f.date(from: text)
     }
 }
-
-extension SQLiteValue {
-    /// The value as a number: a REAL, or an INTEGER widened.
-    var double: Double? {
-        switch self {
-        case .real(let d): return d
-        case .integer(let n): return Double(n)
-        default: return nil
-        }
-    }
-}
