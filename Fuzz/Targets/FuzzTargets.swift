@@ -110,6 +110,8 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
         let t = text(bytes)
         for name in ["Key", "Code", "Message", "NextContinuationToken", "IsTruncated", "UploadId", "ETag"] { _ = S3Fuzzing.xmlElements(name, in: t) }
     },
+    // A KMS reply (JSON 1.1): a data key, or an error's type and message.
+    "kms": { bytes in S3Fuzzing.kmsReply(bytes) },
     // leafguard.yml.
     "config": { bytes in _ = try? ConfigLoader.parse(text(bytes), file: scratch + "/leafguard.yml") },
     // A job file, checked against this build's steps.

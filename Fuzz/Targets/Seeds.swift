@@ -93,6 +93,12 @@ enum Seeds {
         try seed(
             "http", Array("HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n\(String(error.utf8.count, radix: 16))\r\n\(error)\r\n0\r\n\r\n".utf8))
         try seed("http", Array("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".utf8))
+        try seed(
+            "kms",
+            Array(
+                #"{"CiphertextBlob":"AQIDAHgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==","KeyId":"arn:aws:kms:eu-west-1:123456789012:key/1234","Plaintext":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#
+                    .utf8))
+        try seed("kms", Array(#"{"__type":"com.amazonaws.kms#NotFoundException","message":"Alias arn:aws:kms:eu-west-1:1:alias/x is not found."}"#.utf8))
         try seed("http", Array("HTTP/1.0 200 OK\r\n\r\nbody to the end".utf8))
 
         // Credentials as the planner stores them (compliance-rules.md).

@@ -10,6 +10,15 @@ import Foundation
         _ = try PlainHTTPPool.receive(fd, isHEAD: false, pace: TransferPace(idleTimeout: timeout, deadline: timeout, minimumRate: 1, grace: timeout))
     }
 
+    /// Reads a KMS reply as the KMS client does (status 200 then 400, the plaintext and the
+    /// data key of a success); a thrown error is the expected answer to bad bytes.
+    public static func kmsReply(_ body: [UInt8]) {
+        if let object = try? KMSClient.reply(200, body, operation: "GenerateDataKey", key: "fuzz") {
+            _ = try? KMSClient.dataKey(from: object, operation: "GenerateDataKey", key: "fuzz")
+        }
+        _ = try? KMSClient.reply(400, body, operation: "Decrypt", key: "fuzz")
+    }
+
     /// The texts of every `<name>…</name>` element of `text`, as the S3 client reads replies.
     public static func xmlElements(_ name: String, in text: String) -> [String] { xmlValues(name, in: text) }
 }

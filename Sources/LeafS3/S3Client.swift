@@ -84,23 +84,19 @@ public final class S3Client: Sendable {
     /// Where requests go.
     public let endpoint: S3Endpoint
     let signer: SigV4Signer
-    let session: URLSession
+    /// How requests travel: leafguard's plain HTTP/1.1 client or URLSession, within the pace.
+    let transport: AWSTransport
     /// How slowly a request may go before it fails (transiently): seconds without a byte,
     /// seconds in all however steadily a server trickles bytes, and a minimum average rate,
     /// so a hostile or broken server cannot hang a run.
-    public let pace: TransferPace
+    public var pace: TransferPace { transport.pace }
     /// Seconds a request may wait for its next bytes.
     public var timeout: TimeInterval { pace.idleTimeout }
     /// Seconds a whole request may take.
     public var deadline: TimeInterval { pace.deadline }
     /// The largest response body accepted (a GET of an object planted larger than anything
     /// leafguard writes is refused before it is held in memory).
-    public let maximumResponseBytes: Int
-
-    /// Plain-HTTP path-style endpoints bypass URLSession (see `PlainHTTPPool`).
-    private let plain: PlainHTTPPool?
-    /// Collects URLSession's response bodies, within `maximumResponseBytes`.
-    private let responses: BoundedResponses
+    public var maximumResponseBytes: Int { transport.maximumResponseBytes }
 
     /// A client of `endpoint` signing with `credentials`, at most `maxConnections` connections to it.
     public convenience init(
@@ -121,25 +117,12 @@ public final class S3Client: Sendable {
         plainHTTP: Bool, minimumRate: Double = TransferPace.standard.minimumRate, rateGrace: TimeInterval = TransferPace.standard.grace
     ) {
         self.endpoint = endpoint
-        pace = TransferPace(idleTimeout: timeout, deadline: deadline, minimumRate: minimumRate, grace: rateGrace)
-        self.maximumResponseBytes = maximumResponseBytes
         signer = SigV4Signer(credentials: credentials, region: endpoint.region)
-        if plainHTTP, let host = endpoint.url.host {
-            plain = PlainHTTPPool(host: host, port: endpoint.url.port ?? 80, pace: pace, maximumBody: maximumResponseBytes)
-        } else {
-            plain = nil
-        }
-        let config = URLSessionConfiguration.ephemeral
-        config.httpMaximumConnectionsPerHost = maxConnections
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        config.urlCache = nil
-        config.timeoutIntervalForRequest = timeout
-        config.timeoutIntervalForResource = deadline
-        responses = BoundedResponses(limit: maximumResponseBytes)
-        session = URLSession(configuration: config, delegate: responses, delegateQueue: nil)
+        transport = AWSTransport(
+            url: endpoint.url, plainHTTP: plainHTTP, maxConnections: maxConnections,
+            pace: TransferPace(idleTimeout: timeout, deadline: deadline, minimumRate: minimumRate, grace: rateGrace),
+            maximumResponseBytes: maximumResponseBytes)
     }
-
-    deinit { session.invalidateAndCancel() }
 
     /// Sends one request and returns the response, whatever its status: callers decide what
     /// 404 or 412 mean. Throws `S3Error.transport` when no response came.
@@ -193,43 +176,9 @@ public final class S3Client: Sendable {
                 headers.append(("Content-Type", method == "POST" ? "application/xml" : "application/octet-stream"))
             }
         }
-        if let plain {
-            let head = "\(method) \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
-            do {
-                let r = try plain.exchange(head: Array(head.utf8), body: body, isHEAD: method == "HEAD", maximumBody: limit)
-                return S3Response(status: r.status, headers: r.headers, body: r.body)
-            } catch let e as PlainHTTPPool.Failure where e.tooLarge {
-                throw S3Error.tooLarge(limit: limit, request: name)
-            } catch { throw S3Error.transport("\(error)", request: name) }
-        }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        if hasBody { request.httpBody = Data(body) }
-
-        let task = session.dataTask(with: request)
-        let done = responses.begin(task.taskIdentifier, limit: limit)
-        let start = Date()
-        task.resume()
-        // URLSession enforces the idle timeout and the deadline itself; the pace (deadline
-        // and minimum rate) is judged here too, so that neither a trickle nor a transfer
-        // Foundation never completes can hang the run.
-        while true {
-            let received = body.count + responses.received(task.taskIdentifier)
-            let now = Date()
-            if let why = pace.failure(bytes: received, start: start, now: now) {
-                task.cancel()
-                _ = responses.finish(task.taskIdentifier)
-                throw S3Error.transport(why, request: name)
-            }
-            let wait = max(0.05, pace.wait(bytes: received, start: start, now: now))
-            if done.wait(timeout: .now() + min(wait, 1)) == .success { break }
-        }
-        let transfer = responses.finish(task.taskIdentifier)
-        if transfer.tooLarge { throw S3Error.tooLarge(limit: limit, request: name) }
-        if let error = transfer.error { throw S3Error.transport(error, request: name) }
-        guard let status = transfer.status else { throw S3Error.transport("no response", request: name) }
-        return S3Response(status: status, headers: transfer.headers, body: [UInt8](transfer.body))
+        return try transport.exchange(
+            method, scheme: components.scheme ?? "https", hostHeader: hostHeader, target: target, url: url, headers: headers, body: body,
+            hasBody: hasBody, limit: limit, name: name)
     }
 
     /// The error a non-2xx response stands for, with S3's own code and message.
