@@ -67,6 +67,10 @@ extension Leafguard {
             if rules.isEmpty {
                 rules = config.retention.sorted { $0.key < $1.key }.map { ($0.key, $0.key == "timezone" ? JobLoader.yamlQuoted($0.value) : $0.value) }
             }
+            guard rules.isEmpty || rules.contains(where: { $0.0 != "timezone" && $0.1 != "0" }) else {
+                throw CommandFailure(
+                    "prune needs at least one keep rule above 0, or it would remove every snapshot: e.g. --keep-daily 7 --keep-weekly 4", status: 2)
+            }
             guard !rules.isEmpty else {
                 throw CommandFailure(
                     "prune needs keep rules: give --keep-daily N (and the like), or set them in \(config.file) under 'retention:', "

@@ -66,6 +66,8 @@ import Testing
         let f = try DisasterFixture()
         let none = try f.run(["prune"])
         #expect(none.status == 2 && none.stderr.contains("retention:"), "\(none.all)")
+        let zero = try f.run(["prune", "--keep-last", "0"])
+        #expect(zero.status == 2 && zero.stderr.contains("--keep-daily") && !zero.stderr.contains("(command line)"), "\(zero.all)")
         let text = try String(contentsOfFile: f.config, encoding: .utf8)
         try (text + "\nretention: {keep_last: 1}\n").write(toFile: f.config, atomically: true, encoding: .utf8)
         let dry = try f.run(["prune", "--dry-run", "--json"])
