@@ -3,7 +3,10 @@
 
     python3 docs/recover.py REGION_PATH MASTER_KEY_FILE OUT_DIR [SNAPSHOT_ID] [--keyring FILE]
 
-MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64). The keyring
+MASTER_KEY_FILE is the key `keys.master` names (32 bytes or their base64), or the word
+`kms` for an `aws-kms:` master key: the keyring's KMS ciphertext is then opened by AWS KMS
+through boto3 (credentials as boto3 finds them; `AWS_ENDPOINT_URL_KMS` for another
+endpoint; the region is the key ARN's). The keyring
 (every master-key version, sealed under that key) is read from the region itself: the
 `keyring` object in its locations, the newest copy whose MAC checks. `--keyring FILE`
 uses a keyring file instead (STATE/keys/keyring.json).
@@ -74,6 +77,27 @@ def region_keyring(key, region_path):
         if keyring_authentic(key, ring) and (best is None or ring.get("generation", 0) > best.get("generation", 0)):
             best = ring
     return best
+
+def kms_keyring_key(keyring_file, region_path):
+    """The keyring key of an aws-kms: deployment: the newest keyring copy's KMS ciphertext,
+    opened by KMS with its encryption context, and checked against that copy's MAC."""
+    import boto3
+    rings = []
+    for path in [keyring_file] if keyring_file else [os.path.join(region_path, d, "keyring") for d in sorted(os.listdir(region_path))]:
+        try:
+            rings.append(json.load(open(path)))
+        except Exception:
+            continue
+    for ring in sorted(rings, key=lambda r: r.get("generation", 0), reverse=True):
+        wrapped = ring.get("kms")
+        if not wrapped:
+            continue
+        arn = wrapped["keyId"]
+        kms = boto3.client("kms", region_name=arn.split(":")[3] if arn.startswith("arn:") else os.environ.get("AWS_REGION"))
+        key = kms.decrypt(CiphertextBlob=base64.b64decode(wrapped["ciphertext"]), KeyId=arn, EncryptionContext=wrapped["context"])["Plaintext"]
+        if len(key) == 32 and keyring_authentic(key, ring):
+            return key
+    raise SystemExit("no keyring copy holds a KMS ciphertext that KMS opens into its key")
 
 def master_versions(key, keyring_file, region_path):
     """(version -> 32-byte master key, audit seeds): every version of the keyring, or the
@@ -314,8 +338,11 @@ def main():
         keyring = args[i + 1]
         del args[i:i + 2]
     region_path, key_file, out = args[:3]
-    raw = open(key_file, "rb").read()
-    master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
+    if key_file == "kms":
+        master = kms_keyring_key(keyring, region_path)
+    else:
+        raw = open(key_file, "rb").read()
+        master = raw if len(raw) == 32 else base64.b64decode(raw.strip())
     masters, audit_seeds = master_versions(master, keyring, region_path)
     region = Region(region_path, masters)
     ids = region.names("snapshots")

@@ -14,6 +14,9 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
     case environment(variable: String)
     /// An environment variable holding a passphrase, stretched with Argon2id.
     case passphraseEnvironment(variable: String)
+    /// A data key of this AWS KMS key (an id, ARN or `alias/NAME`), made once by KMS and
+    /// kept only as KMS's ciphertext: no key is stored on the host (`keys.kms` says where KMS is).
+    case awsKMS(keyID: String)
 
     /// How `keys.master` writes it: `file:PATH`, `env:VAR` or `passphrase-env:VAR`.
     public var description: String {
@@ -21,8 +24,21 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
         case .file(let p): return "file:\(p)"
         case .environment(let v): return "env:\(v)"
         case .passphraseEnvironment(let v): return "passphrase-env:\(v)"
+        case .awsKMS(let k): return "aws-kms:\(k)"
         }
     }
+}
+
+/// Where AWS KMS is, for an `aws-kms:` master key (`keys.kms`).
+public struct KMSSettings: Sendable, Equatable {
+    /// The key's AWS region.
+    public let region: String
+    /// Another endpoint than AWS's (a server on loopback, for tests).
+    public let endpoint: URL?
+    /// A profile of the shared credentials file; nil: the environment's credentials.
+    public let profile: String?
+    /// Settings with the given parts.
+    public init(region: String, endpoint: URL?, profile: String?) { self.region = region; self.endpoint = endpoint; self.profile = profile }
 }
 
 /// Data + parity shards for erasure coding.
@@ -117,6 +133,8 @@ public struct LeafguardConfig: Sendable {
     public func region(named name: String) -> RegionConfig? { regions.first { $0.name == name } }
     /// Every region's name, in file order.
     public var regionNames: [String] { regions.map(\.name) }
+    /// Where AWS KMS is, for an `aws-kms:` master key (`keys.kms`).
+    public var kms: KMSSettings?
     /// The state folder's paths.
     public var state: StateLayout { StateLayout(stateDirectory) }
     /// The region backups go to: the one named `primary`, else the first.
@@ -173,9 +191,25 @@ public enum ConfigLoader {
         let jobsDir = top["jobs"]?.string() ?? "jobs"
 
         var masterKey: KeySource?
+        var kms: KMSSettings?
         if let keys = top.required("keys")?.mapping() {
-            if let master = keys.required("master", hint: "file:PATH, env:VAR or passphrase-env:VAR")?.string(), let value = keys["master"] {
+            if let master = keys.required("master", hint: "file:PATH, env:VAR, passphrase-env:VAR or aws-kms:KEY")?.string(), let value = keys["master"] {
                 masterKey = parseKeySource(master, base: base, value: value)
+            }
+            if let k = keys["kms"]?.mapping() {
+                let region = k.required("region", hint: "the AWS region of the KMS key, e.g. eu-west-1")?.string()
+                var endpoint: URL?
+                if let v = k["endpoint"], let text = v.string() {
+                    endpoint = URL(string: text)
+                    if endpoint?.scheme != "https" && endpoint?.scheme != "http" { v.report("keys.kms.endpoint '\(text)' is not an http(s) URL") }
+                }
+                let profile = k["profile"]?.string()
+                if let region { kms = KMSSettings(region: region, endpoint: endpoint, profile: profile) }
+                k.finish()
+            }
+            if case .awsKMS = masterKey, kms == nil, let value = keys["master"] {
+                value.report(
+                    "an aws-kms master key needs keys.kms: {region: …}", hint: "e.g. keys: {master: aws-kms:alias/leafguard, kms: {region: eu-west-1}}")
             }
             keys.finish()
         }
@@ -276,6 +310,7 @@ public enum ConfigLoader {
         config.posture = posture
         config.retention = retention
         config.drillCopy = drillCopy
+        config.kms = kms
         return config
     }
 
@@ -306,7 +341,10 @@ public enum ConfigLoader {
         }
         if text.hasPrefix("env:") { return .environment(variable: String(text.dropFirst(4))) }
         if text.hasPrefix("passphrase-env:") { return .passphraseEnvironment(variable: String(text.dropFirst(15))) }
-        value.report("keys.master '\(text)' names no key source", hint: "valid: file:PATH, env:VAR (base64 of 32 bytes), passphrase-env:VAR")
+        if text.hasPrefix("aws-kms:"), text.count > 8 { return .awsKMS(keyID: String(text.dropFirst(8))) }
+        value.report(
+            "keys.master '\(text)' names no key source", hint: "valid: file:PATH, env:VAR (base64 of 32 bytes), passphrase-env:VAR, aws-kms:KEY_ID_ARN_OR_ALIAS"
+        )
         return nil
     }
 

@@ -29,6 +29,8 @@ public final class Deployment: Sendable {
         /// Per region, per location: the generation of the keyring copy there, nil when it
         /// is missing or does not authenticate. Filled when the keyring is loaded.
         var copyGenerations: [String: [UInt64?]] = [:]
+        /// KMS's ciphertext of an `aws-kms:` keyring key, for the keyring to keep.
+        var kms: KMSWrapping?
     }
     private let loaded = Locked(Loaded())
 
@@ -83,6 +85,10 @@ public final class Deployment: Sendable {
                 parameters = newest.flatMap { Keyring.passphraseParameters(in: $0.copy.bytes) }
             }
             key = try source.load(passphrase: parameters)
+        case .awsKMS(let keyID):
+            let (k, wrapping) = try kmsKeyringKey(keyID: keyID)
+            key = k
+            l.kms = wrapping
         }
         // Once per Deployment, and a command or a run opens one: the log says so, and
         // DeploymentOnceTests counts it.
@@ -136,7 +142,7 @@ public final class Deployment: Sendable {
         }
         let ring = try Keyring.open(
             stateDirectory: config.stateDirectory, keyringKey: key,
-            copies: copies.map(\.copy), passphrase: passphrase, now: clock.now)
+            copies: copies.map(\.copy), passphrase: passphrase, kms: l.kms, now: clock.now)
         // A copy altered outside leafguard is outvoted (and the state file rewritten from the
         // newest authentic copy), but never silently.
         for reason in ring.rejected {
@@ -149,6 +155,56 @@ public final class Deployment: Sendable {
         }
         l.ring = ring
         return ring
+    }
+
+    /// The keyring key of an `aws-kms:` source: KMS opens the ciphertext the keyring records
+    /// (the state folder's copy, else the newest region copy, else the file kept before the
+    /// first keyring was saved); with none anywhere (a new deployment) KMS makes a data key,
+    /// whose ciphertext is kept in the state folder until the keyring, saved to every
+    /// location of every region, holds it. No key is ever stored on the host.
+    private func kmsKeyringKey(keyID: String) throws -> (MasterKey, KMSWrapping) {
+        let client = try kmsClient()
+        let statePath = Keyring.path(stateDirectory: config.stateDirectory)
+        var wrapping = FileManager.default.contents(atPath: statePath).flatMap { Keyring.kmsWrapping(in: [UInt8]($0)) }
+        if wrapping == nil {
+            let newest = regionKeyringCopies().max { (Keyring.claimedGeneration($0.copy.bytes) ?? 0) < (Keyring.claimedGeneration($1.copy.bytes) ?? 0) }
+            wrapping = newest.flatMap { Keyring.kmsWrapping(in: $0.copy.bytes) }
+        }
+        if wrapping == nil { wrapping = KMSWrapping.read(config.state.kmsKeyringKey) }
+        do {
+            if let wrapping {
+                guard let blob = wrapping.ciphertextBytes else { throw KeyError("the keyring's KMS ciphertext is not base64: the keyring is damaged") }
+                return (MasterKey(version: 1, secret: try client.decrypt(blob, keyID: keyID, context: wrapping.context)), wrapping)
+            }
+            let (key, fresh) = try newKMSKeyringKey(keyID: keyID, client: client)
+            try fresh.write(config.state.kmsKeyringKey)
+            return (key, fresh)
+        } catch let e as KMSError {
+            throw KeyError(e.description)
+        }
+    }
+
+    /// The KMS client `keys.kms` describes.
+    func kmsClient() throws -> KMSClient {
+        guard let settings = config.kms else {
+            throw KeyError("an aws-kms key needs keys.kms: {region: …} in \(config.file)", configuration: true)
+        }
+        guard let endpoint = settings.endpoint.map({ KMSEndpoint(url: $0, region: settings.region) }) ?? KMSEndpoint.aws(region: settings.region)
+        else { throw KeyError("keys.kms.region '\(settings.region)' is not an AWS region name", configuration: true) }
+        return KMSClient(endpoint: endpoint, credentials: try AWSCredentials.load(profile: settings.profile))
+    }
+
+    /// A fresh keyring key from KMS key `keyID` (a new deployment's, or `keys change-key
+    /// --new-key aws-kms:KEY`'s): the context names this deployment with a random id, so a
+    /// data key of another deployment under the same KMS key does not open as this one's.
+    func newKMSKeyringKey(keyID: String, client: KMSClient? = nil) throws -> (MasterKey, KMSWrapping) {
+        let context = ["leafguard:purpose": "keyring-key", "leafguard:deployment": ObjectID.random().hex]
+        do {
+            let made = try (client ?? kmsClient()).generateDataKey(keyID: keyID, context: context)
+            return (MasterKey(version: 1, secret: made.plaintext), KMSWrapping(keyId: made.keyARN, ciphertext: made.ciphertext, context: context))
+        } catch let e as KMSError {
+            throw KeyError(e.description)
+        }
     }
 
     /// The keyring object of every location of every region that has one.

@@ -148,6 +148,7 @@ public struct KeyManagement: Sendable {
     ) throws -> String {
         let newKey: SecureBytes
         var parameters: PassphraseParameters?
+        var wrapping: KMSWrapping?
         if sourceText.hasPrefix("file:") {
             newKey = try MasterKeySource.file(path: String(sourceText.dropFirst(5))).load().secret
         } else if sourceText.hasPrefix("env:") {
@@ -160,8 +161,14 @@ public struct KeyManagement: Sendable {
             let fresh = PassphraseParameters.fresh()
             parameters = fresh
             newKey = try MasterKeySource.derive(passphraseIn: variable, parameters: fresh, environment: environment)
+        } else if sourceText.hasPrefix("aws-kms:"), sourceText.count > 8 {
+            // A fresh data key of that KMS key (keys.kms says where KMS is): the keyring keeps
+            // its ciphertext, and set keys.master to it afterwards.
+            let (key, made) = try deployment.newKMSKeyringKey(keyID: String(sourceText.dropFirst(8)))
+            newKey = key.secret
+            wrapping = made
         } else {
-            throw KeyError("--new-key takes file:PATH, env:VAR or passphrase-env:VAR, not '\(sourceText)'", configuration: true)
+            throw KeyError("--new-key takes file:PATH, env:VAR, passphrase-env:VAR or aws-kms:KEY, not '\(sourceText)'", configuration: true)
         }
         let current = try deployment.keyringKey()
         guard !newKey.isEqual(to: current.secret) else { throw KeyError("the new key is the current keyring key", configuration: true) }
@@ -171,7 +178,7 @@ public struct KeyManagement: Sendable {
         // sealed under it (the old seed stays in the keyring, to verify and open what it did).
         let oldAuditKey = try AuditSigner(seed: ring.auditSeed)
         if renewAuditKey { try ring.renewAuditSeed() }
-        try ring.changeKeyringKey(to: newKey, passphrase: parameters)
+        try ring.changeKeyringKey(to: newKey, passphrase: parameters, kms: wrapping)
         try publishNewKeyring(ring, key: MasterKey(version: 1, secret: newKey))
         if renewAuditKey {
             // This process goes on under the new keyring (leafguard.yml names the old source

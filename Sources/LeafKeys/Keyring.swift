@@ -56,6 +56,8 @@ public struct Keyring: Sendable {
     public private(set) var previousAuditSeeds: [SecureBytes] = []
     /// The Argon2id parameters the keyring key was derived with, when it is a passphrase.
     public private(set) var passphrase: PassphraseParameters?
+    /// KMS's ciphertext of the keyring key, when it is an AWS KMS data key.
+    public private(set) var kms: KMSWrapping?
     /// How many times the file was saved: copies with a lower generation are out of date.
     public private(set) var generation: UInt64
     /// The file's bytes as last read or saved: what every region's `keyring` object holds.
@@ -76,7 +78,7 @@ public struct Keyring: Sendable {
     /// the configured key is version 1 itself (generation 0, nothing saved yet).
     public static func open(
         stateDirectory: String, keyringKey: MasterKey, copies: [KeyringCopy] = [],
-        passphrase: PassphraseParameters? = nil, now: Date = Date()
+        passphrase: PassphraseParameters? = nil, kms: KMSWrapping? = nil, now: Date = Date()
     ) throws -> Keyring {
         let path = path(stateDirectory: stateDirectory)
         let seed = try KDF.derive(from: keyringKey.secret, id: 1, context: "lgaudit1")
@@ -86,7 +88,7 @@ public struct Keyring: Sendable {
         guard !candidates.isEmpty else {
             return Keyring(
                 path: path, records: [KeyVersionRecord(version: 1, state: .active, created: now)],
-                secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: passphrase,
+                secrets: [1: keyringKey.secret], unlock: keyringKey.secret, auditSeed: seed, passphrase: passphrase, kms: kms,
                 generation: 0, rejected: [])
         }
         let sealing = try KDF.derive(from: keyringKey.secret, id: 2, context: "lgkring1")
@@ -139,7 +141,7 @@ public struct Keyring: Sendable {
         }
         var ring = Keyring(
             path: path, records: file.versions, secrets: secrets, unlock: keyringKey.secret,
-            auditSeed: auditSeed, passphrase: file.passphrase, generation: file.generation ?? 0,
+            auditSeed: auditSeed, passphrase: file.passphrase, kms: file.kms ?? kms, generation: file.generation ?? 0,
             // Outvoted copies are said one by one, loudly: another copy opened, so these were altered.
             rejected: unauthenticated.map { "\(UnauthenticatedCopy(source: $0))" } + rejected)
         ring.previousAuditSeeds = previous
@@ -183,6 +185,12 @@ public struct Keyring: Sendable {
         (try? KeyringFile.decoder.decode(KeyringFile.self, from: Data(bytes)))?.passphrase
     }
 
+    /// KMS's ciphertext of the keyring key a keyring copy records (not secret: only KMS opens
+    /// it; an altered one opens nothing, or a key under which the copy does not authenticate).
+    public static func kmsWrapping(in bytes: [UInt8]) -> KMSWrapping? {
+        (try? KeyringFile.decoder.decode(KeyringFile.self, from: Data(bytes)))?.kms
+    }
+
     /// The Argon2id salt and limits stored in the keyring file, if it exists and holds them:
     /// read before the key is derived (they are not secret; altered ones derive a key that
     /// opens nothing).
@@ -214,10 +222,10 @@ public struct Keyring: Sendable {
 
     init(
         path: String, records: [KeyVersionRecord], secrets: [UInt32: SecureBytes], unlock: SecureBytes,
-        auditSeed: SecureBytes, passphrase: PassphraseParameters?, generation: UInt64, rejected: [String]
+        auditSeed: SecureBytes, passphrase: PassphraseParameters?, kms: KMSWrapping? = nil, generation: UInt64, rejected: [String]
     ) {
         self.path = path; self.records = records; self.secrets = secrets; self.unlock = unlock
-        self.auditSeed = auditSeed; self.passphrase = passphrase; self.generation = generation; self.rejected = rejected
+        self.auditSeed = auditSeed; self.passphrase = passphrase; self.kms = kms; self.generation = generation; self.rejected = rejected
     }
 
     /// Writes the keyring file as it is now (a deployment's first: before it, the configured
@@ -230,9 +238,10 @@ public struct Keyring: Sendable {
     /// one atomic rename of this file. Before the first rotation there is no file and the
     /// configured key is version 1 itself; the file is created then, holding version 1 under
     /// the new key, so nothing stored in any region changes either way.
-    public mutating func changeKeyringKey(to newKey: SecureBytes, passphrase parameters: PassphraseParameters?) throws {
+    public mutating func changeKeyringKey(to newKey: SecureBytes, passphrase parameters: PassphraseParameters?, kms wrapping: KMSWrapping? = nil) throws {
         unlock = newKey
         passphrase = parameters
+        kms = wrapping
         try save()
     }
 
@@ -340,6 +349,7 @@ public struct Keyring: Sendable {
         }
         let seed = try Self.seal(auditSeed, associatedData: Array("leafguard keyring audit seed".utf8), key: sealing)
         var file = KeyringFile(generation: generation + 1, versions: out, auditSeed: seed, passphrase: passphrase)
+        file.kms = kms
         if !previousAuditSeeds.isEmpty {
             file.previousAuditSeeds = try previousAuditSeeds.map { try Self.seal($0, associatedData: Self.previousSeedAssociatedData, key: sealing) }
         }
@@ -396,6 +406,8 @@ struct KeyringFile: Codable {
     var auditSeed: String?
     /// Argon2id salt and limits, when the keyring key is a passphrase.
     var passphrase: PassphraseParameters?
+    /// KMS's ciphertext of the keyring key, when it is an AWS KMS data key.
+    var kms: KMSWrapping?
     /// The audit key's earlier seeds, oldest first, each sealed like a version's material
     /// (associated data `leafguard keyring previous audit seed`); absent until the first
     /// `change-key`.
@@ -455,4 +467,39 @@ struct UnauthenticatedCopy: Error, CustomStringConvertible {
     /// Where the copy came from: the state folder's file or a region's location.
     let source: String
     var description: String { "keyring \(source) does not authenticate with the configured key (wrong key or passphrase, or the file was altered)" }
+}
+
+/// An AWS KMS data key as leafguard keeps it: KMS's ciphertext of the keyring key, the KMS
+/// key that made it and the encryption context it is bound to. Not secret: only KMS, for a
+/// caller allowed to use the key, turns it back into the keyring key.
+public struct KMSWrapping: Codable, Sendable, Equatable {
+    /// The KMS key's ARN as KMS named it when it made the data key.
+    public let keyId: String
+    /// The ciphertext blob, base64.
+    public let ciphertext: String
+    /// The encryption context, given to KMS again to decrypt.
+    public let context: [String: String]
+
+    /// A wrapping with the given parts.
+    public init(keyId: String, ciphertext: [UInt8], context: [String: String]) {
+        self.keyId = keyId; self.ciphertext = Data(ciphertext).base64EncodedString(); self.context = context
+    }
+
+    /// The ciphertext blob's bytes; nil when it is not base64.
+    public var ciphertextBytes: [UInt8]? { Data(base64Encoded: ciphertext).map([UInt8].init) }
+
+    /// The wrapping `path` holds (the state folder's before the first keyring is saved); nil when absent.
+    public static func read(_ path: String) -> KMSWrapping? {
+        FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(KMSWrapping.self, from: $0) }
+    }
+
+    /// Writes the wrapping to `path` (0600, atomically).
+    public func write(_ path: String) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try e.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        chmod(path, 0o600)
+    }
 }

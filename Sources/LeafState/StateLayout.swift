@@ -35,6 +35,8 @@ public struct StateLayout: Sendable, Equatable {
     public var keys: String { path("keys") }
     /// The keyring (wrapped key versions and the audit seed).
     public var keyring: String { path("keys/keyring.json") }
+    /// KMS's ciphertext of an `aws-kms:` keyring key, until the keyring (which then holds it) is saved.
+    public var kmsKeyringKey: String { path("keys/kms.json") }
     /// Argon2id parameters of a passphrase master key.
     public var passphraseParameters: String { path("keys/passphrase.json") }
     /// A key rotation in progress, so that a killed one is finished.

@@ -285,7 +285,7 @@ extension Leafguard.Keys {
     struct ChangeKey: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-key",
-            abstract: "Re-seal the keyring under a new key (file:PATH, env:VAR or passphrase-env:VAR) in the state folder and every region.",
+            abstract: "Re-seal the keyring under a new key (file:PATH, env:VAR, passphrase-env:VAR or aws-kms:KEY) in the state folder and every region.",
             discussion: "For a key that may have leaked: afterwards the old key opens no keyring anywhere. Then set keys.master in "
                 + "leafguard.yml to the new source, rotate, retire the old versions and re-encrypt (docs/keys.md, the leak playbook).")
         @OptionGroup var global: GlobalOptions

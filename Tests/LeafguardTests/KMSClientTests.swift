@@ -121,3 +121,94 @@ import Testing
         #expect(forged?.description.contains("\n") == false)
     }
 }
+
+/// `keys.master: aws-kms:KEY` (issue 31, point 1, second increment): the keyring key is a
+/// KMS data key kept only as KMS's ciphertext in the keyring, so the host stores no master
+/// key at rest and a new host needs only leafguard.yml and KMS permission.
+@Suite struct KMSMasterKeyTests {
+    @Test func aDeploymentUnderKMSRestoresOnANewHostWithOnlyItsConfig() throws {
+        let server = try MotoServer()
+        let made = try KMSClientTests().boto3(
+            server, "k = kms.create_key()['KeyMetadata']['KeyId']; kms.create_alias(AliasName='alias/leafguard', TargetKeyId=k); print(k)")
+        #expect(made.status == 0, "\(made.all)")
+        let d = try DeploymentFixture()
+        let text = try String(contentsOfFile: d.config, encoding: .utf8)
+        try d.dir.write(
+            "leafguard.yml",
+            text.replacingOccurrences(
+                of: "master: file:keys/master.key",
+                with: "master: aws-kms:alias/leafguard\n  kms: {region: eu-west-1, endpoint: \"\(server.endpoint)\"}"))
+        try FileManager.default.removeItem(atPath: d.dir.file("keys"))
+        try d.dir.write("jobs/nightly.yml", "name: nightly\nsteps: [backup, {replicate: {to: backup}}]\n")
+        var env = ProcessInfo.processInfo.environment
+        env["AWS_ACCESS_KEY_ID"] = "leafguard"
+        env["AWS_SECRET_ACCESS_KEY"] = "leafguard-secret"
+        let run = { (args: [String]) in try leafguard(args + ["--config", d.config], environment: env) }
+
+        let backup = try run(["run", "nightly"])
+        #expect(backup.status == 0, "\(backup.all)")
+        // The keyring, in the state folder and every location, holds KMS's ciphertext; no key file anywhere.
+        let ring = try String(contentsOfFile: d.dir.file("state/keys/keyring.json"), encoding: .utf8)
+        #expect(ring.contains("\"kms\"") && ring.contains("\"ciphertext\""), "\(ring)")
+        let region = try String(contentsOfFile: d.dir.file("regions/backup/loc3/keyring"), encoding: .utf8)
+        #expect(region == ring)
+        #expect(!FileManager.default.fileExists(atPath: d.dir.file("keys")))
+
+        // A new host: the state folder is gone; leafguard.yml and KMS are enough.
+        try FileManager.default.removeItem(atPath: d.dir.file("state"))
+        let restore = try run(["restore", "latest", "--region", "backup", "--to", d.dir.file("restored")])
+        #expect(restore.status == 0, "\(restore.all)")
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("restored")))
+        #expect(try run(["verify", "--read-data"]).status == 0)
+
+        // docs/recover.py restores without leafguard: KMS (through boto3) opens the keyring's ciphertext.
+        var pyEnv = env
+        pyEnv["AWS_ENDPOINT_URL_KMS"] = server.endpoint
+        let byHand = try runCommand(
+            MotoServer.python, [packageRoot + "/docs/recover.py", d.dir.file("regions/backup"), "kms", d.dir.file("by-hand")], environment: pyEnv)
+        #expect(byHand.status == 0, "\(byHand.all)")
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("by-hand")))
+
+        // KMS gone: a clear error naming KMS, the operation and the key, nothing else.
+        try FileManager.default.removeItem(atPath: d.dir.file("state"))
+        server.stop()
+        let down = try run(["snapshots", "list"])
+        #expect(down.status == 1 && down.stderr.contains("KMS Decrypt with key alias/leafguard"), "\(down.all)")
+        #expect(!down.all.contains("leafguard-secret"))
+    }
+}
+
+extension KMSMasterKeyTests {
+    /// A deployment with a key file moves its keyring key into KMS with `keys change-key
+    /// --new-key aws-kms:KEY` (keys.kms set first); after keys.master names it, the key file
+    /// can go, and everything restores.
+    @Test func aKeyFileDeploymentMovesIntoKMS() throws {
+        let server = try MotoServer()
+        #expect(
+            try KMSClientTests().boto3(server, "k = kms.create_key()['KeyMetadata']['KeyId']; kms.create_alias(AliasName='alias/moved', TargetKeyId=k)").status
+                == 0)
+        let d = try DeploymentFixture()
+        var env = ProcessInfo.processInfo.environment
+        env["AWS_ACCESS_KEY_ID"] = "leafguard"
+        env["AWS_SECRET_ACCESS_KEY"] = "leafguard-secret"
+        let run = { (args: [String]) in try leafguard(args + ["--config", d.config], environment: env) }
+        #expect(try run(["run", "backup-only"]).status == 0)
+        let text = try String(contentsOfFile: d.config, encoding: .utf8)
+        try d.dir.write(
+            "leafguard.yml",
+            text.replacingOccurrences(
+                of: "master: file:keys/master.key", with: "master: file:keys/master.key\n  kms: {region: eu-west-1, endpoint: \"\(server.endpoint)\"}"))
+        let change = try run(["keys", "change-key", "--new-key", "aws-kms:alias/moved"])
+        #expect(change.status == 0, "\(change.all)")
+        try d.dir.write(
+            "leafguard.yml",
+            text.replacingOccurrences(
+                of: "master: file:keys/master.key", with: "master: aws-kms:alias/moved\n  kms: {region: eu-west-1, endpoint: \"\(server.endpoint)\"}"))
+        try FileManager.default.removeItem(atPath: d.dir.file("keys"))
+        try FileManager.default.removeItem(atPath: d.dir.file("state"))
+        let restore = try run(["restore", "latest", "--to", d.dir.file("restored")])
+        #expect(restore.status == 0, "\(restore.all)")
+        #expect(sameTree(d.dir.file("planner-data"), d.dir.file("restored")))
+        #expect(try run(["run", "backup-only"]).status == 0)
+    }
+}
