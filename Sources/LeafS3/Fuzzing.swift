@@ -13,8 +13,10 @@ import Foundation
     /// Reads a KMS reply as the KMS client does (status 200 then 400, the plaintext and the
     /// data key of a success); a thrown error is the expected answer to bad bytes.
     public static func kmsReply(_ body: [UInt8]) {
-        if let object = try? KMSClient.reply(200, body, operation: "GenerateDataKey", key: "fuzz") {
-            _ = try? KMSClient.dataKey(from: object, operation: "GenerateDataKey", key: "fuzz")
+        var bytes = body
+        let plaintext = KMSClient.takePlaintext(&bytes)
+        if let object = try? KMSClient.reply(200, bytes, operation: "GenerateDataKey", key: "fuzz") {
+            _ = try? KMSClient.dataKey(from: object, plaintext: plaintext, operation: "GenerateDataKey", key: "fuzz")
         }
         _ = try? KMSClient.reply(400, body, operation: "Decrypt", key: "fuzz")
     }

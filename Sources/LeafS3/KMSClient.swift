@@ -84,21 +84,23 @@ public final class KMSClient: Sendable {
 
     /// A new 256-bit data key under `keyID` (an id, ARN or `alias/NAME`), bound to `context`.
     public func generateDataKey(keyID: String, context: [String: String]) throws -> KMSDataKey {
-        let reply = try call("GenerateDataKey", key: keyID, ["KeyId": keyID, "KeySpec": "AES_256", "EncryptionContext": context])
-        return try Self.dataKey(from: reply, operation: "GenerateDataKey", key: keyID)
+        let (reply, plaintext) = try call(
+            "GenerateDataKey", key: keyID, ["KeyId": keyID, "KeySpec": "AES_256", "EncryptionContext": context], takingPlaintext: true)
+        return try Self.dataKey(from: reply, plaintext: plaintext, operation: "GenerateDataKey", key: keyID)
     }
 
     /// The plaintext of `ciphertext`, which must have been made under `keyID` with `context`.
     public func decrypt(_ ciphertext: [UInt8], keyID: String, context: [String: String]) throws -> SecureBytes {
-        let reply = try call(
-            "Decrypt", key: keyID, ["CiphertextBlob": Data(ciphertext).base64EncodedString(), "KeyId": keyID, "EncryptionContext": context])
-        return try Self.plaintext(from: reply, operation: "Decrypt", key: keyID)
+        let (_, plaintext) = try call(
+            "Decrypt", key: keyID, ["CiphertextBlob": Data(ciphertext).base64EncodedString(), "KeyId": keyID, "EncryptionContext": context],
+            takingPlaintext: true)
+        return try Self.required(plaintext, operation: "Decrypt", key: keyID)
     }
 
     /// `ciphertext` (made under `fromKey` with `context`) re-encrypted under `toKey`, without
     /// the plaintext leaving KMS: how a deployment moves to another KMS key.
     public func reEncrypt(_ ciphertext: [UInt8], fromKey: String, toKey: String, context: [String: String]) throws -> [UInt8] {
-        let reply = try call(
+        let (reply, _) = try call(
             "ReEncrypt", key: toKey,
             [
                 "CiphertextBlob": Data(ciphertext).base64EncodedString(), "SourceKeyId": fromKey, "DestinationKeyId": toKey,
@@ -110,8 +112,12 @@ public final class KMSClient: Sendable {
         return [UInt8](bytes)
     }
 
-    /// Sends one operation and returns its JSON reply; a failure is a `KMSError`.
-    func call(_ operation: String, key: String, _ body: [String: Any]) throws -> [String: Any] {
+    /// Sends one operation and returns its JSON reply; a failure is a `KMSError`. With
+    /// `takingPlaintext`, the reply's `Plaintext` is decoded straight into wiped memory and
+    /// blanked in the reply before the JSON is read, and the reply's bytes are wiped.
+    func call(_ operation: String, key: String, _ body: [String: Any], takingPlaintext: Bool = false) throws -> (
+        reply: [String: Any], plaintext: SecureBytes?
+    ) {
         let payload = [UInt8](try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
         guard let components = URLComponents(url: endpoint.url, resolvingAgainstBaseURL: false), let host = components.host else {
             throw KMSError(operation: operation, key: key, type: "BadEndpoint", message: "\(endpoint.url) is not a URL", transient: false)
@@ -139,7 +145,35 @@ public final class KMSClient: Sendable {
         } catch let e as S3Error {
             throw KMSError(operation: operation, key: key, type: "transport", message: e.description, transient: true)
         }
-        return try Self.reply(response.status, response.body, operation: operation, key: key)
+        var bytes = response.body
+        defer { Sodium.wipe(&bytes) }
+        let plaintext = takingPlaintext && (200..<300).contains(response.status) ? Self.takePlaintext(&bytes) : nil
+        return (try Self.reply(response.status, bytes, operation: operation, key: key), plaintext)
+    }
+
+    /// The 32-byte key a reply's `"Plaintext": "BASE64"` carries, decoded into wiped memory;
+    /// its base64 in `body` is overwritten with `A`s, so no copy of it survives the JSON
+    /// reading. Nil when the reply has no such member.
+    static func takePlaintext(_ body: inout [UInt8]) -> SecureBytes? {
+        let name = Array("\"Plaintext\"".utf8)
+        guard body.count > name.count, let at = (0...(body.count - name.count)).first(where: { body[$0..<($0 + name.count)].elementsEqual(name) })
+        else { return nil }
+        var i = at + name.count
+        while i < body.count, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: ":") || body[i] == UInt8(ascii: "\n") { i += 1 }
+        guard i < body.count, body[i] == UInt8(ascii: "\"") else { return nil }
+        let start = i + 1
+        guard let end = body[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        let secret = body.withUnsafeBytes { SecureBytes.decodingBase64(UnsafeRawBufferPointer(rebasing: $0[start..<end]), count: 32) }
+        for j in start..<end { body[j] = UInt8(ascii: "A") }
+        return secret
+    }
+
+    /// `plaintext`, or the error saying the reply carried none.
+    static func required(_ plaintext: SecureBytes?, operation: String, key: String) throws -> SecureBytes {
+        guard let plaintext else {
+            throw KMSError(operation: operation, key: key, type: "MalformedReply", message: "no 32-byte Plaintext in the reply", transient: false)
+        }
+        return plaintext
     }
 
     /// A reply's JSON object, or the `KMSError` its status and `__type` say. Reads nothing
@@ -160,16 +194,8 @@ public final class KMSClient: Sendable {
         return object
     }
 
-    /// The 32-byte plaintext a reply carries, decoded into wiped memory.
-    static func plaintext(from reply: [String: Any], operation: String, key: String) throws -> SecureBytes {
-        guard let text = reply["Plaintext"] as? String, var bytes = Data(base64Encoded: text).map([UInt8].init), bytes.count == 32 else {
-            throw KMSError(operation: operation, key: key, type: "MalformedReply", message: "no 32-byte Plaintext in the reply", transient: false)
-        }
-        return try SecureBytes(consuming: &bytes)
-    }
-
-    static func dataKey(from reply: [String: Any], operation: String, key: String) throws -> KMSDataKey {
-        let plaintext = try plaintext(from: reply, operation: operation, key: key)
+    static func dataKey(from reply: [String: Any], plaintext: SecureBytes?, operation: String, key: String) throws -> KMSDataKey {
+        let plaintext = try required(plaintext, operation: operation, key: key)
         guard let blob = reply["CiphertextBlob"] as? String, let ciphertext = Data(base64Encoded: blob), !ciphertext.isEmpty else {
             throw KMSError(operation: operation, key: key, type: "MalformedReply", message: "no CiphertextBlob in the reply", transient: false)
         }

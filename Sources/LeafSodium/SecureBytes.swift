@@ -38,6 +38,18 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
         if let base = bytes.baseAddress, bytes.count > 0 { pointer.copyMemory(from: base, byteCount: bytes.count) }
     }
 
+    /// Decodes standard base64 (`+/`, padded) straight into protected memory, so the secret
+    /// never exists decoded elsewhere; nil when `text` is not base64 of exactly `count` bytes.
+    /// Backslashes are skipped (JSON may write `/` as `\/`).
+    public static func decodingBase64(_ text: UnsafeRawBufferPointer, count: Int) -> SecureBytes? {
+        guard let base = text.baseAddress, let out = try? SecureBytes(count: count) else { return nil }
+        var length = 0
+        let rc = sodium_base642bin(
+            out.pointer.assumingMemoryBound(to: UInt8.self), count, base.assumingMemoryBound(to: CChar.self), text.count, "\\", &length, nil,
+            sodium_base64_VARIANT_ORIGINAL)
+        return rc == 0 && length == count ? out : nil
+    }
+
     /// Copies `bytes` into protected memory and wipes the source array.
     public convenience init(consuming bytes: inout [UInt8]) throws {
         try self.init(count: bytes.count)

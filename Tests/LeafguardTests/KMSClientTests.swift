@@ -113,8 +113,18 @@ import Testing
         // What the fuzz target feeds, by hand: a reply that is not JSON, a short plaintext,
         // an error whose words try to forge a log line.
         #expect(throws: KMSError.self) { _ = try KMSClient.reply(200, Array("not json".utf8), operation: "Decrypt", key: "k") }
-        let short = try? KMSClient.reply(200, Array(#"{"Plaintext": "AAAA"}"#.utf8), operation: "Decrypt", key: "k")
-        #expect(throws: KMSError.self) { _ = try KMSClient.plaintext(from: short ?? [:], operation: "Decrypt", key: "k") }
+        var short = Array(#"{"Plaintext": "AAAA"}"#.utf8)
+        #expect(KMSClient.takePlaintext(&short) == nil)
+        // A good one is taken into wiped memory and blanked in the reply before the JSON is read.
+        let key = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        var good = Array(#"{"KeyId": "k", "Plaintext": "\#(key)"}"#.utf8)
+        let taken = KMSClient.takePlaintext(&good)
+        #expect(taken?.withUnsafeBytes { Array($0) } == (0..<32).map { UInt8($0) })
+        #expect(!String(decoding: good, as: UTF8.self).contains(key) && String(decoding: good, as: UTF8.self).contains(#""KeyId": "k""#))
+        // JSON may escape '/' as '\/' (a key of 0xFF bytes is all slashes in base64).
+        let slashes = Data(repeating: 0xFF, count: 32).base64EncodedString().replacingOccurrences(of: "/", with: "\\/")
+        var escaped = Array(#"{"Plaintext":"\#(slashes)"}"#.utf8)
+        #expect(KMSClient.takePlaintext(&escaped)?.withUnsafeBytes { Array($0) } == [UInt8](repeating: 0xFF, count: 32))
         let forged = #expect(throws: KMSError.self) {
             _ = try KMSClient.reply(400, Array(#"{"__type": "X\ninjected", "message": "a\nb"}"#.utf8), operation: "Decrypt", key: "k")
         }
