@@ -64,8 +64,11 @@ public struct S3Store: ObjectStore {
         try validate(key)
         if bytes.count > multipartThreshold { return try putInParts(key, bytes) }
         let r = try request("PUT", objectKey(key), headers: ["if-none-match": "*"], body: bytes)
-        // 412: the object exists (S3's conditional write); 409: a concurrent conditional write won.
-        if r.status == 412 || r.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
+        // 412: the object exists (S3's conditional write). 409 ConditionalRequestConflict: a
+        // concurrent conditional write to the name is in progress, not done: asked again
+        // (then a 412 if it completed, which RetryingStore reads back and compares).
+        if r.status == 412 { throw StorageError.alreadyExists(location: name, key: key) }
+        if r.status == 409 { throw StorageError.transient(location: name, key: key, reason: "\(client.error(r, "PUT", location.bucket, objectKey(key)))") }
         try check(r, "PUT", key)
     }
 
@@ -100,7 +103,10 @@ public struct S3Store: ObjectStore {
             let done = try request(
                 "POST", object, query: [("uploadId", uploadID)], headers: ["if-none-match": "*"],
                 body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8))
-            if done.status == 412 || done.status == 409 { throw StorageError.alreadyExists(location: name, key: key) }
+            if done.status == 412 { throw StorageError.alreadyExists(location: name, key: key) }
+            if done.status == 409 {
+                throw StorageError.transient(location: name, key: key, reason: "\(client.error(done, "POST complete", location.bucket, object))")
+            }
             try check(done, "POST complete", key)
             // S3 may answer 200 and still report an error in the body.
             if String(decoding: done.body, as: UTF8.self).contains("<Error>") { throw fail(client.error(done, "POST complete", location.bucket, object), key) }

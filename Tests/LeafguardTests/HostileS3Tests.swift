@@ -100,4 +100,26 @@ import Testing
         #expect(StandardErrorLogHandler.escape("a\nb\u{1b}[31m\tc\\d é") == "a\\nb\\u{1b}[31m\\tc\\\\d é")
         #expect(StandardErrorLogHandler.escape("plain words") == "plain words")
     }
+
+    /// Issue 31, point 4: a conditional PUT that meets a concurrent one (409
+    /// ConditionalRequestConflict) is asked again, not taken for "already there"; a name that
+    /// did get stored (412) counts as written when it holds the same bytes, and is never
+    /// overwritten when it holds others.
+    @Test(.timeLimit(.minutes(1))) func aConditionalWriteConflictIsRetriedNeverOverwritten() throws {
+        let server = try HostileServer(many: 10)
+        let store = RetryingStore(try server.store("racing"), policy: RetryPolicy(attempts: 4, base: 0))
+        try store.put("data/ab/one", Array("first".utf8))
+        #expect(try store.get("data/ab/one") == Array("first".utf8))
+        // A second write of the same name with other bytes: refused, the stored bytes stay.
+        #expect { try store.put("data/ab/one", Array("other".utf8)) } throws: { e in
+            if case StorageError.alreadyExists = e { return true }
+            return false
+        }
+        #expect(try store.get("data/ab/one") == Array("first".utf8))
+        // Without retries the 409 is a transient failure, never "already exists".
+        #expect { try server.store("racing").put("data/ab/two", Array("x".utf8)) } throws: { e in
+            if case StorageError.transient(_, _, let reason) = e { return reason.contains("ConditionalRequestConflict") }
+            return false
+        }
+    }
 }

@@ -8,14 +8,20 @@ HostileS3Tests. The bucket (first path component) chooses the behaviour:
   slow      GET trickle: Content-Length 100000, one byte every 0.2 s
             GET liar: Content-Length 1000000000, ten bytes, then silence
             GET chunky: a 1 MiB body in one-byte chunks (chunked encoding)
+  racing    a conditional PUT (If-None-Match: *) meets a concurrent one: the first PUT of
+            a key is answered 409 ConditionalRequestConflict; the next stores it; a PUT of a
+            key stored already is 412 PreconditionFailed; GET and HEAD serve what is stored
   anything else: 403 AccessDenied whose Message holds a newline, a forged log line and
             an ANSI escape sequence
 
 Usage: hostile-s3.py PORT [MANY]"""
-import http.server, sys, time
+import http.server, sys, threading, time
 
 PORT = int(sys.argv[1])
 MANY = int(sys.argv[2]) if len(sys.argv) > 2 else 50000
+STORED = {}
+ATTEMPTS = {}
+LOCK = threading.Lock()
 EVIL = "denied\n2026-12-07T00:00:00Z info forged line job=nightly\x1b[31m red"
 
 
@@ -45,11 +51,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        data = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         parts = path.strip("/").split("/", 1)
         bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+        if bucket == "racing":
+            with LOCK:
+                if self.command == "PUT":
+                    if key in STORED:
+                        return self.reply(412, b"<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>")
+                    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+                    if ATTEMPTS[key] == 1:
+                        return self.reply(409, b"<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress against this resource.</Message></Error>")
+                    STORED[key] = data
+                    return self.reply(200, b"")
+                if key in STORED and self.command in ("GET", "HEAD"):
+                    body = STORED[key]
+                    self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                    if self.command == "GET":
+                        self.wfile.write(body)
+                    return
+                if self.command in ("GET", "HEAD"):
+                    if self.command == "HEAD":
+                        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+                    return self.reply(404, b"<Error><Code>NoSuchKey</Code><Message>no such key</Message></Error>")
         listing_request = "list-type=2" in query
         if bucket == "loop" and listing_request:
             return self.reply(200, listing(["snapshots/a"], True, "same-token"))
