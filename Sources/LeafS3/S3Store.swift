@@ -1,5 +1,6 @@
 import Foundation
 import LeafConcurrency
+import LeafDigest
 import LeafStorage
 
 /// An `ObjectStore` on S3: one location is a bucket, or a prefix in a bucket. Objects are
@@ -63,7 +64,7 @@ public struct S3Store: ObjectStore {
     public func put(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
         if bytes.count > multipartThreshold { return try putInParts(key, bytes) }
-        let r = try request("PUT", objectKey(key), headers: ["if-none-match": "*"], body: bytes)
+        let r = try request("PUT", objectKey(key), headers: ["if-none-match": "*"].merging(Self.checksumHeaders(bytes)) { a, _ in a }, body: bytes)
         // 412: the object exists (S3's conditional write). 409 ConditionalRequestConflict: a
         // concurrent conditional write to the name is in progress, not done: asked again
         // (then a 412 if it completed, which RetryingStore reads back and compares).
@@ -119,11 +120,18 @@ public struct S3Store: ObjectStore {
     /// The object's bytes; `notFound` when the bucket answers 404 for the object.
     public func get(_ key: String, maximumSize: Int) throws -> [UInt8] {
         try validate(key)
-        let r = try request("GET", objectKey(key), maximumResponse: maximumSize)
+        let r = try request("GET", objectKey(key), headers: ["x-amz-checksum-mode": "ENABLED"], maximumResponse: maximumSize)
         if r.status == 404, client.error(r, "GET", location.bucket, key).awsCode != "NoSuchBucket" {
             throw StorageError.notFound(location: name, key: key)
         }
         try check(r, "GET", key)
+        // The checksum S3 stored with the object (a whole-object one; a multipart object's is
+        // of its parts, written "…-N", and not compared): bytes changed on the way are a
+        // transient failure, read again.
+        if let stored = r.headers["x-amz-checksum-sha256"], !stored.contains("-"), stored != Self.checksum(r.body) {
+            throw StorageError.transient(
+                location: name, key: key, reason: "the body's SHA-256 is not the x-amz-checksum-sha256 S3 stored with it: changed on the way")
+        }
         return r.body
     }
 
@@ -205,7 +213,17 @@ public struct S3Store: ObjectStore {
     /// Replaces an object with a plain PUT (atomic for readers).
     public func replace(_ key: String, _ bytes: [UInt8]) throws {
         try validate(key)
-        try check(try request("PUT", objectKey(key), body: bytes), "PUT", key)
+        try check(try request("PUT", objectKey(key), headers: Self.checksumHeaders(bytes), body: bytes), "PUT", key)
+    }
+
+    /// The object's SHA-256, base64, as `x-amz-checksum-sha256` carries it: S3 refuses a
+    /// body that arrives otherwise, and gives it back on a GET to check what arrived.
+    static func checksum(_ bytes: [UInt8]) -> String { Data(SHA256.hash(bytes)).base64EncodedString() }
+
+    /// The headers an SDK sends with a checksum: the value and the algorithm it names (which
+    /// S3 Object Lock requires, and moto reads to keep the value).
+    static func checksumHeaders(_ bytes: [UInt8]) -> [String: String] {
+        ["x-amz-checksum-sha256": checksum(bytes), "x-amz-sdk-checksum-algorithm": "SHA256"]
     }
 
     /// Whether the stored object is exactly `bytes` (a GET and a comparison).

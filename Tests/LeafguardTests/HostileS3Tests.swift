@@ -122,4 +122,14 @@ import Testing
             return false
         }
     }
+
+    /// Issue 31, point 4: every put carries its SHA-256 (`x-amz-checksum-sha256`), and a GET
+    /// whose bytes differ from the checksum S3 stored with them is a transient failure.
+    @Test(.timeLimit(.minutes(1))) func bytesChangedOnTheWayAreCaughtByTheStoredChecksum() throws {
+        let server = try HostileServer(many: 10)
+        #expect { _ = try server.store("racing").get("data/ab/bent") } throws: { e in
+            if case StorageError.transient(_, _, let reason) = e { return reason.contains("x-amz-checksum-sha256") }
+            return false
+        }
+    }
 }

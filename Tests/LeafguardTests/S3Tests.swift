@@ -1,4 +1,5 @@
 import Foundation
+import LeafDigest
 import LeafStorage
 import LeafTestSupport
 import Testing
@@ -62,6 +63,28 @@ import Testing
         S3Client(
             endpoint: S3Endpoint(url: URL(string: server.endpoint)!, region: region, pathStyle: true),
             credentials: try AWSCredentials(accessKeyID: "leafguard-test", secretAccessKey: "leafguard-test-secret"))
+    }
+
+    /// Issue 31, point 4: every put carries the object's SHA-256, which S3 checks and keeps:
+    /// an independent client (boto3) reads back the checksum leafguard sent. (moto keeps it
+    /// without checking it; the hostile server's bent reply shows leafguard's own check.)
+    @Test func everyPutCarriesAChecksumS3Keeps() throws {
+        let server = try MotoServer()
+        let c = try client(server)
+        try c.createBucket("lg-sums")
+        let bytes = Array("the bytes of a sealed object".utf8)
+        try S3Store(name: "s3/sums", client: c, location: S3Location(bucket: "lg-sums", prefix: "")).put("data/ab/x", bytes)
+        let r = try runCommand(
+            MotoServer.python,
+            [
+                "-c",
+                """
+                import boto3
+                s3 = boto3.client("s3", endpoint_url="\(server.endpoint)", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+                print(s3.head_object(Bucket="lg-sums", Key="data/ab/x", ChecksumMode="ENABLED").get("ChecksumSHA256"))
+                """,
+            ])
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == Data(SHA256.hash(bytes)).base64EncodedString(), "\(r.all)")
     }
 
     /// Against the server `.ci/run` started ($LEAFGUARD_S3_ENDPOINT), else one of its own.

@@ -10,7 +10,8 @@ HostileS3Tests. The bucket (first path component) chooses the behaviour:
             GET chunky: a 1 MiB body in one-byte chunks (chunked encoding)
   racing    a conditional PUT (If-None-Match: *) meets a concurrent one: the first PUT of
             a key is answered 409 ConditionalRequestConflict; the next stores it; a PUT of a
-            key stored already is 412 PreconditionFailed; GET and HEAD serve what is stored
+            key stored already is 412 PreconditionFailed; GET and HEAD serve what is stored;
+            GET of a key ending in 'bent' sends other bytes than its x-amz-checksum-sha256
   anything else: 403 AccessDenied whose Message holds a newline, a forged log line and
             an ANSI escape sequence
 
@@ -55,6 +56,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         parts = path.strip("/").split("/", 1)
         bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+        if bucket == "racing" and key.endswith("bent") and self.command == "GET":
+            import base64, hashlib
+            self.send_response(200)
+            self.send_header("x-amz-checksum-sha256", base64.b64encode(hashlib.sha256(b"original").digest()).decode())
+            self.send_header("Content-Length", "7"); self.end_headers(); self.wfile.write(b"changed")
+            return
         if bucket == "racing":
             with LOCK:
                 if self.command == "PUT":
