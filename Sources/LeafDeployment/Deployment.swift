@@ -79,11 +79,7 @@ public final class Deployment: Sendable {
             // The state folder's file first (it is what the last save wrote here), else the
             // region copy claiming the highest generation.
             var parameters = try Keyring.storedPassphraseParameters(stateDirectory: config.stateDirectory)
-            if parameters == nil {
-                let all = regionKeyringCopies()
-                let newest = all.max { (Keyring.claimedGeneration($0.copy.bytes) ?? 0) < (Keyring.claimedGeneration($1.copy.bytes) ?? 0) }
-                parameters = newest.flatMap { Keyring.passphraseParameters(in: $0.copy.bytes) }
-            }
+            if parameters == nil { parameters = newestRegionKeyringCopy().flatMap { Keyring.passphraseParameters(in: $0.bytes) } }
             key = try source.load(passphrase: parameters)
         case .awsKMS(let keyID):
             let (k, wrapping) = try kmsKeyringKey(keyID: keyID)
@@ -166,10 +162,7 @@ public final class Deployment: Sendable {
         let client = try kmsClient()
         let statePath = Keyring.path(stateDirectory: config.stateDirectory)
         var wrapping = FileManager.default.contents(atPath: statePath).flatMap { Keyring.kmsWrapping(in: [UInt8]($0)) }
-        if wrapping == nil {
-            let newest = regionKeyringCopies().max { (Keyring.claimedGeneration($0.copy.bytes) ?? 0) < (Keyring.claimedGeneration($1.copy.bytes) ?? 0) }
-            wrapping = newest.flatMap { Keyring.kmsWrapping(in: $0.copy.bytes) }
-        }
+        if wrapping == nil { wrapping = newestRegionKeyringCopy().flatMap { Keyring.kmsWrapping(in: $0.bytes) } }
         if wrapping == nil { wrapping = KMSWrapping.read(config.state.kmsKeyringKey) }
         do {
             if let wrapping {
@@ -205,6 +198,13 @@ public final class Deployment: Sendable {
         } catch let e as KMSError {
             throw KeyError(e.description)
         }
+    }
+
+    /// The region keyring copy claiming the highest generation: where a key source's
+    /// unsecret parameters (a passphrase's salt, KMS's ciphertext) are read before any copy
+    /// can be authenticated (altered ones give a key that opens nothing).
+    private func newestRegionKeyringCopy() -> KeyringCopy? {
+        regionKeyringCopies().map(\.copy).max { (Keyring.claimedGeneration($0.bytes) ?? 0) < (Keyring.claimedGeneration($1.bytes) ?? 0) }
     }
 
     /// The keyring object of every location of every region that has one.

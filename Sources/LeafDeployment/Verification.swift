@@ -47,7 +47,7 @@ public struct Verification: Sendable {
             // Only a repair takes shards from another region.
             let others = repair ? deployment.otherRepositories(than: name) : []
             let ledger = config.state.verifyLedger(name)
-            var lastRead = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: URL(fileURLWithPath: ledger)))) ?? [:]
+            var lastRead = RunHistory(config.state).verifyLedger(name)
             var chosen: [ObjectID] = []
             var report = try repo.verify(
                 readPacks: { packs in

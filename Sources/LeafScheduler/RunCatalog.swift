@@ -201,19 +201,9 @@ public final class RunCatalog {
         try records("WHERE job = ? AND dry_run = 0 AND outcome != 'missed' ORDER BY id DESC LIMIT 1", [.text(job)]).first
     }
 
-    /// The job's latest real run that has ended (what monitoring reports).
-    public func lastFinished(job: String) throws -> RunRecord? {
-        try records("WHERE job = ? AND dry_run = 0 AND outcome NOT IN ('running', 'missed') ORDER BY id DESC LIMIT 1", [.text(job)]).first
-    }
-
     /// The job's latest successful real run.
     public func lastSuccess(job: String) throws -> RunRecord? {
         try records("WHERE job = ? AND dry_run = 0 AND outcome IN ('succeeded', 'warned') ORDER BY id DESC LIMIT 1", [.text(job)]).first
-    }
-
-    /// The job's last run that succeeded cleanly (not warned), if any.
-    public func lastSucceeded(job: String) throws -> RunRecord? {
-        try records("WHERE job = ? AND dry_run = 0 AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1", [.text(job)]).first
     }
 
     /// Every job name with a run on record.
