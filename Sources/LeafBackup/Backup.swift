@@ -211,9 +211,9 @@ public struct Backup: Sendable {
                         SnapshotProblem(path: rel, problem: "not-a-file", detail: "documents row \(doc.id) names \(what), not a regular file; not read"))
                     continue
                 }
-                let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-                if let prev = previousFiles[rel], prev.size == Int64(st.st_size), prev.modified == mtime,
-                    prev.sha256 == doc.sha256.lowercased(), prev.blobs.allSatisfy({ known.contains($0) })
+                let mtime = modificationTime(st)
+                if let prev = previousFiles[rel], prev.isUnchanged(size: Int64(st.st_size), modified: mtime, recordedSHA256: doc.sha256),
+                    prev.blobs.allSatisfy({ known.contains($0) })
                 {
                     // Unchanged since the last snapshot (documents are immutable once written).
                     files.append(
@@ -295,8 +295,7 @@ public struct Backup: Sendable {
         var out: [String: Int] = [:]
         for row in try db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
             guard let name = row[0].text else { continue }
-            let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            out[name] = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? 0)
+            out[name] = Int(try db.query("SELECT count(*) FROM \(quoted(name))")[0][0].int ?? 0)
         }
         return out
     }
@@ -324,6 +323,18 @@ public struct Backup: Sendable {
                 || p.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty })
             return DocumentRow(id: id, blobPath: p, size: Int(r[2].int ?? 0), sha256: sha, safe: safe)
         }
+    }
+}
+
+/// A file's modification time as a snapshot records it: seconds since 1970, nanoseconds included.
+func modificationTime(_ st: stat) -> Double { Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 }
+
+extension SnapshotFile {
+    /// Whether this recorded document is still the one on disk: the same size and time, and
+    /// the digest the planner records for it (documents are immutable once written), so a
+    /// backup need not read it again.
+    func isUnchanged(size: Int64, modified: Double, recordedSHA256: String) -> Bool {
+        self.size == size && self.modified == modified && sha256 == recordedSHA256.lowercased()
     }
 }
 

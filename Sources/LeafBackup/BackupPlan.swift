@@ -76,10 +76,9 @@ extension Backup {
             let path = dataDirectory + "/" + rel
             guard lstat(path, &st) == 0 else { problems.append("\(rel): missing"); continue }
             if let what = nonRegular(st) ?? symbolicLinkOnTheWay(dataDirectory, rel) { problems.append("\(rel): \(what), not read"); continue }
-            let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
             let document = BackupPlan.Document(path: rel, size: Int64(st.st_size))
             guard let prev = previousFiles[rel] else { added.append(document); continue }
-            if prev.size == Int64(st.st_size), prev.modified == mtime, prev.sha256 == doc.sha256.lowercased() {
+            if prev.isUnchanged(size: Int64(st.st_size), modified: modificationTime(st), recordedSHA256: doc.sha256) {
                 unchanged += 1
             } else {
                 changed.append(document)

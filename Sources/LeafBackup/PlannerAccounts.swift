@@ -88,7 +88,8 @@ public enum AccountRows {
     }
 }
 
-/// `name` as an SQL identifier.
+/// `name` as an SQL identifier (double-quoted, inner quotes doubled): how every table name
+/// read from a database goes into SQL here.
 func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
 /// A read-only SQLite URI for `path` (percent-encoded: a '?' or '#' in a folder name stays a name).

@@ -296,8 +296,7 @@ public struct Restore: Sendable {
             let check = try db.query("PRAGMA integrity_check").map { $0[0].text ?? "" }
             guard check == ["ok"] else { throw RestoreError("restored database fails integrity_check: \(check.prefix(5).joined(separator: "; "))") }
             for (table, expected) in snapshot.rowCounts {
-                let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-                let n = Int(try db.query("SELECT count(*) FROM \(quoted)")[0][0].int ?? -1)
+                let n = Int(try db.query("SELECT count(*) FROM \(quoted(table))")[0][0].int ?? -1)
                 guard n == expected else { throw RestoreError("restored table \(table) has \(n) rows, the snapshot recorded \(expected)") }
             }
         }
